@@ -1,0 +1,26 @@
+//! The aegis schema as sea-orm migrations (string identifiers only; never imports `entity`).
+
+pub use sea_orm_migration::MigrationStatus;
+pub use sea_orm_migration::prelude::*;
+
+mod m20261121_000001_create_core_tables;
+mod m20261122_000002_create_notification_outbox;
+mod m20261122_000003_create_control_tables;
+mod m20261122_000004_trading_extras;
+mod schema_util;
+
+/// Every migration of aegis, oldest first.
+#[derive(Debug)]
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(m20261121_000001_create_core_tables::Migration),
+            Box::new(m20261122_000002_create_notification_outbox::Migration),
+            Box::new(m20261122_000003_create_control_tables::Migration),
+            Box::new(m20261122_000004_trading_extras::Migration),
+        ]
+    }
+}

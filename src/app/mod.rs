@@ -1,0 +1,184 @@
+//! The composition root: wires settings → store → KIS broker → notifiers → concrete stages →
+//! runner, for `aegis run` and `aegis demo` (and the end-to-end tests).
+
+pub mod clock;
+pub mod demo;
+mod sink;
+pub mod verify;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+pub use clock::SimTimeClock;
+pub use sink::NotifySink;
+
+use crate::config::{Loaded, Settings};
+use crate::domain::calendar::KrxCalendar;
+use crate::domain::stage::{DEFAULT_SPECS, RetryPolicy};
+use crate::journal::{LlmClient, LlmConfig};
+use crate::kis::KisBroker;
+use crate::kis::config::KisConfig;
+use crate::notify::{Console, Fanout, Notifier, WorkerConfig};
+use crate::pipeline::Runner;
+use crate::pipeline::stages::{AccessToken, ConfigCheck, ProgressFn, StageDeps, StagesConfig, broker_stages};
+use crate::ports::{Broker, Clock, Secret, TokenKey, TokenStore};
+use crate::store::Store;
+use crate::store::tokens::DbTokenStore;
+
+/// Errors of wiring the application.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// A setting the broker needs is missing or invalid.
+    #[error("{0}")]
+    Config(String),
+    /// The broker adapter could not be built.
+    #[error("broker: {0}")]
+    Broker(String),
+    /// The notifiers could not be started.
+    #[error("notifications: {0}")]
+    Notify(String),
+}
+
+/// Everything the application is built from.
+#[derive(Clone)]
+pub struct AppOptions {
+    /// The loaded configuration (its problems fail `config_check`).
+    pub loaded: Loaded,
+    /// Stage settings.
+    pub stages: StagesConfig,
+    /// The clock.
+    pub clock: Arc<dyn Clock>,
+    /// The KRX calendar.
+    pub calendar: Arc<KrxCalendar>,
+    /// Where console notifications go.
+    pub console: Console,
+    /// Outbox worker settings.
+    pub worker: WorkerConfig,
+    /// Overrides every stage's retry backoff (tests and the demo's compressed day).
+    pub retry_backoff: Option<Duration>,
+    /// How long a stage may take to stop after a shutdown signal.
+    pub shutdown_grace: Duration,
+    /// Told about intraday progress.
+    pub progress: Option<ProgressFn>,
+}
+
+impl std::fmt::Debug for AppOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppOptions").field("stages", &self.stages).finish_non_exhaustive()
+    }
+}
+
+/// Returns the KIS adapter settings and the account (`CANO-ACNT_PRDT_CD`) of the settings.
+///
+/// # Errors
+/// Returns [`AppError::Config`] naming the missing keys.
+pub fn kis_config(settings: &Settings) -> Result<(KisConfig, String), AppError> {
+    let k = &settings.kis;
+    let (Some(key), Some(secret), Some(account)) = (&k.app_key, &k.app_secret, &k.account) else {
+        return Err(AppError::Config(
+            "KIS_APP_KEY, KIS_APP_SECRET and KIS_ACCOUNT must be set (run `aegis config check`)".into(),
+        ));
+    };
+    let hts = Secret::new(k.hts_id.clone().unwrap_or_default());
+    let mut cfg = KisConfig::defaults(settings.mode, key.clone(), secret.clone(), hts)
+        .map_err(|e| AppError::Config(e.to_string()))?
+        .with_endpoints(k.rest_base_url.clone(), k.ws_url.clone());
+    cfg.custtype = k.custtype.clone();
+    cfg.hashkey = k.hashkey;
+    cfg.connect_timeout = k.timeout;
+    cfg.read_timeout = k.timeout;
+    cfg.requests_per_second = k.rate_limit_per_sec.max(1);
+    cfg.page_delay = Duration::from_millis(1000 / u64::from(cfg.requests_per_second));
+    cfg.refresh_ahead = k.token_refresh_ahead;
+    Ok((cfg, format!("{}-{}", account.cano(), account.product_code())))
+}
+
+/// A wired application: the store, the broker, the notifiers and the runner with every stage.
+pub struct App {
+    /// The store.
+    pub store: Store,
+    /// The broker.
+    pub broker: Arc<dyn Broker>,
+    /// The notifier the stages and the transition sink use.
+    pub fanout: Fanout,
+    /// The runner with every concrete stage.
+    pub runner: Arc<Runner>,
+    /// Fires on shutdown (shared by the runner and the outbox worker).
+    pub cancel: CancellationToken,
+    worker: JoinHandle<()>,
+}
+
+impl std::fmt::Debug for App {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("App").field("runner", &self.runner).finish_non_exhaustive()
+    }
+}
+
+impl App {
+    /// Builds the application on an open store: the KIS broker (tokens kept in the database), the
+    /// notifiers with their outbox worker, and a runner holding every concrete stage, the
+    /// notifying transition sink, the clock and `cancel`.
+    ///
+    /// # Errors
+    /// Returns [`AppError`] when the broker settings are incomplete or an adapter cannot be built.
+    pub fn build(store: Store, opts: AppOptions, cancel: CancellationToken) -> Result<Self, AppError> {
+        let settings = &opts.loaded.settings;
+        let (kis, account) = kis_config(settings)?;
+        let tokens: Arc<dyn TokenStore> = Arc::new(DbTokenStore::new(store.conn().clone()));
+        let broker: Arc<dyn Broker> = Arc::new(
+            KisBroker::new(&kis, &account, tokens.clone(), opts.clock.clone())
+                .map_err(|e| AppError::Broker(e.to_string()))?,
+        );
+        let (fanout, worker) =
+            crate::notify::start(&store, settings, opts.console.clone(), opts.worker, cancel.clone())
+                .map_err(|e| AppError::Notify(e.to_string()))?;
+        let clock = opts.clock.clone();
+        let fanout = fanout.with_clock(Arc::new(move || clock.now()));
+        let notifier: Arc<dyn Notifier> = Arc::new(fanout.clone());
+        let mut deps =
+            StageDeps::new(broker.clone(), opts.clock.clone(), opts.calendar.clone(), notifier, opts.stages);
+        deps.progress = opts.progress;
+        deps.llm = match &settings.ai {
+            Some(ai) => Some(
+                LlmClient::new(LlmConfig::from_settings(ai)).map_err(|e| AppError::Config(e.to_string()))?,
+            ),
+            None => None,
+        };
+        let deps = Arc::new(deps);
+        let key = TokenKey {
+            app_key_fingerprint: crate::kis::auth::app_key_fingerprint(&kis.app_key),
+            mode: kis.mode,
+        };
+        let mut runner = Runner::new(store.clone(), opts.calendar.clone())
+            .with_clock(opts.clock.clone())
+            .with_cancel(cancel.clone(), opts.shutdown_grace)
+            .with_sink(Arc::new(NotifySink::new(fanout.clone())))
+            .with_stage(Arc::new(ConfigCheck::new(&opts.loaded)));
+        for stage in broker_stages(&deps) {
+            runner = runner.with_stage(stage);
+        }
+        runner = runner.with_stage(Arc::new(AccessToken::new(deps.clone()).with_token_store(tokens, key)));
+        if let Some(backoff) = opts.retry_backoff {
+            for spec in DEFAULT_SPECS {
+                runner = runner.with_spec(crate::domain::stage::StageSpec {
+                    retry: RetryPolicy { backoff, ..spec.retry },
+                    ..spec
+                });
+            }
+        }
+        Ok(Self { store, broker, fanout, runner: Arc::new(runner), cancel, worker })
+    }
+
+    /// Shuts down: unsubscribes and closes the real-time socket, stops the outbox worker and
+    /// waits for it to finish its writes.
+    pub async fn shutdown(self) {
+        if let Err(e) = self.broker.disconnect().await {
+            tracing::debug!(error = %e, "broker disconnect");
+        }
+        self.cancel.cancel();
+        let _ = tokio::time::timeout(Duration::from_secs(10), self.worker).await;
+    }
+}

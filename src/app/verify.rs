@@ -1,0 +1,100 @@
+//! Compares the day's orders and fills in the database with the simulator's own records (the
+//! demo's summary and the end-to-end tests): every broker order must be ours exactly once with the
+//! same filled quantity.
+
+use std::collections::BTreeMap;
+
+use chrono::NaiveDate;
+use rust_decimal::Decimal;
+use serde_json::Value;
+
+use crate::store::{Store, StoreError};
+
+/// The outcome of a comparison.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SimComparison {
+    /// Our orders of the day.
+    pub db_orders: usize,
+    /// Our orders that reached the broker (have a broker order number).
+    pub db_orders_at_broker: usize,
+    /// The simulator's new orders (modify/cancel records excluded).
+    pub sim_orders: usize,
+    /// Filled quantity by our fills.
+    pub db_filled_qty: Decimal,
+    /// Filled quantity by the simulator.
+    pub sim_filled_qty: Decimal,
+    /// Fill rows in the database.
+    pub db_fills: usize,
+    /// Fill records in the simulator.
+    pub sim_fills: usize,
+    /// Every difference found.
+    pub mismatches: Vec<String>,
+}
+
+impl SimComparison {
+    /// Returns true when nothing differs.
+    pub fn matches(&self) -> bool {
+        self.mismatches.is_empty()
+    }
+}
+
+fn num(v: &Value, key: &str) -> i64 {
+    v.get(key).and_then(Value::as_i64).unwrap_or(0)
+}
+
+/// Compares the database's orders and fills of `date` with a simulator state snapshot
+/// ([`crate::sim::SimHandle::state`]).
+///
+/// # Errors
+/// Returns a [`StoreError`] when the database cannot be read.
+pub async fn compare_with_sim(
+    store: &Store,
+    date: NaiveDate,
+    sim: &Value,
+) -> Result<SimComparison, StoreError> {
+    let orders = crate::store::orders::list_for_date(store.conn(), date).await?;
+    let ids: Vec<i64> = orders.iter().map(|o| o.id).collect();
+    let fills = crate::store::fills::executions(store.conn(), &ids).await?;
+    let mut out = SimComparison {
+        db_orders: orders.len(),
+        db_filled_qty: fills.iter().map(|f| f.qty).sum(),
+        db_fills: fills.len(),
+        ..SimComparison::default()
+    };
+    let mut ours: BTreeMap<u64, (i64, Decimal)> = BTreeMap::new();
+    for o in &orders {
+        if let Some(no) = o.order.broker_order_no() {
+            out.db_orders_at_broker += 1;
+            let n = no.number.trim_start_matches('0').parse::<u64>().unwrap_or(0);
+            if ours.insert(n, (o.id, o.order.filled_qty())).is_some() {
+                out.mismatches.push(format!("broker order {n} is held by two of our orders"));
+            }
+        }
+    }
+    let empty = Vec::new();
+    let sim_orders = sim.get("orders").and_then(Value::as_array).unwrap_or(&empty);
+    for o in sim_orders.iter().filter(|o| o.get("orig").is_none_or(Value::is_null)) {
+        out.sim_orders += 1;
+        let odno = o.get("odno").and_then(Value::as_u64).unwrap_or(0);
+        let filled = Decimal::from(num(o, "filled"));
+        out.sim_filled_qty += filled;
+        match ours.remove(&odno) {
+            None => out.mismatches.push(format!("sim order {odno} is not in the database")),
+            Some((id, qty)) if qty != filled => out
+                .mismatches
+                .push(format!("order {id} (sim {odno}): filled {qty} here, {filled} at the sim")),
+            Some(_) => {}
+        }
+    }
+    for (n, (id, _)) in ours {
+        out.mismatches.push(format!("order {id} carries broker number {n}, unknown to the sim"));
+    }
+    out.sim_fills = sim.get("fills").and_then(Value::as_array).map_or(0, Vec::len);
+    if out.db_filled_qty != out.sim_filled_qty {
+        out.mismatches.push(format!(
+            "filled quantity: {} in the database, {} at the sim",
+            out.db_filled_qty, out.sim_filled_qty
+        ));
+    }
+    Ok(out)
+}

@@ -1,0 +1,61 @@
+//! `aegis demo`: a whole simulated trading day with nothing configured (see [`crate::app::demo`]).
+
+use std::path::PathBuf;
+
+use crate::app::demo::{DemoOptions, run_demo};
+use crate::config::{LogFormat, LogSettings, Sources};
+
+/// Arguments of `aegis demo`.
+#[derive(Debug, clap::Args)]
+pub struct DemoArgs {
+    /// SQLite database file to use (default: a fresh one in a temporary directory).
+    #[arg(long, value_name = "PATH")]
+    pub db: Option<PathBuf>,
+    /// Simulated seconds per real second (200 runs the 09:00–15:30 session in about two minutes).
+    #[arg(long, default_value_t = 200.0)]
+    pub speed: f64,
+    /// Seed of the simulated market.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Instruments to trade (comma-separated codes of the simulator's catalog).
+    #[arg(long, value_delimiter = ',')]
+    pub symbols: Option<Vec<String>>,
+    /// Do not draw the live progress bar.
+    #[arg(long)]
+    pub no_progress: bool,
+}
+
+/// Runs the demo; 0 when every stage succeeded and the database matches the simulator.
+pub async fn run(sources: &Sources, args: DemoArgs) -> i32 {
+    if !(args.speed.is_finite() && args.speed > 0.0) {
+        eprintln!("error: --speed must be a positive number");
+        return super::EXIT_CONFIG;
+    }
+    let log = LogSettings {
+        level: std::env::var("LOG_LEVEL").unwrap_or_else(|_| "warn".to_owned()),
+        dir: None,
+        format: LogFormat::Text,
+    };
+    let _guard = crate::telemetry::init(&log);
+    let mut opts = DemoOptions {
+        db: args.db,
+        speed: args.speed,
+        seed: args.seed,
+        sources: sources.clone(),
+        ..DemoOptions::default()
+    };
+    if let Some(symbols) = args.symbols {
+        opts.symbols = symbols;
+    }
+    opts.progress = !args.no_progress;
+    match run_demo(opts).await {
+        Ok(report) => {
+            println!("{report}");
+            if report.succeeded() { 0 } else { 1 }
+        }
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            1
+        }
+    }
+}

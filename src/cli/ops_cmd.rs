@@ -1,0 +1,403 @@
+//! Operator commands: `aegis status`, `history`, `stage run|rerun`, `halt`, `resume`,
+//! `observe on|off`, `orders`, `positions`, `events`.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use clap::{Subcommand, ValueEnum};
+
+use crate::config::Loaded;
+use crate::domain::calendar::{KST, KrxCalendar};
+use crate::domain::mode::{ModeEvent, TradingMode};
+use crate::domain::stage::StageName;
+use crate::pipeline::runner::{RunOutcome, Runner};
+use crate::pipeline::{ConsoleSink, PIPELINE_LEASE, stages};
+use crate::store::Store;
+use crate::store::control::{ControlError, ControlStore};
+use crate::store::pipeline::{PipelineStore, RequestKind};
+
+/// Operator commands (flattened into the top-level command list).
+#[derive(Debug, Subcommand)]
+pub enum OpsCommand {
+    /// Show a trade date's pipeline run as a table (default: today in KST).
+    Status {
+        /// Trade date (YYYY-MM-DD).
+        #[arg(long)]
+        date: Option<NaiveDate>,
+    },
+    /// List recent pipeline runs.
+    History {
+        /// How many trade dates to show.
+        #[arg(long, default_value_t = 10)]
+        days: u64,
+    },
+    /// Run or re-run a pipeline stage.
+    #[command(subcommand)]
+    Stage(StageCommand),
+    /// Stop trading: no new orders (cancels are still sent); persisted across restarts.
+    Halt {
+        /// Why (recorded in the audit log).
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Resume normal trading after `halt` or `observe on`.
+    Resume,
+    /// Observe mode: signals are computed and recorded, nothing is sent.
+    Observe {
+        /// on or off.
+        state: OnOff,
+    },
+    /// List a trade date's orders (default: today in KST).
+    Orders {
+        /// Trade date (YYYY-MM-DD).
+        #[arg(long)]
+        date: Option<NaiveDate>,
+    },
+    /// List positions.
+    Positions,
+    /// List recent events, newest first.
+    Events {
+        /// How many.
+        #[arg(long, default_value_t = 20)]
+        limit: u64,
+        /// Only events of this kind (e.g. stage_transition).
+        #[arg(long)]
+        kind: Option<String>,
+    },
+}
+
+/// `aegis stage …`
+#[derive(Debug, Subcommand)]
+pub enum StageCommand {
+    /// Run the pipeline up to and including a stage (stages that succeeded are not repeated).
+    Run {
+        /// Stage name (config_check … journal).
+        stage: StageName,
+        /// Trade date (default: today in KST).
+        #[arg(long)]
+        date: Option<NaiveDate>,
+    },
+    /// Run a stage again, even if it succeeded; a failed run continues afterwards.
+    Rerun {
+        /// Stage name (config_check … journal).
+        stage: StageName,
+        /// Trade date (default: today in KST).
+        #[arg(long)]
+        date: Option<NaiveDate>,
+    },
+}
+
+/// on / off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OnOff {
+    /// Switch on.
+    On,
+    /// Switch off.
+    Off,
+}
+
+fn today_kst() -> NaiveDate {
+    Utc::now().with_timezone(&KST).date_naive()
+}
+
+fn kst_time(t: DateTime<Utc>) -> String {
+    t.with_timezone(&KST).format("%H:%M:%S").to_string()
+}
+
+fn actor() -> String {
+    let user =
+        std::env::var("USER").or_else(|_| std::env::var("USERNAME")).unwrap_or_else(|_| "unknown".into());
+    format!("cli:{user}")
+}
+
+fn fail(msg: impl std::fmt::Display) -> i32 {
+    eprintln!("error: {msg}");
+    1
+}
+
+/// Returns the calendar of `./schedules/holidays.toml` when present, else the built-in one.
+///
+/// # Errors
+/// Returns the file's validation error.
+pub fn load_calendar() -> Result<KrxCalendar, String> {
+    let path = Path::new("schedules/holidays.toml");
+    if path.exists() {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        KrxCalendar::from_toml_str(&text).map_err(|e| format!("{}: {e}", path.display()))
+    } else {
+        KrxCalendar::builtin().map_err(|e| e.to_string())
+    }
+}
+
+/// Runs an operator command.
+pub async fn run(loaded: &Loaded, cmd: OpsCommand) -> i32 {
+    let problems = loaded.problems_for(&["DB_URL"]);
+    if !problems.is_empty() {
+        for p in problems {
+            eprintln!("error: {p}");
+        }
+        return super::EXIT_CONFIG;
+    }
+    let store = match Store::open(loaded.settings.db_url.expose()).await {
+        Ok(s) => s,
+        Err(e) => return fail(e),
+    };
+    let control = ControlStore::new(store.conn().clone());
+    let pipeline = PipelineStore::new(store.conn().clone());
+    match cmd {
+        OpsCommand::Status { date } => status(&pipeline, &control, date.unwrap_or_else(today_kst)).await,
+        OpsCommand::History { days } => history(&pipeline, days).await,
+        OpsCommand::Stage(cmd) => stage(loaded, &store, cmd).await,
+        OpsCommand::Halt { reason } => {
+            let note = reason.unwrap_or_else(|| "halted from the command line".into());
+            change_mode(&control, &ModeEvent::OperatorStop { note }).await
+        }
+        OpsCommand::Resume => change_mode(&control, &ModeEvent::OperatorResume).await,
+        OpsCommand::Observe { state: OnOff::On } => change_mode(&control, &ModeEvent::OperatorObserve).await,
+        OpsCommand::Observe { state: OnOff::Off } => match control.mode().await {
+            Ok(TradingMode::Observe) => change_mode(&control, &ModeEvent::OperatorResume).await,
+            Ok(other) => fail(format!("observe mode is not on (trading mode is {})", other.as_str())),
+            Err(e) => fail(e),
+        },
+        OpsCommand::Orders { date } => orders(&control, date.unwrap_or_else(today_kst)).await,
+        OpsCommand::Positions => positions(&control).await,
+        OpsCommand::Events { limit, kind } => events(&control, limit, kind.as_deref()).await,
+    }
+}
+
+fn mode_line(mode: &TradingMode) -> String {
+    match mode {
+        TradingMode::Stop { reason } => format!("STOP ({reason})"),
+        other => other.as_str().to_owned(),
+    }
+}
+
+async fn status(pipeline: &PipelineStore, control: &ControlStore, date: NaiveDate) -> i32 {
+    match control.mode().await {
+        Ok(mode) => println!("trading mode: {}", mode_line(&mode)),
+        Err(e) => return fail(e),
+    }
+    let run = match pipeline.find_run(date).await {
+        Ok(Some(run)) => run,
+        Ok(None) => {
+            println!("no pipeline run for {date}");
+            return 0;
+        }
+        Err(e) => return fail(e),
+    };
+    let reason = run.reason.as_deref().map(|r| format!(" — {r}")).unwrap_or_default();
+    println!("pipeline run {date}: {}{reason}", run.status);
+    let attempts = match pipeline.attempts(run.id).await {
+        Ok(a) => a,
+        Err(e) => return fail(e),
+    };
+    println!("{:<14} {:<10} {:>7}  {:<8}  {:>9}  ERROR", "STAGE", "STATUS", "ATTEMPT", "KST", "DURATION");
+    for stage in StageName::ALL {
+        let latest = attempts.iter().filter(|a| a.stage == stage.as_str()).max_by_key(|a| a.attempt);
+        match latest {
+            None => println!("{:<14} {:<10} {:>7}  {:<8}  {:>9}", stage.as_str(), "-", "-", "-", "-"),
+            Some(a) => {
+                let started = a.started_at.map_or_else(|| "-".into(), kst_time);
+                let duration = match (a.started_at, a.finished_at) {
+                    (Some(s), Some(f)) => format!("{:.1}s", (f - s).num_milliseconds() as f64 / 1000.0),
+                    (Some(_), None) => "running".into(),
+                    _ => "-".into(),
+                };
+                let error = a.error.as_deref().unwrap_or("");
+                println!(
+                    "{:<14} {:<10} {:>7}  {started:<8}  {duration:>9}  {error}",
+                    a.stage, a.status, a.attempt
+                );
+            }
+        }
+    }
+    0
+}
+
+async fn history(pipeline: &PipelineStore, days: u64) -> i32 {
+    let runs = match pipeline.recent_runs(days).await {
+        Ok(r) => r,
+        Err(e) => return fail(e),
+    };
+    if runs.is_empty() {
+        println!("no pipeline runs yet");
+        return 0;
+    }
+    println!("{:<10}  {:<9}  {:<9}  {:<9}  REASON", "DATE", "STATUS", "START KST", "END KST");
+    for r in runs {
+        let finished = r.finished_at.map_or_else(|| "-".into(), kst_time);
+        println!(
+            "{}  {:<9}  {:<9}  {finished:<9}  {}",
+            r.trade_date,
+            r.status,
+            kst_time(r.started_at),
+            r.reason.unwrap_or_default()
+        );
+    }
+    0
+}
+
+async fn change_mode(control: &ControlStore, event: &ModeEvent) -> i32 {
+    match control.apply(event, &actor(), Utc::now()).await {
+        Ok(change) => {
+            println!("trading mode: {} -> {}", change.from.as_str(), mode_line(&change.to));
+            0
+        }
+        Err(ControlError::Transition(e)) => {
+            let what = match (&e.from, &e.event) {
+                (TradingMode::Stop { .. }, ModeEvent::OperatorStop { .. }) => "trading is already stopped",
+                (TradingMode::Normal, ModeEvent::OperatorResume) => "trading is already normal",
+                (TradingMode::Observe, ModeEvent::OperatorObserve) => "observe mode is already on",
+                _ => "this mode change is not allowed",
+            };
+            fail(format!("{what} (trading mode: {})", mode_line(&e.from)))
+        }
+        Err(e) => fail(e),
+    }
+}
+
+async fn stage(loaded: &Loaded, store: &Store, cmd: StageCommand) -> i32 {
+    let (kind, stage, date) = match cmd {
+        StageCommand::Run { stage, date } => (RequestKind::Run, stage, date.unwrap_or_else(today_kst)),
+        StageCommand::Rerun { stage, date } => (RequestKind::Rerun, stage, date.unwrap_or_else(today_kst)),
+    };
+    let pipeline = PipelineStore::new(store.conn().clone());
+    let holder = format!("cli-{}", std::process::id());
+    let ttl = chrono::TimeDelta::minutes(10);
+    match pipeline.acquire_lease(PIPELINE_LEASE, &holder, ttl, Utc::now()).await {
+        Ok(true) => {}
+        Ok(false) => {
+            // A daemon drives the pipeline: hand the request over through the database.
+            return match pipeline.insert_request(date, stage.as_str(), kind, &actor(), Utc::now()).await {
+                Ok(id) => {
+                    println!(
+                        "request #{id} queued: the running daemon will {} {stage} for {date}",
+                        kind.as_str()
+                    );
+                    0
+                }
+                Err(e) => fail(e),
+            };
+        }
+        Err(e) => return fail(e),
+    }
+    let calendar = match load_calendar() {
+        Ok(c) => Arc::new(c),
+        Err(e) => {
+            let _ = pipeline.release_lease(PIPELINE_LEASE, &holder).await;
+            eprintln!("error: {e}");
+            return super::EXIT_CONFIG;
+        }
+    };
+    let cancel = tokio_util::sync::CancellationToken::new();
+    let signals = crate::pipeline::service::cancel_on_signal(cancel.clone());
+    let runner = Runner::new(store.clone(), calendar)
+        .with_sink(Arc::new(ConsoleSink))
+        .with_cancel(cancel, Duration::from_secs(10))
+        .with_stage(Arc::new(stages::ConfigCheck::new(loaded)));
+    let result = match kind {
+        RequestKind::Run => runner.run_until(date, stage).await,
+        RequestKind::Rerun => runner.rerun(date, stage, &actor()).await,
+    };
+    signals.abort();
+    if let Err(e) = pipeline.release_lease(PIPELINE_LEASE, &holder).await {
+        eprintln!("warning: cannot release the pipeline lease: {e}");
+    }
+    match result {
+        Ok(RunOutcome::Completed { through }) => {
+            println!("{date}: completed through {through}");
+            0
+        }
+        Ok(RunOutcome::Skipped { reason }) => {
+            println!("{date}: skipped — {reason}");
+            0
+        }
+        Ok(RunOutcome::Failed { stage, error }) => fail(format!(
+            "{stage} failed: {error}\nre-run with `{}`",
+            crate::pipeline::sink::rerun_command(stage, date)
+        )),
+        Ok(RunOutcome::Blocked { stage }) => fail(format!(
+            "the run of {date} stopped at the failed stage {stage}; re-run it with `{}`",
+            crate::pipeline::sink::rerun_command(stage, date)
+        )),
+        Ok(RunOutcome::Interrupted { stage }) => {
+            fail(format!("interrupted during {stage}; it resumes on the next run"))
+        }
+        Err(crate::pipeline::RunnerError::NotRegistered(s)) => fail(format!(
+            "stage {s} needs the broker connection, which only the daemon provides; start `aegis run` and re-run"
+        )),
+        Err(e) => fail(e),
+    }
+}
+
+async fn orders(control: &ControlStore, date: NaiveDate) -> i32 {
+    let rows = match control.orders_on(date).await {
+        Ok(r) => r,
+        Err(e) => return fail(e),
+    };
+    if rows.is_empty() {
+        println!("no orders on {date}");
+        return 0;
+    }
+    println!(
+        "{:>6}  {:<8}  {:<6}  {:<4}  {:<6}  {:>10}  {:>12}  {:>10}  {:<16}  BROKER NO",
+        "ID", "KST", "SYMBOL", "SIDE", "TYPE", "QTY", "PRICE", "FILLED", "STATUS"
+    );
+    for o in rows {
+        println!(
+            "{:>6}  {:<8}  {:<6}  {:<4}  {:<6}  {:>10}  {:>12}  {:>10}  {:<16}  {}",
+            o.id,
+            kst_time(o.created_at),
+            o.symbol,
+            o.side,
+            o.order_type,
+            o.qty.0,
+            o.price.map(|p| p.0.to_string()).unwrap_or_else(|| "market".into()),
+            o.filled_qty.0,
+            o.status,
+            o.broker_order_no.unwrap_or_default()
+        );
+    }
+    0
+}
+
+async fn positions(control: &ControlStore) -> i32 {
+    let rows = match control.positions().await {
+        Ok(r) => r,
+        Err(e) => return fail(e),
+    };
+    if rows.is_empty() {
+        println!("no positions");
+        return 0;
+    }
+    println!("{:<8}  {:>10}  {:>12}  {:>14}  {:>12}", "SYMBOL", "QTY", "AVG PRICE", "REALIZED P&L", "LAST");
+    for p in rows {
+        println!(
+            "{:<8}  {:>10}  {:>12}  {:>14}  {:>12}",
+            p.symbol,
+            p.qty.0,
+            p.avg_price.0,
+            p.realized_pnl.0,
+            p.last_price.map(|l| l.0.to_string()).unwrap_or_else(|| "-".into())
+        );
+    }
+    0
+}
+
+async fn events(control: &ControlStore, limit: u64, kind: Option<&str>) -> i32 {
+    let rows = match control.events(limit, kind).await {
+        Ok(r) => r,
+        Err(e) => return fail(e),
+    };
+    if rows.is_empty() {
+        println!("no events");
+        return 0;
+    }
+    for e in rows {
+        let at = e.at.with_timezone(&KST).format("%Y-%m-%d %H:%M:%S");
+        println!("{:>6}  {at}  {:<8}  {:<22}  {}", e.id, e.severity, e.kind, e.message);
+    }
+    0
+}

@@ -1,0 +1,118 @@
+//! `aegis run`: the daemon — the cron scheduler and the pipeline with every concrete stage, operator
+//! requests from the database, and a graceful shutdown on SIGTERM / Ctrl-C (the running stage
+//! stops and records its state, the feed unsubscribes and closes, the outbox finishes its writes).
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+use url::Url;
+
+use crate::app::{App, AppOptions, kis_config};
+use crate::config::Loaded;
+use crate::domain::Symbol;
+use crate::notify::{Console, WorkerConfig};
+use crate::pipeline::schedule::Schedule;
+use crate::pipeline::stages::StagesConfig;
+use crate::pipeline::{DaemonConfig, SystemClock, serve};
+use crate::store::Store;
+
+/// Arguments of `aegis run`.
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// Instruments traded (comma-separated); the default universe rule when unset.
+    #[arg(long, value_delimiter = ',')]
+    pub symbols: Vec<String>,
+    /// Directory of the master-file cache and the journals.
+    #[arg(long, default_value = "data", value_name = "DIR")]
+    pub data_dir: PathBuf,
+    /// Stock master directory URL (default: the vendor's, or the simulator's on a loopback host).
+    #[arg(long, value_name = "URL")]
+    pub master_base_url: Option<Url>,
+    /// Pipeline schedule (default: schedules/pipeline.toml when present, else the built-in one).
+    #[arg(long, value_name = "PATH")]
+    pub schedule: Option<PathBuf>,
+}
+
+fn fail(code: i32, msg: impl std::fmt::Display) -> i32 {
+    eprintln!("error: {msg}");
+    code
+}
+
+fn load_schedule(path: Option<&Path>) -> Result<Schedule, String> {
+    let default = Path::new("schedules/pipeline.toml");
+    match path {
+        Some(p) => Schedule::load(p).map_err(|e| e.to_string()),
+        None if default.exists() => Schedule::load(default).map_err(|e| e.to_string()),
+        None => Schedule::builtin().map_err(|e| e.to_string()),
+    }
+}
+
+fn stages_config(loaded: &Loaded, args: &RunArgs) -> Result<StagesConfig, String> {
+    let rest = &loaded.settings.kis.rest_base_url;
+    let master = match &args.master_base_url {
+        Some(u) => u.clone(),
+        None if crate::kis::config::is_allowed_base(rest) && rest.scheme() == "http" => {
+            rest.join("/common/master/").map_err(|e| e.to_string())?
+        }
+        None => Url::parse(crate::universe::download::DEFAULT_BASE_URL).map_err(|e| e.to_string())?,
+    };
+    let symbols =
+        args.symbols.iter().map(Symbol::new).collect::<Result<Vec<_>, _>>().map_err(|e| e.to_string())?;
+    let mut cfg = StagesConfig::new(master, args.data_dir.join("master"), symbols);
+    cfg.journal_dir = Some(args.data_dir.join("journal"));
+    Ok(cfg)
+}
+
+/// Runs the daemon until SIGTERM or Ctrl-C; 0 after a clean stop.
+pub async fn run(loaded: &Loaded, args: RunArgs) -> i32 {
+    let db = loaded.problems_for(&["DB_URL"]);
+    if !db.is_empty() {
+        return fail(super::EXIT_CONFIG, db.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "));
+    }
+    if let Err(e) = kis_config(&loaded.settings) {
+        return fail(super::EXIT_CONFIG, e);
+    }
+    let calendar = match super::ops_cmd::load_calendar() {
+        Ok(c) => Arc::new(c),
+        Err(e) => return fail(super::EXIT_CONFIG, e),
+    };
+    let schedule = match load_schedule(args.schedule.as_deref()) {
+        Ok(s) => Arc::new(s),
+        Err(e) => return fail(super::EXIT_CONFIG, e),
+    };
+    let stages = match stages_config(loaded, &args) {
+        Ok(s) => s,
+        Err(e) => return fail(super::EXIT_CONFIG, e),
+    };
+    let store = match Store::open(loaded.settings.db_url.expose()).await {
+        Ok(s) => s,
+        Err(e) => return fail(1, e),
+    };
+    let cancel = CancellationToken::new();
+    let signals = crate::pipeline::service::cancel_on_signal(cancel.clone());
+    let options = AppOptions {
+        loaded: loaded.clone(),
+        stages,
+        clock: Arc::new(SystemClock),
+        calendar,
+        console: Console::stdout(),
+        worker: WorkerConfig::default(),
+        retry_backoff: None,
+        shutdown_grace: Duration::from_secs(10),
+        progress: None,
+    };
+    let app = match App::build(store, options, cancel.clone()) {
+        Ok(a) => a,
+        Err(e) => return fail(super::EXIT_CONFIG, e),
+    };
+    tracing::info!("aegis daemon starting");
+    let result = serve(app.runner.clone(), schedule, DaemonConfig::default(), cancel.clone()).await;
+    signals.abort();
+    app.shutdown().await;
+    match result {
+        Ok(()) => 0,
+        Err(e) => fail(1, e),
+    }
+}

@@ -1,0 +1,566 @@
+//! Typed market data, execution events and broker-side order/fill/account snapshots.
+//!
+//! These are the types the broker port speaks. Money and quantities are [`Decimal`]; instants are
+//! stored as UTC (`DateTime<Utc>`) and shown in KST through [`to_kst`]. No KIS field names appear here.
+
+use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime, NaiveTime, Offset, TimeDelta, Utc};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+use super::types::{Exchange, OrderType, Side, Symbol};
+
+/// Number of price levels in a KRX order book snapshot.
+pub const BOOK_DEPTH: usize = 10;
+
+/// Korea Standard Time offset in seconds (UTC+9, no daylight saving).
+const KST_OFFSET_SECS: i32 = 9 * 3600;
+
+/// Returns the KST offset (UTC+9).
+pub fn kst() -> FixedOffset {
+    FixedOffset::east_opt(KST_OFFSET_SECS).unwrap_or_else(|| Utc.fix())
+}
+
+/// Converts a UTC instant to KST for display.
+pub fn to_kst(at: DateTime<Utc>) -> DateTime<FixedOffset> {
+    at.with_timezone(&kst())
+}
+
+/// Converts a KST wall-clock date and time to a UTC instant.
+pub fn kst_to_utc(date: NaiveDate, time: NaiveTime) -> DateTime<Utc> {
+    let local = NaiveDateTime::new(date, time);
+    local.checked_sub_signed(TimeDelta::seconds(i64::from(KST_OFFSET_SECS))).unwrap_or(local).and_utc()
+}
+
+/// One price level: price and resting quantity.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BookLevel {
+    /// Price in KRW (zero when the level is empty).
+    pub price: Decimal,
+    /// Resting quantity in shares.
+    pub qty: Decimal,
+}
+
+/// The trading phase a market-data record belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum SessionPhase {
+    /// Continuous regular-session trading.
+    Continuous,
+    /// Opening call auction (expected prices).
+    PreOpenAuction,
+    /// Closing call auction (expected prices).
+    ClosingAuction,
+    /// Single-price auction after a volatility interruption.
+    ViAuction,
+    /// After-hours single-price session (expected prices).
+    AfterHoursAuction,
+    /// A phase code the adapter does not know.
+    Unknown,
+}
+
+/// A real-time 10-level order book update.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QuoteEvent {
+    /// Instrument.
+    pub symbol: Symbol,
+    /// Exchange timestamp.
+    pub at: DateTime<Utc>,
+    /// Phase the book belongs to.
+    pub phase: SessionPhase,
+    /// Ask levels, best (lowest) first.
+    pub asks: [BookLevel; BOOK_DEPTH],
+    /// Bid levels, best (highest) first.
+    pub bids: [BookLevel; BOOK_DEPTH],
+    /// Total resting ask quantity.
+    pub total_ask_qty: Decimal,
+    /// Total resting bid quantity.
+    pub total_bid_qty: Decimal,
+    /// Expected match price during call auctions (zero outside them).
+    pub expected_price: Decimal,
+    /// Expected match quantity during call auctions.
+    pub expected_qty: Decimal,
+    /// Accumulated volume of the day.
+    pub cum_volume: Decimal,
+}
+
+/// A real-time trade print.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TradeTick {
+    /// Instrument.
+    pub symbol: Symbol,
+    /// Exchange timestamp.
+    pub at: DateTime<Utc>,
+    /// Trade price.
+    pub price: Decimal,
+    /// Quantity of this trade.
+    pub qty: Decimal,
+    /// Change against the previous close (signed).
+    pub change: Decimal,
+    /// Change rate in percent (signed).
+    pub change_rate: Decimal,
+    /// Day open.
+    pub open: Decimal,
+    /// Day high.
+    pub high: Decimal,
+    /// Day low.
+    pub low: Decimal,
+    /// Best ask at the time of the trade.
+    pub best_ask: Decimal,
+    /// Best bid at the time of the trade.
+    pub best_bid: Decimal,
+    /// Accumulated volume of the day.
+    pub cum_volume: Decimal,
+    /// Accumulated traded value of the day in KRW.
+    pub cum_value: Decimal,
+    /// Aggressor side (`None` for auction matches).
+    pub aggressor: Option<Side>,
+    /// Phase the trade belongs to.
+    pub phase: SessionPhase,
+    /// True when trading in the instrument is halted.
+    pub halted: bool,
+}
+
+/// What an order notice acknowledges.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum NoticeKind {
+    /// A new order was accepted.
+    Accepted,
+    /// A modify request was accepted.
+    ModifyAccepted,
+    /// A cancel request was accepted.
+    CancelAccepted,
+    /// The order (or its modify/cancel) was rejected.
+    Rejected,
+    /// The unfilled remainder of an IOC/FOK order was cancelled by the exchange.
+    RemainderCanceled,
+}
+
+/// A broker receipt for one of our orders (not a fill).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderNotice {
+    /// What happened.
+    pub kind: NoticeKind,
+    /// Broker order number of the order (or of the modify/cancel order).
+    pub broker_order_no: String,
+    /// Broker branch number (needed for modify/cancel).
+    pub branch: String,
+    /// Original order number for modify/cancel receipts.
+    pub original_order_no: Option<String>,
+    /// Instrument.
+    pub symbol: Symbol,
+    /// Side.
+    pub side: Side,
+    /// Order quantity.
+    pub qty: Decimal,
+    /// Order price (zero for market orders).
+    pub price: Decimal,
+    /// Broker timestamp.
+    pub at: DateTime<Utc>,
+}
+
+/// Identity of one fill, stable across the real-time stream and REST reconciliation.
+///
+/// A fill is identified by its order and the cumulative filled quantity of that order after it,
+/// which both the notice stream and the daily order inquiry can reproduce.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct FillId {
+    /// Broker order number.
+    pub broker_order_no: String,
+    /// Cumulative filled quantity of the order including this fill.
+    pub cum_qty: Decimal,
+}
+
+/// A fill of one of our orders.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FillEvent {
+    /// Fill identity used for deduplication.
+    pub fill_id: FillId,
+    /// Broker order number.
+    pub broker_order_no: String,
+    /// Broker branch number.
+    pub branch: String,
+    /// Instrument.
+    pub symbol: Symbol,
+    /// Side.
+    pub side: Side,
+    /// Quantity of this fill.
+    pub qty: Decimal,
+    /// Price of this fill (for a reconciled fill: the average of the missed part).
+    pub price: Decimal,
+    /// Broker timestamp.
+    pub at: DateTime<Utc>,
+    /// True when the fill was recovered from the daily order inquiry instead of a notice.
+    pub reconciled: bool,
+}
+
+/// Today's order as the broker reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BrokerOrder {
+    /// Broker order number.
+    pub broker_order_no: String,
+    /// Broker branch number.
+    pub branch: String,
+    /// Original order number for modify/cancel orders.
+    pub original_order_no: Option<String>,
+    /// Instrument.
+    pub symbol: Symbol,
+    /// Side.
+    pub side: Side,
+    /// Order type when it maps to one the service sends.
+    pub order_type: Option<OrderType>,
+    /// Order quantity.
+    pub qty: Decimal,
+    /// Order price (zero for market orders).
+    pub price: Decimal,
+    /// Filled quantity.
+    pub filled_qty: Decimal,
+    /// Average fill price (zero when nothing filled).
+    pub avg_fill_price: Decimal,
+    /// Total filled amount in KRW.
+    pub filled_amount: Decimal,
+    /// Remaining (open) quantity.
+    pub remaining_qty: Decimal,
+    /// True when the order was cancelled.
+    pub canceled: bool,
+    /// True when (part of) the order was rejected.
+    pub rejected: bool,
+    /// Order time.
+    pub ordered_at: DateTime<Utc>,
+}
+
+/// Cumulative fills of one order as the broker reports them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BrokerFill {
+    /// Broker order number.
+    pub broker_order_no: String,
+    /// Broker branch number.
+    pub branch: String,
+    /// Instrument.
+    pub symbol: Symbol,
+    /// Side.
+    pub side: Side,
+    /// Cumulative filled quantity.
+    pub filled_qty: Decimal,
+    /// Average fill price.
+    pub avg_price: Decimal,
+    /// Total filled amount in KRW.
+    pub amount: Decimal,
+}
+
+impl BrokerFill {
+    /// Returns the fill summary of an order, or `None` when nothing is filled.
+    pub fn from_order(order: &BrokerOrder) -> Option<Self> {
+        (order.filled_qty > Decimal::ZERO).then(|| Self {
+            broker_order_no: order.broker_order_no.clone(),
+            branch: order.branch.clone(),
+            symbol: order.symbol.clone(),
+            side: order.side,
+            filled_qty: order.filled_qty,
+            avg_price: order.avg_fill_price,
+            amount: order.filled_amount,
+        })
+    }
+}
+
+/// One position in the account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Holding {
+    /// Instrument.
+    pub symbol: Symbol,
+    /// Instrument name.
+    pub name: String,
+    /// Held quantity (zero for positions sold out today, kept until settlement).
+    pub qty: Decimal,
+    /// Quantity that can be sold now.
+    pub sellable_qty: Decimal,
+    /// Average purchase price.
+    pub avg_price: Decimal,
+    /// Purchase amount.
+    pub purchase_amount: Decimal,
+    /// Current price.
+    pub current_price: Decimal,
+    /// Evaluation amount.
+    pub eval_amount: Decimal,
+    /// Unrealized profit or loss.
+    pub unrealized_pnl: Decimal,
+}
+
+/// Orderable cash, holdings and totals.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountSnapshot {
+    /// Cash available for new buy orders.
+    pub orderable_cash: Decimal,
+    /// Deposit (D+0).
+    pub cash_d0: Decimal,
+    /// Settled deposit at D+2.
+    pub cash_d2: Decimal,
+    /// Positions.
+    pub holdings: Vec<Holding>,
+    /// Total purchase amount of the positions.
+    pub purchase_total: Decimal,
+    /// Total evaluation of the positions.
+    pub eval_total: Decimal,
+    /// Total unrealized profit or loss.
+    pub unrealized_pnl_total: Decimal,
+    /// Total evaluation of the account (cash and positions).
+    pub account_total: Decimal,
+    /// Net asset value.
+    pub net_asset: Decimal,
+}
+
+/// A current-price snapshot.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Quote {
+    /// Instrument.
+    pub symbol: Symbol,
+    /// Last price.
+    pub price: Decimal,
+    /// Change against the previous close.
+    pub change: Decimal,
+    /// Change rate in percent.
+    pub change_rate: Decimal,
+    /// Day open.
+    pub open: Decimal,
+    /// Day high.
+    pub high: Decimal,
+    /// Day low.
+    pub low: Decimal,
+    /// Accumulated volume.
+    pub volume: Decimal,
+    /// Upper price limit of the day.
+    pub upper_limit: Decimal,
+    /// Lower price limit of the day.
+    pub lower_limit: Decimal,
+    /// Base price (normally the previous close).
+    pub base_price: Decimal,
+    /// Tick size at the current price.
+    pub tick_size: Decimal,
+    /// True when trading is halted.
+    pub halted: bool,
+}
+
+/// An order book snapshot fetched on request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderBook {
+    /// Instrument.
+    pub symbol: Symbol,
+    /// Snapshot time.
+    pub at: DateTime<Utc>,
+    /// Ask levels, best first.
+    pub asks: [BookLevel; BOOK_DEPTH],
+    /// Bid levels, best first.
+    pub bids: [BookLevel; BOOK_DEPTH],
+    /// Total ask quantity.
+    pub total_ask_qty: Decimal,
+    /// Total bid quantity.
+    pub total_bid_qty: Decimal,
+    /// Expected match price (meaningful in call auctions).
+    pub expected_price: Decimal,
+}
+
+/// One daily price bar.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DailyBar {
+    /// Instrument.
+    pub symbol: Symbol,
+    /// Business date.
+    pub date: NaiveDate,
+    /// Open.
+    pub open: Decimal,
+    /// High.
+    pub high: Decimal,
+    /// Low.
+    pub low: Decimal,
+    /// Close.
+    pub close: Decimal,
+    /// Volume.
+    pub volume: Decimal,
+    /// Traded value in KRW.
+    pub value: Decimal,
+}
+
+/// The market status of one calendar day.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Holiday {
+    /// Calendar date.
+    pub date: NaiveDate,
+    /// Business day.
+    pub business_day: bool,
+    /// Trading day.
+    pub trading_day: bool,
+    /// Orders can be placed (the market opens).
+    pub market_open: bool,
+    /// Settlement day.
+    pub settlement_day: bool,
+}
+
+/// A new order to send.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderRequest {
+    /// Instrument.
+    pub symbol: Symbol,
+    /// Side.
+    pub side: Side,
+    /// Order type.
+    pub order_type: OrderType,
+    /// Quantity (positive).
+    pub qty: Decimal,
+    /// Limit price; ignored for market orders.
+    pub price: Decimal,
+    /// Venue.
+    pub exchange: Exchange,
+}
+
+/// A modify request for a resting order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModifyRequest {
+    /// Broker order number of the order to modify.
+    pub broker_order_no: String,
+    /// Broker branch number of that order.
+    pub branch: String,
+    /// New order type.
+    pub order_type: OrderType,
+    /// Quantity to modify; `None` modifies the whole remainder.
+    pub qty: Option<Decimal>,
+    /// New price.
+    pub price: Decimal,
+    /// Venue of the original order.
+    pub exchange: Exchange,
+}
+
+/// A cancel request for a resting order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CancelRequest {
+    /// Broker order number of the order to cancel.
+    pub broker_order_no: String,
+    /// Broker branch number of that order.
+    pub branch: String,
+    /// Quantity to cancel; `None` cancels the whole remainder.
+    pub qty: Option<Decimal>,
+    /// Venue of the original order.
+    pub exchange: Exchange,
+}
+
+/// The broker's acknowledgement of a new, modify or cancel order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderAck {
+    /// Broker order number (for modify/cancel: the number of the new modify/cancel order).
+    pub broker_order_no: String,
+    /// Broker branch number.
+    pub branch: String,
+    /// Broker receipt time.
+    pub at: DateTime<Utc>,
+}
+
+/// A real-time subscription.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum Subscription {
+    /// 10-level book updates of an instrument.
+    Quotes(Symbol),
+    /// Trade prints of an instrument.
+    Trades(Symbol),
+    /// Notices and fills of our own orders.
+    Executions,
+}
+
+/// Market-data events (may be dropped under backpressure; the next update supersedes them).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum MarketEvent {
+    /// Order book update (boxed: a 10-level book is large).
+    Quote(Box<QuoteEvent>),
+    /// Trade print (boxed to keep the event small).
+    Trade(Box<TradeTick>),
+}
+
+/// Health of the real-time feed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum FeedStatus {
+    /// The socket is open and registrations are restored.
+    Connected {
+        /// Number of active registrations.
+        registrations: usize,
+    },
+    /// The socket was lost; a reconnect is under way.
+    Disconnected {
+        /// Why the socket was lost.
+        reason: String,
+    },
+    /// Reconnecting failed repeatedly: the pipeline should enter stop mode.
+    StopTrading {
+        /// Why.
+        reason: String,
+    },
+    /// A channel's records carry more fields than the known layout (reported once per channel).
+    LayoutDrift {
+        /// Channel name.
+        channel: String,
+        /// Known field count.
+        expected: usize,
+        /// Observed field count.
+        observed: usize,
+    },
+    /// A frame could not be decoded; it was skipped.
+    DecodeError {
+        /// What was wrong (no payload content).
+        message: String,
+    },
+    /// Fetching today's fills after a reconnect failed; fills may be missing until the next one.
+    ReconcileFailed {
+        /// What failed.
+        message: String,
+    },
+    /// The feed was shut down on request.
+    Closed,
+}
+
+/// Execution-related events (never dropped).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ExecutionEvent {
+    /// Receipt of an order, modify, cancel or reject.
+    Notice(OrderNotice),
+    /// A fill.
+    Fill(FillEvent),
+    /// Feed health.
+    Status(FeedStatus),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kst_round_trips_through_utc() {
+        let date = NaiveDate::from_ymd_opt(2026, 3, 3).unwrap();
+        let time = NaiveTime::from_hms_opt(9, 0, 5).unwrap();
+        let at = kst_to_utc(date, time);
+        assert_eq!(at.to_rfc3339(), "2026-03-03T00:00:05+00:00");
+        assert_eq!(to_kst(at).naive_local(), NaiveDateTime::new(date, time));
+    }
+
+    #[test]
+    fn broker_fill_only_for_filled_orders() {
+        let mut order = BrokerOrder {
+            broker_order_no: "0000000001".into(),
+            branch: "06010".into(),
+            original_order_no: None,
+            symbol: Symbol::new("005930").unwrap(),
+            side: Side::Buy,
+            order_type: Some(OrderType::Limit),
+            qty: Decimal::from(10),
+            price: Decimal::from(70_000),
+            filled_qty: Decimal::ZERO,
+            avg_fill_price: Decimal::ZERO,
+            filled_amount: Decimal::ZERO,
+            remaining_qty: Decimal::from(10),
+            canceled: false,
+            rejected: false,
+            ordered_at: kst_to_utc(NaiveDate::MIN, NaiveTime::MIN),
+        };
+        assert_eq!(order.ordered_at.date_naive(), NaiveDate::MIN, "no overflow at the minimum");
+        assert!(BrokerFill::from_order(&order).is_none());
+        order.filled_qty = Decimal::from(4);
+        order.filled_amount = Decimal::from(280_000);
+        let fill = BrokerFill::from_order(&order).unwrap();
+        assert_eq!(fill.filled_qty, Decimal::from(4));
+        assert_eq!(fill.amount, Decimal::from(280_000));
+    }
+}

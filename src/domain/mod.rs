@@ -1,0 +1,18 @@
+//! Pure domain rules: no I/O, no async, no KIS field names.
+//!
+//! Shared primitives live in [`types`]; each other file owns one rule set
+//! (order state machine, fills, positions, prices, risk, strategy, calendar, stages).
+
+pub mod calendar;
+pub mod fill;
+pub mod market;
+pub mod mode;
+pub mod order;
+pub mod position;
+pub mod price;
+pub mod risk;
+pub mod stage;
+pub mod strategy;
+pub mod types;
+
+pub use types::{AccountNo, DomainError, Exchange, Mode, OrderType, Side, Symbol};

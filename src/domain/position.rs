@@ -1,0 +1,310 @@
+//! Positions from fills: quantity, average price, realized P&L net of fees and sell tax,
+//! unrealized P&L from the last price, and the comparison with the broker's holdings.
+//!
+//! The average price excludes fees (as the broker's `pchs_avg_pric` does); every fee paid (buy and
+//! sell commission, sell tax) is charged to realized P&L when the fill happens.
+
+use std::collections::BTreeMap;
+
+use rust_decimal::{Decimal, RoundingStrategy};
+use rust_decimal_macros::dec;
+use serde::{Deserialize, Serialize};
+
+use super::fill::Execution;
+use super::order::MAX_INPUT;
+use super::types::{Side, Symbol};
+
+/// Decimal places of the cost a partial sell releases; keeps cost arithmetic exact.
+const COST_DP: u32 = 8;
+
+/// Commission and tax rates (fractions, not percent) and the rounding of each charge.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FeeSchedule {
+    /// Broker commission on every fill amount (KIS online default 0.015 % = `0.00015`).
+    pub commission_rate: Decimal,
+    /// Securities transaction tax on sell amounts (`0.0018` = 0.18 %, KOSPI/KOSDAQ 2025 rate).
+    pub sell_tax_rate: Decimal,
+    /// Decimal places each charge is truncated to (0 = whole won).
+    pub charge_dp: u32,
+}
+
+impl Default for FeeSchedule {
+    fn default() -> Self {
+        Self { commission_rate: dec!(0.00015), sell_tax_rate: dec!(0.0018), charge_dp: 0 }
+    }
+}
+
+impl FeeSchedule {
+    /// Returns the fees on one fill amount: commission, plus the sell tax on sells.
+    pub fn fees(&self, side: Side, amount: Decimal) -> Decimal {
+        let cut = |v: Decimal| v.round_dp_with_strategy(self.charge_dp, RoundingStrategy::ToZero);
+        let commission = cut(amount * self.commission_rate);
+        match side {
+            Side::Buy => commission,
+            Side::Sell => commission + cut(amount * self.sell_tax_rate),
+        }
+    }
+}
+
+/// Errors raised while keeping positions; the positions are unchanged after any of them.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PositionError {
+    /// A sell is larger than the quantity held (cash accounts cannot go short).
+    #[error("sell of {sell} {symbol} exceeds the {held} held")]
+    Oversell {
+        /// Instrument.
+        symbol: Symbol,
+        /// Quantity held.
+        held: Decimal,
+        /// Quantity sold.
+        sell: Decimal,
+    },
+    /// Quantity or amount is not positive, not whole or out of range.
+    #[error("invalid execution or holding for {0}")]
+    Invalid(Symbol),
+}
+
+/// Holdings carried in from before the day (or the broker's view), the start of recomputation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Holding {
+    /// Instrument.
+    pub symbol: Symbol,
+    /// Quantity held.
+    pub qty: Decimal,
+    /// Average purchase price.
+    pub avg_price: Decimal,
+}
+
+/// One instrument's position.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Position {
+    /// Instrument.
+    pub symbol: Symbol,
+    /// Quantity held.
+    pub qty: Decimal,
+    /// Cost of the quantity held (Σ buy amounts − cost released by sells), fees excluded.
+    pub cost: Decimal,
+    /// Realized P&L before fees.
+    pub realized_gross: Decimal,
+    /// Commission and tax paid.
+    pub fees_paid: Decimal,
+    /// Last known price, for unrealized P&L.
+    pub last_price: Option<Decimal>,
+}
+
+impl Position {
+    fn empty(symbol: Symbol) -> Self {
+        let z = Decimal::ZERO;
+        Self { symbol, qty: z, cost: z, realized_gross: z, fees_paid: z, last_price: None }
+    }
+
+    /// Returns the average purchase price, `None` when flat.
+    pub fn avg_price(&self) -> Option<Decimal> {
+        self.cost.checked_div(self.qty)
+    }
+
+    /// Returns realized P&L net of commission and sell tax.
+    pub fn realized_pnl(&self) -> Decimal {
+        self.realized_gross - self.fees_paid
+    }
+
+    /// Returns unrealized P&L at the last price (zero when flat or unpriced), before exit fees.
+    pub fn unrealized_pnl(&self) -> Decimal {
+        match self.last_price {
+            Some(p) if !self.qty.is_zero() => p * self.qty - self.cost,
+            _ => Decimal::ZERO,
+        }
+    }
+
+    /// Returns the market value at the last price (cost when unpriced).
+    pub fn market_value(&self) -> Decimal {
+        self.last_price.map_or(self.cost, |p| p * self.qty)
+    }
+}
+
+/// A difference between our positions and the broker's holdings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum HoldingDiff {
+    /// Quantities differ (one side may be zero: missing at the broker or locally).
+    QtyMismatch {
+        /// Instrument.
+        symbol: Symbol,
+        /// Our quantity.
+        ours: Decimal,
+        /// The broker's quantity.
+        broker: Decimal,
+    },
+    /// Quantities agree but average prices differ by more than the tolerance.
+    AvgPriceMismatch {
+        /// Instrument.
+        symbol: Symbol,
+        /// Our average price.
+        ours: Decimal,
+        /// The broker's average price.
+        broker: Decimal,
+    },
+}
+
+/// All positions of the account, keyed by instrument.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Positions {
+    fees: FeeSchedule,
+    by_symbol: BTreeMap<Symbol, Position>,
+}
+
+impl Positions {
+    /// Creates empty positions with a fee schedule.
+    pub fn new(fees: FeeSchedule) -> Self {
+        Self { fees, by_symbol: BTreeMap::new() }
+    }
+
+    /// Recomputes positions from opening holdings and the fills since, in order.
+    ///
+    /// # Errors
+    /// Returns [`PositionError`] for a malformed holding or execution, or a sell above the holding.
+    pub fn from_fills<'a>(
+        fees: FeeSchedule,
+        opening: &[Holding],
+        executions: impl IntoIterator<Item = &'a Execution>,
+    ) -> Result<Self, PositionError> {
+        let mut p = Self::new(fees);
+        for h in opening {
+            p.open(h)?;
+        }
+        for e in executions {
+            p.apply(e)?;
+        }
+        Ok(p)
+    }
+
+    /// Adds an opening holding (no fees: it was bought before).
+    ///
+    /// # Errors
+    /// Returns [`PositionError::Invalid`] when quantity or price is negative, fractional or too large.
+    pub fn open(&mut self, h: &Holding) -> Result<(), PositionError> {
+        let valid = h.qty >= Decimal::ZERO
+            && h.qty <= MAX_INPUT
+            && h.qty.fract().is_zero()
+            && h.avg_price >= Decimal::ZERO
+            && h.avg_price <= MAX_INPUT;
+        if !valid {
+            return Err(PositionError::Invalid(h.symbol.clone()));
+        }
+        let pos = self.by_symbol.entry(h.symbol.clone()).or_insert_with(|| Position::empty(h.symbol.clone()));
+        pos.qty += h.qty;
+        pos.cost += h.qty * h.avg_price;
+        Ok(())
+    }
+
+    /// Applies one execution: buys add quantity and cost, sells release cost at the average price.
+    ///
+    /// # Errors
+    /// Returns [`PositionError::Invalid`] for a non-positive or out-of-range execution and
+    /// [`PositionError::Oversell`] for a sell above the holding.
+    pub fn apply(&mut self, e: &Execution) -> Result<(), PositionError> {
+        let valid = e.qty > Decimal::ZERO
+            && e.qty <= MAX_INPUT
+            && e.qty.fract().is_zero()
+            && e.amount > Decimal::ZERO
+            && e.amount <= MAX_INPUT * MAX_INPUT;
+        if !valid {
+            return Err(PositionError::Invalid(e.symbol.clone()));
+        }
+        let held = self.by_symbol.get(&e.symbol).map_or(Decimal::ZERO, |p| p.qty);
+        if e.side == Side::Sell && e.qty > held {
+            return Err(PositionError::Oversell { symbol: e.symbol.clone(), held, sell: e.qty });
+        }
+        let fee = self.fees.fees(e.side, e.amount);
+        let pos = self.by_symbol.entry(e.symbol.clone()).or_insert_with(|| Position::empty(e.symbol.clone()));
+        match e.side {
+            Side::Buy => {
+                pos.qty += e.qty;
+                pos.cost += e.amount;
+            }
+            Side::Sell => {
+                let released =
+                    if e.qty == pos.qty { pos.cost } else { (pos.cost / pos.qty * e.qty).round_dp(COST_DP) };
+                pos.qty -= e.qty;
+                pos.cost -= released;
+                pos.realized_gross += e.amount - released;
+            }
+        }
+        pos.fees_paid += fee;
+        Ok(())
+    }
+
+    /// Records the last price of an instrument (ignored when not held and never traded, or when the
+    /// price is not positive and within range).
+    pub fn mark(&mut self, symbol: &Symbol, price: Decimal) {
+        if price <= Decimal::ZERO || price > MAX_INPUT {
+            return;
+        }
+        if let Some(p) = self.by_symbol.get_mut(symbol) {
+            p.last_price = Some(price);
+        }
+    }
+
+    /// Returns one instrument's position.
+    pub fn get(&self, symbol: &Symbol) -> Option<&Position> {
+        self.by_symbol.get(symbol)
+    }
+
+    /// Returns the quantity held of an instrument.
+    pub fn qty(&self, symbol: &Symbol) -> Decimal {
+        self.get(symbol).map_or(Decimal::ZERO, |p| p.qty)
+    }
+
+    /// Iterates over every position, flat ones included (they carry the day's realized P&L).
+    pub fn iter(&self) -> impl Iterator<Item = &Position> {
+        self.by_symbol.values()
+    }
+
+    /// Returns the number of instruments with a non-zero quantity.
+    pub fn open_count(&self) -> usize {
+        self.iter().filter(|p| !p.qty.is_zero()).count()
+    }
+
+    /// Returns the total realized P&L net of fees.
+    pub fn realized_pnl(&self) -> Decimal {
+        self.iter().map(Position::realized_pnl).sum()
+    }
+
+    /// Returns the total unrealized P&L at the last prices.
+    pub fn unrealized_pnl(&self) -> Decimal {
+        self.iter().map(Position::unrealized_pnl).sum()
+    }
+
+    /// Compares with the broker's holdings (rows of one instrument are summed) and lists every
+    /// difference; average prices are compared only when quantities agree, within `avg_tolerance`.
+    pub fn diff_with_broker(&self, broker: &[Holding], avg_tolerance: Decimal) -> Vec<HoldingDiff> {
+        let mut theirs: BTreeMap<&Symbol, (Decimal, Decimal)> = BTreeMap::new();
+        for h in broker {
+            let e = theirs.entry(&h.symbol).or_default();
+            e.0 += h.qty;
+            e.1 += h.qty * h.avg_price;
+        }
+        let mut symbols: Vec<&Symbol> = theirs.keys().copied().collect();
+        symbols.extend(self.iter().filter(|p| !p.qty.is_zero()).map(|p| &p.symbol));
+        symbols.sort();
+        symbols.dedup();
+        let mut diffs = Vec::new();
+        for s in symbols {
+            let ours = self.get(s);
+            let (our_qty, our_avg) = ours.map_or((Decimal::ZERO, None), |p| (p.qty, p.avg_price()));
+            let (broker_qty, broker_cost) = theirs.get(s).copied().unwrap_or_default();
+            if our_qty != broker_qty {
+                diffs.push(HoldingDiff::QtyMismatch { symbol: s.clone(), ours: our_qty, broker: broker_qty });
+            } else if let (Some(o), Some(b)) = (our_avg, broker_cost.checked_div(broker_qty))
+                && (o - b).abs() > avg_tolerance
+            {
+                diffs.push(HoldingDiff::AvgPriceMismatch { symbol: s.clone(), ours: o, broker: b });
+            }
+        }
+        diffs
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,282 @@
+//! Primitive domain types shared by every layer: symbols, sides, order types, venues,
+//! trading mode and the account number (which never prints in full).
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+/// Errors raised when a primitive value is malformed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DomainError {
+    /// The symbol is not 6 to 9 ASCII uppercase letters or digits.
+    #[error("invalid symbol {0:?}: expected 6-9 ASCII uppercase letters or digits")]
+    InvalidSymbol(String),
+    /// The account number is not `CANO-ACNT_PRDT_CD` with 8 + 2 digits.
+    #[error("invalid account number (expected CANO-ACNT_PRDT_CD, 8+2 digits): {0}")]
+    InvalidAccount(String),
+    /// An enum value could not be parsed.
+    #[error("invalid {kind}: {value:?}")]
+    InvalidValue {
+        /// What was being parsed.
+        kind: &'static str,
+        /// The offending input.
+        value: String,
+    },
+}
+
+/// A KRX instrument code: 6 characters for stocks and ETFs (may contain letters, e.g. `0001A0`),
+/// 7 for ETNs (`Q500061`), up to 9 for some warrants.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Symbol(String);
+
+impl Symbol {
+    /// Parses and validates a symbol.
+    ///
+    /// # Errors
+    /// Returns [`DomainError::InvalidSymbol`] when the code is not 6-9 ASCII uppercase alphanumerics.
+    pub fn new(code: impl Into<String>) -> Result<Self, DomainError> {
+        let code = code.into();
+        let ok = (6..=9).contains(&code.len())
+            && code.bytes().all(|b| b.is_ascii_digit() || b.is_ascii_uppercase());
+        if ok { Ok(Self(code)) } else { Err(DomainError::InvalidSymbol(code)) }
+    }
+
+    /// Returns the code as a string slice.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for Symbol {
+    type Error = DomainError;
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        Self::new(value)
+    }
+}
+
+impl From<Symbol> for String {
+    fn from(value: Symbol) -> Self {
+        value.0
+    }
+}
+
+impl FromStr for Symbol {
+    type Err = DomainError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::new(s)
+    }
+}
+
+impl fmt::Display for Symbol {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+macro_rules! str_enum {
+    ($(#[$meta:meta])* $name:ident, $kind:literal { $($(#[$vmeta:meta])* $variant:ident => $text:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+        pub enum $name { $($(#[$vmeta])* $variant),+ }
+
+        impl $name {
+            /// Every value, in declaration order.
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            /// Returns the stable text form used in the database and the CLI.
+            pub const fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $text),+ }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = DomainError;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                match s.trim().to_ascii_uppercase().as_str() {
+                    $($text => Ok($name::$variant),)+
+                    _ => Err(DomainError::InvalidValue { kind: $kind, value: s.to_owned() }),
+                }
+            }
+        }
+    };
+}
+
+str_enum!(
+    /// Buy or sell.
+    Side, "side" {
+        /// Buy.
+        Buy => "BUY",
+        /// Sell.
+        Sell => "SELL",
+    }
+);
+
+str_enum!(
+    /// Order types the service sends (a subset of KIS `ORD_DVSN`).
+    OrderType, "order type" {
+        /// Limit order (`00`).
+        Limit => "LIMIT",
+        /// Market order (`01`).
+        Market => "MARKET",
+        /// Immediate-or-cancel limit (`11`).
+        IocLimit => "IOC_LIMIT",
+        /// Fill-or-kill limit (`12`).
+        FokLimit => "FOK_LIMIT",
+    }
+);
+
+str_enum!(
+    /// Trading venue.
+    Exchange, "exchange" {
+        /// Korea Exchange (default; the only venue on paper accounts).
+        Krx => "KRX",
+        /// Nextrade alternative venue.
+        Nxt => "NXT",
+        /// Smart order routing between KRX and NXT.
+        Sor => "SOR",
+    }
+);
+
+str_enum!(
+    /// Live (실전투자) or paper (모의투자) trading.
+    Mode, "mode" {
+        /// Real money.
+        Live => "LIVE",
+        /// Paper trading on the KIS virtual host.
+        Paper => "PAPER",
+    }
+);
+
+impl OrderType {
+    /// Returns true when the order carries a price.
+    pub const fn has_price(self) -> bool {
+        matches!(self, Self::Limit | Self::IocLimit | Self::FokLimit)
+    }
+}
+
+impl Side {
+    /// Returns the opposite side.
+    pub const fn opposite(self) -> Self {
+        match self {
+            Self::Buy => Self::Sell,
+            Self::Sell => Self::Buy,
+        }
+    }
+}
+
+/// A brokerage account number `CANO-ACNT_PRDT_CD` (8 + 2 digits).
+///
+/// `Display` and `Debug` show only the last 4 digits (`****-**5601` style); the full
+/// number is available through [`AccountNo::cano`] and [`AccountNo::product_code`] for the wire.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct AccountNo {
+    cano: String,
+    product: String,
+}
+
+impl AccountNo {
+    /// Parses `CANO-ACNT_PRDT_CD` (also accepts 10 digits without the dash).
+    ///
+    /// # Errors
+    /// Returns [`DomainError::InvalidAccount`] (with a masked echo) when malformed.
+    pub fn parse(raw: &str) -> Result<Self, DomainError> {
+        let raw = raw.trim();
+        let (cano, product) = match raw.split_once('-') {
+            Some((c, p)) => (c, p),
+            None if raw.len() == 10 && raw.is_ascii() => raw.split_at(8),
+            None => ("", ""),
+        };
+        let digits = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_digit());
+        if digits(cano, 8) && digits(product, 2) {
+            Ok(Self { cano: cano.to_owned(), product: product.to_owned() })
+        } else {
+            Err(DomainError::InvalidAccount(mask_tail(raw, 4)))
+        }
+    }
+
+    /// Returns the 8-digit `CANO` for request bodies.
+    pub fn cano(&self) -> &str {
+        &self.cano
+    }
+
+    /// Returns the 2-digit `ACNT_PRDT_CD` for request bodies.
+    pub fn product_code(&self) -> &str {
+        &self.product
+    }
+
+    /// Returns the 10-digit form used in realtime notices (`ACNT_NO`).
+    pub fn ten_digits(&self) -> String {
+        format!("{}{}", self.cano, self.product)
+    }
+
+    /// Returns the masked form: only the last 4 digits are visible.
+    pub fn masked(&self) -> String {
+        mask_tail(&self.ten_digits(), 4)
+    }
+}
+
+impl fmt::Display for AccountNo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.masked())
+    }
+}
+
+impl fmt::Debug for AccountNo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "AccountNo({})", self.masked())
+    }
+}
+
+/// Replaces every character except the last `keep` with `*`.
+pub fn mask_tail(raw: &str, keep: usize) -> String {
+    let n = raw.chars().count();
+    raw.chars().enumerate().map(|(i, c)| if i + keep < n { '*' } else { c }).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn symbols_accept_alphanumeric_and_etn_codes() {
+        for ok in ["005930", "0001A0", "Q500061", "J0036221D"] {
+            assert!(Symbol::new(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "5930", "00593a", "0059 30", "1234567890"] {
+            assert!(Symbol::new(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn account_parses_and_masks() {
+        let a = AccountNo::parse("12345678-01").unwrap();
+        assert_eq!(a.cano(), "12345678");
+        assert_eq!(a.product_code(), "01");
+        assert_eq!(a.to_string(), "******7801");
+        assert!(!format!("{a:?}").contains("12345678"));
+        assert_eq!(AccountNo::parse("1234567801").unwrap(), a);
+        let err = AccountNo::parse("1234567-01").unwrap_err().to_string();
+        assert!(!err.contains("1234567"), "{err}");
+    }
+
+    #[test]
+    fn enums_round_trip_text() {
+        for s in Side::ALL {
+            assert_eq!(s.as_str().parse::<Side>().unwrap(), *s);
+        }
+        for e in Exchange::ALL {
+            assert_eq!(e.as_str().parse::<Exchange>().unwrap(), *e);
+        }
+        assert_eq!("paper".parse::<Mode>().unwrap(), Mode::Paper);
+        assert!("x".parse::<OrderType>().is_err());
+    }
+}

@@ -1,0 +1,232 @@
+//! The deterministic template journal: the same [`DayRecord`] always renders the same Markdown,
+//! with every section the model is asked for, so the stage succeeds without a model.
+
+use std::fmt::Write;
+
+use chrono::{DateTime, Utc};
+use chrono_tz::Asia::Seoul;
+use rust_decimal::Decimal;
+
+use super::record::{DayRecord, EventView};
+
+fn kst(t: Option<DateTime<Utc>>) -> String {
+    t.map_or_else(|| "-".to_owned(), |t| t.with_timezone(&Seoul).format("%H:%M:%S").to_string())
+}
+
+fn opt(d: Option<Decimal>) -> String {
+    d.map_or_else(|| "-".to_owned(), |d| d.normalize().to_string())
+}
+
+fn cell(text: &str) -> String {
+    text.replace('|', "\\|").replace('\n', " ")
+}
+
+/// Returns the one-paragraph summary of a day (for the notifiers).
+pub fn summary(record: &DayRecord) -> String {
+    let filled = record.orders.iter().filter(|o| o.filled_qty > Decimal::ZERO).count();
+    let status = record.pipeline.as_ref().map_or("no pipeline run", |p| p.status.as_str());
+    let mut text = format!(
+        "{}: pipeline {status}; {} orders ({filled} filled), {} fills; realized P&L {} KRW, unrealized {} KRW",
+        record.trade_date,
+        record.orders.len(),
+        record.fills.len(),
+        record.pnl.realized.normalize(),
+        record.pnl.unrealized.normalize(),
+    );
+    let notes = [
+        (record.guardrail_breaches.len(), "guardrail events"),
+        (record.errors.len(), "errors"),
+        (record.disconnects.len(), "disconnects"),
+    ];
+    for (n, what) in notes {
+        if n > 0 {
+            let _ = write!(text, "; {n} {what}");
+        }
+    }
+    text.push('.');
+    text
+}
+
+fn events(out: &mut String, list: &[EventView], none: &str) {
+    if list.is_empty() {
+        let _ = writeln!(out, "{none}");
+        return;
+    }
+    for e in list {
+        let _ = writeln!(out, "- {} `{}` {}: {}", kst(Some(e.at)), e.kind, e.severity, cell(&e.message));
+    }
+}
+
+/// Renders the Markdown journal of a day.
+pub fn render(record: &DayRecord) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "# Trade journal {}\n", record.trade_date);
+    let _ = writeln!(out, "## Summary\n\n{}\n", summary(record));
+
+    let _ = writeln!(out, "## Stages\n");
+    if let Some(p) = &record.pipeline {
+        let reason = p.reason.as_deref().map(|r| format!(" ({})", cell(r))).unwrap_or_default();
+        let _ = writeln!(out, "Pipeline: {}{reason}\n", p.status);
+    }
+    if record.stages.is_empty() {
+        let _ = writeln!(out, "No stage ran.");
+    } else {
+        let _ = writeln!(
+            out,
+            "| Stage | Attempt | Status | Started | Finished | Error |\n|---|---|---|---|---|---|"
+        );
+        for s in &record.stages {
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} | {} | {} |",
+                cell(&s.stage),
+                s.attempt,
+                s.status,
+                kst(s.started_at),
+                kst(s.finished_at),
+                s.error.as_deref().map_or_else(String::new, cell)
+            );
+        }
+    }
+
+    let _ = writeln!(out, "\n## Orders\n");
+    if record.orders.is_empty() {
+        let _ = writeln!(out, "No orders.");
+    } else {
+        let _ = writeln!(
+            out,
+            "| Id | Symbol | Side | Type | Qty | Price | Status | Filled | Avg fill |\n|---|---|---|---|---|---|---|---|---|"
+        );
+        for o in &record.orders {
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} | {} | {} | {}{} | {} | {} |",
+                o.id,
+                o.symbol,
+                o.side,
+                o.order_type,
+                o.qty.normalize(),
+                opt(o.price),
+                o.status,
+                o.reject_reason.as_deref().map(|r| format!(" ({})", cell(r))).unwrap_or_default(),
+                o.filled_qty.normalize(),
+                opt(o.avg_fill_price)
+            );
+        }
+    }
+
+    let _ = writeln!(out, "\n## Fills\n");
+    if record.fills.is_empty() {
+        let _ = writeln!(out, "No fills.");
+    } else {
+        let _ =
+            writeln!(out, "| Time (KST) | Order | Symbol | Side | Qty | Price |\n|---|---|---|---|---|---|");
+        for f in &record.fills {
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} | {} | {} |",
+                kst(Some(f.filled_at)),
+                f.order_id,
+                f.symbol,
+                f.side,
+                f.qty.normalize(),
+                f.price.normalize()
+            );
+        }
+    }
+
+    let _ = writeln!(out, "\n## Positions & P&L\n");
+    if record.positions.is_empty() {
+        let _ = writeln!(out, "No positions.\n");
+    } else {
+        let _ = writeln!(out, "| Symbol | Qty | Avg price | Last price |\n|---|---|---|---|");
+        for p in &record.positions {
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} |",
+                p.symbol,
+                p.qty.normalize(),
+                p.avg_price.normalize(),
+                opt(p.last_price)
+            );
+        }
+        out.push('\n');
+    }
+    let pnl = &record.pnl;
+    let _ = writeln!(
+        out,
+        "Realized P&L: {} KRW (fees and tax {} KRW). Unrealized P&L: {} KRW.",
+        pnl.realized.normalize(),
+        pnl.fees.normalize(),
+        pnl.unrealized.normalize()
+    );
+    if let Some(note) = &pnl.note {
+        let _ = writeln!(out, "\nP&L could not be recomputed: {}", cell(note));
+    }
+
+    let _ = writeln!(out, "\n## Guardrails & errors\n");
+    events(&mut out, &record.guardrail_breaches, "No guardrail breaches.");
+    out.push('\n');
+    events(&mut out, &record.errors, "No errors.");
+
+    let _ = writeln!(out, "\n## Disconnects\n");
+    events(&mut out, &record.disconnects, "No disconnects.");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{NaiveDate, TimeZone};
+    use rust_decimal_macros::dec;
+
+    use super::*;
+    use crate::journal::prompt::missing_sections;
+    use crate::journal::record::{OrderView, PnlView};
+
+    fn record() -> DayRecord {
+        DayRecord {
+            trade_date: NaiveDate::from_ymd_opt(2026, 3, 3).unwrap(),
+            pipeline: None,
+            stages: vec![],
+            orders: vec![OrderView {
+                id: 7,
+                symbol: "005930".into(),
+                side: "BUY".into(),
+                order_type: "LIMIT".into(),
+                qty: dec!(10),
+                price: Some(dec!(70000)),
+                status: "REJECTED".into(),
+                filled_qty: dec!(0),
+                avg_fill_price: None,
+                reject_reason: Some("a|b".into()),
+            }],
+            fills: vec![],
+            positions: vec![],
+            pnl: PnlView { realized: dec!(-1500.00), unrealized: dec!(0), fees: dec!(10), note: None },
+            guardrail_breaches: vec![EventView {
+                at: Utc.with_ymd_and_hms(2026, 3, 3, 1, 0, 0).unwrap(),
+                kind: "guardrail.max_orders".into(),
+                severity: "WARNING".into(),
+                message: "cap reached".into(),
+            }],
+            errors: vec![],
+            disconnects: vec![],
+        }
+    }
+
+    #[test]
+    fn the_template_has_every_section_and_is_deterministic() {
+        let r = record();
+        let md = render(&r);
+        assert_eq!(missing_sections(&md), Vec::<&str>::new());
+        assert_eq!(md, render(&r));
+        assert!(md.contains("| 7 | 005930 | BUY | LIMIT | 10 | 70000 | REJECTED (a\\|b) | 0 | - |"), "{md}");
+        assert!(md.contains("- 10:00:00 `guardrail.max_orders` WARNING: cap reached"), "{md}");
+        assert!(md.contains("No disconnects."));
+        assert_eq!(
+            summary(&r),
+            "2026-03-03: pipeline no pipeline run; 1 orders (0 filled), 0 fills; realized P&L -1500 KRW, \
+             unrealized 0 KRW; 1 guardrail events."
+        );
+    }
+}

@@ -1,0 +1,193 @@
+//! The KIS implementation of the [`Broker`] port: the typed REST client plus the real-time feed.
+
+use std::sync::{Arc, Mutex, PoisonError};
+
+use chrono::NaiveDate;
+use futures::future::BoxFuture;
+use tokio::sync::mpsc;
+
+use super::config::KisConfig;
+use super::http::client::KisRest;
+use super::ws::feed::{Feed, FeedBackend, FeedOutputs, FeedSettings};
+use crate::domain::Symbol;
+use crate::domain::market::{
+    AccountSnapshot, BrokerFill, BrokerOrder, CancelRequest, DailyBar, Holiday, ModifyRequest, OrderAck,
+    OrderBook, OrderRequest, Quote, Subscription,
+};
+use crate::ports::{Broker, BrokerError, BrokerFuture, BrokerStreams, Clock, Secret, TokenStore};
+
+impl FeedBackend for KisRest {
+    fn approval_key(&self, renew: bool) -> BoxFuture<'_, Result<Secret, BrokerError>> {
+        Box::pin(self.tokens().approval_key(renew))
+    }
+
+    fn todays_orders(&self) -> BoxFuture<'_, Result<Vec<BrokerOrder>, BrokerError>> {
+        Box::pin(KisRest::todays_orders(self))
+    }
+}
+
+/// A KIS account behind the [`Broker`] port.
+#[derive(Debug)]
+pub struct KisBroker {
+    rest: Arc<KisRest>,
+    feed: Feed,
+    streams: Mutex<Option<BrokerStreams>>,
+}
+
+impl KisBroker {
+    /// Builds the adapter for `account` (`CANO-ACNT_PRDT_CD`); nothing is sent until first use.
+    ///
+    /// # Errors
+    /// [`BrokerError::Invalid`] for a malformed account number (echoed masked) or a plain-http
+    /// base URL that is not loopback.
+    pub fn new(
+        config: &KisConfig,
+        account: &str,
+        store: Arc<dyn TokenStore>,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, BrokerError> {
+        if !matches!(config.feed.url.scheme(), "ws" | "wss") {
+            return Err(BrokerError::Invalid { message: "websocket URL must be ws:// or wss://".into() });
+        }
+        let rest = Arc::new(KisRest::new(config, account, store, clock.clone())?);
+        let (market_tx, market) = mpsc::channel(config.feed.market_buffer.max(1));
+        let (exec_tx, executions) = mpsc::unbounded_channel();
+        let settings = FeedSettings {
+            config: config.feed.clone(),
+            mode: config.mode,
+            hts_id: config.hts_id.clone(),
+            account: Secret::new(rest.account().ten_digits()),
+            custtype: config.custtype.clone(),
+        };
+        let feed =
+            Feed::new(settings, rest.clone(), clock, FeedOutputs { market: market_tx, executions: exec_tx });
+        Ok(Self { rest, feed, streams: Mutex::new(Some(BrokerStreams { market, executions })) })
+    }
+}
+
+impl Broker for KisBroker {
+    fn authenticate(&self) -> BrokerFuture<'_, ()> {
+        Box::pin(async move { self.rest.tokens().token().await.map(drop) })
+    }
+
+    fn approval_key(&self) -> BrokerFuture<'_, ()> {
+        Box::pin(async move { self.rest.tokens().approval_key(false).await.map(drop) })
+    }
+
+    fn account(&self) -> BrokerFuture<'_, AccountSnapshot> {
+        Box::pin(self.rest.account_snapshot())
+    }
+
+    fn open_orders(&self) -> BrokerFuture<'_, Vec<BrokerOrder>> {
+        Box::pin(self.rest.open_orders())
+    }
+
+    fn todays_orders(&self) -> BrokerFuture<'_, Vec<BrokerOrder>> {
+        Box::pin(self.rest.todays_orders())
+    }
+
+    fn todays_fills(&self) -> BrokerFuture<'_, Vec<BrokerFill>> {
+        Box::pin(self.rest.todays_fills())
+    }
+
+    fn place_order<'a>(&'a self, order: &'a OrderRequest) -> BrokerFuture<'a, OrderAck> {
+        Box::pin(self.rest.place_order(order))
+    }
+
+    fn modify_order<'a>(&'a self, request: &'a ModifyRequest) -> BrokerFuture<'a, OrderAck> {
+        Box::pin(self.rest.modify_order(request))
+    }
+
+    fn cancel_order<'a>(&'a self, request: &'a CancelRequest) -> BrokerFuture<'a, OrderAck> {
+        Box::pin(self.rest.cancel_order(request))
+    }
+
+    fn quote<'a>(&'a self, symbol: &'a Symbol) -> BrokerFuture<'a, Quote> {
+        Box::pin(self.rest.quote(symbol))
+    }
+
+    fn order_book<'a>(&'a self, symbol: &'a Symbol) -> BrokerFuture<'a, OrderBook> {
+        Box::pin(self.rest.order_book(symbol))
+    }
+
+    fn daily_bars<'a>(
+        &'a self,
+        symbol: &'a Symbol,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> BrokerFuture<'a, Vec<DailyBar>> {
+        Box::pin(self.rest.daily_bars(symbol, from, to))
+    }
+
+    fn holidays(&self, from: NaiveDate) -> BrokerFuture<'_, Vec<Holiday>> {
+        Box::pin(self.rest.holidays(from))
+    }
+
+    fn subscribe(&self, subscription: Subscription) -> BrokerFuture<'_, ()> {
+        Box::pin(self.feed.subscribe(subscription))
+    }
+
+    fn unsubscribe(&self, subscription: Subscription) -> BrokerFuture<'_, ()> {
+        Box::pin(self.feed.unsubscribe(subscription))
+    }
+
+    fn take_streams(&self) -> Option<BrokerStreams> {
+        self.streams.lock().unwrap_or_else(PoisonError::into_inner).take()
+    }
+
+    fn connect(&self) -> BrokerFuture<'_, ()> {
+        Box::pin(self.feed.connect())
+    }
+
+    fn disconnect(&self) -> BrokerFuture<'_, ()> {
+        Box::pin(self.feed.shutdown())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::DateTime;
+    use url::Url;
+
+    use super::*;
+    use crate::domain::Mode;
+    use crate::ports::{FakeClock, InMemoryTokenStore};
+
+    fn config() -> KisConfig {
+        KisConfig::defaults(
+            Mode::Paper,
+            Secret::new("APPKEY-0123456789-abcdefghijklmnopqr"),
+            Secret::new("SECRET-VALUE"),
+            Secret::new("HTSLOGIN"),
+        )
+        .unwrap()
+        .with_endpoints(
+            Url::parse("http://127.0.0.1:9").unwrap(),
+            Url::parse("ws://127.0.0.1:9/tryitout").unwrap(),
+        )
+    }
+
+    #[test]
+    fn builds_behind_the_port_and_never_prints_secrets() {
+        let clock = Arc::new(FakeClock::new(DateTime::from_timestamp(0, 0).unwrap()));
+        let broker: Arc<dyn Broker> = Arc::new(
+            KisBroker::new(&config(), "12345678-01", Arc::new(InMemoryTokenStore::new()), clock).unwrap(),
+        );
+        let debug = format!("{broker:?} {:?}", config());
+        for secret in ["APPKEY-0123456789", "SECRET-VALUE", "HTSLOGIN", "1234567801", "12345678"] {
+            assert!(!debug.contains(secret), "{secret} leaked");
+        }
+        assert!(broker.take_streams().is_some());
+        assert!(broker.take_streams().is_none());
+    }
+
+    #[test]
+    fn refuses_invalid_accounts() {
+        let clock = Arc::new(FakeClock::new(DateTime::from_timestamp(0, 0).unwrap()));
+        for bad in ["", "12345678", "1234567a-01", "12345678-1"] {
+            let err = KisBroker::new(&config(), bad, Arc::new(InMemoryTokenStore::new()), clock.clone())
+                .unwrap_err();
+            assert!(matches!(err, BrokerError::Invalid { .. }), "{bad}");
+        }
+    }
+}

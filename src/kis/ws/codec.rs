@@ -1,0 +1,646 @@
+//! Decoder of KIS real-time frames: `enc|TR|CNT|payload` data frames with several `^`-separated
+//! records (parsed from borrowed slices, no allocation per field) and JSON control frames
+//! (subscribe acks with the notice key/iv, PINGPONG). Malformed input yields [`KisWsError`].
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
+use rust_decimal::Decimal;
+use serde::Deserialize;
+
+use super::crypto::NoticeCipher;
+use super::cursor::Cursor;
+use super::error::KisWsError;
+use crate::domain::Side;
+use crate::domain::Symbol;
+use crate::domain::market::{
+    BOOK_DEPTH, BookLevel, MarketEvent, NoticeKind, OrderNotice, QuoteEvent, SessionPhase, TradeTick,
+    kst_to_utc,
+};
+use crate::ports::Secret;
+
+/// Largest frame the decoder accepts (bytes).
+pub const MAX_FRAME_BYTES: usize = 1 << 20;
+/// Field count of a trade record (H0STCNT0).
+pub const TRADE_FIELDS: usize = 46;
+/// Field count of a book record (H0STASP0).
+pub const BOOK_FIELDS: usize = 59;
+/// Field count of an execution notice (H0STCNI0 / H0STCNI9).
+pub const NOTICE_FIELDS: usize = 26;
+/// Field count of the legacy execution-notice layout.
+pub const NOTICE_FIELDS_LEGACY: usize = 23;
+/// Most fields a record may have; wider records are rejected as oversized.
+const MAX_RECORD_FIELDS: usize = 128;
+
+/// The channels the codec decodes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Channel {
+    /// Trade prints.
+    Trades,
+    /// 10-level book.
+    Book,
+    /// Own-order notices (encrypted).
+    Notices,
+}
+
+impl Channel {
+    /// Returns the channel of a TR id.
+    pub fn of(tr_id: &str) -> Option<Self> {
+        match tr_id {
+            "H0STCNT0" | "H0UNCNT0" | "H0NXCNT0" => Some(Self::Trades),
+            "H0STASP0" => Some(Self::Book),
+            "H0STCNI0" | "H0STCNI9" => Some(Self::Notices),
+            _ => None,
+        }
+    }
+
+    const fn width(self) -> usize {
+        match self {
+            Self::Trades => TRADE_FIELDS,
+            Self::Book => BOOK_FIELDS,
+            Self::Notices => NOTICE_FIELDS,
+        }
+    }
+
+    const fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// A data frame split into its header and (still encoded) payload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DataFrame<'a> {
+    /// True when the payload is encrypted.
+    pub encrypted: bool,
+    /// TR id.
+    pub tr_id: &'a str,
+    /// Declared record count.
+    pub count: usize,
+    /// Payload.
+    pub payload: &'a str,
+}
+
+/// A subscribe/unsubscribe acknowledgement.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ack {
+    /// TR id the ack is for.
+    pub tr_id: String,
+    /// tr_key the ack is for.
+    pub tr_key: String,
+    /// `rt_cd` (`"0"` success).
+    pub rt_cd: String,
+    /// Control code (`OPSP…`).
+    pub msg_cd: String,
+    /// Control message.
+    pub msg1: String,
+    /// Cipher for encrypted channels, when the ack carried key and iv.
+    pub cipher: Option<NoticeCipher>,
+}
+
+impl Ack {
+    /// Returns true for success codes (`OPSP0000`, `OPSP0001`, and `OPSP0002` "already subscribed").
+    pub fn is_success(&self) -> bool {
+        self.rt_cd == "0" || matches!(self.msg_cd.as_str(), "OPSP0000" | "OPSP0001" | "OPSP0002")
+    }
+}
+
+/// A decoded server frame.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Frame<'a> {
+    /// A data frame.
+    Data(DataFrame<'a>),
+    /// A server keep-alive; echo the text back.
+    PingPong,
+    /// A subscription acknowledgement.
+    Ack(Ack),
+}
+
+/// A fill reported by an execution notice, before the feed assigns its cumulative identity.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NoticeFill {
+    /// Broker order number.
+    pub broker_order_no: String,
+    /// Branch number.
+    pub branch: String,
+    /// Instrument.
+    pub symbol: Symbol,
+    /// Side.
+    pub side: Side,
+    /// Fill quantity.
+    pub qty: Decimal,
+    /// Fill price.
+    pub price: Decimal,
+    /// Broker timestamp.
+    pub at: DateTime<Utc>,
+}
+
+/// One decoded record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WsEvent {
+    /// Quote or trade.
+    Market(MarketEvent),
+    /// Receipt of one of our orders.
+    Notice(OrderNotice),
+    /// Fill of one of our orders.
+    Fill(NoticeFill),
+    /// A channel's records carry extra fields (reported once per channel).
+    LayoutDrift {
+        /// TR id.
+        tr_id: String,
+        /// Known width.
+        expected: usize,
+        /// Observed width.
+        observed: usize,
+    },
+}
+
+#[derive(Deserialize)]
+struct RawControl {
+    header: RawHeader,
+    #[serde(default)]
+    body: Option<RawBody>,
+}
+
+#[derive(Deserialize)]
+struct RawHeader {
+    tr_id: String,
+    #[serde(default)]
+    tr_key: String,
+}
+
+#[derive(Deserialize)]
+struct RawBody {
+    #[serde(default)]
+    rt_cd: String,
+    #[serde(default)]
+    msg_cd: String,
+    #[serde(default)]
+    msg1: String,
+    #[serde(default)]
+    output: Option<RawOutput>,
+}
+
+#[derive(Deserialize)]
+struct RawOutput {
+    #[serde(default)]
+    key: Option<String>,
+    #[serde(default)]
+    iv: Option<String>,
+}
+
+/// Splits a server text frame into a data frame or parses a control frame.
+///
+/// # Errors
+/// Returns [`KisWsError`] for empty, oversized or malformed frames.
+pub fn parse_frame(text: &str) -> Result<Frame<'_>, KisWsError> {
+    if text.is_empty() {
+        return Err(KisWsError::Empty);
+    }
+    if text.len() > MAX_FRAME_BYTES {
+        return Err(KisWsError::Oversized { len: text.len(), max: MAX_FRAME_BYTES });
+    }
+    if text.starts_with('{') {
+        return parse_control(text);
+    }
+    let mut parts = text.splitn(4, '|');
+    let enc = parts.next().ok_or(KisWsError::Header("missing encryption flag"))?;
+    let tr_id = parts.next().ok_or(KisWsError::Header("missing TR id"))?;
+    let count = parts.next().ok_or(KisWsError::Header("missing record count"))?;
+    let payload = parts.next().ok_or(KisWsError::Header("missing payload"))?;
+    let encrypted = match enc {
+        "0" => false,
+        "1" => true,
+        _ => return Err(KisWsError::Header("encryption flag is not 0 or 1")),
+    };
+    if tr_id.is_empty() || tr_id.len() > 13 || !tr_id.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        return Err(KisWsError::Header("invalid TR id"));
+    }
+    if count.is_empty() || count.len() > 3 || !count.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(KisWsError::Header("record count is not 1-3 digits"));
+    }
+    let count = count.bytes().fold(0usize, |acc, b| acc * 10 + usize::from(b - b'0'));
+    if count == 0 {
+        return Err(KisWsError::Header("record count is zero"));
+    }
+    Ok(Frame::Data(DataFrame { encrypted, tr_id, count, payload }))
+}
+
+fn parse_control(text: &str) -> Result<Frame<'_>, KisWsError> {
+    let raw: RawControl = serde_json::from_str(text).map_err(|e| KisWsError::Control(e.to_string()))?;
+    if raw.header.tr_id == "PINGPONG" {
+        return Ok(Frame::PingPong);
+    }
+    let body = raw.body.ok_or_else(|| KisWsError::Control("ack without body".into()))?;
+    let cipher = match body.output.as_ref().map(|o| (o.key.as_deref(), o.iv.as_deref())) {
+        Some((Some(key), Some(iv))) => Some(NoticeCipher::from_ack(key, iv)?),
+        _ => None,
+    };
+    Ok(Frame::Ack(Ack {
+        tr_id: raw.header.tr_id,
+        tr_key: raw.header.tr_key,
+        rt_cd: body.rt_cd,
+        msg_cd: body.msg_cd,
+        msg1: body.msg1.trim().to_owned(),
+        cipher,
+    }))
+}
+
+/// Decodes data frames into typed events; remembers notice keys and which drifts were reported.
+#[derive(Debug, Default)]
+pub struct Decoder {
+    session_date: Option<NaiveDate>,
+    account: Option<Secret>,
+    ciphers: HashMap<String, NoticeCipher>,
+    drift_reported: [bool; 3],
+}
+
+impl Decoder {
+    /// Returns a decoder for the session `date` (used for records that carry only a time).
+    /// Notices for accounts other than `account` (10 digits) are ignored.
+    pub fn new(date: NaiveDate, account: Option<String>) -> Self {
+        Self { session_date: Some(date), account: account.map(Secret::new), ..Self::default() }
+    }
+
+    /// Sets the session date.
+    pub fn set_session_date(&mut self, date: NaiveDate) {
+        self.session_date = Some(date);
+    }
+
+    /// Stores the cipher of an encrypted channel.
+    pub fn set_cipher(&mut self, tr_id: &str, cipher: NoticeCipher) {
+        self.ciphers.insert(tr_id.to_owned(), cipher);
+    }
+
+    /// Decodes every record of a data frame, appending events to `out`.
+    ///
+    /// # Errors
+    /// Returns [`KisWsError`] when the frame is malformed; `out` then holds nothing from it.
+    pub fn decode(&mut self, frame: &DataFrame<'_>, out: &mut Vec<WsEvent>) -> Result<(), KisWsError> {
+        let channel =
+            Channel::of(frame.tr_id).ok_or_else(|| KisWsError::UnsupportedChannel(frame.tr_id.to_owned()))?;
+        let start = out.len();
+        let result = if frame.encrypted {
+            let cipher =
+                self.ciphers.get(frame.tr_id).ok_or_else(|| KisWsError::MissingKey(frame.tr_id.into()))?;
+            let plain = cipher.decrypt(frame.payload)?;
+            self.decode_records(channel, frame.tr_id, frame.count, &plain, out)
+        } else {
+            self.decode_records(channel, frame.tr_id, frame.count, frame.payload, out)
+        };
+        if result.is_err() {
+            out.truncate(start);
+        }
+        result
+    }
+
+    fn decode_records(
+        &mut self,
+        channel: Channel,
+        tr: &str,
+        count: usize,
+        payload: &str,
+        out: &mut Vec<WsEvent>,
+    ) -> Result<(), KisWsError> {
+        let bytes = payload.as_bytes();
+        let fields = count_separators(bytes) + 1;
+        if !fields.is_multiple_of(count) {
+            return Err(KisWsError::RecordSplit { tr: tr.into(), fields, count });
+        }
+        let width = fields / count;
+        let known = match channel {
+            Channel::Notices if width == NOTICE_FIELDS_LEGACY => NOTICE_FIELDS_LEGACY,
+            other => other.width(),
+        };
+        if width < known {
+            return Err(KisWsError::Truncated { tr: tr.into(), expected: known, observed: width });
+        }
+        if width > MAX_RECORD_FIELDS {
+            return Err(KisWsError::Truncated { tr: tr.into(), expected: known, observed: width });
+        }
+        if width > known && !self.drift_reported[channel.index()] {
+            self.drift_reported[channel.index()] = true;
+            out.push(WsEvent::LayoutDrift { tr_id: tr.into(), expected: known, observed: width });
+        }
+        let date = self.session_date.unwrap_or_default();
+        match channel {
+            Channel::Trades | Channel::Book => {
+                let mut cur = Fields { cur: Cursor::new(bytes), tr };
+                for _ in 0..count {
+                    let event = if channel == Channel::Trades {
+                        MarketEvent::Trade(Box::new(cur.trade(width)?))
+                    } else {
+                        MarketEvent::Quote(Box::new(cur.book(date, width)?))
+                    };
+                    out.push(WsEvent::Market(event));
+                }
+            }
+            Channel::Notices => {
+                let mut iter = bytes.split(|&b| b == b'^');
+                let mut rec: [&[u8]; MAX_RECORD_FIELDS] = [&[]; MAX_RECORD_FIELDS];
+                for _ in 0..count {
+                    for slot in rec.iter_mut().take(width) {
+                        *slot = iter.next().unwrap_or_default();
+                    }
+                    let r = Rec { f: rec.get(..width).unwrap_or_default(), tr };
+                    if let Some(ev) = r.notice(date, known, self.account.as_ref().map(Secret::expose))? {
+                        out.push(ev);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+struct Rec<'a, 'b> {
+    f: &'b [&'a [u8]],
+    tr: &'b str,
+}
+
+impl<'a> Rec<'a, '_> {
+    fn err(&self, field: &'static str) -> KisWsError {
+        KisWsError::Field { tr: self.tr.to_owned(), field }
+    }
+
+    fn raw(&self, i: usize) -> &'a [u8] {
+        self.f.get(i).copied().unwrap_or_default()
+    }
+
+    fn dec(&self, i: usize, name: &'static str) -> Result<Decimal, KisWsError> {
+        parse_decimal(self.raw(i)).ok_or_else(|| self.err(name))
+    }
+
+    fn time(&self, i: usize, name: &'static str) -> Result<NaiveTime, KisWsError> {
+        parse_hhmmss(self.raw(i)).ok_or_else(|| self.err(name))
+    }
+
+    fn symbol(&self, i: usize) -> Result<Symbol, KisWsError> {
+        std::str::from_utf8(self.raw(i))
+            .ok()
+            .and_then(|s| Symbol::new(s).ok())
+            .ok_or_else(|| self.err("symbol"))
+    }
+
+    fn text(&self, i: usize, name: &'static str) -> Result<String, KisWsError> {
+        std::str::from_utf8(self.raw(i)).map(str::to_owned).map_err(|_| self.err(name))
+    }
+
+    fn notice(
+        &self,
+        date: NaiveDate,
+        width: usize,
+        account: Option<&str>,
+    ) -> Result<Option<WsEvent>, KisWsError> {
+        if let Some(acct) = account
+            && self.raw(1) != acct.as_bytes()
+        {
+            return Ok(None);
+        }
+        let side = match self.raw(4) {
+            b"01" => Side::Sell,
+            b"02" => Side::Buy,
+            _ => return Err(self.err("SELN_BYOV_CLS")),
+        };
+        let broker_order_no = self.text(2, "ODER_NO")?;
+        if broker_order_no.is_empty() {
+            return Err(self.err("ODER_NO"));
+        }
+        let branch = self.text(15, "BRNC_NO")?;
+        let symbol = self.symbol(8)?;
+        let at = kst_to_utc(date, self.time(11, "STCK_CNTG_HOUR")?);
+        let qty = self.dec(9, "CNTG_QTY")?;
+        let price = self.dec(10, "CNTG_UNPR")?;
+        match self.raw(13) {
+            b"2" => {
+                Ok(Some(WsEvent::Fill(NoticeFill { broker_order_no, branch, symbol, side, qty, price, at })))
+            }
+            b"1" => {
+                let kind = match (self.raw(12), self.raw(14), self.raw(5)) {
+                    (b"1", _, _) => NoticeKind::Rejected,
+                    (_, b"3", _) => NoticeKind::RemainderCanceled,
+                    (_, _, b"1") => NoticeKind::ModifyAccepted,
+                    (_, _, b"2") => NoticeKind::CancelAccepted,
+                    (_, _, b"0") => NoticeKind::Accepted,
+                    _ => return Err(self.err("RCTF_CLS")),
+                };
+                let order_qty = self.dec(16, "ODER_QTY")?;
+                let order_price = self.dec(width - 1, "ODER_PRC")?;
+                let original = self.text(3, "OODER_NO")?;
+                Ok(Some(WsEvent::Notice(OrderNotice {
+                    kind,
+                    broker_order_no,
+                    branch,
+                    original_order_no: (!original.is_empty()).then_some(original),
+                    symbol,
+                    side,
+                    qty: if order_qty.is_zero() { qty } else { order_qty },
+                    price: if order_price.is_zero() { price } else { order_price },
+                    at,
+                })))
+            }
+            _ => Err(self.err("CNTG_YN")),
+        }
+    }
+}
+
+/// Sequential typed reads over the market-data records of a payload.
+struct Fields<'a> {
+    cur: Cursor<'a>,
+    tr: &'a str,
+}
+
+impl Fields<'_> {
+    fn err(&self, field: &'static str) -> KisWsError {
+        KisWsError::Field { tr: self.tr.to_owned(), field }
+    }
+
+    fn dec(&mut self, name: &'static str) -> Result<Decimal, KisWsError> {
+        self.cur.decimal().ok_or_else(|| self.err(name))
+    }
+
+    fn time(&mut self, name: &'static str) -> Result<NaiveTime, KisWsError> {
+        parse_hhmmss(self.cur.field()).ok_or_else(|| self.err(name))
+    }
+
+    fn symbol(&mut self) -> Result<Symbol, KisWsError> {
+        std::str::from_utf8(self.cur.field())
+            .ok()
+            .and_then(|s| Symbol::new(s).ok())
+            .ok_or_else(|| self.err("symbol"))
+    }
+
+    fn trade(&mut self, width: usize) -> Result<TradeTick, KisWsError> {
+        let symbol = self.symbol()?;
+        let time = self.time("STCK_CNTG_HOUR")?;
+        let price = self.dec("STCK_PRPR")?;
+        self.cur.skip(1);
+        let change = self.dec("PRDY_VRSS")?;
+        let change_rate = self.dec("PRDY_CTRT")?;
+        self.cur.skip(1);
+        let (open, high, low) = (self.dec("STCK_OPRC")?, self.dec("STCK_HGPR")?, self.dec("STCK_LWPR")?);
+        let (best_ask, best_bid) = (self.dec("ASKP1")?, self.dec("BIDP1")?);
+        let qty = self.dec("CNTG_VOL")?;
+        let cum_volume = self.dec("ACML_VOL")?;
+        let cum_value = self.dec("ACML_TR_PBMN")?;
+        self.cur.skip(6);
+        let aggressor = match self.cur.field() {
+            b"1" => Some(Side::Buy),
+            b"5" => Some(Side::Sell),
+            _ => None,
+        };
+        self.cur.skip(11);
+        let date = parse_yyyymmdd(self.cur.field()).ok_or_else(|| self.err("BSOP_DATE"))?;
+        self.cur.skip(1);
+        let halted = self.cur.field() == b"Y";
+        self.cur.skip(7);
+        let phase = phase(self.cur.field());
+        self.cur.skip(width - 44);
+        Ok(TradeTick {
+            symbol,
+            at: kst_to_utc(date, time),
+            price,
+            qty,
+            change,
+            change_rate,
+            open,
+            high,
+            low,
+            best_ask,
+            best_bid,
+            cum_volume,
+            cum_value,
+            aggressor,
+            phase,
+            halted,
+        })
+    }
+
+    fn book(&mut self, date: NaiveDate, width: usize) -> Result<QuoteEvent, KisWsError> {
+        let symbol = self.symbol()?;
+        let at = kst_to_utc(date, self.time("BSOP_HOUR")?);
+        let phase = phase(self.cur.field());
+        let mut asks = [BookLevel::default(); BOOK_DEPTH];
+        let mut bids = [BookLevel::default(); BOOK_DEPTH];
+        for level in &mut asks {
+            level.price = self.dec("ASKP")?;
+        }
+        for level in &mut bids {
+            level.price = self.dec("BIDP")?;
+        }
+        for level in &mut asks {
+            level.qty = self.dec("ASKP_RSQN")?;
+        }
+        for level in &mut bids {
+            level.qty = self.dec("BIDP_RSQN")?;
+        }
+        let total_ask_qty = self.dec("TOTAL_ASKP_RSQN")?;
+        let total_bid_qty = self.dec("TOTAL_BIDP_RSQN")?;
+        self.cur.skip(2);
+        let expected_price = self.dec("ANTC_CNPR")?;
+        let expected_qty = self.dec("ANTC_CNQN")?;
+        self.cur.skip(4);
+        let cum_volume = self.dec("ACML_VOL")?;
+        self.cur.skip(width - 54);
+        Ok(QuoteEvent {
+            symbol,
+            at,
+            phase,
+            asks,
+            bids,
+            total_ask_qty,
+            total_bid_qty,
+            expected_price,
+            expected_qty,
+            cum_volume,
+        })
+    }
+}
+
+/// Counts `^` bytes, 64 at a time with byte-wide accumulators (vectorises well).
+fn count_separators(bytes: &[u8]) -> usize {
+    let mut chunks = bytes.chunks_exact(64);
+    let mut total = 0usize;
+    for chunk in &mut chunks {
+        total += usize::from(chunk.iter().map(|&b| u8::from(b == b'^')).fold(0u8, u8::wrapping_add));
+    }
+    total + chunks.remainder().iter().filter(|&&b| b == b'^').count()
+}
+
+fn phase(code: &[u8]) -> SessionPhase {
+    match code {
+        b"0" => SessionPhase::Continuous,
+        b"A" => SessionPhase::ClosingAuction,
+        b"B" => SessionPhase::PreOpenAuction,
+        b"C" => SessionPhase::ViAuction,
+        b"D" => SessionPhase::AfterHoursAuction,
+        _ => SessionPhase::Unknown,
+    }
+}
+
+/// Parses unpadded or zero-padded decimal text (`"-0.14"`, `"000003190"`); empty means zero.
+/// Returns `None` for anything else, including more than 18 significant digits.
+pub fn parse_decimal(field: &[u8]) -> Option<Decimal> {
+    let (neg, digits) = match field {
+        [b'-', rest @ ..] => (true, rest),
+        [b'+', rest @ ..] => (false, rest),
+        _ => (false, field),
+    };
+    let mut mantissa: i64 = 0;
+    let mut scale: u32 = 0;
+    let mut seen_dot = false;
+    let mut seen_digit = false;
+    let mut significant = 0u32;
+    for &b in digits {
+        match b {
+            b'0'..=b'9' => {
+                seen_digit = true;
+                if mantissa != 0 || b != b'0' {
+                    significant += 1;
+                    if significant > 18 {
+                        return None;
+                    }
+                }
+                mantissa = mantissa * 10 + i64::from(b - b'0');
+                if seen_dot {
+                    scale += 1;
+                }
+            }
+            b'.' if !seen_dot => seen_dot = true,
+            _ => return None,
+        }
+    }
+    if !seen_digit && !field.is_empty() {
+        return None;
+    }
+    if scale > 28 {
+        return None;
+    }
+    Some(Decimal::new(if neg { -mantissa } else { mantissa }, scale))
+}
+
+fn two(b: &[u8], i: usize) -> Option<u32> {
+    let hi = b.get(i)?.checked_sub(b'0').filter(|d| *d < 10)?;
+    let lo = b.get(i + 1)?.checked_sub(b'0').filter(|d| *d < 10)?;
+    Some(u32::from(hi) * 10 + u32::from(lo))
+}
+
+/// Parses `HHMMSS`.
+pub fn parse_hhmmss(b: &[u8]) -> Option<NaiveTime> {
+    if b.len() != 6 {
+        return None;
+    }
+    NaiveTime::from_hms_opt(two(b, 0)?, two(b, 2)?, two(b, 4)?)
+}
+
+/// Parses `YYYYMMDD`.
+pub fn parse_yyyymmdd(b: &[u8]) -> Option<NaiveDate> {
+    if b.len() != 8 {
+        return None;
+    }
+    let year = i32::try_from(two(b, 0)? * 100 + two(b, 2)?).ok()?;
+    NaiveDate::from_ymd_opt(year, two(b, 4)?, two(b, 6)?)
+}
+
+#[cfg(test)]
+#[path = "codec_tests.rs"]
+mod tests;

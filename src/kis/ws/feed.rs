@@ -1,0 +1,525 @@
+//! The real-time feed task: the one owner of the WebSocket of an app key. Commands arrive over an
+//! mpsc channel, typed events leave on the broker channels, a cancellation token shuts it down.
+//!
+//! The socket opens lazily on the first subscription. Registrations (capped at 41) are restored
+//! after every reconnect; the server's PINGPONG is echoed and a client heartbeat can be sent;
+//! silence longer than the idle timeout forces a reconnect; reconnects back off exponentially and,
+//! after the last attempt, ask the pipeline to stop trading. After a reconnect the fills missed
+//! while disconnected are fetched over REST and emitted once.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use futures::{SinkExt, StreamExt};
+use serde_json::json;
+use tokio::net::TcpStream;
+use tokio::sync::{OnceCell, mpsc, oneshot};
+use tokio::time::{Instant, Interval};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+use tokio_util::sync::CancellationToken;
+
+use super::codec::{Ack, Decoder, Frame, WsEvent, parse_frame};
+use super::fills::FillLedger;
+use crate::domain::Mode;
+use crate::domain::market::{BrokerOrder, ExecutionEvent, FeedStatus, MarketEvent, Subscription, to_kst};
+use crate::kis::config::FeedConfig;
+use crate::ports::{BrokerError, Clock, Secret};
+
+type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+type Key = (String, String);
+type Reply = oneshot::Sender<Result<(), BrokerError>>;
+
+/// How long a subscriber waits for the server's acknowledgement.
+const ACK_TIMEOUT: Duration = Duration::from_secs(15);
+/// How long opening the socket may take.
+const OPEN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What the feed needs from the REST side.
+pub trait FeedBackend: Send + Sync + std::fmt::Debug {
+    /// Returns the approval key, issuing a new one when `renew` is set.
+    fn approval_key(&self, renew: bool) -> BoxFuture<'_, Result<Secret, BrokerError>>;
+    /// Returns today's orders (for fill reconciliation).
+    fn todays_orders(&self) -> BoxFuture<'_, Result<Vec<BrokerOrder>, BrokerError>>;
+}
+
+/// Static settings of a feed.
+#[derive(Debug, Clone)]
+pub struct FeedSettings {
+    /// Socket and timing settings.
+    pub config: FeedConfig,
+    /// Live or paper (selects H0STCNI0 / H0STCNI9).
+    pub mode: Mode,
+    /// HTS id (tr_key of execution notices).
+    pub hts_id: Secret,
+    /// 10-digit account number; notices of other accounts are ignored.
+    pub account: Secret,
+    /// Customer type.
+    pub custtype: String,
+}
+
+/// Event senders of a feed.
+#[derive(Debug, Clone)]
+pub struct FeedOutputs {
+    /// Market data.
+    pub market: mpsc::Sender<MarketEvent>,
+    /// Executions and status.
+    pub executions: mpsc::UnboundedSender<ExecutionEvent>,
+}
+
+#[derive(Debug)]
+enum Command {
+    Subscribe(Subscription, Reply),
+    Unsubscribe(Subscription, Reply),
+    Connect(Reply),
+    Shutdown(Reply),
+}
+
+/// Handle of the feed task (spawned on first use).
+#[derive(Debug)]
+pub struct Feed {
+    settings: FeedSettings,
+    backend: Arc<dyn FeedBackend>,
+    clock: Arc<dyn Clock>,
+    outputs: FeedOutputs,
+    cancel: CancellationToken,
+    tx: OnceCell<mpsc::Sender<Command>>,
+}
+
+impl Feed {
+    /// Returns a feed; its task starts with the first command.
+    pub fn new(
+        settings: FeedSettings,
+        backend: Arc<dyn FeedBackend>,
+        clock: Arc<dyn Clock>,
+        outputs: FeedOutputs,
+    ) -> Self {
+        Self { settings, backend, clock, outputs, cancel: CancellationToken::new(), tx: OnceCell::new() }
+    }
+
+    async fn send(&self, make: impl FnOnce(Reply) -> Command) -> Result<(), BrokerError> {
+        let tx = self
+            .tx
+            .get_or_init(|| async {
+                let (tx, rx) = mpsc::channel(256);
+                let task = Task::new(self, rx);
+                tokio::spawn(task.run());
+                tx
+            })
+            .await;
+        let (reply, wait) = oneshot::channel();
+        tx.send(make(reply)).await.map_err(|_| closed())?;
+        match tokio::time::timeout(ACK_TIMEOUT, wait).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(_)) => Err(closed()),
+            Err(_) => Err(BrokerError::Subscription { message: "no acknowledgement from the server".into() }),
+        }
+    }
+
+    /// Registers a subscription (opening the socket on first use) and waits for the ack.
+    ///
+    /// # Errors
+    /// [`BrokerError::Subscription`] at the cap or when the server refuses;
+    /// [`BrokerError::Connection`] when the socket cannot be opened.
+    pub async fn subscribe(&self, sub: Subscription) -> Result<(), BrokerError> {
+        self.send(|r| Command::Subscribe(sub, r)).await
+    }
+
+    /// Removes a subscription.
+    ///
+    /// # Errors
+    /// As [`Feed::subscribe`].
+    pub async fn unsubscribe(&self, sub: Subscription) -> Result<(), BrokerError> {
+        self.send(|r| Command::Unsubscribe(sub, r)).await
+    }
+
+    /// Opens the socket now.
+    ///
+    /// # Errors
+    /// [`BrokerError::Connection`] when it cannot be opened.
+    pub async fn connect(&self) -> Result<(), BrokerError> {
+        self.send(Command::Connect).await
+    }
+
+    /// Unsubscribes everything, closes the socket and ends the task.
+    ///
+    /// # Errors
+    /// Never in practice; a task that is already gone counts as shut down.
+    pub async fn shutdown(&self) -> Result<(), BrokerError> {
+        if self.tx.get().is_none() {
+            return Ok(());
+        }
+        let result = self.send(Command::Shutdown).await;
+        self.cancel.cancel();
+        if let Err(e) = result {
+            tracing::debug!(target: "aegis::kis::ws", error = %e, "feed already stopped");
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Feed {
+    fn drop(&mut self) {
+        self.cancel.cancel();
+    }
+}
+
+fn closed() -> BrokerError {
+    BrokerError::Connection { message: "real-time feed task is gone".into() }
+}
+
+struct Task {
+    settings: FeedSettings,
+    backend: Arc<dyn FeedBackend>,
+    clock: Arc<dyn Clock>,
+    out: FeedOutputs,
+    cancel: CancellationToken,
+    rx: mpsc::Receiver<Command>,
+    ws: Option<Socket>,
+    registry: BTreeMap<Key, Subscription>,
+    pending: HashMap<Key, Vec<Reply>>,
+    resubscribed: HashSet<Key>,
+    decoder: Decoder,
+    ledger: FillLedger,
+    scratch: Vec<WsEvent>,
+    last_rx: Instant,
+    renew_key: bool,
+    primed: bool,
+    dropped_market: u64,
+}
+
+async fn next_tick(interval: &mut Option<Interval>) {
+    match interval {
+        Some(i) => {
+            i.tick().await;
+        }
+        None => futures::future::pending::<()>().await,
+    }
+}
+
+impl Task {
+    fn new(feed: &Feed, rx: mpsc::Receiver<Command>) -> Self {
+        let today = to_kst(feed.clock.now()).date_naive();
+        Self {
+            decoder: Decoder::new(today, Some(feed.settings.account.expose().to_owned())),
+            settings: feed.settings.clone(),
+            backend: feed.backend.clone(),
+            clock: feed.clock.clone(),
+            out: feed.outputs.clone(),
+            cancel: feed.cancel.clone(),
+            rx,
+            ws: None,
+            registry: BTreeMap::new(),
+            pending: HashMap::new(),
+            resubscribed: HashSet::new(),
+            ledger: FillLedger::new(),
+            scratch: Vec::new(),
+            last_rx: Instant::now(),
+            renew_key: false,
+            primed: false,
+            dropped_market: 0,
+        }
+    }
+
+    fn key(&self, sub: &Subscription) -> Key {
+        match sub {
+            Subscription::Quotes(s) => ("H0STASP0".into(), s.as_str().into()),
+            Subscription::Trades(s) => ("H0STCNT0".into(), s.as_str().into()),
+            Subscription::Executions => {
+                let tr = if self.settings.mode == Mode::Live { "H0STCNI0" } else { "H0STCNI9" };
+                (tr.into(), self.settings.hts_id.expose().into())
+            }
+        }
+    }
+
+    fn status(&self, status: FeedStatus) {
+        let _ = self.out.executions.send(ExecutionEvent::Status(status));
+    }
+
+    async fn run(mut self) {
+        let mut heartbeat = self.settings.config.heartbeat.map(tokio::time::interval);
+        loop {
+            let idle_at = self.last_rx + self.settings.config.idle_timeout;
+            let connected = self.ws.is_some();
+            tokio::select! {
+                () = self.cancel.cancelled() => {
+                    self.close().await;
+                    break;
+                }
+                cmd = self.rx.recv() => match cmd {
+                    Some(Command::Shutdown(reply)) => {
+                        self.close().await;
+                        let _ = reply.send(Ok(()));
+                        break;
+                    }
+                    Some(cmd) => self.command(cmd).await,
+                    None => {
+                        self.close().await;
+                        break;
+                    }
+                },
+                msg = async { match self.ws.as_mut() { Some(ws) => ws.next().await, None => None } }, if connected => {
+                    self.last_rx = Instant::now();
+                    match msg {
+                        Some(Ok(Message::Text(text))) => self.on_text(text.as_str()).await,
+                        Some(Ok(Message::Close(_)) | Err(_)) | None => self.reconnect("socket closed").await,
+                        Some(Ok(_)) => {}
+                    }
+                }
+                () = next_tick(&mut heartbeat), if connected => {
+                    self.send_text(json!({"header": {"tr_id": "PINGPONG"}}).to_string()).await;
+                }
+                () = tokio::time::sleep_until(idle_at), if connected => {
+                    self.reconnect("idle timeout").await;
+                }
+            }
+        }
+    }
+
+    async fn command(&mut self, cmd: Command) {
+        match cmd {
+            Command::Connect(reply) => {
+                let result = if self.ws.is_some() { Ok(()) } else { self.open_and_restore().await };
+                let _ = reply.send(result);
+            }
+            Command::Subscribe(sub, reply) => {
+                let key = self.key(&sub);
+                if self.registry.contains_key(&key) {
+                    let _ = reply.send(Ok(()));
+                    return;
+                }
+                let cap = self.settings.config.max_registrations;
+                if self.registry.len() >= cap {
+                    let _ = reply.send(Err(BrokerError::Subscription {
+                        message: format!("registration cap of {cap} reached"),
+                    }));
+                    return;
+                }
+                self.registry.insert(key.clone(), sub);
+                self.pending.entry(key.clone()).or_default().push(reply);
+                if self.ws.is_none() {
+                    if let Err(e) = self.open_and_restore().await {
+                        self.registry.remove(&key);
+                        self.fail_pending(&key, e);
+                    }
+                } else {
+                    self.send_registration(&key, "1").await;
+                    if key.0.starts_with("H0STCNI") && !self.primed {
+                        self.reconcile_fills().await;
+                    }
+                }
+            }
+            Command::Unsubscribe(sub, reply) => {
+                let key = self.key(&sub);
+                if self.registry.remove(&key).is_none() || self.ws.is_none() {
+                    let _ = reply.send(Ok(()));
+                    return;
+                }
+                self.pending.entry(key.clone()).or_default().push(reply);
+                self.send_registration(&key, "2").await;
+            }
+            Command::Shutdown(reply) => {
+                self.close().await;
+                let _ = reply.send(Ok(()));
+            }
+        }
+    }
+
+    fn fail_pending(&mut self, key: &Key, err: BrokerError) {
+        for reply in self.pending.remove(key).unwrap_or_default() {
+            let _ = reply.send(Err(err.clone()));
+        }
+    }
+
+    fn succeed_pending(&mut self, key: &Key) {
+        for reply in self.pending.remove(key).unwrap_or_default() {
+            let _ = reply.send(Ok(()));
+        }
+    }
+
+    async fn send_text(&mut self, text: String) -> bool {
+        match self.ws.as_mut() {
+            Some(ws) => ws.send(Message::text(text)).await.is_ok(),
+            None => false,
+        }
+    }
+
+    async fn send_registration(&mut self, key: &Key, tr_type: &str) {
+        let approval = match self.backend.approval_key(false).await {
+            Ok(k) => k,
+            Err(e) => {
+                self.fail_pending(key, e);
+                return;
+            }
+        };
+        let msg = json!({
+            "header": {"approval_key": approval.expose(), "custtype": self.settings.custtype, "tr_type": tr_type, "content-type": "utf-8"},
+            "body": {"input": {"tr_id": key.0, "tr_key": key.1}},
+        });
+        if !self.send_text(msg.to_string()).await {
+            tracing::warn!(target: "aegis::kis::ws", tr_id = %key.0, "registration not sent: socket unavailable");
+        }
+    }
+
+    async fn open_and_restore(&mut self) -> Result<(), BrokerError> {
+        let renew = std::mem::take(&mut self.renew_key);
+        self.backend.approval_key(renew).await?;
+        let url = self.settings.config.url.as_str().to_owned();
+        let (ws, _) = tokio::time::timeout(OPEN_TIMEOUT, tokio_tungstenite::connect_async(url))
+            .await
+            .map_err(|_| BrokerError::Connection { message: "websocket open timed out".into() })?
+            .map_err(|e| BrokerError::Connection { message: format!("websocket open failed: {e}") })?;
+        self.ws = Some(ws);
+        self.last_rx = Instant::now();
+        self.resubscribed.clear();
+        let keys: Vec<Key> = self.registry.keys().cloned().collect();
+        for key in &keys {
+            self.send_registration(key, "1").await;
+        }
+        tracing::info!(target: "aegis::kis::ws", registrations = keys.len(), "websocket connected");
+        self.status(FeedStatus::Connected { registrations: keys.len() });
+        self.reconcile_fills().await;
+        Ok(())
+    }
+
+    async fn reconcile_fills(&mut self) {
+        if !self.registry.values().any(|s| *s == Subscription::Executions) {
+            return;
+        }
+        match self.backend.todays_orders().await {
+            Ok(orders) => {
+                // Stamped when the snapshot has certainly been taken: a notice of a fill the
+                // snapshot already holds is then never emitted again (a later notice stamped in
+                // the same instant is recovered by the next reconciliation instead of doubled).
+                let at = self.clock.now();
+                let emit = self.primed;
+                self.primed = true;
+                for fill in self.ledger.reconcile(&orders, at, emit) {
+                    tracing::info!(target: "aegis::kis::ws", order = %fill.broker_order_no, qty = %fill.qty, "missed fill recovered");
+                    let _ = self.out.executions.send(ExecutionEvent::Fill(fill));
+                }
+            }
+            Err(e) => self.status(FeedStatus::ReconcileFailed { message: e.to_string() }),
+        }
+    }
+
+    async fn reconnect(&mut self, reason: &str) {
+        if let Some(mut ws) = self.ws.take() {
+            let _ = ws.close(None).await;
+        }
+        tracing::warn!(target: "aegis::kis::ws", reason, "websocket lost");
+        self.status(FeedStatus::Disconnected { reason: reason.into() });
+        let cfg = self.settings.config.clone();
+        for attempt in 0..cfg.reconnect_attempts {
+            let delay = cfg.reconnect_base.saturating_mul(1u32.checked_shl(attempt).unwrap_or(u32::MAX));
+            tokio::select! {
+                () = self.cancel.cancelled() => return,
+                () = tokio::time::sleep(delay) => {}
+            }
+            match self.open_and_restore().await {
+                Ok(()) => return,
+                Err(e) => tracing::warn!(target: "aegis::kis::ws", attempt, error = %e, "reconnect failed"),
+            }
+        }
+        let reason = format!("websocket reconnect failed after {} attempts", cfg.reconnect_attempts);
+        tracing::error!(target: "aegis::kis::ws", %reason, "asking the pipeline to stop trading");
+        self.status(FeedStatus::StopTrading { reason });
+    }
+
+    async fn on_text(&mut self, text: &str) {
+        match parse_frame(text) {
+            Ok(Frame::PingPong) => {
+                self.send_text(text.to_owned()).await;
+            }
+            Ok(Frame::Ack(ack)) => self.on_ack(ack).await,
+            Ok(Frame::Data(frame)) => {
+                let mut events = std::mem::take(&mut self.scratch);
+                events.clear();
+                if let Err(e) = self.decoder.decode(&frame, &mut events) {
+                    self.status(FeedStatus::DecodeError { message: e.to_string() });
+                }
+                for event in events.drain(..) {
+                    self.dispatch(event);
+                }
+                self.scratch = events;
+            }
+            Err(e) => self.status(FeedStatus::DecodeError { message: e.to_string() }),
+        }
+    }
+
+    fn dispatch(&mut self, event: WsEvent) {
+        match event {
+            WsEvent::Market(m) => {
+                if self.out.market.try_send(m).is_err() {
+                    self.dropped_market += 1;
+                    if self.dropped_market.is_power_of_two() {
+                        tracing::warn!(target: "aegis::kis::ws", dropped = self.dropped_market, "market channel full");
+                    }
+                }
+            }
+            WsEvent::Notice(n) => {
+                let _ = self.out.executions.send(ExecutionEvent::Notice(n));
+            }
+            WsEvent::Fill(f) => {
+                if let Some(fill) = self.ledger.on_notice(f) {
+                    let _ = self.out.executions.send(ExecutionEvent::Fill(fill));
+                }
+            }
+            WsEvent::LayoutDrift { tr_id, expected, observed } => {
+                tracing::warn!(target: "aegis::kis::ws", %tr_id, expected, observed, "layout drift");
+                self.status(FeedStatus::LayoutDrift { channel: tr_id, expected, observed });
+            }
+        }
+    }
+
+    async fn on_ack(&mut self, ack: Ack) {
+        let key = (ack.tr_id.clone(), ack.tr_key.clone());
+        if let Some(cipher) = ack.cipher.clone() {
+            self.decoder.set_cipher(&ack.tr_id, cipher);
+        }
+        match ack.msg_cd.as_str() {
+            "OPSP0002" if self.resubscribed.insert(key.clone()) => {
+                // Already subscribed: register afresh so the server's state matches ours.
+                self.send_registration(&key, "2").await;
+                self.send_registration(&key, "1").await;
+            }
+            "OPSP0011" => {
+                tracing::warn!(target: "aegis::kis::ws", "approval key rejected; renewing");
+                self.renew_key = true;
+                self.reconnect("approval key rejected").await;
+            }
+            _ if ack.is_success() => self.succeed_pending(&key),
+            code => {
+                self.registry.remove(&key);
+                let err = BrokerError::Subscription { message: format!("{code}: {}", ack.msg1) };
+                self.fail_pending(&key, err);
+            }
+        }
+    }
+
+    async fn close(&mut self) {
+        let keys: Vec<Key> = self.registry.keys().cloned().collect();
+        if self.ws.is_some() {
+            for key in &keys {
+                self.send_registration(key, "2").await;
+            }
+        }
+        if let Some(mut ws) = self.ws.take() {
+            let _ = ws.close(None).await;
+        }
+        self.registry.clear();
+        for (_, replies) in self.pending.drain() {
+            for reply in replies {
+                let _ = reply.send(Err(closed()));
+            }
+        }
+        tracing::info!(target: "aegis::kis::ws", unsubscribed = keys.len(), "websocket closed");
+        self.status(FeedStatus::Closed);
+    }
+}
+
+#[cfg(test)]
+#[path = "feed_tests.rs"]
+mod tests;

@@ -1,0 +1,10 @@
+//! The KIS real-time WebSocket: frame codec, notice decryption, errors and the feed task.
+
+pub mod codec;
+pub mod crypto;
+mod cursor;
+pub mod error;
+pub mod feed;
+pub mod fills;
+
+pub use error::KisWsError;

@@ -1,0 +1,344 @@
+//! The pipeline daemon loop: holds the pipeline lease with a heartbeat, runs the pipeline when a
+//! trigger fires (and on start-up for the triggers already due today), and executes operator
+//! run/re-run requests from `stage_requests` without a restart.
+//!
+//! One piece of work runs at a time; requests are taken when the loop is idle (a request made
+//! during the intraday stage waits for it to end).
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{NaiveDate, NaiveTime, TimeZone};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use super::runner::{RunOutcome, Runner, RunnerError};
+use super::schedule::{Schedule, Trigger, fire_times};
+use super::scheduler::Fired;
+use crate::domain::stage::StageName;
+use crate::ports::{Clock, SystemClock};
+use crate::store::StoreError;
+use crate::store::pipeline::{PipelineStore, RequestKind};
+
+/// The name of the lease the daemon (or a CLI running a stage itself) holds.
+pub const PIPELINE_LEASE: &str = "pipeline";
+
+/// Daemon settings.
+#[derive(Debug, Clone)]
+pub struct DaemonConfig {
+    /// Lease holder name (unique per process).
+    pub holder: String,
+    /// How often requests are polled and the lease renewed.
+    pub poll_interval: Duration,
+    /// How long the lease survives without a heartbeat.
+    pub lease_ttl: Duration,
+}
+
+impl Default for DaemonConfig {
+    fn default() -> Self {
+        Self {
+            holder: format!(
+                "daemon-{}-{}",
+                std::process::id(),
+                &uuid::Uuid::new_v4().simple().to_string()[..8]
+            ),
+            poll_interval: Duration::from_secs(3),
+            lease_ttl: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Errors that stop the daemon.
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    /// The database failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Another live process drives the pipeline.
+    #[error("another process ({holder}) holds the pipeline lease; is a daemon already running?")]
+    LeaseHeld {
+        /// The other holder.
+        holder: String,
+    },
+    /// The lease was taken over (the heartbeat stalled longer than its time to live).
+    #[error("the pipeline lease was lost to another process")]
+    LeaseLost,
+    /// The cron scheduler could not start.
+    #[error(transparent)]
+    Scheduler(#[from] super::scheduler::SchedulerError),
+}
+
+#[derive(Debug, Clone)]
+enum Work {
+    Until(NaiveDate, StageName),
+    Request(entity::stage_request::Model),
+}
+
+/// The daemon loop.
+pub struct Daemon {
+    runner: Arc<Runner>,
+    store: PipelineStore,
+    schedule: Option<Arc<Schedule>>,
+    clock: Arc<dyn Clock>,
+    config: DaemonConfig,
+}
+
+impl std::fmt::Debug for Daemon {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Daemon").field("config", &self.config).finish_non_exhaustive()
+    }
+}
+
+/// Returns the last stage due on `date` by `now` according to the schedule (the largest `until`
+/// of the pipeline triggers that already fired that day).
+pub fn due_until(
+    schedule: &Schedule,
+    calendar: &crate::domain::calendar::KrxCalendar,
+    date: NaiveDate,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Option<StageName> {
+    let tz = schedule.tz;
+    let start = tz.from_local_datetime(&date.and_time(NaiveTime::MIN)).earliest()?;
+    // Inclusive of a firing at exactly `now`.
+    let end = now.with_timezone(&tz) + chrono::TimeDelta::seconds(1);
+    fire_times(schedule, calendar, start, end)
+        .into_iter()
+        .filter_map(|(_, t)| match t {
+            Trigger::Pipeline { until, .. } => Some(until),
+            Trigger::MasterRefresh => None,
+        })
+        .max()
+}
+
+impl Daemon {
+    /// Creates the daemon around a runner (whose cancellation token should be the one passed to
+    /// [`Daemon::run`]).
+    pub fn new(runner: Arc<Runner>, schedule: Option<Arc<Schedule>>, config: DaemonConfig) -> Self {
+        let store = runner.pipeline_store().clone();
+        Self { runner, store, schedule, clock: Arc::new(SystemClock), config }
+    }
+
+    /// Sets the clock (lease times and the start-up catch-up).
+    #[must_use]
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    fn ttl(&self) -> chrono::TimeDelta {
+        chrono::TimeDelta::from_std(self.config.lease_ttl).unwrap_or(chrono::TimeDelta::seconds(30))
+    }
+
+    /// Runs until `cancel` fires: takes the lease, catches up on today's due triggers, then
+    /// serves triggers and requests. On cancellation it lets the running stage stop, records its
+    /// state and releases the lease.
+    ///
+    /// # Errors
+    /// Returns [`DaemonError`] when the lease is held or lost or the database fails.
+    pub async fn run(
+        self,
+        mut triggers: mpsc::Receiver<Fired>,
+        cancel: CancellationToken,
+    ) -> Result<(), DaemonError> {
+        let holder = self.config.holder.clone();
+        let now = self.clock.now();
+        if !self.store.acquire_lease(PIPELINE_LEASE, &holder, self.ttl(), now).await? {
+            let other =
+                self.store.live_lease(PIPELINE_LEASE, now).await?.map_or_else(String::new, |l| l.holder);
+            return Err(DaemonError::LeaseHeld { holder: other });
+        }
+        tracing::info!(%holder, "pipeline daemon started");
+        let mut targets: BTreeMap<NaiveDate, StageName> = BTreeMap::new();
+        let mut queue: VecDeque<Work> = VecDeque::new();
+        if let Some(schedule) = &self.schedule {
+            let today = now.with_timezone(&schedule.tz).date_naive();
+            if let Some(until) = due_until(schedule, self.runner.calendar(), today, now) {
+                targets.insert(today, until);
+                queue.push_back(Work::Until(today, until));
+            }
+        }
+        let mut job: Option<JoinHandle<(Work, Result<RunOutcome, RunnerError>)>> = None;
+        let mut tick = tokio::time::interval(self.config.poll_interval);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let result = loop {
+            if job.is_none()
+                && let Some(work) = queue.pop_front()
+            {
+                job = Some(tokio::spawn(Self::work(self.runner.clone(), work)));
+            }
+            let job_done = async {
+                match job.as_mut() {
+                    Some(handle) => handle.await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                () = cancel.cancelled() => break Ok(()),
+                fired = triggers.recv() => match fired {
+                    Some(Fired { trigger: Trigger::Pipeline { until, .. }, trade_date, .. }) => {
+                        let target = targets.entry(trade_date).or_insert(until);
+                        *target = (*target).max(until);
+                        queue.push_back(Work::Until(trade_date, *target));
+                    }
+                    Some(Fired { trigger: Trigger::MasterRefresh, .. }) => {
+                        tracing::debug!("master refresh trigger: the universe stage reads the fresh files");
+                    }
+                    None => {}
+                },
+                done = job_done => {
+                    job = None;
+                    match done {
+                        Ok((work, outcome)) => {
+                            if let Some(next) = self.after(&work, outcome, &mut targets).await? {
+                                queue.push_back(next);
+                            }
+                        }
+                        Err(e) => tracing::error!(error = %e, "pipeline job panicked"),
+                    }
+                }
+                _ = tick.tick() => {
+                    if !self.store.acquire_lease(PIPELINE_LEASE, &holder, self.ttl(), self.clock.now()).await? {
+                        break Err(DaemonError::LeaseLost);
+                    }
+                    if job.is_none()
+                        && queue.is_empty()
+                        && let Some(req) = self.store.take_request(&holder, self.clock.now()).await?
+                    {
+                        tracing::info!(request = req.id, stage = %req.stage, kind = %req.kind, "stage request taken");
+                        queue.push_back(Work::Request(req));
+                    }
+                }
+            }
+        };
+        if let Some(handle) = job.take() {
+            // The runner shares the cancelled token: the stage stops and its state is recorded.
+            if let Ok((work, outcome)) = handle.await {
+                let _ = self.after(&work, outcome, &mut targets).await;
+            }
+        }
+        self.store.release_lease(PIPELINE_LEASE, &holder).await?;
+        tracing::info!(%holder, "pipeline daemon stopped");
+        result
+    }
+
+    async fn work(runner: Arc<Runner>, work: Work) -> (Work, Result<RunOutcome, RunnerError>) {
+        let outcome = match &work {
+            Work::Until(date, until) => runner.run_until(*date, *until).await,
+            Work::Request(req) => match req.stage.parse::<StageName>() {
+                Err(e) => Ok(RunOutcome::Failed { stage: StageName::ConfigCheck, error: e.to_string() }),
+                Ok(stage) => match RequestKind::parse(&req.kind) {
+                    Some(RequestKind::Rerun) => runner.rerun(req.trade_date, stage, &req.requested_by).await,
+                    Some(RequestKind::Run) | None => runner.run_until(req.trade_date, stage).await,
+                },
+            },
+        };
+        (work, outcome)
+    }
+
+    /// Records a request's result and returns the follow-up work (a successful re-run lets the
+    /// day's pipeline continue up to its due stage).
+    async fn after(
+        &self,
+        work: &Work,
+        outcome: Result<RunOutcome, RunnerError>,
+        targets: &mut BTreeMap<NaiveDate, StageName>,
+    ) -> Result<Option<Work>, DaemonError> {
+        let (ok, text) = match &outcome {
+            Ok(RunOutcome::Completed { through }) => (true, format!("completed through {through}")),
+            Ok(RunOutcome::Skipped { reason }) => (true, format!("skipped: {reason}")),
+            Ok(RunOutcome::Failed { stage, error }) => (false, format!("stage {stage} failed: {error}")),
+            Ok(RunOutcome::Blocked { stage }) => {
+                (false, format!("the run is blocked by the failed stage {stage}; re-run it"))
+            }
+            Ok(RunOutcome::Interrupted { stage }) => (false, format!("interrupted during {stage}")),
+            Err(e) => (false, e.to_string()),
+        };
+        if let Err(e) = &outcome {
+            tracing::error!(error = %e, "pipeline work failed");
+        }
+        let Work::Request(req) = work else { return Ok(None) };
+        self.store.finish_request(req.id, ok, &text, self.clock.now()).await?;
+        if !ok {
+            return Ok(None);
+        }
+        let Ok(stage) = req.stage.parse::<StageName>() else { return Ok(None) };
+        let due = self
+            .schedule
+            .as_ref()
+            .and_then(|s| due_until(s, self.runner.calendar(), req.trade_date, self.clock.now()));
+        let target = targets.get(&req.trade_date).copied().into_iter().chain(due).max();
+        match target {
+            Some(t) if t > stage => {
+                targets.insert(req.trade_date, t);
+                Ok(Some(Work::Until(req.trade_date, t)))
+            }
+            _ => Ok(None),
+        }
+    }
+}
+
+/// Runs the daemon as a service until `cancel` fires: starts the cron scheduler on `schedule`,
+/// tells systemd it is ready and pings its watchdog, serves triggers and requests, then sends
+/// `STOPPING=1`, stops the scheduler and returns. The runner must have been built with the same
+/// `cancel` token ([`Runner::with_cancel`]).
+///
+/// # Errors
+/// Returns a [`DaemonError`] when the scheduler cannot start, the lease is held or lost, or the
+/// database fails.
+pub async fn serve(
+    runner: Arc<Runner>,
+    schedule: Arc<Schedule>,
+    config: DaemonConfig,
+    cancel: CancellationToken,
+) -> Result<(), DaemonError> {
+    let calendar = Arc::new(runner.calendar().clone());
+    let (tx, rx) = mpsc::channel(64);
+    let scheduler =
+        super::scheduler::PipelineScheduler::start(&schedule, calendar, tx, cancel.clone()).await?;
+    let daemon = Daemon::new(runner, Some(schedule), config);
+    let watchdog = super::service::spawn_watchdog(cancel.clone());
+    super::service::notify_ready();
+    let result = daemon.run(rx, cancel.clone()).await;
+    super::service::notify_stopping();
+    cancel.cancel();
+    if let Some(w) = watchdog {
+        let _ = w.await;
+    }
+    if let Err(e) = scheduler.shutdown().await {
+        tracing::warn!(error = %e, "scheduler did not shut down cleanly");
+    }
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+    use crate::domain::calendar::{KST, KrxCalendar};
+
+    #[test]
+    fn due_until_follows_the_shifted_schedule() {
+        let schedule = Schedule::builtin().unwrap();
+        let cal = KrxCalendar::builtin().unwrap();
+        let at = |d: u32, h: u32, m: u32| {
+            KST.with_ymd_and_hms(2026, 11, d, h, m, 0).unwrap().with_timezone(&chrono::Utc)
+        };
+        let exam = NaiveDate::from_ymd_opt(2026, 11, 19).unwrap();
+        let regular = NaiveDate::from_ymd_opt(2026, 11, 18).unwrap();
+        assert_eq!(
+            due_until(&schedule, &cal, exam, at(19, 8, 30)),
+            None,
+            "the exam day starts an hour later"
+        );
+        assert_eq!(due_until(&schedule, &cal, exam, at(19, 9, 0)), Some(StageName::Universe));
+        assert_eq!(due_until(&schedule, &cal, exam, at(19, 16, 0)), Some(StageName::Intraday));
+        assert_eq!(due_until(&schedule, &cal, exam, at(19, 23, 0)), Some(StageName::Journal));
+        assert_eq!(due_until(&schedule, &cal, regular, at(18, 9, 0)), Some(StageName::Intraday));
+        let holiday = NaiveDate::from_ymd_opt(2026, 12, 31).unwrap();
+        let late = KST.with_ymd_and_hms(2026, 12, 31, 20, 0, 0).unwrap().with_timezone(&chrono::Utc);
+        assert_eq!(due_until(&schedule, &cal, holiday, late), None);
+    }
+}

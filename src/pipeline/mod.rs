@@ -1,0 +1,21 @@
+//! The daily pipeline engine: the trigger schedule and the live cron scheduler, the runner that
+//! drives the stage state machine with persistence, resume and re-runs, the daemon loop that
+//! serves triggers and operator requests, and the system-service helpers.
+
+pub mod daemon;
+pub mod runner;
+pub mod schedule;
+pub mod scheduler;
+pub mod service;
+#[cfg(windows)]
+pub mod service_windows;
+pub mod sink;
+pub mod stage;
+pub mod stages;
+
+pub use crate::ports::{Clock, FakeClock, SystemClock};
+pub use daemon::{Daemon, DaemonConfig, DaemonError, PIPELINE_LEASE, serve};
+pub use runner::{RunOutcome, Runner, RunnerError, Stage, StageContext, StageError};
+pub use schedule::{Schedule, ScheduleError, Trigger, fire_times};
+pub use scheduler::{Fired, PipelineScheduler};
+pub use sink::{ConsoleSink, MemorySink, NoopSink, Transition, TransitionSink};

@@ -1,0 +1,386 @@
+//! The `intraday` stage: reconciles first (a restart after a crash resumes cleanly), registers the
+//! universe's trades and our executions (quotes are not registered: the strategy reads trades), then runs the event loop until the session
+//! close by the injected clock — market events feed the strategy, whose intents go through
+//! [`TradingCore::submit`]; executions go to [`TradingCore::handle_execution`]; a periodic REST
+//! snapshot reconciles orders and fills and resolves unknown outcomes.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use futures::future::BoxFuture;
+use rust_decimal::Decimal;
+use serde_json::{Value, json};
+use tracing::Instrument;
+
+use super::trading::build_core;
+use super::{StageDeps, broker_err, store_err, trading_err};
+use crate::domain::Symbol;
+use crate::domain::market::{MarketEvent, Subscription, kst_to_utc};
+use crate::domain::mode::{Action, ModeEvent, TradingMode};
+use crate::domain::position::Positions;
+use crate::domain::price::{PriceBand, PriceContext};
+use crate::domain::stage::StageName;
+use crate::domain::strategy::{
+    MarketInput, MeanReversion, MeanReversionParams, OpenOrderView, OrderIntent, Strategy, StrategyView,
+};
+use crate::pipeline::runner::{Stage, StageContext, StageError};
+use crate::store::Severity;
+use crate::store::control::ControlStore;
+use crate::trading::TradingCore;
+use crate::trading::executions::Handled;
+use crate::trading::orders::SubmitOutcome;
+
+/// Most instruments registered (one registration each, plus executions, under the cap of 41).
+const MAX_SYMBOLS: usize = 40;
+/// Real time between two looks at the clock (session end, progress, operator mode changes).
+const TICK: Duration = Duration::from_millis(200);
+
+/// Counters of the intraday loop, shown live by the demo.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IntradayProgress {
+    /// The clock's now.
+    pub now: Option<DateTime<Utc>>,
+    /// Session open.
+    pub open: Option<DateTime<Utc>>,
+    /// Session close.
+    pub close: Option<DateTime<Utc>>,
+    /// Market events received.
+    pub market_events: u64,
+    /// Strategy intents.
+    pub signals: u64,
+    /// Orders accepted by the broker.
+    pub orders_sent: u64,
+    /// Orders rejected or blocked.
+    pub orders_refused: u64,
+    /// New fills recorded.
+    pub fills: u64,
+}
+
+/// Called with the counters about every 200 ms of real time.
+pub type ProgressFn = Arc<dyn Fn(&IntradayProgress) + Send + Sync>;
+
+/// The `intraday` stage.
+#[derive(Debug)]
+pub struct Intraday {
+    deps: Arc<StageDeps>,
+}
+
+impl Intraday {
+    /// Creates the stage.
+    pub fn new(deps: Arc<StageDeps>) -> Self {
+        Self { deps }
+    }
+}
+
+/// What `param_load` decided: the strategy to run and whether its intents are sent.
+fn strategy_of(ctx: &StageContext, id: &str) -> Result<Option<(MeanReversion, bool)>, StageError> {
+    let Some(out) = ctx.output(StageName::ParamLoad) else { return Ok(None) };
+    let send = match out.get("decision").and_then(Value::as_str) {
+        Some("TRADE") => true,
+        Some("OBSERVE") => false,
+        _ => return Ok(None),
+    };
+    let params = out.get("params").cloned().unwrap_or(Value::Null);
+    let p = MeanReversionParams::from_json(&params)
+        .map_err(|e| StageError::Fatal(format!("strategy parameters: {e}")))?;
+    Ok(Some((MeanReversion::new(id, p), send)))
+}
+
+/// Returns the universe selected by the `universe` stage (capped).
+fn universe_of(ctx: &StageContext) -> Vec<Symbol> {
+    ctx.output(StageName::Universe)
+        .and_then(|v| v.get("selected"))
+        .and_then(|v| serde_json::from_value::<Vec<Symbol>>(v.clone()).ok())
+        .unwrap_or_default()
+        .into_iter()
+        .take(MAX_SYMBOLS)
+        .collect()
+}
+
+/// The strategy's view of our state, rebuilt from the database after changes.
+async fn load_view(core: &TradingCore) -> Result<(Positions, Vec<OpenOrderView>), StageError> {
+    let cfg = core.config();
+    let conn = core.store().conn();
+    let orders = crate::store::orders::list_for_date(conn, cfg.trade_date)
+        .await
+        .map_err(|e| store_err("orders", &e))?;
+    let ids: Vec<i64> = orders.iter().map(|o| o.id).collect();
+    let execs = crate::store::fills::executions(conn, &ids).await.map_err(|e| store_err("fills", &e))?;
+    let positions = Positions::from_fills(cfg.fees, &cfg.opening, &execs)
+        .map_err(|e| StageError::Fatal(format!("positions: {e}")))?;
+    let open = orders
+        .iter()
+        .filter(|o| o.order.status().is_open())
+        .map(|o| OpenOrderView {
+            symbol: o.order.request().symbol.clone(),
+            side: o.order.request().side,
+            leaves_qty: o.order.leaves_qty(),
+            price: o.order.request().price,
+        })
+        .collect();
+    Ok((positions, open))
+}
+
+/// Mirrors a mode the operator set in the database (halt, observe, resume) into the guard.
+async fn sync_mode(core: &TradingCore, control: &ControlStore) {
+    let Ok(stored) = control.mode().await else { return };
+    if stored == core.guard().mode() {
+        return;
+    }
+    let event = match stored {
+        TradingMode::Normal => ModeEvent::OperatorResume,
+        TradingMode::Observe => ModeEvent::OperatorObserve,
+        TradingMode::Stop { reason } => ModeEvent::KillSwitch { reason },
+    };
+    if let Err(e) = core.guard().apply(event).await {
+        tracing::warn!(error = %e, "cannot follow the stored trading mode");
+    }
+}
+
+/// Reconciles our live orders with the broker's snapshot of today's orders (terminal orders are
+/// left alone) and resolves unknown outcomes.
+async fn reconcile(core: &TradingCore) -> Result<(), String> {
+    let stored = crate::store::orders::list_for_date(core.store().conn(), core.config().trade_date)
+        .await
+        .map_err(|e| e.to_string())?;
+    let live: std::collections::BTreeSet<String> = stored
+        .iter()
+        .filter(|s| !s.order.status().is_terminal())
+        .filter_map(|s| s.order.broker_order_no().map(|n| n.number.trim_start_matches('0').to_owned()))
+        .collect();
+    if !live.is_empty() {
+        let orders = core.broker().todays_orders().await.map_err(|e| format!("orders snapshot: {e}"))?;
+        let ours: Vec<_> = orders
+            .into_iter()
+            .filter(|b| live.contains(b.broker_order_no.trim().trim_start_matches('0')))
+            .collect();
+        core.apply_orders_snapshot(&ours).await.map_err(|e| format!("apply snapshot: {e}"))?;
+    }
+    for s in stored.iter().filter(|s| s.order.status().needs_resolution()) {
+        core.resolve_unknown(s.id).await.map_err(|e| format!("resolve order {}: {e}", s.id))?;
+    }
+    Ok(())
+}
+
+/// The mutable state of one run of the loop.
+struct Loop {
+    core: TradingCore,
+    strategy: Option<(MeanReversion, bool)>,
+    view: Option<(Positions, Vec<OpenOrderView>)>,
+    progress: IntradayProgress,
+}
+
+impl Loop {
+    /// Stops the strategy and cancels every open order before the close.
+    async fn wind_down(&mut self) {
+        self.strategy = None;
+        let date = self.core.config().trade_date;
+        let open = match crate::store::orders::list_for_date(self.core.store().conn(), date).await {
+            Ok(list) => list.into_iter().filter(|o| o.order.status().is_open()).collect::<Vec<_>>(),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot list open orders before the close");
+                return;
+            }
+        };
+        tracing::info!(orders = open.len(), "strategy stopped; canceling open orders before the close");
+        for o in open {
+            if let Err(e) = self.core.cancel(o.id).await {
+                tracing::warn!(order = o.id, error = %e, "cancel before the close failed");
+            }
+        }
+        self.view = None;
+    }
+
+    async fn on_market(&mut self, ev: MarketEvent) -> Result<(), StageError> {
+        self.progress.market_events += 1;
+        let MarketEvent::Trade(t) = ev else { return Ok(()) };
+        self.core.mark_price(&t.symbol, t.price);
+        if self.strategy.is_none() || !self.core.guard().allows(Action::ComputeSignals) {
+            return Ok(());
+        }
+        if self.view.is_none() {
+            self.view = Some(load_view(&self.core).await?);
+        }
+        let input = MarketInput { symbol: t.symbol.clone(), price: t.price, volume: t.qty, ts: t.at };
+        let intents: Vec<OrderIntent> = match (&mut self.strategy, &self.view) {
+            (Some((strategy, _)), Some((positions, open))) => {
+                strategy.on_market(&input, &StrategyView { positions, open_orders: open })
+            }
+            _ => Vec::new(),
+        };
+        let send = self.strategy.as_ref().is_some_and(|(_, send)| *send);
+        for intent in intents {
+            self.progress.signals += 1;
+            if !send {
+                let payload = json!({ "intent": intent, "decision": "OBSERVE" });
+                let _ = self
+                    .core
+                    .store()
+                    .events()
+                    .record("SIGNAL_OBSERVED", Severity::Info, &intent.reason, payload, None, None)
+                    .await;
+                continue;
+            }
+            match self.core.submit(&intent).await {
+                Ok(SubmitOutcome::Sent(_)) => self.progress.orders_sent += 1,
+                Ok(SubmitOutcome::Rejected(_) | SubmitOutcome::Blocked(_)) => {
+                    self.progress.orders_refused += 1
+                }
+                Ok(_) => {}
+                Err(e) if e.is_retryable() => tracing::warn!(error = %e, "submit failed"),
+                Err(e) => return Err(trading_err("submit", &e)),
+            }
+            self.view = None;
+        }
+        Ok(())
+    }
+
+    async fn on_execution(&mut self, ev: crate::domain::market::ExecutionEvent) -> Result<(), StageError> {
+        match self.core.handle_execution(&ev).await {
+            Ok(Handled::FillRecorded(_)) => self.progress.fills += 1,
+            Ok(_) => {}
+            Err(e) if e.is_retryable() => tracing::warn!(error = %e, "execution not recorded yet"),
+            Err(e) => return Err(trading_err("execution", &e)),
+        }
+        self.view = None;
+        Ok(())
+    }
+}
+
+impl Intraday {
+    async fn price_contexts(&self, core: &TradingCore, symbols: &[Symbol]) {
+        for s in symbols {
+            match self.deps.broker.quote(s).await {
+                Ok(q) => {
+                    let band = (q.lower_limit > Decimal::ZERO && q.upper_limit >= q.lower_limit)
+                        .then_some(PriceBand { lower: q.lower_limit, upper: q.upper_limit });
+                    core.set_price_context(s, PriceContext { band, ..PriceContext::default() });
+                    core.mark_price(s, q.price);
+                }
+                Err(e) => tracing::warn!(symbol = %s, error = %e, "no quote: price band unknown"),
+            }
+        }
+    }
+
+    async fn run_loop(&self, ctx: &StageContext) -> Result<Value, StageError> {
+        let date = ctx.trade_date;
+        let session = self
+            .deps
+            .calendar
+            .session(date)
+            .ok_or_else(|| StageError::Skip(format!("the market is closed on {date}")))?;
+        let (open_at, close_at) = (kst_to_utc(date, session.open), kst_to_utc(date, session.close));
+        let core = build_core(&self.deps, ctx).await?;
+        let recovered = core.recover().await.map_err(|e| trading_err("recovery", &e))?;
+        if self.deps.clock.now() >= close_at {
+            return Ok(json!({ "loop": "not run: the session had closed", "recovery": recovered }));
+        }
+        let symbols = universe_of(ctx);
+        let strategy = strategy_of(ctx, &self.deps.config.strategy)?;
+        let mut streams = self
+            .deps
+            .take_streams()
+            .ok_or_else(|| StageError::Fatal("the broker's real-time streams are in use".into()))?;
+        let mut subs = vec![Subscription::Executions];
+        subs.extend(symbols.iter().cloned().map(Subscription::Trades));
+        let mut result = Ok(());
+        for s in &subs {
+            if let Err(e) = self.deps.broker.subscribe(s.clone()).await {
+                result = Err(broker_err("subscribe", &e));
+                break;
+            }
+        }
+        self.price_contexts(&core, &symbols).await;
+        let mut lp = Loop {
+            core,
+            strategy,
+            view: None,
+            progress: IntradayProgress { open: Some(open_at), close: Some(close_at), ..Default::default() },
+        };
+        let control = ControlStore::new(ctx.store.conn().clone());
+        let mut tick = tokio::time::interval(TICK);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut reconcile_every = tokio::time::interval(self.deps.config.reconcile_every.max(TICK));
+        reconcile_every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        reconcile_every.tick().await;
+        let mut ticks: u64 = 0;
+        let mut interrupted = false;
+        let mut wound_down = false;
+        let cfg = &self.deps.config;
+        while result.is_ok() {
+            tokio::select! {
+                biased;
+                () = ctx.cancel.cancelled() => { interrupted = true; break; }
+                _ = tick.tick() => {
+                    ticks += 1;
+                    let now = self.deps.clock.now();
+                    lp.progress.now = Some(now);
+                    if let Some(report) = &self.deps.progress {
+                        report(&lp.progress);
+                    }
+                    if !wound_down && cfg.cancel_open_at_close && now >= close_at - cfg.cancel_lead {
+                        wound_down = true;
+                        lp.wind_down().await;
+                    }
+                    if now >= close_at {
+                        break;
+                    }
+                    if ticks.is_multiple_of(5) {
+                        sync_mode(&lp.core, &control).await;
+                    }
+                }
+                _ = reconcile_every.tick() => {
+                    if let Err(e) = reconcile(&lp.core).await {
+                        tracing::warn!(error = %e, "intraday reconciliation failed");
+                    }
+                    lp.view = None;
+                }
+                Some(ev) = streams.executions.recv() => { result = lp.on_execution(ev).await; }
+                Some(ev) = streams.market.recv() => { result = lp.on_market(ev).await; }
+            }
+        }
+        for s in subs {
+            if let Err(e) = self.deps.broker.unsubscribe(s).await {
+                tracing::debug!(error = %e, "unsubscribe failed");
+            }
+        }
+        while let Ok(ev) = streams.executions.try_recv() {
+            if lp.on_execution(ev).await.is_err() {
+                break;
+            }
+        }
+        self.deps.return_streams(streams);
+        result?;
+        if interrupted {
+            return Err(StageError::Cancelled);
+        }
+        if let Err(e) = reconcile(&lp.core).await {
+            tracing::warn!(error = %e, "end-of-session reconciliation failed");
+        }
+        let p = &lp.progress;
+        Ok(json!({
+            "symbols": symbols,
+            "strategy": self.deps.config.strategy,
+            "wound_down_before_close": wound_down,
+            "recovery": recovered,
+            "market_events": p.market_events,
+            "signals": p.signals,
+            "orders_sent": p.orders_sent,
+            "orders_refused": p.orders_refused,
+            "fills_recorded": p.fills,
+            "ended_at": self.deps.clock.now(),
+        }))
+    }
+}
+
+impl Stage for Intraday {
+    fn name(&self) -> StageName {
+        StageName::Intraday
+    }
+
+    fn run<'a>(&'a self, ctx: &'a mut StageContext) -> BoxFuture<'a, Result<Value, StageError>> {
+        let span = super::span(ctx, self.name());
+        Box::pin(async move { self.run_loop(ctx).await }.instrument(span))
+    }
+}

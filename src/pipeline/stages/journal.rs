@@ -1,0 +1,75 @@
+//! The `journal` stage: runs the after-close journal batch (the AI journal, or the template when no
+//! model is configured or its answer is refused), then posts the journal's summary to the
+//! notifiers.
+
+use std::sync::Arc;
+
+use futures::future::BoxFuture;
+use serde_json::{Value, json};
+use tracing::Instrument;
+
+use super::StageDeps;
+use crate::domain::stage::StageName;
+use crate::journal::{JournalConfig, run_journal_batch};
+use crate::notify::{JournalSummary, Notification};
+use crate::pipeline::runner::{Stage, StageContext, StageError};
+
+/// The `journal` stage.
+#[derive(Debug)]
+pub struct Journal {
+    deps: Arc<StageDeps>,
+}
+
+impl Journal {
+    /// Creates the stage.
+    pub fn new(deps: Arc<StageDeps>) -> Self {
+        Self { deps }
+    }
+}
+
+impl Journal {
+    async fn journal(&self, ctx: &StageContext) -> Result<Value, StageError> {
+        let cfg = &self.deps.config;
+        let config = JournalConfig {
+            strategy: cfg.strategy.clone(),
+            journal_dir: cfg.journal_dir.clone(),
+            fees: cfg.fees,
+            ..JournalConfig::default()
+        };
+        let outcome = run_journal_batch(
+            &ctx.store,
+            self.deps.llm.as_ref(),
+            &config,
+            self.deps.clock.now(),
+            ctx.trade_date,
+        )
+        .await
+        .map_err(|e| StageError::Retryable(format!("journal: {e}")))?;
+        let path = outcome.path.as_ref().map(|p| p.display().to_string());
+        let summary = JournalSummary {
+            trade_date: outcome.trade_date,
+            summary: outcome.summary.clone(),
+            path: path.clone().unwrap_or_else(|| format!("trade_journals row {}", outcome.journal_id)),
+        };
+        self.deps.notifier.notify(Notification::Journal(summary)).await;
+        Ok(json!({
+            "journal_id": outcome.journal_id,
+            "source": outcome.source.as_str(),
+            "path": path,
+            "summary": outcome.summary,
+            "ai_error": outcome.ai_error,
+            "draft_id": outcome.draft.as_ref().map(|d| d.id),
+        }))
+    }
+}
+
+impl Stage for Journal {
+    fn name(&self) -> StageName {
+        StageName::Journal
+    }
+
+    fn run<'a>(&'a self, ctx: &'a mut StageContext) -> BoxFuture<'a, Result<Value, StageError>> {
+        let span = super::span(ctx, self.name());
+        Box::pin(async move { self.journal(ctx).await }.instrument(span))
+    }
+}

@@ -1,0 +1,213 @@
+//! The concrete pipeline stages, one file per stage group, and [`StageDeps`]: the ports and settings
+//! they share (broker, clock, calendar, notifier, the broker's real-time streams).
+//!
+//! Stages see ports, not adapters: the composition root (`crate::app`) builds the KIS adapter, the
+//! store and the notifiers and hands them over here.
+
+mod account;
+mod close;
+mod config_check;
+mod intraday;
+mod journal;
+mod params;
+mod trading;
+mod universe;
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use rust_decimal::Decimal;
+use serde_json::Value;
+use url::Url;
+
+pub use account::{AccessToken, AccountCheck, ApprovalKey};
+pub use close::Close;
+pub use config_check::ConfigCheck;
+pub use intraday::{Intraday, IntradayProgress, ProgressFn};
+pub use journal::Journal;
+pub use params::ParamLoad;
+pub use trading::{Guardrails, Recovery};
+pub use universe::UniverseStage;
+
+use super::runner::StageError;
+use crate::domain::Symbol;
+use crate::domain::calendar::KrxCalendar;
+use crate::domain::mode::KillSwitchConfig;
+use crate::domain::position::{FeeSchedule, Holding};
+use crate::domain::risk::RiskConfig;
+use crate::domain::stage::StageName;
+use crate::domain::strategy::ParamsPolicy;
+use crate::journal::LlmClient;
+use crate::notify::Notifier;
+use crate::ports::{Broker, BrokerError, BrokerStreams, Clock};
+use crate::store::StoreError;
+use crate::trading::TradingError;
+
+/// Settings of the concrete stages (what `Settings` does not carry).
+#[derive(Debug, Clone)]
+pub struct StagesConfig {
+    /// The strategy traded (the reference strategy: `mean_reversion`).
+    pub strategy: String,
+    /// What to do on a day without ACTIVE parameters.
+    pub params_policy: ParamsPolicy,
+    /// Parameters used when no row exists at all (`None`: the strategy's defaults).
+    pub default_params: Option<Value>,
+    /// The configured symbols (the universe).
+    pub symbols: Vec<Symbol>,
+    /// Pre-trade guardrails.
+    pub risk: RiskConfig,
+    /// Kill-switch triggers.
+    pub kill_switch: KillSwitchConfig,
+    /// Commission and tax.
+    pub fees: FeeSchedule,
+    /// Directory URL of the stock master files.
+    pub master_base: Url,
+    /// Where the master files are cached.
+    pub master_dir: PathBuf,
+    /// Whether open orders are canceled before the close (the exchange refuses cancels after it).
+    pub cancel_open_at_close: bool,
+    /// How long before the session close (by the clock) the strategy stops and open orders are
+    /// canceled, when `cancel_open_at_close` is set.
+    pub cancel_lead: chrono::TimeDelta,
+    /// Real time between two REST reconciliations during the intraday stage.
+    pub reconcile_every: Duration,
+    /// Where the journal's Markdown files are written.
+    pub journal_dir: Option<PathBuf>,
+}
+
+impl StagesConfig {
+    /// Returns the defaults for a master base URL, a cache directory and symbols: the reference
+    /// strategy with its defaults when no row exists, the last ACTIVE row otherwise, no guardrails
+    /// beyond 200 orders a day and ten rejects in five minutes, open orders canceled five minutes
+    /// before the close, reconciliation every 30 s.
+    pub fn new(master_base: Url, master_dir: PathBuf, symbols: Vec<Symbol>) -> Self {
+        Self {
+            strategy: crate::journal::REFERENCE_STRATEGY.to_owned(),
+            params_policy: ParamsPolicy::ReuseLastActive,
+            default_params: None,
+            symbols,
+            risk: RiskConfig { max_orders_per_day: Some(200), ..RiskConfig::default() },
+            kill_switch: KillSwitchConfig { max_rejects: Some(10), ..KillSwitchConfig::default() },
+            fees: FeeSchedule::default(),
+            master_base,
+            master_dir,
+            cancel_open_at_close: true,
+            cancel_lead: chrono::TimeDelta::minutes(5),
+            reconcile_every: Duration::from_secs(30),
+            journal_dir: None,
+        }
+    }
+}
+
+/// The ports and settings every concrete stage shares.
+pub struct StageDeps {
+    /// The broker.
+    pub broker: Arc<dyn Broker>,
+    /// The clock (the simulator's accelerated clock in the demo).
+    pub clock: Arc<dyn Clock>,
+    /// The KRX calendar.
+    pub calendar: Arc<KrxCalendar>,
+    /// Where journal summaries and kill-switch trips go.
+    pub notifier: Arc<dyn Notifier>,
+    /// The AI model, when configured.
+    pub llm: Option<LlmClient>,
+    /// Stage settings.
+    pub config: StagesConfig,
+    /// Told about intraday progress (the demo's live view).
+    pub progress: Option<ProgressFn>,
+    streams: Mutex<Option<BrokerStreams>>,
+}
+
+impl std::fmt::Debug for StageDeps {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StageDeps").field("config", &self.config).finish_non_exhaustive()
+    }
+}
+
+impl StageDeps {
+    /// Assembles the dependencies; the broker's streams are taken on first use.
+    pub fn new(
+        broker: Arc<dyn Broker>,
+        clock: Arc<dyn Clock>,
+        calendar: Arc<KrxCalendar>,
+        notifier: Arc<dyn Notifier>,
+        config: StagesConfig,
+    ) -> Self {
+        Self {
+            broker,
+            clock,
+            calendar,
+            notifier,
+            llm: None,
+            config,
+            progress: None,
+            streams: Mutex::new(None),
+        }
+    }
+
+    /// Takes the broker's real-time streams (kept here between intraday attempts).
+    fn take_streams(&self) -> Option<BrokerStreams> {
+        let mut held = self.streams.lock().unwrap_or_else(PoisonError::into_inner);
+        held.take().or_else(|| self.broker.take_streams())
+    }
+
+    /// Gives the streams back after an intraday attempt.
+    fn return_streams(&self, streams: BrokerStreams) {
+        *self.streams.lock().unwrap_or_else(PoisonError::into_inner) = Some(streams);
+    }
+}
+
+/// Returns every concrete stage except `config_check` (which needs the loaded configuration).
+pub fn broker_stages(deps: &Arc<StageDeps>) -> Vec<Arc<dyn super::Stage>> {
+    vec![
+        Arc::new(AccessToken::new(deps.clone())),
+        Arc::new(ApprovalKey::new(deps.clone())),
+        Arc::new(AccountCheck::new(deps.clone())),
+        Arc::new(ParamLoad::new(deps.clone())),
+        Arc::new(Recovery::new(deps.clone())),
+        Arc::new(Guardrails::new(deps.clone())),
+        Arc::new(UniverseStage::new(deps.clone())),
+        Arc::new(Intraday::new(deps.clone())),
+        Arc::new(Close::new(deps.clone())),
+        Arc::new(Journal::new(deps.clone())),
+    ]
+}
+
+/// Maps a broker error to a stage error (retryable when the broker says so).
+fn broker_err(what: &str, e: &BrokerError) -> StageError {
+    let text = format!("{what}: {e}");
+    if e.is_retryable() { StageError::Retryable(text) } else { StageError::Fatal(text) }
+}
+
+/// Maps a trading error to a stage error.
+fn trading_err(what: &str, e: &TradingError) -> StageError {
+    let text = format!("{what}: {e}");
+    if e.is_retryable() { StageError::Retryable(text) } else { StageError::Fatal(text) }
+}
+
+/// Maps a store error to a (retryable) stage error.
+fn store_err(what: &str, e: &StoreError) -> StageError {
+    StageError::Retryable(format!("{what}: {e}"))
+}
+
+/// Returns the opening holdings recorded by `account_check` (none when it has no output).
+fn opening_holdings(ctx: &super::StageContext) -> Vec<Holding> {
+    ctx.output(StageName::AccountCheck)
+        .and_then(|v| v.get("holdings"))
+        .and_then(|v| serde_json::from_value::<Vec<Holding>>(v.clone()).ok())
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|h| h.qty > Decimal::ZERO)
+        .collect()
+}
+
+/// Returns the strategy row id recorded by `param_load`.
+fn strategy_row(ctx: &super::StageContext) -> Option<i64> {
+    ctx.output(StageName::ParamLoad).and_then(|v| v.get("strategy_id")).and_then(Value::as_i64)
+}
+
+/// Returns the span a stage attempt runs in.
+fn span(ctx: &super::StageContext, stage: StageName) -> tracing::Span {
+    tracing::info_span!("stage", run_id = ctx.run_id, stage = stage.as_str(), trade_date = %ctx.trade_date, attempt = ctx.attempt)
+}

@@ -1,0 +1,167 @@
+//! The ports the core calls: the broker, the clock and the token store.
+//!
+//! Traits return boxed futures so the service layer can hold them as `Arc<dyn Broker>`.
+
+pub mod clock;
+pub mod error;
+pub mod fake_broker;
+pub mod token_store;
+
+use std::fmt;
+
+use chrono::NaiveDate;
+use futures::future::BoxFuture;
+use tokio::sync::mpsc;
+
+pub use clock::{Clock, FakeClock, SystemClock};
+pub use error::BrokerError;
+pub use fake_broker::FakeBroker;
+pub use token_store::{InMemoryTokenStore, IssueFn, StoredToken, TokenKey, TokenStore, TokenStoreError};
+
+use crate::domain::Symbol;
+use crate::domain::market::{
+    AccountSnapshot, BrokerFill, BrokerOrder, CancelRequest, DailyBar, ExecutionEvent, Holiday, MarketEvent,
+    ModifyRequest, OrderAck, OrderBook, OrderRequest, Quote, Subscription,
+};
+
+/// A boxed future resolving to a broker result.
+pub type BrokerFuture<'a, T> = BoxFuture<'a, Result<T, BrokerError>>;
+
+pub use crate::config::Secret;
+
+/// The real-time channels of a broker: market data (bounded; may drop under backpressure) and
+/// executions and feed status (unbounded; never dropped).
+#[derive(Debug)]
+pub struct BrokerStreams {
+    /// Quotes and trades.
+    pub market: mpsc::Receiver<MarketEvent>,
+    /// Notices, fills and feed status.
+    pub executions: mpsc::UnboundedReceiver<ExecutionEvent>,
+}
+
+/// A brokerage account, spoken in domain types.
+pub trait Broker: Send + Sync + fmt::Debug {
+    /// Makes sure a valid access token is held (issuing one only when needed).
+    ///
+    /// # Errors
+    /// Returns [`BrokerError::Authentication`] when credentials are refused.
+    fn authenticate(&self) -> BrokerFuture<'_, ()>;
+
+    /// Makes sure a real-time approval key is held.
+    ///
+    /// # Errors
+    /// Returns [`BrokerError::Authentication`] when it cannot be issued.
+    fn approval_key(&self) -> BrokerFuture<'_, ()>;
+
+    /// Returns orderable cash, holdings and totals.
+    ///
+    /// # Errors
+    /// Any [`BrokerError`].
+    fn account(&self) -> BrokerFuture<'_, AccountSnapshot>;
+
+    /// Returns today's orders that still have an open quantity.
+    ///
+    /// # Errors
+    /// Any [`BrokerError`].
+    fn open_orders(&self) -> BrokerFuture<'_, Vec<BrokerOrder>>;
+
+    /// Returns all of today's orders (every page).
+    ///
+    /// # Errors
+    /// Any [`BrokerError`].
+    fn todays_orders(&self) -> BrokerFuture<'_, Vec<BrokerOrder>>;
+
+    /// Returns the cumulative fills of today's orders (every page).
+    ///
+    /// # Errors
+    /// Any [`BrokerError`].
+    fn todays_fills(&self) -> BrokerFuture<'_, Vec<BrokerFill>>;
+
+    /// Sends a new order and returns the broker order number and branch.
+    ///
+    /// # Errors
+    /// [`BrokerError::Rejected`] on business rejection; [`BrokerError::OutcomeUnknown`] when the
+    /// order may have reached the broker without an answer (never resent).
+    fn place_order<'a>(&'a self, order: &'a OrderRequest) -> BrokerFuture<'a, OrderAck>;
+
+    /// Modifies a resting order.
+    ///
+    /// # Errors
+    /// As [`Broker::place_order`].
+    fn modify_order<'a>(&'a self, request: &'a ModifyRequest) -> BrokerFuture<'a, OrderAck>;
+
+    /// Cancels a resting order.
+    ///
+    /// # Errors
+    /// As [`Broker::place_order`].
+    fn cancel_order<'a>(&'a self, request: &'a CancelRequest) -> BrokerFuture<'a, OrderAck>;
+
+    /// Returns the current price snapshot of an instrument.
+    ///
+    /// # Errors
+    /// Any [`BrokerError`].
+    fn quote<'a>(&'a self, symbol: &'a Symbol) -> BrokerFuture<'a, Quote>;
+
+    /// Returns the order book snapshot of an instrument.
+    ///
+    /// # Errors
+    /// Any [`BrokerError`].
+    fn order_book<'a>(&'a self, symbol: &'a Symbol) -> BrokerFuture<'a, OrderBook>;
+
+    /// Returns daily bars between `from` and `to` inclusive, oldest first.
+    ///
+    /// # Errors
+    /// Any [`BrokerError`].
+    fn daily_bars<'a>(
+        &'a self,
+        symbol: &'a Symbol,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> BrokerFuture<'a, Vec<DailyBar>>;
+
+    /// Returns the market status of the days starting at `from`.
+    ///
+    /// # Errors
+    /// Any [`BrokerError`].
+    fn holidays(&self, from: NaiveDate) -> BrokerFuture<'_, Vec<Holiday>>;
+
+    /// Registers a real-time subscription (opening the feed lazily).
+    ///
+    /// # Errors
+    /// [`BrokerError::Subscription`] when the registration cap is reached or the broker refuses.
+    fn subscribe(&self, subscription: Subscription) -> BrokerFuture<'_, ()>;
+
+    /// Removes a real-time subscription.
+    ///
+    /// # Errors
+    /// Any [`BrokerError`].
+    fn unsubscribe(&self, subscription: Subscription) -> BrokerFuture<'_, ()>;
+
+    /// Hands out the event channels; returns `None` after the first call.
+    fn take_streams(&self) -> Option<BrokerStreams>;
+
+    /// Opens the real-time feed now instead of on the first subscription.
+    ///
+    /// # Errors
+    /// [`BrokerError::Connection`] when the feed cannot be opened.
+    fn connect(&self) -> BrokerFuture<'_, ()>;
+
+    /// Unsubscribes everything and closes the real-time feed.
+    ///
+    /// # Errors
+    /// Any [`BrokerError`].
+    fn disconnect(&self) -> BrokerFuture<'_, ()>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_never_print() {
+        let s = Secret::new("abcdefghijklmnop");
+        assert_eq!(format!("{s} {s:?}"), "REDACTED REDACTED");
+        assert_eq!(s.preview(), "abcdefgh...");
+        assert_eq!(s.expose(), "abcdefghijklmnop");
+    }
+}

@@ -1,0 +1,222 @@
+//! `aegis sim` command-line options and the runner that serves until Ctrl-C / SIGTERM.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use anyhow::Context;
+use chrono::{DateTime, FixedOffset};
+use rust_decimal::Decimal;
+
+use super::faults::FaultCommand;
+use super::{Sim, SimConfig};
+use crate::domain::{AccountNo, Mode};
+
+/// Options of `aegis sim`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct SimArgs {
+    /// Address to serve REST and WebSocket on (port 0 picks a free port).
+    #[arg(long, default_value = "127.0.0.1:0")]
+    pub listen: SocketAddr,
+    /// Behave like the live (T… TR ids, 20 req/s) or the paper (V… TR ids, 2 req/s) host.
+    #[arg(long, default_value = "paper", value_parser = parse_mode)]
+    pub mode: Mode,
+    /// Account to serve as CANO-ACNT_PRDT_CD (repeatable; default 50000000-01).
+    #[arg(long = "account", value_parser = parse_account)]
+    pub accounts: Vec<AccountNo>,
+    /// HTS id that receives execution notices (the notice tr_key).
+    #[arg(long, default_value = "simuser")]
+    pub hts_id: String,
+    /// Initial cash per account in KRW.
+    #[arg(long, default_value = "100000000")]
+    pub cash: Decimal,
+    /// Comma-separated instrument codes (default: the built-in catalog).
+    #[arg(long, value_delimiter = ',')]
+    pub symbols: Vec<String>,
+    /// Seed of the market process, credentials and faults.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Clock speed factor (e.g. 195 plays 09:00-15:30 in two minutes; 0 freezes the clock).
+    #[arg(long, default_value_t = 1.0)]
+    pub speed: f64,
+    /// Simulated start time, RFC 3339 (default: now, or the next trading day's 09:00 KST).
+    #[arg(long)]
+    pub start: Option<DateTime<FixedOffset>>,
+    /// Accept only this app key (default: any 36-char key).
+    #[arg(long, env = "AEGIS_SIM_APP_KEY", hide_env_values = true)]
+    pub app_key: Option<String>,
+    /// Accept only this app secret (default: any 180-char secret).
+    #[arg(long, env = "AEGIS_SIM_APP_SECRET", hide_env_values = true)]
+    pub app_secret: Option<String>,
+    /// REST requests per second per app key (default 20 live, 2 paper).
+    #[arg(long)]
+    pub rate_limit: Option<u32>,
+    /// Commission rate charged on every fill.
+    #[arg(long, default_value = "0.00015")]
+    pub commission_rate: Decimal,
+    /// Tax rate charged on sell fills.
+    #[arg(long, default_value = "0.0020")]
+    pub sell_tax_rate: Decimal,
+    /// Seconds between server PINGPONG messages.
+    #[arg(long, default_value_t = 60.0)]
+    pub pingpong_secs: f64,
+    /// Fault: close every WebSocket session every N simulated seconds.
+    #[arg(long)]
+    pub fault_ws_close_every: Option<u64>,
+    /// Fault: delay every REST response by N milliseconds.
+    #[arg(long)]
+    pub fault_delay_ms: Option<u64>,
+    /// Fault: answer the first N REST requests with HTTP 500 (EGW00203).
+    #[arg(long)]
+    pub fault_rest_5xx: Option<u32>,
+    /// Fault: answer the first N REST requests with EGW00201.
+    #[arg(long)]
+    pub fault_rate_limit_storm: Option<u32>,
+    /// Fault: any fault command as admin-API JSON, e.g. '{"fault":"notice_duplicate","count":2}' (repeatable).
+    #[arg(long = "fault", value_parser = parse_fault)]
+    pub faults: Vec<FaultCommand>,
+}
+
+fn parse_mode(s: &str) -> Result<Mode, String> {
+    s.parse::<Mode>().map_err(|e| e.to_string())
+}
+
+fn parse_account(s: &str) -> Result<AccountNo, String> {
+    AccountNo::parse(s).map_err(|e| e.to_string())
+}
+
+fn parse_fault(s: &str) -> Result<FaultCommand, String> {
+    serde_json::from_str(s).map_err(|e| format!("invalid fault JSON: {e}"))
+}
+
+impl SimArgs {
+    /// Converts the options into a [`SimConfig`].
+    pub fn into_config(self) -> SimConfig {
+        let mut cfg = SimConfig {
+            listen: self.listen,
+            mode: self.mode,
+            hts_id: self.hts_id,
+            cash: self.cash,
+            seed: self.seed,
+            speed: self.speed,
+            start: self.start,
+            app_key: self.app_key,
+            app_secret: self.app_secret,
+            rate_limit: self.rate_limit,
+            commission_rate: self.commission_rate,
+            sell_tax_rate: self.sell_tax_rate,
+            pingpong_interval: Duration::from_secs_f64(self.pingpong_secs.clamp(0.01, 86_400.0)),
+            ..SimConfig::default()
+        };
+        if !self.accounts.is_empty() {
+            cfg.accounts = self.accounts;
+        }
+        if !self.symbols.is_empty() {
+            cfg.symbols =
+                self.symbols.into_iter().map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect();
+        }
+        let mut faults = Vec::new();
+        if let Some(every) = self.fault_ws_close_every {
+            faults.push(FaultCommand::WsClose { at: None, every_secs: Some(every) });
+        }
+        if let Some(ms) = self.fault_delay_ms {
+            faults.push(FaultCommand::Delay { ms });
+        }
+        if let Some(count) = self.fault_rest_5xx {
+            faults.push(FaultCommand::Rest5xx { count, status: None });
+        }
+        if let Some(count) = self.fault_rate_limit_storm {
+            faults.push(FaultCommand::RateLimitStorm { count });
+        }
+        faults.extend(self.faults);
+        cfg.faults = faults;
+        cfg
+    }
+}
+
+/// Starts the simulator, prints `aegis sim listening rest=http://ADDR ws=ws://ADDR` once ready
+/// and serves until Ctrl-C or SIGTERM.
+///
+/// # Errors
+/// Returns an error when the configuration is invalid or the address cannot be bound.
+pub async fn run(args: SimArgs) -> anyhow::Result<()> {
+    let handle = Sim::start(args.into_config()).await.context("starting the simulator")?;
+    println!("aegis sim listening rest={} ws={}", handle.rest_url, handle.ws_url);
+    shutdown_signal().await;
+    handle.shutdown().await;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        let term = async {
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(mut s) => {
+                    s.recv().await;
+                }
+                Err(_) => std::future::pending::<()>().await,
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            () = term => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Debug, Parser)]
+    struct Cli {
+        #[command(flatten)]
+        sim: SimArgs,
+    }
+
+    #[test]
+    fn parses_every_option() {
+        let cli = Cli::try_parse_from([
+            "aegis",
+            "--listen",
+            "127.0.0.1:0",
+            "--mode",
+            "live",
+            "--account",
+            "12345678-01",
+            "--account",
+            "12345678-22",
+            "--hts-id",
+            "me",
+            "--cash",
+            "5000000",
+            "--symbols",
+            "005930,000660",
+            "--seed",
+            "7",
+            "--speed",
+            "195",
+            "--start",
+            "2026-03-03T09:00:00+09:00",
+            "--rate-limit",
+            "5",
+            "--fault-ws-close-every",
+            "30",
+            "--fault",
+            r#"{"fault":"malformed_frame"}"#,
+        ])
+        .unwrap();
+        let cfg = cli.sim.into_config();
+        assert_eq!(cfg.mode, Mode::Live);
+        assert_eq!(cfg.accounts.len(), 2);
+        assert_eq!(cfg.symbols, vec!["005930", "000660"]);
+        assert_eq!(cfg.rate_limit(), 5);
+        assert_eq!(cfg.faults.len(), 2);
+        assert!(Cli::try_parse_from(["aegis", "--account", "123"]).is_err());
+    }
+}

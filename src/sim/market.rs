@@ -1,0 +1,402 @@
+//! The synthetic market of one symbol: a seeded price process with other participants' trades,
+//! a ten-level book, minute bars and daily history, kept on the KRX grid inside the daily band.
+
+use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, NaiveTime, TimeDelta, Timelike};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use super::clock::at;
+use super::instruments::Instrument;
+pub use super::krx::{
+    Calendar, on_grid, price_band, session_close, session_open, tick_down, tick_size, tick_up,
+};
+
+/// One trade printed by other participants.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Print {
+    /// Simulated time of the trade.
+    pub time: NaiveTime,
+    /// Trade price.
+    pub price: i64,
+    /// Trade quantity.
+    pub qty: i64,
+    /// True when the aggressor was a buyer (`CCLD_DVSN` 1), false for a seller (5).
+    pub buyer_initiated: bool,
+}
+
+/// A one-minute or one-day OHLCV bar.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Bar {
+    /// Trading date.
+    pub date: NaiveDate,
+    /// Minute start (`HH:MM:00`) for minute bars, 15:30 for daily bars.
+    pub time: NaiveTime,
+    /// Open.
+    pub open: i64,
+    /// High.
+    pub high: i64,
+    /// Low.
+    pub low: i64,
+    /// Close.
+    pub close: i64,
+    /// Volume.
+    pub volume: i64,
+    /// Cumulative day turnover at the bar's end (minute bars) or day turnover (daily bars).
+    pub turnover: i64,
+}
+
+/// Ten ask and ten bid levels `(price, quantity)`, best first.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Book {
+    /// Ask levels, lowest price first.
+    pub asks: Vec<(i64, i64)>,
+    /// Bid levels, highest price first.
+    pub bids: Vec<(i64, i64)>,
+}
+
+/// The synthetic market of one instrument for the current trading date.
+#[derive(Debug, Clone)]
+pub struct SymbolMarket {
+    /// Static instrument data.
+    pub inst: Instrument,
+    rng: ChaCha8Rng,
+    /// Current trading date.
+    pub date: NaiveDate,
+    /// Base price (previous close).
+    pub base: i64,
+    /// Last trade price (the base before the first trade of the day).
+    pub last: i64,
+    /// Day open (0 before the first trade).
+    pub open: i64,
+    /// Day high.
+    pub high: i64,
+    /// Day low.
+    pub low: i64,
+    /// Times of open/high/low.
+    pub ohl_times: [NaiveTime; 3],
+    /// Accumulated volume.
+    pub volume: i64,
+    /// Accumulated turnover (KRW).
+    pub turnover: i64,
+    /// Buyer- and seller-initiated trade counts and volumes.
+    pub flow: [i64; 4],
+    /// Previous day's volume.
+    pub prev_volume: i64,
+    /// Current book.
+    pub book: Book,
+    /// Today's minute bars, oldest first.
+    pub minutes: Vec<Bar>,
+    /// Completed daily bars, oldest first.
+    pub daily: Vec<Bar>,
+    /// The last processed simulated second.
+    pub cursor: DateTime<FixedOffset>,
+}
+
+impl SymbolMarket {
+    /// Creates the market of `inst` as of `now`, with a deterministic history seeded by `seed`.
+    pub fn new(inst: Instrument, seed: u64, now: DateTime<FixedOffset>, cal: &Calendar) -> Self {
+        let mut sym_seed = seed;
+        for b in inst.code.bytes() {
+            sym_seed = sym_seed.wrapping_mul(0x100_0000_01b3).wrapping_add(u64::from(b));
+        }
+        let mut rng = ChaCha8Rng::seed_from_u64(sym_seed);
+        let flat = inst.flat_tick();
+        let date = now.date_naive();
+        let daily = history(&mut rng, &inst, date, cal);
+        let prev_volume = daily.last().map_or(0, |b| b.volume);
+        let base = daily.last().map_or(inst.base_price, |b| b.close);
+        let cursor =
+            if now.time() > session_open() { now } else { at(date, session_open()) - TimeDelta::seconds(1) };
+        let mut m = Self {
+            inst,
+            rng,
+            date,
+            base,
+            last: base,
+            open: 0,
+            high: 0,
+            low: 0,
+            ohl_times: [NaiveTime::MIN; 3],
+            volume: 0,
+            turnover: 0,
+            flow: [0; 4],
+            prev_volume,
+            book: Book::default(),
+            minutes: Vec::new(),
+            daily,
+            cursor,
+        };
+        m.rebuild_book(flat);
+        m
+    }
+
+    /// Returns true for instruments on the flat 5 KRW grid.
+    pub fn flat(&self) -> bool {
+        self.inst.flat_tick()
+    }
+
+    /// Returns the band `(lower, upper)` of the current day.
+    pub fn band(&self) -> (i64, i64) {
+        price_band(self.base, self.flat())
+    }
+
+    /// Returns the best ask (lowest offer).
+    pub fn best_ask(&self) -> i64 {
+        self.book.asks.iter().find(|l| l.1 > 0).map_or(self.band().1, |l| l.0)
+    }
+
+    /// Returns the best bid (highest bid).
+    pub fn best_bid(&self) -> i64 {
+        self.book.bids.iter().find(|l| l.1 > 0).map_or(self.band().0, |l| l.0)
+    }
+
+    /// Regenerates the ten-level book around the last price.
+    pub fn rebuild_book(&mut self, flat: bool) {
+        let (lo, hi) = self.band();
+        let mut asks = Vec::with_capacity(10);
+        let mut p = if self.last >= hi { hi } else { tick_up(self.last, flat) };
+        for _ in 0..10 {
+            let q = if p <= hi { self.rng.random_range(1..=40) * 50 } else { 0 };
+            asks.push((if p <= hi { p } else { 0 }, q));
+            p = tick_up(p, flat);
+        }
+        let mut bids = Vec::with_capacity(10);
+        let mut p = self.last.min(hi).max(lo);
+        for _ in 0..10 {
+            let q = if p >= lo { self.rng.random_range(1..=40) * 50 } else { 0 };
+            bids.push((if p >= lo { p } else { 0 }, q));
+            p = tick_down(p, flat);
+        }
+        self.book = Book { asks, bids };
+    }
+
+    /// Starts a new trading date: yesterday's close becomes the base price.
+    pub fn roll_to(&mut self, date: NaiveDate) {
+        if self.volume > 0 {
+            self.daily.push(Bar {
+                date: self.date,
+                time: session_close(),
+                open: self.open,
+                high: self.high,
+                low: self.low,
+                close: self.last,
+                volume: self.volume,
+                turnover: self.turnover,
+            });
+            self.prev_volume = self.volume;
+            self.base = self.last;
+        }
+        self.date = date;
+        self.last = self.base;
+        self.open = 0;
+        self.high = 0;
+        self.low = 0;
+        self.volume = 0;
+        self.turnover = 0;
+        self.flow = [0; 4];
+        self.minutes.clear();
+        let flat = self.flat();
+        self.rebuild_book(flat);
+    }
+
+    /// Runs the price process for one simulated second at `time`; returns the print, if any.
+    pub fn step(&mut self, time: NaiveTime) -> Option<Print> {
+        if !self.rng.random_bool(0.35) {
+            return None;
+        }
+        let flat = self.flat();
+        let (lo, hi) = self.band();
+        let r: f64 = self.rng.random();
+        let mut price = self.last;
+        if r < 0.12 {
+            price = tick_up(price, flat).min(hi);
+        } else if r < 0.24 {
+            price = tick_down(price, flat).max(lo);
+        }
+        let buyer_initiated = if price == self.last { self.rng.random_bool(0.5) } else { price > self.last };
+        let qty = self.rng.random_range(1..=60) * 10;
+        self.record(time, price, qty, buyer_initiated);
+        self.rebuild_book(flat);
+        Some(Print { time, price, qty, buyer_initiated })
+    }
+
+    /// Books a trade (ours or another participant's) into the day's statistics and bars.
+    pub fn record(&mut self, time: NaiveTime, price: i64, qty: i64, buyer_initiated: bool) {
+        if self.open == 0 {
+            self.open = price;
+            self.high = price;
+            self.low = price;
+            self.ohl_times = [time; 3];
+        }
+        if price > self.high {
+            self.high = price;
+            self.ohl_times[1] = time;
+        }
+        if price < self.low {
+            self.low = price;
+            self.ohl_times[2] = time;
+        }
+        self.last = price;
+        self.volume += qty;
+        self.turnover += price * qty;
+        let i = if buyer_initiated { 0 } else { 1 };
+        self.flow[i] += 1;
+        self.flow[i + 2] += qty;
+        let minute = NaiveTime::from_hms_opt(time.hour(), time.minute(), 0).unwrap_or(time);
+        match self.minutes.last_mut() {
+            Some(b) if b.time == minute => {
+                b.high = b.high.max(price);
+                b.low = b.low.min(price);
+                b.close = price;
+                b.volume += qty;
+                b.turnover = self.turnover;
+            }
+            _ => self.minutes.push(Bar {
+                date: self.date,
+                time: minute,
+                open: price,
+                high: price,
+                low: price,
+                close: price,
+                volume: qty,
+                turnover: self.turnover,
+            }),
+        }
+    }
+
+    /// Takes up to `qty` from the book side facing an order (asks for a buy), at prices no worse
+    /// than `limit` (`None` = any price inside the band); returns the `(price, qty)` slices taken.
+    pub fn take(&mut self, buy: bool, qty: i64, limit: Option<i64>) -> Vec<(i64, i64)> {
+        let mut left = qty;
+        let mut out = Vec::new();
+        let levels = if buy { &mut self.book.asks } else { &mut self.book.bids };
+        for level in levels.iter_mut() {
+            if left == 0 {
+                break;
+            }
+            if level.1 == 0 || level.0 == 0 {
+                continue;
+            }
+            let ok = match limit {
+                Some(l) if buy => level.0 <= l,
+                Some(l) => level.0 >= l,
+                None => true,
+            };
+            if !ok {
+                break;
+            }
+            let n = level.1.min(left);
+            level.1 -= n;
+            left -= n;
+            out.push((level.0, n));
+        }
+        out
+    }
+
+    /// Returns the signed change from the base price and its `*_SIGN` code.
+    pub fn change(&self, price: i64) -> (i64, &'static str) {
+        let (lo, hi) = self.band();
+        let diff = price - self.base;
+        let sign = match () {
+            _ if price >= hi && diff > 0 => "1",
+            _ if price <= lo && diff < 0 => "4",
+            _ if diff > 0 => "2",
+            _ if diff < 0 => "5",
+            _ => "3",
+        };
+        (diff, sign)
+    }
+
+    /// Returns the change rate in percent with two decimals.
+    pub fn change_rate(&self, price: i64) -> String {
+        pct(price - self.base, self.base)
+    }
+}
+
+/// Formats `num / den` as a percentage with two decimals (`"-0.14"`).
+pub fn pct(num: i64, den: i64) -> String {
+    if den == 0 {
+        return "0.00".to_owned();
+    }
+    let scaled = (i128::from(num) * 10_000) / i128::from(den);
+    let sign = if scaled < 0 { "-" } else { "" };
+    let a = scaled.abs();
+    format!("{sign}{}.{:02}", a / 100, a % 100)
+}
+
+fn history(rng: &mut ChaCha8Rng, inst: &Instrument, today: NaiveDate, cal: &Calendar) -> Vec<Bar> {
+    let flat = inst.flat_tick();
+    let mut days = Vec::new();
+    let mut d = today;
+    while days.len() < 250 {
+        d = cal.previous_trading_day(d);
+        days.push(d);
+        if d.year() < 1990 {
+            break;
+        }
+    }
+    days.reverse();
+    let mut close = inst.base_price;
+    let mut closes = Vec::with_capacity(days.len());
+    for _ in &days {
+        closes.push(close);
+        let (lo, hi) = price_band(close, flat);
+        let steps = rng.random_range(-6_i64..=6);
+        let mut p = close;
+        for _ in 0..steps.abs() {
+            p = if steps > 0 { tick_down(p, flat) } else { tick_up(p, flat) };
+        }
+        close = p.clamp(lo, hi);
+    }
+    closes.reverse();
+    let mut bars = Vec::with_capacity(days.len());
+    for (i, date) in days.into_iter().enumerate() {
+        let c = closes.get(i).copied().unwrap_or(inst.base_price);
+        let o = closes.get(i.wrapping_sub(1)).copied().unwrap_or(c);
+        let spread = tick_size(c, flat) * rng.random_range(1..=5);
+        let high = o.max(c) + spread;
+        let low = (o.min(c) - spread).max(1);
+        let volume = rng.random_range(50_000..=2_000_000);
+        bars.push(Bar {
+            date,
+            time: session_close(),
+            open: o,
+            high,
+            low,
+            close: c,
+            volume,
+            turnover: c * volume,
+        });
+    }
+    if let Some(last) = bars.last_mut() {
+        last.close = inst.base_price;
+        last.high = last.high.max(inst.base_price);
+        last.low = last.low.min(inst.base_price);
+    }
+    bars
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sim::instruments::catalog;
+
+    #[test]
+    fn process_is_deterministic_and_stays_in_band() {
+        let inst = catalog("005930");
+        let now = at(NaiveDate::from_ymd_opt(2026, 3, 3).unwrap(), session_open());
+        let cal = Calendar::krx_default();
+        let mut a = SymbolMarket::new(inst.clone(), 7, now, &cal);
+        let mut b = SymbolMarket::new(inst, 7, now, &cal);
+        let (lo, hi) = a.band();
+        for s in 0..5_000 {
+            let t = session_open() + TimeDelta::seconds(s);
+            let pa = a.step(t);
+            assert_eq!(pa, b.step(t));
+            if let Some(p) = pa {
+                assert!(p.price >= lo && p.price <= hi && on_grid(p.price, false));
+            }
+        }
+        assert!(a.volume > 0);
+    }
+}

@@ -1,0 +1,144 @@
+//! The sea-orm store: connection, migrations and the event log. Entity ⇔ domain mapping lives
+//! here only.
+
+pub mod control;
+pub mod events;
+pub mod fills;
+pub mod instruments;
+pub mod journal;
+pub mod orders;
+pub mod outbox;
+pub mod params;
+pub mod pipeline;
+pub mod positions;
+pub mod testing;
+pub mod tokens;
+
+use migration::{Migrator, MigratorTrait};
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseBackend, DatabaseConnection, DbErr};
+
+pub use events::{EventRecorder, Severity};
+
+/// Errors of the store layer.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database could not be reached or opened (the URL is never echoed: it may hold a password).
+    #[error("cannot connect to the {backend} database: {reason}")]
+    Connect {
+        /// `sqlite` or `postgres`.
+        backend: &'static str,
+        /// The driver's reason, with credentials removed.
+        reason: String,
+    },
+    /// A query failed.
+    #[error("database error: {0}")]
+    Db(#[from] DbErr),
+    /// A stored value could not be mapped to a domain value.
+    #[error("corrupt {table} row {id}: {reason}")]
+    Corrupt {
+        /// The table.
+        table: &'static str,
+        /// The row's id.
+        id: String,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+/// One migration and whether it is applied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MigrationState {
+    /// Migration name.
+    pub name: String,
+    /// True when applied.
+    pub applied: bool,
+}
+
+/// A handle to the database.
+#[derive(Debug, Clone)]
+pub struct Store {
+    db: DatabaseConnection,
+}
+
+fn backend_name(url: &str) -> &'static str {
+    if url.starts_with("sqlite:") { "sqlite" } else { "postgres" }
+}
+
+/// Removes a `user:password@` part from a message (driver errors sometimes echo the URL).
+fn strip_credentials(msg: &str, url: &str) -> String {
+    let mut out = msg.replace(url, "<DB_URL>");
+    if let Some(p) = url::Url::parse(url).ok().as_ref().and_then(url::Url::password) {
+        out = out.replace(p, "REDACTED");
+    }
+    out
+}
+
+impl Store {
+    /// Connects to the database URL (SQLite files are created when missing) and applies
+    /// pending migrations.
+    ///
+    /// # Errors
+    /// Returns [`StoreError::Connect`] or [`StoreError::Db`].
+    pub async fn open(url: &str) -> Result<Self, StoreError> {
+        let store = Self::connect(url).await?;
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// Connects without migrating.
+    ///
+    /// # Errors
+    /// Returns [`StoreError::Connect`] when the database cannot be opened.
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        let backend = backend_name(url);
+        let mut opts = ConnectOptions::new(url.to_owned());
+        opts.sqlx_logging(false).max_connections(if backend == "sqlite" { 4 } else { 8 });
+        let db = Database::connect(opts)
+            .await
+            .map_err(|e| StoreError::Connect { backend, reason: strip_credentials(&e.to_string(), url) })?;
+        if db.get_database_backend() == DatabaseBackend::Sqlite {
+            // WAL lets the daemon and the operator CLI use the file at the same time.
+            db.execute_unprepared("PRAGMA journal_mode=WAL; PRAGMA busy_timeout=10000;").await?;
+        }
+        Ok(Self { db })
+    }
+
+    /// Returns the underlying connection.
+    pub fn conn(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
+    /// Returns the backend in use.
+    pub fn backend(&self) -> DatabaseBackend {
+        self.db.get_database_backend()
+    }
+
+    /// Applies every pending migration.
+    ///
+    /// # Errors
+    /// Returns [`StoreError::Db`] when a migration fails.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        Migrator::up(&self.db, None).await?;
+        Ok(())
+    }
+
+    /// Lists every migration with its state.
+    ///
+    /// # Errors
+    /// Returns [`StoreError::Db`] when the migration table cannot be read.
+    pub async fn migration_status(&self) -> Result<Vec<MigrationState>, StoreError> {
+        let list = Migrator::get_migration_with_status(&self.db).await?;
+        Ok(list
+            .iter()
+            .map(|m| MigrationState {
+                name: m.name().to_owned(),
+                applied: matches!(m.status(), migration::MigrationStatus::Applied),
+            })
+            .collect())
+    }
+
+    /// Returns an event recorder writing to this store.
+    pub fn events(&self) -> EventRecorder {
+        EventRecorder::new(self.db.clone())
+    }
+}

@@ -1,0 +1,407 @@
+//! Pipeline persistence: `pipeline_runs`, `stage_runs` (one row per attempt), `stage_requests`
+//! (operator run/re-run requests) and `leases` (which process drives the pipeline).
+
+use chrono::{DateTime, NaiveDate, Utc};
+use entity::{lease, pipeline_run, stage_request, stage_run};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, ExprTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set,
+};
+
+use super::StoreError;
+
+/// The kind of an operator stage request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RequestKind {
+    /// Run a stage that has not succeeded yet.
+    Run,
+    /// Run a stage again even if it succeeded.
+    Rerun,
+}
+
+impl RequestKind {
+    /// Returns the stored text.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Run => "RUN",
+            Self::Rerun => "RERUN",
+        }
+    }
+
+    /// Parses the stored text.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "RUN" => Some(Self::Run),
+            "RERUN" => Some(Self::Rerun),
+            _ => None,
+        }
+    }
+}
+
+/// Stored statuses of a stage request.
+pub mod request_status {
+    /// Waiting for the daemon.
+    pub const PENDING: &str = "PENDING";
+    /// Being executed.
+    pub const TAKEN: &str = "TAKEN";
+    /// Executed; the stage succeeded.
+    pub const DONE: &str = "DONE";
+    /// Executed; the stage (or the request) failed.
+    pub const FAILED: &str = "FAILED";
+}
+
+/// Fields written when a stage attempt changes status.
+#[derive(Debug, Clone, Default)]
+pub struct AttemptUpdate {
+    /// Start time (set on RUNNING).
+    pub started_at: Option<DateTime<Utc>>,
+    /// End time (set on a terminal status).
+    pub finished_at: Option<DateTime<Utc>>,
+    /// Error text (already scrubbed).
+    pub error: Option<String>,
+    /// JSON output of a successful attempt.
+    pub output: Option<serde_json::Value>,
+}
+
+/// Reads and writes pipeline rows.
+#[derive(Debug, Clone)]
+pub struct PipelineStore {
+    db: DatabaseConnection,
+}
+
+impl PipelineStore {
+    /// Creates the store on a connection.
+    pub fn new(db: DatabaseConnection) -> Self {
+        Self { db }
+    }
+
+    /// Returns the run of a trade date, if any.
+    ///
+    /// # Errors
+    /// Returns [`StoreError::Db`] when the query fails.
+    pub async fn find_run(&self, date: NaiveDate) -> Result<Option<pipeline_run::Model>, StoreError> {
+        Ok(pipeline_run::Entity::find()
+            .filter(pipeline_run::Column::TradeDate.eq(date))
+            .one(&self.db)
+            .await?)
+    }
+
+    /// Returns the run of a trade date, creating it with `status` when missing (a concurrent
+    /// creator wins and its row is returned). The flag says whether this call created it.
+    ///
+    /// # Errors
+    /// Returns [`StoreError::Db`] when the queries fail.
+    pub async fn get_or_create_run(
+        &self,
+        date: NaiveDate,
+        status: &str,
+        reason: Option<String>,
+        now: DateTime<Utc>,
+    ) -> Result<(pipeline_run::Model, bool), StoreError> {
+        if let Some(run) = self.find_run(date).await? {
+            return Ok((run, false));
+        }
+        let row = pipeline_run::ActiveModel {
+            trade_date: Set(date),
+            status: Set(status.to_owned()),
+            reason: Set(reason),
+            started_at: Set(now),
+            finished_at: Set(None),
+            ..Default::default()
+        };
+        match row.insert(&self.db).await {
+            Ok(run) => Ok((run, true)),
+            Err(e) => match self.find_run(date).await? {
+                Some(run) => Ok((run, false)),
+                None => Err(e.into()),
+            },
+        }
+    }
+
+    /// Sets a run's status, reason and finish time.
+    ///
+    /// # Errors
+    /// Returns [`StoreError::Db`] when the update fails.
+    pub async fn set_run_status(
+        &self,
+        run_id: i64,
+        status: &str,
+        reason: Option<String>,
+        finished_at: Option<DateTime<Utc>>,
+    ) -> Result<(), StoreError> {
+        pipeline_run::Entity::update_many()
+            .set(pipeline_run::ActiveModel {
+                status: Set(status.to_owned()),
+                reason: Set(reason),
+                finished_at: Set(finished_at),
+                ..Default::default()
+            })
+            .filter(pipeline_run::Column::Id.eq(run_id))
+            .exec(&self.db)
+            .await?;
+        Ok(())
+    }
+
+    /// Returns the most recent runs, newest trade date first.
+    ///
+    /// # Errors
+    /// Returns [`StoreError::Db`] when the query fails.
+    pub async fn recent_runs(&self, limit: u64) -> Result<Vec<pipeline_run::Model>, StoreError> {
+        Ok(pipeline_run::Entity::find()
+            .order_by_desc(pipeline_run::Column::TradeDate)
+            .limit(limit)
+            .all(&self.db)
+            .await?)
+    }
+
+    /// Returns every attempt of a run, ordered by id (creation order).
+    ///
+    /// # Errors
+    /// Returns [`StoreError::Db`] when the query fails.
+    pub async fn attempts(&self, run_id: i64) -> Result<Vec<stage_run::Model>, StoreError> {
+        Ok(stage_run::Entity::find()
+            .filter(stage_run::Column::PipelineRunId.eq(run_id))
+            .order_by_asc(stage_run::Column::Id)
+            .all(&self.db)
+            .await?)
+    }
+
+    /// Returns the latest attempt of a stage in a run.
+    ///
+    /// # Errors
+    /// Returns [`StoreError::Db`] when the query fails.
+    pub async fn latest_attempt(
+        &self,
+        run_id: i64,
+        stage: &str,
+    ) -> Result<Option<stage_run::Model>, StoreError> {
+        Ok(stage_run::Entity::find()
+            .filter(stage_run::Column::PipelineRunId.eq(run_id))
+            .filter(stage_run::Column::Stage.eq(stage))
+            .order_by_desc(stage_run::Column::Attempt)
+            .one(&self.db)
+            .await?)
+    }
+
+    /// Inserts a PENDING attempt.
+    ///
+    /// # Errors
+    /// Returns [`StoreError::Db`] when the insert fails (the attempt number is unique per stage).
+    pub async fn insert_attempt(
+        &self,
+        run_id: i64,
+        stage: &str,
+        attempt: i32,
+        requested_by: Option<String>,
+        now: DateTime<Utc>,
+    ) -> Result<stage_run::Model, StoreError> {
+        let row = stage_run::ActiveModel {
+            pipeline_run_id: Set(run_id),
+            stage: Set(stage.to_owned()),
+            attempt: Set(attempt),
+            status: Set("PENDING".to_owned()),
+            started_at: Set(None),
+            finished_at: Set(None),
+            error: Set(None),
+            output: Set(None),
+            requested_by: Set(requested_by),
+            created_at: Set(now),
+            ..Default::default()
+        };
+        Ok(row.insert(&self.db).await?)
+    }
+
+    /// Moves an attempt from status `from` to `to` and writes the given fields; returns false when
+    /// the attempt was not in `from` (someone else changed it).
+    ///
+    /// # Errors
+    /// Returns [`StoreError::Db`] when the update fails.
+    pub async fn update_attempt(
+        &self,
+        id: i64,
+        from: &str,
+        to: &str,
+        update: AttemptUpdate,
+    ) -> Result<bool, StoreError> {
+        let mut row = stage_run::ActiveModel { status: Set(to.to_owned()), ..Default::default() };
+        if let Some(t) = update.started_at {
+            row.started_at = Set(Some(t));
+        }
+        if let Some(t) = update.finished_at {
+            row.finished_at = Set(Some(t));
+        }
+        if let Some(e) = update.error {
+            row.error = Set(Some(e));
+        }
+        if let Some(o) = update.output {
+            row.output = Set(Some(o));
+        }
+        let res = stage_run::Entity::update_many()
+            .set(row)
+            .filter(stage_run::Column::Id.eq(id))
+            .filter(stage_run::Column::Status.eq(from))
+            .exec(&self.db)
+            .await?;
+        Ok(res.rows_affected == 1)
+    }
+
+    /// Inserts a PENDING stage request and returns its id.
+    ///
+    /// # Errors
+    /// Returns [`StoreError::Db`] when the insert fails.
+    pub async fn insert_request(
+        &self,
+        date: NaiveDate,
+        stage: &str,
+        kind: RequestKind,
+        requested_by: &str,
+        now: DateTime<Utc>,
+    ) -> Result<i64, StoreError> {
+        let row = stage_request::ActiveModel {
+            trade_date: Set(date),
+            stage: Set(stage.to_owned()),
+            kind: Set(kind.as_str().to_owned()),
+            requested_by: Set(requested_by.to_owned()),
+            requested_at: Set(now),
+            status: Set(request_status::PENDING.to_owned()),
+            taken_by: Set(None),
+            taken_at: Set(None),
+            finished_at: Set(None),
+            result: Set(None),
+            ..Default::default()
+        };
+        Ok(row.insert(&self.db).await?.id)
+    }
+
+    /// Claims the oldest PENDING request for `holder` and returns it.
+    ///
+    /// # Errors
+    /// Returns [`StoreError::Db`] when the queries fail.
+    pub async fn take_request(
+        &self,
+        holder: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<stage_request::Model>, StoreError> {
+        let pending = stage_request::Entity::find()
+            .filter(stage_request::Column::Status.eq(request_status::PENDING))
+            .order_by_asc(stage_request::Column::Id)
+            .limit(8)
+            .all(&self.db)
+            .await?;
+        for req in pending {
+            let res = stage_request::Entity::update_many()
+                .set(stage_request::ActiveModel {
+                    status: Set(request_status::TAKEN.to_owned()),
+                    taken_by: Set(Some(holder.to_owned())),
+                    taken_at: Set(Some(now)),
+                    ..Default::default()
+                })
+                .filter(stage_request::Column::Id.eq(req.id))
+                .filter(stage_request::Column::Status.eq(request_status::PENDING))
+                .exec(&self.db)
+                .await?;
+            if res.rows_affected == 1 {
+                return Ok(stage_request::Entity::find_by_id(req.id).one(&self.db).await?);
+            }
+        }
+        Ok(None)
+    }
+
+    /// Records the outcome of a request.
+    ///
+    /// # Errors
+    /// Returns [`StoreError::Db`] when the update fails.
+    pub async fn finish_request(
+        &self,
+        id: i64,
+        ok: bool,
+        result: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let status = if ok { request_status::DONE } else { request_status::FAILED };
+        stage_request::Entity::update_many()
+            .set(stage_request::ActiveModel {
+                status: Set(status.to_owned()),
+                finished_at: Set(Some(now)),
+                result: Set(Some(result.to_owned())),
+                ..Default::default()
+            })
+            .filter(stage_request::Column::Id.eq(id))
+            .exec(&self.db)
+            .await?;
+        Ok(())
+    }
+
+    /// Returns a request by id.
+    ///
+    /// # Errors
+    /// Returns [`StoreError::Db`] when the query fails.
+    pub async fn request(&self, id: i64) -> Result<Option<stage_request::Model>, StoreError> {
+        Ok(stage_request::Entity::find_by_id(id).one(&self.db).await?)
+    }
+
+    /// Takes or renews the named lease for `holder` until `now + ttl`; returns false when another
+    /// holder's lease has not expired.
+    ///
+    /// # Errors
+    /// Returns [`StoreError::Db`] when the queries fail.
+    pub async fn acquire_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        ttl: chrono::TimeDelta,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let expires = now + ttl;
+        let res = lease::Entity::update_many()
+            .set(lease::ActiveModel {
+                holder: Set(holder.to_owned()),
+                heartbeat_at: Set(now),
+                expires_at: Set(expires),
+                ..Default::default()
+            })
+            .filter(lease::Column::Name.eq(name))
+            .filter(lease::Column::Holder.eq(holder).or(lease::Column::ExpiresAt.lt(now)))
+            .exec(&self.db)
+            .await?;
+        if res.rows_affected == 1 {
+            return Ok(true);
+        }
+        if lease::Entity::find_by_id(name.to_owned()).one(&self.db).await?.is_some() {
+            return Ok(false);
+        }
+        let row = lease::ActiveModel {
+            name: Set(name.to_owned()),
+            holder: Set(holder.to_owned()),
+            heartbeat_at: Set(now),
+            expires_at: Set(expires),
+        };
+        // A concurrent insert makes this fail: the other process holds the lease.
+        Ok(row.insert(&self.db).await.is_ok())
+    }
+
+    /// Releases the named lease if `holder` holds it.
+    ///
+    /// # Errors
+    /// Returns [`StoreError::Db`] when the delete fails.
+    pub async fn release_lease(&self, name: &str, holder: &str) -> Result<(), StoreError> {
+        lease::Entity::delete_many()
+            .filter(lease::Column::Name.eq(name))
+            .filter(lease::Column::Holder.eq(holder))
+            .exec(&self.db)
+            .await?;
+        Ok(())
+    }
+
+    /// Returns the unexpired holder of the named lease, if any.
+    ///
+    /// # Errors
+    /// Returns [`StoreError::Db`] when the query fails.
+    pub async fn live_lease(
+        &self,
+        name: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<lease::Model>, StoreError> {
+        Ok(lease::Entity::find_by_id(name.to_owned()).one(&self.db).await?.filter(|l| l.expires_at >= now))
+    }
+}

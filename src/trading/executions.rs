@@ -1,0 +1,309 @@
+//! Executions: real-time notices and fills (`ExecutionEvent`) and REST snapshots (today's orders)
+//! converge on the same database state whichever arrives first and however often.
+//!
+//! Fills go through the order's [`crate::domain::fill::FillLedger`] (rebuilt from the `fills`
+//! rows), so a fill is stored once whatever its source; the order row then moves to the ledger's
+//! cumulative quantity (forward only) and positions are recomputed from the fills.
+
+use rust_decimal::Decimal;
+use sea_orm::TransactionTrait;
+use serde_json::json;
+
+use super::orders::{fold_cancel_records, number_eq};
+use super::{Checkpoint, TradingCore, TradingError};
+use crate::domain::fill::{FillLedger, FillSnapshot, LedgerOutcome, NoticeFill};
+use crate::domain::market::{
+    BrokerOrder, ExecutionEvent, FeedStatus, FillEvent, NoticeKind, OrderNotice, to_kst,
+};
+use crate::domain::mode::StopReason;
+use crate::domain::order::{BrokerOrderNo, OrderEvent, OrderStatus};
+use crate::store::Severity;
+use crate::store::fills::{self as fill_rows, FillMeta};
+use crate::store::orders::{self as order_rows, StoredOrder, UpdateExtra};
+
+/// What handling one execution event did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Handled {
+    /// The order (row id) was updated or confirmed.
+    Order(i64),
+    /// A fill was new and recorded for the order.
+    FillRecorded(i64),
+    /// The fill was already known.
+    Duplicate(i64),
+    /// No order of ours matches; recorded as an event (recovery picks it up from snapshots).
+    Unmatched,
+    /// Feed status or an informational notice; recorded.
+    Status,
+}
+
+/// One input to the ledger.
+enum LedgerInput {
+    Notice(NoticeFill),
+    Snapshot(FillSnapshot),
+}
+
+impl TradingCore {
+    /// Handles one real-time execution event.
+    ///
+    /// # Errors
+    /// Returns store errors.
+    pub async fn handle_execution(&self, event: &ExecutionEvent) -> Result<Handled, TradingError> {
+        match event {
+            ExecutionEvent::Fill(f) => self.handle_fill(f).await,
+            ExecutionEvent::Notice(n) => self.handle_notice(n).await,
+            ExecutionEvent::Status(s) => {
+                self.handle_status(s).await;
+                Ok(Handled::Status)
+            }
+        }
+    }
+
+    async fn handle_status(&self, s: &FeedStatus) {
+        let now = self.clock.now();
+        match s {
+            FeedStatus::Connected { .. } => self.guard.set_disconnected(None),
+            FeedStatus::Disconnected { .. } => self.guard.set_disconnected(Some(now)),
+            FeedStatus::StopTrading { reason } => {
+                let r = StopReason::BrokerDisconnected { since: now, for_secs: 0 };
+                tracing::warn!(reason = %reason, "feed asks to stop trading");
+                let _ = self.guard.trip(r).await;
+            }
+            _ => {}
+        }
+        let payload = json!({ "status": s });
+        self.event("FEED_STATUS", Severity::Info, "feed status", payload, None).await;
+        if !matches!(s, FeedStatus::Connected { .. }) {
+            let _ = self.guard.evaluate(Decimal::ZERO, Decimal::ZERO).await;
+        }
+    }
+
+    async fn handle_notice(&self, n: &OrderNotice) -> Result<Handled, TradingError> {
+        let target = n.original_order_no.as_deref().unwrap_or(&n.broker_order_no);
+        let Some(stored) = self.find_order(target).await? else {
+            if n.kind == NoticeKind::Accepted
+                && let Some(id) = self.match_pending(n).await?
+            {
+                let no = BrokerOrderNo::new(&n.branch, &n.broker_order_no)?;
+                self.apply_order_event(
+                    id,
+                    &OrderEvent::Accepted { broker_order_no: no },
+                    &UpdateExtra::default(),
+                )
+                .await?;
+                return Ok(Handled::Order(id));
+            }
+            let payload = json!({ "notice": n });
+            self.event("UNMATCHED_NOTICE", Severity::Warning, "notice for no known order", payload, None)
+                .await;
+            return Ok(Handled::Unmatched);
+        };
+        let id = stored.id;
+        let ev = match n.kind {
+            NoticeKind::Accepted => {
+                OrderEvent::Accepted { broker_order_no: BrokerOrderNo::new(&n.branch, &n.broker_order_no)? }
+            }
+            NoticeKind::CancelAccepted | NoticeKind::RemainderCanceled => OrderEvent::CancelConfirmed,
+            NoticeKind::Rejected if n.original_order_no.is_some() => OrderEvent::CancelRejected {
+                code: "NOTICE".into(),
+                reason: "cancel or modify rejected".into(),
+            },
+            NoticeKind::Rejected => {
+                OrderEvent::Rejected { code: "NOTICE".into(), reason: "rejected by the broker".into() }
+            }
+            NoticeKind::ModifyAccepted => {
+                self.event(
+                    "MODIFY_NOTICE",
+                    Severity::Info,
+                    "modify accepted",
+                    json!({ "notice": n }),
+                    Some(id),
+                )
+                .await;
+                return Ok(Handled::Status);
+            }
+        };
+        if ev == OrderEvent::CancelConfirmed {
+            // Fills that preceded the cancel must be counted before the order becomes terminal.
+            self.sync_order_from_broker(&stored).await?;
+        }
+        self.apply_order_event(id, &ev, &UpdateExtra::default()).await?;
+        Ok(Handled::Order(id))
+    }
+
+    /// Finds our submitting order an acceptance notice belongs to, by fingerprint (unique only).
+    async fn match_pending(&self, n: &OrderNotice) -> Result<Option<i64>, TradingError> {
+        let orders = order_rows::list_for_date(self.store.conn(), self.config.trade_date).await?;
+        let cands: Vec<i64> = orders
+            .iter()
+            .filter(|o| o.order.status().needs_resolution() && o.order.broker_order_no().is_none())
+            .filter(|o| {
+                let r = o.order.request();
+                r.symbol == n.symbol
+                    && r.side == n.side
+                    && r.qty == n.qty
+                    && r.price.unwrap_or(Decimal::ZERO) == n.price
+            })
+            .map(|o| o.id)
+            .collect();
+        Ok(if cands.len() == 1 { cands.first().copied() } else { None })
+    }
+
+    async fn find_order(&self, number: &str) -> Result<Option<StoredOrder>, TradingError> {
+        let Ok(no) = BrokerOrderNo::new("", number) else { return Ok(None) };
+        Ok(order_rows::find_by_broker_no(self.store.conn(), &no.number).await?)
+    }
+
+    async fn handle_fill(&self, f: &FillEvent) -> Result<Handled, TradingError> {
+        let Some(stored) = self.find_order(&f.broker_order_no).await? else {
+            let payload = json!({ "fill": f });
+            self.event("UNMATCHED_FILL", Severity::Warning, "fill for no known order", payload, None).await;
+            return Ok(Handled::Unmatched);
+        };
+        let no = BrokerOrderNo::new(&f.branch, &f.broker_order_no)?;
+        let input = if f.reconciled {
+            LedgerInput::Snapshot(FillSnapshot {
+                broker_order_no: no,
+                cum_qty: f.fill_id.cum_qty,
+                cum_amount: Decimal::ZERO,
+            })
+        } else {
+            LedgerInput::Notice(NoticeFill {
+                broker_order_no: no,
+                exec_time: to_kst(f.at).time(),
+                qty: f.qty,
+                price: f.price,
+            })
+        };
+        let (s, new) = self.apply_ledger(&stored, input, Some(f.price)).await?;
+        Ok(if new { Handled::FillRecorded(s.id) } else { Handled::Duplicate(s.id) })
+    }
+
+    /// Applies a cumulative fill snapshot of one order.
+    ///
+    /// # Errors
+    /// Returns store errors.
+    pub async fn apply_fill_snapshot(
+        &self,
+        order_id: i64,
+        snap: &FillSnapshot,
+    ) -> Result<StoredOrder, TradingError> {
+        let stored =
+            order_rows::get(self.store.conn(), order_id).await?.ok_or(TradingError::NotFound(order_id))?;
+        Ok(self.apply_ledger(&stored, LedgerInput::Snapshot(snap.clone()), None).await?.0)
+    }
+
+    /// Offers a notice or snapshot to the order's ledger; new fills, the order row and positions are
+    /// written. Returns the order and whether anything new was recorded.
+    async fn apply_ledger(
+        &self,
+        stored: &StoredOrder,
+        input: LedgerInput,
+        price_hint: Option<Decimal>,
+    ) -> Result<(StoredOrder, bool), TradingError> {
+        let id = stored.id;
+        let order = &stored.order;
+        let Some(no) = order.broker_order_no().cloned() else { return Ok((stored.clone(), false)) };
+        let r = order.request();
+        let meta =
+            FillMeta { order_id: id, symbol: r.symbol.clone(), side: r.side, filled_at: self.clock.now() };
+        let txn = self.store.conn().begin().await.map_err(crate::store::StoreError::from)?;
+        let mut ledger: FillLedger = fill_rows::load_ledger(&txn, id, &no, r.qty).await?;
+        let outcome = match input {
+            LedgerInput::Notice(n) => ledger.apply_notice(&n),
+            LedgerInput::Snapshot(mut s) => {
+                if s.cum_amount.is_zero() && s.cum_qty > ledger.cum_qty() {
+                    // A reconciled fill carries only its own price: complete the cumulative amount.
+                    let p = price_hint.unwrap_or(Decimal::ZERO);
+                    s.cum_amount = ledger.cum_amount() + (s.cum_qty - ledger.cum_qty()) * p;
+                }
+                ledger.apply_snapshot(&s)
+            }
+        };
+        let outcome = match outcome {
+            Ok(o) => o,
+            Err(e) => {
+                drop(txn);
+                let payload = json!({ "error": e.to_string() });
+                self.event("FILL_REFUSED", Severity::Error, &e.to_string(), payload, Some(id)).await;
+                return Ok((stored.clone(), false));
+            }
+        };
+        if !matches!(outcome, LedgerOutcome::Recorded { .. }) {
+            drop(txn);
+            // The order row may lag behind its fills after a crash: catch it up.
+            let caught = self.catch_up_order(id, &ledger).await?;
+            return Ok((caught, false));
+        }
+        let report = fill_rows::sync_ledger(&txn, &ledger, &meta).await?;
+        txn.commit().await.map_err(crate::store::StoreError::from)?;
+        let payload = json!({ "outcome": format!("{outcome:?}"), "inserted": report.inserted, "updated": report.updated, "deleted": report.deleted, "cum_qty": ledger.cum_qty() });
+        self.event("FILL_RECORDED", Severity::Info, "fill recorded", payload, Some(id)).await;
+        self.checkpoint(Checkpoint::Fill, &id.to_string());
+        let s = self.catch_up_order(id, &ledger).await?;
+        self.recompute_positions().await?;
+        Ok((s, true))
+    }
+
+    /// Moves the order row to the ledger's cumulative fill (forward only; refusals are recorded).
+    async fn catch_up_order(&self, id: i64, ledger: &FillLedger) -> Result<StoredOrder, TradingError> {
+        let stored = order_rows::get(self.store.conn(), id).await?.ok_or(TradingError::NotFound(id))?;
+        let cum = ledger.cum_qty();
+        if cum.is_zero()
+            || (cum == stored.order.filled_qty()
+                && ledger.cum_amount() == stored.order.record().filled_amount)
+        {
+            return Ok(stored);
+        }
+        if stored.order.status() == OrderStatus::New {
+            return Ok(stored);
+        }
+        let ev = stored.order.fill_event(cum, ledger.cum_amount());
+        Ok(self.apply_order_event(id, &ev, &UpdateExtra::default()).await?.0)
+    }
+
+    /// Reads the broker's state of one order and adopts it (fills first).
+    async fn sync_order_from_broker(&self, stored: &StoredOrder) -> Result<(), TradingError> {
+        let Some(no) = stored.order.broker_order_no() else { return Ok(()) };
+        match self.broker.todays_orders().await {
+            Ok(list) => {
+                if let Some(b) = list.iter().find(|b| number_eq(&b.broker_order_no, &no.number))
+                    && b.filled_qty > Decimal::ZERO
+                {
+                    let snap = FillSnapshot {
+                        broker_order_no: no.clone(),
+                        cum_qty: b.filled_qty,
+                        cum_amount: b.filled_amount,
+                    };
+                    self.apply_fill_snapshot(stored.id, &snap).await?;
+                }
+            }
+            Err(e) => {
+                self.event("SYNC_FAILED", Severity::Warning, &e.to_string(), json!({}), Some(stored.id))
+                    .await;
+            }
+        }
+        Ok(())
+    }
+
+    /// Applies a REST snapshot of today's orders: every broker order that is ours is adopted
+    /// (number, fills, cancel, reject). Returns the broker orders that match no order of ours.
+    ///
+    /// # Errors
+    /// Returns store errors.
+    pub async fn apply_orders_snapshot<'b>(
+        &self,
+        broker_orders: &'b [BrokerOrder],
+    ) -> Result<Vec<&'b BrokerOrder>, TradingError> {
+        let mut foreign = Vec::new();
+        let folded = fold_cancel_records(broker_orders);
+        for (b, f) in broker_orders.iter().zip(&folded).filter(|(b, _)| b.original_order_no.is_none()) {
+            match self.find_order(&b.broker_order_no).await? {
+                Some(s) => {
+                    self.adopt_broker_order(s.id, f).await?;
+                }
+                None => foreign.push(b),
+            }
+        }
+        Ok(foreign)
+    }
+}

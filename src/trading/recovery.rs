@@ -1,0 +1,219 @@
+//! Crash recovery: our open orders against the broker's orders and fills. The broker wins; every
+//! difference is recorded as an event; positions are recomputed from fills and compared with the
+//! broker's holdings; what cannot be resolved trips stop mode with a clear reason.
+
+use rust_decimal::Decimal;
+use serde::Serialize;
+use serde_json::json;
+
+use super::orders::{Resolution, fold_cancel_records, number_eq};
+use super::{TradingCore, TradingError};
+use crate::domain::mode::StopReason;
+use crate::domain::order::OrderStatus;
+use crate::domain::position::{Holding, HoldingDiff};
+use crate::store::Severity;
+use crate::store::orders as order_rows;
+
+/// One difference recovery found (and what it did about it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Difference {
+    /// Our row differed from the broker's state; the broker's state was adopted.
+    OrderAdopted {
+        /// Order row.
+        order_id: i64,
+        /// Status before.
+        from: OrderStatus,
+        /// Status after.
+        to: OrderStatus,
+        /// Filled quantity before.
+        filled_before: Decimal,
+        /// Filled quantity after.
+        filled_after: Decimal,
+    },
+    /// An order of unknown outcome was found at the broker.
+    UnknownFound {
+        /// Order row.
+        order_id: i64,
+    },
+    /// An order of unknown outcome proved absent; it may be resent.
+    UnknownNotFound {
+        /// Order row.
+        order_id: i64,
+    },
+    /// An order of unknown outcome could not be resolved.
+    UnknownUnresolved {
+        /// Order row.
+        order_id: i64,
+        /// Why.
+        reason: String,
+    },
+    /// Our order has a broker number the broker does not list.
+    MissingAtBroker {
+        /// Order row.
+        order_id: i64,
+    },
+    /// The broker lists an order that is not ours.
+    ForeignOrder {
+        /// Broker order number.
+        broker_order_no: String,
+    },
+    /// Positions differ from the broker's holdings.
+    Holding(HoldingDiff),
+}
+
+/// What recovery found and did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct RecoveryReport {
+    /// Orders of the day checked.
+    pub orders_checked: usize,
+    /// Every difference found.
+    pub differences: Vec<Difference>,
+    /// Orders proven never sent; they are `NEW` again and may be resent.
+    pub resendable: Vec<i64>,
+    /// Set when recovery tripped stop mode.
+    pub stopped: Option<String>,
+}
+
+impl RecoveryReport {
+    /// Returns true when nothing is left unresolved.
+    pub fn is_clean(&self) -> bool {
+        self.stopped.is_none()
+    }
+}
+
+impl TradingCore {
+    /// Reconciles the database with the broker after a start or a crash.
+    ///
+    /// # Errors
+    /// Returns store errors; broker failures make the report unresolved (stop mode) instead.
+    pub async fn recover(&self) -> Result<RecoveryReport, TradingError> {
+        let mut report = RecoveryReport::default();
+        let mut unresolved: Vec<String> = Vec::new();
+        let broker_orders = match self.broker.todays_orders().await {
+            Ok(list) => fold_cancel_records(&list),
+            Err(e) => {
+                return self.finish(report, vec![format!("cannot read the broker's orders: {e}")]).await;
+            }
+        };
+        let orders = order_rows::list_for_date(self.store.conn(), self.config.trade_date).await?;
+        report.orders_checked = orders.len();
+        for stored in &orders {
+            let id = stored.id;
+            let status = stored.order.status();
+            if status.needs_resolution() {
+                let res = self.resolve_with(id, &broker_orders).await?;
+                let diff = match res {
+                    Resolution::Found(_) => Difference::UnknownFound { order_id: id },
+                    Resolution::NotFound => {
+                        report.resendable.push(id);
+                        Difference::UnknownNotFound { order_id: id }
+                    }
+                    Resolution::StillUnknown(reason) => {
+                        unresolved.push(format!("order {id} outcome unknown: {reason}"));
+                        Difference::UnknownUnresolved { order_id: id, reason }
+                    }
+                    Resolution::NotNeeded => continue,
+                };
+                report.differences.push(diff);
+                continue;
+            }
+            let Some(no) = stored.order.broker_order_no() else { continue };
+            let Some(b) = broker_orders.iter().find(|b| number_eq(&b.broker_order_no, &no.number)) else {
+                if status.is_open() || stored.order.filled_qty() > Decimal::ZERO {
+                    unresolved.push(format!("order {id} ({no}) is not listed by the broker"));
+                    report.differences.push(Difference::MissingAtBroker { order_id: id });
+                }
+                continue;
+            };
+            let after = self.adopt_broker_order(id, b).await?;
+            let changed =
+                after.order.status() != status || after.order.filled_qty() != stored.order.filled_qty();
+            if changed {
+                report.differences.push(Difference::OrderAdopted {
+                    order_id: id,
+                    from: status,
+                    to: after.order.status(),
+                    filled_before: stored.order.filled_qty(),
+                    filled_after: after.order.filled_qty(),
+                });
+            }
+        }
+        let ours = order_rows::list_for_date(self.store.conn(), self.config.trade_date).await?;
+        for b in broker_orders.iter().filter(|b| b.original_order_no.is_none()) {
+            let known = ours
+                .iter()
+                .any(|o| o.order.broker_order_no().is_some_and(|n| number_eq(&b.broker_order_no, &n.number)));
+            if !known {
+                report
+                    .differences
+                    .push(Difference::ForeignOrder { broker_order_no: b.broker_order_no.clone() });
+            }
+        }
+        let positions = match self.recompute_positions().await {
+            Ok(p) => Some(p),
+            Err(e) => {
+                unresolved.push(format!("positions cannot be recomputed: {e}"));
+                None
+            }
+        };
+        match (positions, self.broker.account().await) {
+            (Some(p), Ok(account)) => {
+                let theirs: Vec<Holding> = account
+                    .holdings
+                    .iter()
+                    .map(|h| Holding { symbol: h.symbol.clone(), qty: h.qty, avg_price: h.avg_price })
+                    .collect();
+                for d in p.diff_with_broker(&theirs, self.config.avg_price_tolerance) {
+                    if matches!(d, HoldingDiff::QtyMismatch { .. }) {
+                        unresolved.push(format!(
+                            "holding differs: {}",
+                            serde_json::to_string(&d).unwrap_or_default()
+                        ));
+                    }
+                    report.differences.push(Difference::Holding(d));
+                }
+            }
+            (_, Err(e)) => unresolved.push(format!("cannot read the broker's holdings: {e}")),
+            (None, Ok(_)) => {}
+        }
+        for d in &report.differences {
+            let payload = json!({ "difference": d });
+            let order_id = match d {
+                Difference::OrderAdopted { order_id, .. }
+                | Difference::UnknownFound { order_id }
+                | Difference::UnknownNotFound { order_id }
+                | Difference::UnknownUnresolved { order_id, .. }
+                | Difference::MissingAtBroker { order_id } => Some(*order_id),
+                _ => None,
+            };
+            self.event(
+                "RECOVERY_DIFFERENCE",
+                Severity::Warning,
+                "recovery difference (broker wins)",
+                payload,
+                order_id,
+            )
+            .await;
+        }
+        self.finish(report, unresolved).await
+    }
+
+    async fn finish(
+        &self,
+        mut report: RecoveryReport,
+        unresolved: Vec<String>,
+    ) -> Result<RecoveryReport, TradingError> {
+        if !unresolved.is_empty() {
+            let detail = unresolved.join("; ");
+            if let Err(e) = self.guard.trip(StopReason::Reconciliation { detail: detail.clone() }).await {
+                tracing::error!(error = %e, "cannot persist stop mode");
+            }
+            report.stopped = Some(detail);
+        }
+        let payload = json!({ "report": report });
+        let sev = if report.is_clean() { Severity::Info } else { Severity::Critical };
+        self.event("RECOVERY_DONE", sev, "recovery finished", payload, None).await;
+        Ok(report)
+    }
+}

@@ -1,0 +1,29 @@
+//! `aegis demo` as a user runs it (a fresh directory, nothing configured), at a high speed.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use aegis::store::testing::TempDir;
+
+#[tokio::test]
+async fn demo_runs_a_whole_day_and_exits_zero() {
+    let dir = TempDir::new("aegis-e2e-demo").unwrap();
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_aegis"));
+    cmd.args(["demo", "--speed", "4000", "--no-progress", "--symbols", "005930,247540"])
+        .current_dir(&dir.0)
+        .env("LOG_LEVEL", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    for (k, _) in std::env::vars().filter(|(k, _)| k.starts_with("SLACK_") || k.starts_with("SMTP_")) {
+        cmd.env_remove(k);
+    }
+    let out =
+        tokio::time::timeout(Duration::from_secs(150), cmd.output()).await.expect("demo timed out").unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "exit {:?}\n{stdout}\n{stderr}", out.status.code());
+    assert!(stdout.contains("aegis demo summary"), "{stdout}");
+    assert!(stdout.contains("database and simulator agree"), "{stdout}");
+    assert!(stdout.contains("journal -> SUCCEEDED") || stdout.contains("journal=SUCCEEDED"), "{stdout}");
+}
