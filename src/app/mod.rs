@@ -135,8 +135,9 @@ impl App {
         let (fanout, worker) =
             crate::notify::start(&store, settings, opts.console.clone(), opts.worker, cancel.clone())
                 .map_err(|e| AppError::Notify(e.to_string()))?;
-        let clock = opts.clock.clone();
-        let fanout = fanout.with_clock(Arc::new(move || clock.now()));
+        // The outbox schedules deliveries and retries in wall-clock time, the same clock as its
+        // worker: stamping rows with a simulated clock that runs ahead of the wall would leave
+        // them not yet due (the messages themselves carry the trading clock's times).
         let notifier: Arc<dyn Notifier> = Arc::new(fanout.clone());
         let mut deps =
             StageDeps::new(broker.clone(), opts.clock.clone(), opts.calendar.clone(), notifier, opts.stages);

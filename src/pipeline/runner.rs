@@ -409,7 +409,8 @@ impl Runner {
                     () = self.cancel.cancelled() => return Ok(Some(RunOutcome::Interrupted { stage })),
                 }
             }
-            match self.attempt(run, stage, &spec, imp.as_ref(), requested_by.clone(), outputs).await? {
+            let last = try_no == max;
+            match self.attempt(run, stage, &spec, imp.as_ref(), requested_by.clone(), outputs, last).await? {
                 (Attempted::Succeeded(output), _) => {
                     outputs.insert(stage, output);
                     return Ok(None);
@@ -417,10 +418,9 @@ impl Runner {
                 (Attempted::Skipped, _) => return Ok(None),
                 (Attempted::Interrupted, _) => return Ok(Some(RunOutcome::Interrupted { stage })),
                 (Attempted::Failed(error), retryable) => {
-                    if retryable && try_no < max {
+                    if retryable && !last {
                         continue;
                     }
-                    self.fail_run(run, stage, &spec, &error).await?;
                     return Ok(Some(RunOutcome::Failed { stage, error }));
                 }
             }
@@ -456,7 +456,11 @@ impl Runner {
         Ok(())
     }
 
-    /// Makes one attempt; the flag says whether its error is retryable.
+    /// Makes one attempt; the flag says whether its error is retryable. When the attempt fails
+    /// for good (`last`, or not retryable), the run is failed — and trading stopped where the
+    /// stage demands it — before the failure is announced, so an operator who reads the alert
+    /// already finds the safe state.
+    #[allow(clippy::too_many_arguments)]
     async fn attempt(
         &self,
         run: &entity::pipeline_run::Model,
@@ -465,6 +469,7 @@ impl Runner {
         imp: &dyn Stage,
         requested_by: Option<String>,
         outputs: &BTreeMap<StageName, Value>,
+        last: bool,
     ) -> Result<(Attempted, bool), RunnerError> {
         let date = run.trade_date;
         let number = self.pipeline.latest_attempt(run.id, stage.as_str()).await?.map_or(1, |r| r.attempt + 1);
@@ -536,6 +541,11 @@ impl Runner {
         };
         if !self.pipeline.update_attempt(row.id, running.as_str(), to.as_str(), update).await? {
             return Err(RunnerError::Conflict { stage, attempt: number });
+        }
+        if let Attempted::Failed(text) = &attempted
+            && (last || !retryable)
+        {
+            self.fail_run(run, stage, spec, text).await?;
         }
         self.announce(date, stage, number, running, to, Some(started), error).await?;
         Ok((attempted, retryable))

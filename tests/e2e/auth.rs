@@ -76,9 +76,4 @@ async fn auth_failure_body(db: TestDb) {
     app.shutdown().await;
     sim.shutdown().await;
 }
-aegis::storage_test!(
-    auth_failure,
-    auth_failure_body,
-    ignore =
-        "times out waiting for the failure to reach the fake Slack server; under investigation (issue #7)"
-);
+aegis::storage_test!(auth_failure, auth_failure_body);
