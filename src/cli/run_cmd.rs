@@ -108,7 +108,9 @@ pub async fn run(loaded: &Loaded, args: RunArgs) -> i32 {
         Err(e) => return fail(super::EXIT_CONFIG, e),
     };
     tracing::info!("aegis daemon starting");
-    let result = serve(app.runner.clone(), schedule, DaemonConfig::default(), cancel.clone()).await;
+    let notifier: Arc<dyn crate::notify::Notifier> = Arc::new(app.fanout.clone());
+    let config = DaemonConfig { notifier: Some(notifier), ..DaemonConfig::default() };
+    let result = serve(app.runner.clone(), schedule, config, cancel.clone()).await;
     signals.abort();
     app.shutdown().await;
     match result {

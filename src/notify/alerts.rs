@@ -192,6 +192,13 @@ impl StageOverdueRule {
         self.alerted.remove(stage);
     }
 
+    /// Returns whether some expectation has passed at `now` without a transition or an alert.
+    pub fn any_due(&self, now: DateTime<Utc>) -> bool {
+        self.expected
+            .iter()
+            .any(|e| now > e.by && !self.seen.contains(&e.stage) && !self.alerted.contains(&e.stage))
+    }
+
     /// Returns one alert for every stage newly overdue at `now`.
     pub fn check(&mut self, now: DateTime<Utc>) -> Vec<Alert> {
         let mut out = Vec::new();

@@ -17,10 +17,13 @@ use tokio_util::sync::CancellationToken;
 use super::runner::{RunOutcome, Runner, RunnerError};
 use super::schedule::{Schedule, Trigger, fire_times};
 use super::scheduler::Fired;
+use crate::domain::calendar::KrxCalendar;
 use crate::domain::stage::StageName;
+use crate::notify::alerts::{ExpectedTransition, StageOverdueRule};
+use crate::notify::{Notification, Notifier};
 use crate::ports::{Clock, SystemClock};
-use crate::store::StoreError;
 use crate::store::pipeline::{PipelineStore, RequestKind};
+use crate::store::{Severity, StoreError};
 
 /// The name of the lease the daemon (or a CLI running a stage itself) holds.
 pub const PIPELINE_LEASE: &str = "pipeline";
@@ -34,6 +37,11 @@ pub struct DaemonConfig {
     pub poll_interval: Duration,
     /// How long the lease survives without a heartbeat.
     pub lease_ttl: Duration,
+    /// How long after a pipeline trigger fires its last stage must have had a transition before
+    /// the "no stage transition by the expected time" alert goes out.
+    pub overdue_grace: Duration,
+    /// Where the daemon's own alerts go (none: they are only recorded as events).
+    pub notifier: Option<Arc<dyn Notifier>>,
 }
 
 impl Default for DaemonConfig {
@@ -46,6 +54,8 @@ impl Default for DaemonConfig {
             ),
             poll_interval: Duration::from_secs(3),
             lease_ttl: Duration::from_secs(30),
+            overdue_grace: Duration::from_secs(15 * 60),
+            notifier: None,
         }
     }
 }
@@ -112,6 +122,70 @@ pub fn due_until(
         .max()
 }
 
+/// The expected transitions of a trade date: the last stage of every pipeline trigger that fires
+/// that day must have had a transition by the firing time plus `grace`. Empty on a closed day.
+pub fn expected_transitions(
+    schedule: &Schedule,
+    calendar: &KrxCalendar,
+    date: NaiveDate,
+    grace: Duration,
+) -> Vec<ExpectedTransition> {
+    let tz = schedule.tz;
+    let (Some(start), Some(end)) = (
+        tz.from_local_datetime(&date.and_time(NaiveTime::MIN)).earliest(),
+        tz.from_local_datetime(&(date + chrono::TimeDelta::days(1)).and_time(NaiveTime::MIN)).earliest(),
+    ) else {
+        return Vec::new();
+    };
+    let grace = chrono::TimeDelta::from_std(grace).unwrap_or(chrono::TimeDelta::minutes(15));
+    let mut latest: BTreeMap<StageName, chrono::DateTime<chrono::Utc>> = BTreeMap::new();
+    for (at, trigger) in fire_times(schedule, calendar, start, end) {
+        if let Trigger::Pipeline { until, .. } = trigger {
+            let by = at.with_timezone(&chrono::Utc) + grace;
+            latest.entry(until).and_modify(|b| *b = (*b).min(by)).or_insert(by);
+        }
+    }
+    latest
+        .into_iter()
+        .map(|(stage, by)| ExpectedTransition { stage: stage.as_str().to_owned(), by })
+        .collect()
+}
+
+/// Watches that the day's stages move by their expected times.
+#[derive(Debug, Default)]
+struct OverdueWatch {
+    day: Option<(NaiveDate, StageOverdueRule)>,
+}
+
+impl OverdueWatch {
+    /// Returns the alerts newly due at `now` (reading the day's attempts only when an
+    /// expectation has passed unseen).
+    async fn check(
+        &mut self,
+        schedule: &Schedule,
+        calendar: &KrxCalendar,
+        store: &PipelineStore,
+        grace: Duration,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Vec<crate::notify::Alert>, StoreError> {
+        let today = now.with_timezone(&schedule.tz).date_naive();
+        if self.day.as_ref().is_none_or(|(d, _)| *d != today) {
+            let rule = StageOverdueRule::new(expected_transitions(schedule, calendar, today, grace));
+            self.day = Some((today, rule));
+        }
+        let Some((_, rule)) = self.day.as_mut() else { return Ok(Vec::new()) };
+        if !rule.any_due(now) {
+            return Ok(Vec::new());
+        }
+        if let Some(run) = store.find_run(today).await? {
+            for attempt in store.attempts(run.id).await? {
+                rule.on_transition(&attempt.stage);
+            }
+        }
+        Ok(rule.check(now))
+    }
+}
+
 impl Daemon {
     /// Creates the daemon around a runner (whose cancellation token should be the one passed to
     /// [`Daemon::run`]).
@@ -160,6 +234,7 @@ impl Daemon {
             }
         }
         let mut job: Option<JoinHandle<(Work, Result<RunOutcome, RunnerError>)>> = None;
+        let mut overdue = OverdueWatch::default();
         let mut tick = tokio::time::interval(self.config.poll_interval);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let result = loop {
@@ -209,6 +284,7 @@ impl Daemon {
                         tracing::info!(request = req.id, stage = %req.stage, kind = %req.kind, "stage request taken");
                         queue.push_back(Work::Request(req));
                     }
+                    self.watch_overdue(&mut overdue).await;
                 }
             }
         };
@@ -221,6 +297,39 @@ impl Daemon {
         self.store.release_lease(PIPELINE_LEASE, &holder).await?;
         tracing::info!(%holder, "pipeline daemon stopped");
         result
+    }
+
+    /// Alerts (event + notifiers) on every stage without a transition by its expected time.
+    async fn watch_overdue(&self, watch: &mut OverdueWatch) {
+        let Some(schedule) = &self.schedule else { return };
+        let now = self.clock.now();
+        let alerts = match watch
+            .check(schedule, self.runner.calendar(), &self.store, self.config.overdue_grace, now)
+            .await
+        {
+            Ok(alerts) => alerts,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot check for overdue stages");
+                return;
+            }
+        };
+        for alert in alerts {
+            tracing::warn!(text = %alert.text, "stage overdue");
+            let payload = serde_json::json!({ "alert": alert.kind.as_str(), "text": alert.text });
+            let date = now.with_timezone(&schedule.tz).date_naive();
+            if let Err(e) = self
+                .runner
+                .store()
+                .events()
+                .record("alert", Severity::Warning, &alert.text, payload, Some(date), None)
+                .await
+            {
+                tracing::warn!(error = %e, "alert not recorded");
+            }
+            if let Some(n) = &self.config.notifier {
+                n.notify(Notification::Alert(alert)).await;
+            }
+        }
     }
 
     async fn work(runner: Arc<Runner>, work: Work) -> (Work, Result<RunOutcome, RunnerError>) {
@@ -340,5 +449,59 @@ mod tests {
         let holiday = NaiveDate::from_ymd_opt(2026, 12, 31).unwrap();
         let late = KST.with_ymd_and_hms(2026, 12, 31, 20, 0, 0).unwrap().with_timezone(&chrono::Utc);
         assert_eq!(due_until(&schedule, &cal, holiday, late), None);
+    }
+
+    #[test]
+    fn expected_transitions_follow_the_schedule_and_calendar() {
+        let schedule = Schedule::builtin().unwrap();
+        let cal = KrxCalendar::builtin().unwrap();
+        let grace = Duration::from_secs(15 * 60);
+        let kst = |e: &ExpectedTransition| e.by.with_timezone(&KST).format("%H:%M").to_string();
+        let regular =
+            expected_transitions(&schedule, &cal, NaiveDate::from_ymd_opt(2026, 11, 18).unwrap(), grace);
+        let got: Vec<(String, String)> = regular.iter().map(|e| (e.stage.clone(), kst(e))).collect();
+        let want = [("universe", "08:15"), ("intraday", "09:05"), ("close", "15:50"), ("journal", "17:15")];
+        assert_eq!(got, want.map(|(a, b)| (a.to_owned(), b.to_owned())).to_vec());
+        let exam =
+            expected_transitions(&schedule, &cal, NaiveDate::from_ymd_opt(2026, 11, 19).unwrap(), grace);
+        assert_eq!(kst(&exam[0]), "09:15", "the exam day opens an hour later");
+        let holiday = NaiveDate::from_ymd_opt(2026, 12, 31).unwrap();
+        assert!(expected_transitions(&schedule, &cal, holiday, grace).is_empty());
+        let saturday = NaiveDate::from_ymd_opt(2026, 11, 21).unwrap();
+        assert!(expected_transitions(&schedule, &cal, saturday, grace).is_empty());
+    }
+
+    #[tokio::test]
+    async fn overdue_stages_alert_once_until_they_move() {
+        let db = crate::store::testing::TestDb::new(crate::store::testing::Backend::Sqlite)
+            .await
+            .unwrap()
+            .unwrap();
+        let store = PipelineStore::new(db.store.conn().clone());
+        let schedule = Schedule::builtin().unwrap();
+        let cal = KrxCalendar::builtin().unwrap();
+        let grace = Duration::from_secs(15 * 60);
+        let at =
+            |h: u32, m: u32| KST.with_ymd_and_hms(2026, 11, 18, h, m, 0).unwrap().with_timezone(&chrono::Utc);
+        let mut watch = OverdueWatch::default();
+        assert!(watch.check(&schedule, &cal, &store, grace, at(8, 10)).await.unwrap().is_empty());
+        let alerts = watch.check(&schedule, &cal, &store, grace, at(8, 20)).await.unwrap();
+        assert_eq!(alerts.len(), 1);
+        assert!(
+            alerts[0].text.contains("universe") && alerts[0].text.contains("08:15:00 KST"),
+            "{}",
+            alerts[0].text
+        );
+        assert!(watch.check(&schedule, &cal, &store, grace, at(8, 30)).await.unwrap().is_empty(), "once");
+        let date = NaiveDate::from_ymd_opt(2026, 11, 18).unwrap();
+        let (run, _) = store.get_or_create_run(date, "RUNNING", None, at(8, 40)).await.unwrap();
+        store.insert_attempt(run.id, "intraday", 1, None, at(8, 50)).await.unwrap();
+        assert!(
+            watch.check(&schedule, &cal, &store, grace, at(9, 10)).await.unwrap().is_empty(),
+            "intraday moved in time"
+        );
+        let alerts = watch.check(&schedule, &cal, &store, grace, at(16, 0)).await.unwrap();
+        assert_eq!(alerts.len(), 1);
+        assert!(alerts[0].text.contains("close"), "{}", alerts[0].text);
     }
 }

@@ -191,6 +191,11 @@ impl Runner {
         &self.pipeline
     }
 
+    /// Returns the store.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
     /// Returns the calendar.
     pub fn calendar(&self) -> &KrxCalendar {
         &self.calendar

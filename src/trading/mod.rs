@@ -193,6 +193,11 @@ impl TradingCore {
         &self.store
     }
 
+    /// Returns the clock.
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
     /// Returns the broker.
     pub fn broker(&self) -> &Arc<dyn Broker> {
         &self.broker

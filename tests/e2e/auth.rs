@@ -30,6 +30,7 @@ async fn auth_failure_body(db: TestDb) {
         holder: format!("e2e-{}", uuid::Uuid::new_v4().simple()),
         poll_interval: Duration::from_millis(100),
         lease_ttl: Duration::from_secs(60),
+        ..DaemonConfig::default()
     };
     let (_triggers, rx) = mpsc::channel(1);
     let daemon = tokio::spawn(Daemon::new(app.runner.clone(), None, config).run(rx, app.cancel.clone()));

@@ -14,9 +14,10 @@ use serde_json::{Value, json};
 use tracing::Instrument;
 
 use super::trading::build_core;
+use super::watch::IntradayAlerts;
 use super::{StageDeps, broker_err, store_err, trading_err};
 use crate::domain::Symbol;
-use crate::domain::market::{MarketEvent, Subscription, kst_to_utc};
+use crate::domain::market::{ExecutionEvent, MarketEvent, Subscription, kst_to_utc};
 use crate::domain::mode::{Action, ModeEvent, TradingMode};
 use crate::domain::position::Positions;
 use crate::domain::price::{PriceBand, PriceContext};
@@ -169,6 +170,7 @@ struct Loop {
     strategy: Option<(MeanReversion, bool)>,
     view: Option<(Positions, Vec<OpenOrderView>)>,
     progress: IntradayProgress,
+    alerts: IntradayAlerts,
 }
 
 impl Loop {
@@ -222,13 +224,26 @@ impl Loop {
                     .await;
                 continue;
             }
-            match self.core.submit(&intent).await {
-                Ok(SubmitOutcome::Sent(_)) => self.progress.orders_sent += 1,
-                Ok(SubmitOutcome::Rejected(_) | SubmitOutcome::Blocked(_)) => {
-                    self.progress.orders_refused += 1
+            let outcome = self.core.submit(&intent).await;
+            let now = self.core.clock().now();
+            match outcome {
+                Ok(SubmitOutcome::Sent(_)) => {
+                    self.progress.orders_sent += 1;
+                    self.alerts.on_order(now, true, false).await;
                 }
-                Ok(_) => {}
-                Err(e) if e.is_retryable() => tracing::warn!(error = %e, "submit failed"),
+                Ok(SubmitOutcome::Rejected(_)) => {
+                    self.progress.orders_refused += 1;
+                    self.alerts.on_order(now, false, true).await;
+                }
+                Ok(SubmitOutcome::Blocked(_)) => self.progress.orders_refused += 1,
+                Ok(SubmitOutcome::Unknown(_) | SubmitOutcome::NotSent(_)) => {
+                    self.alerts.on_order(now, false, true).await;
+                }
+                Ok(SubmitOutcome::Observed | SubmitOutcome::Existing(_)) => {}
+                Err(e) if e.is_retryable() => {
+                    tracing::warn!(error = %e, "submit failed");
+                    self.alerts.on_order(now, false, true).await;
+                }
                 Err(e) => return Err(trading_err("submit", &e)),
             }
             self.view = None;
@@ -236,7 +251,10 @@ impl Loop {
         Ok(())
     }
 
-    async fn on_execution(&mut self, ev: crate::domain::market::ExecutionEvent) -> Result<(), StageError> {
+    async fn on_execution(&mut self, ev: ExecutionEvent) -> Result<(), StageError> {
+        if let ExecutionEvent::Status(status) = &ev {
+            self.alerts.on_feed(status, self.core.clock().now()).await;
+        }
         match self.core.handle_execution(&ev).await {
             Ok(Handled::FillRecorded(_)) => self.progress.fills += 1,
             Ok(_) => {}
@@ -292,11 +310,25 @@ impl Intraday {
             }
         }
         self.price_contexts(&core, &symbols).await;
+        let sent_before = crate::store::orders::list_for_date(core.store().conn(), date)
+            .await
+            .map_err(|e| store_err("orders of the day", &e))?
+            .iter()
+            .filter(|o| o.order.broker_order_no().is_some())
+            .count();
+        let alerts = IntradayAlerts::new(
+            self.deps.notifier.clone(),
+            ctx.store.clone(),
+            date,
+            self.deps.config.risk.max_orders_per_day,
+            u32::try_from(sent_before).unwrap_or(u32::MAX),
+        );
         let mut lp = Loop {
             core,
             strategy,
             view: None,
             progress: IntradayProgress { open: Some(open_at), close: Some(close_at), ..Default::default() },
+            alerts,
         };
         let control = ControlStore::new(ctx.store.conn().clone());
         let mut tick = tokio::time::interval(TICK);
@@ -316,6 +348,7 @@ impl Intraday {
                     ticks += 1;
                     let now = self.deps.clock.now();
                     lp.progress.now = Some(now);
+                    lp.alerts.on_tick(now).await;
                     if let Some(report) = &self.deps.progress {
                         report(&lp.progress);
                     }

@@ -12,6 +12,7 @@ mod journal;
 mod params;
 mod trading;
 mod universe;
+pub mod watch;
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
