@@ -293,14 +293,40 @@ async fn stage(loaded: &Loaded, store: &Store, cmd: StageCommand) -> i32 {
     };
     let cancel = tokio_util::sync::CancellationToken::new();
     let signals = crate::pipeline::service::cancel_on_signal(cancel.clone());
-    let runner = Runner::new(store.clone(), calendar)
-        .with_sink(Arc::new(ConsoleSink))
-        .with_cancel(cancel, Duration::from_secs(10))
-        .with_stage(Arc::new(stages::ConfigCheck::new(loaded)));
+    // With broker settings the stage runs here with everything the daemon has (the KIS adapter,
+    // Slack and email); without them only the stages that need no broker can run.
+    let app = if crate::app::kis_config(&loaded.settings).is_ok() {
+        let built = super::run_cmd::stage_settings(loaded, &super::run_cmd::default_args()).and_then(|cfg| {
+            super::run_cmd::build_app(loaded, store.clone(), cfg, calendar.clone(), cancel.clone())
+        });
+        match built {
+            Ok(app) => Some(app),
+            Err(e) => {
+                signals.abort();
+                let _ = pipeline.release_lease(PIPELINE_LEASE, &holder).await;
+                eprintln!("error: {e}");
+                return super::EXIT_CONFIG;
+            }
+        }
+    } else {
+        None
+    };
+    let runner = match &app {
+        Some(app) => app.runner.clone(),
+        None => Arc::new(
+            Runner::new(store.clone(), calendar)
+                .with_sink(Arc::new(ConsoleSink))
+                .with_cancel(cancel, Duration::from_secs(10))
+                .with_stage(Arc::new(stages::ConfigCheck::new(loaded))),
+        ),
+    };
     let result = match kind {
         RequestKind::Run => runner.run_until(date, stage).await,
         RequestKind::Rerun => runner.rerun(date, stage, &actor()).await,
     };
+    if let Some(app) = app {
+        app.shutdown().await;
+    }
     signals.abort();
     if let Err(e) = pipeline.release_lease(PIPELINE_LEASE, &holder).await {
         eprintln!("warning: cannot release the pipeline lease: {e}");
@@ -326,7 +352,7 @@ async fn stage(loaded: &Loaded, store: &Store, cmd: StageCommand) -> i32 {
             fail(format!("interrupted during {stage}; it resumes on the next run"))
         }
         Err(crate::pipeline::RunnerError::NotRegistered(s)) => fail(format!(
-            "stage {s} needs the broker connection, which only the daemon provides; start `aegis run` and re-run"
+            "stage {s} needs the broker connection: set KIS_APP_KEY, KIS_APP_SECRET and KIS_ACCOUNT (see `aegis config check`)"
         )),
         Err(e) => fail(e),
     }

@@ -65,6 +65,40 @@ fn stages_config(loaded: &Loaded, args: &RunArgs) -> Result<StagesConfig, String
     Ok(cfg)
 }
 
+/// The settings of `aegis run` with every option at its default (what `aegis stage run` uses
+/// when no daemon is running).
+pub(crate) fn default_args() -> RunArgs {
+    RunArgs { symbols: Vec::new(), data_dir: PathBuf::from("data"), master_base_url: None, schedule: None }
+}
+
+/// Builds the application the daemon runs: the real KIS adapter, the notifiers on stdout, Slack
+/// and email, and every stage.
+pub(crate) fn build_app(
+    loaded: &Loaded,
+    store: Store,
+    stages: StagesConfig,
+    calendar: Arc<crate::domain::calendar::KrxCalendar>,
+    cancel: CancellationToken,
+) -> Result<App, String> {
+    let options = AppOptions {
+        loaded: loaded.clone(),
+        stages,
+        clock: Arc::new(SystemClock),
+        calendar,
+        console: Console::stdout(),
+        worker: WorkerConfig::default(),
+        retry_backoff: None,
+        shutdown_grace: Duration::from_secs(10),
+        progress: None,
+    };
+    App::build(store, options, cancel).map_err(|e| e.to_string())
+}
+
+/// Returns the stage settings of `aegis run` for these arguments.
+pub(crate) fn stage_settings(loaded: &Loaded, args: &RunArgs) -> Result<StagesConfig, String> {
+    stages_config(loaded, args)
+}
+
 /// Runs the daemon until SIGTERM or Ctrl-C; 0 after a clean stop.
 pub async fn run(loaded: &Loaded, args: RunArgs) -> i32 {
     let db = loaded.problems_for(&["DB_URL"]);
@@ -92,18 +126,7 @@ pub async fn run(loaded: &Loaded, args: RunArgs) -> i32 {
     };
     let cancel = CancellationToken::new();
     let signals = crate::pipeline::service::cancel_on_signal(cancel.clone());
-    let options = AppOptions {
-        loaded: loaded.clone(),
-        stages,
-        clock: Arc::new(SystemClock),
-        calendar,
-        console: Console::stdout(),
-        worker: WorkerConfig::default(),
-        retry_backoff: None,
-        shutdown_grace: Duration::from_secs(10),
-        progress: None,
-    };
-    let app = match App::build(store, options, cancel.clone()) {
+    let app = match build_app(loaded, store, stages, calendar, cancel.clone()) {
         Ok(a) => a,
         Err(e) => return fail(super::EXIT_CONFIG, e),
     };

@@ -78,3 +78,23 @@ async fn auth_failure_body(db: TestDb) {
     sim.shutdown().await;
 }
 aegis::storage_test!(auth_failure, auth_failure_body);
+
+/// Without a daemon, `aegis stage run` runs the broker stages itself against the broker of the
+/// configuration, and running it again does not repeat what succeeded.
+async fn stage_run_without_daemon_body(db: TestDb) {
+    let sim = start_sim(0.0).await;
+    let env = env(&sim, &db.url, None);
+    let (ok, text) = aegis_cli(&env, &["stage", "run", "account_check", "--date", "2026-11-23"]).await;
+    assert!(ok && text.contains("completed through account_check"), "{text}");
+    let map = stages(&db.store).await;
+    for s in [StageName::ConfigCheck, StageName::AccessToken, StageName::ApprovalKey, StageName::AccountCheck]
+    {
+        assert_eq!(status(&map, s), "SUCCEEDED", "{s}: {map:?}");
+    }
+    assert_eq!(status(&map, StageName::ParamLoad), "-", "nothing beyond the requested stage ran");
+    let (ok, text) = aegis_cli(&env, &["stage", "run", "account_check", "--date", "2026-11-23"]).await;
+    assert!(ok, "{text}");
+    assert_eq!(stages(&db.store).await[&StageName::AccessToken].1, 1, "a succeeded stage is not repeated");
+    sim.shutdown().await;
+}
+aegis::storage_test!(stage_run_without_daemon, stage_run_without_daemon_body);
