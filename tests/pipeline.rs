@@ -475,7 +475,11 @@ async fn serve_starts_and_stops_cleanly(t: TestDb) {
     let cancel = CancellationToken::new();
     let runner = Arc::new(Fakes::default().runner(&t.store, &MemorySink::default(), cancel.clone()));
     let schedule = Arc::new(Schedule::builtin().unwrap());
-    let config = DaemonConfig { poll_interval: Duration::from_millis(20), ..DaemonConfig::default() };
+    let config = DaemonConfig {
+        poll_interval: Duration::from_millis(20),
+        lease_ttl: Duration::from_secs(1),
+        ..DaemonConfig::default()
+    };
     let task = tokio::spawn(aegis::pipeline::serve(runner, schedule, config, cancel.clone()));
     let p = PipelineStore::new(t.store.conn().clone());
     wait_for("the daemon lease", || {
@@ -483,11 +487,17 @@ async fn serve_starts_and_stops_cleanly(t: TestDb) {
         async move { p.live_lease(aegis::pipeline::PIPELINE_LEASE, Utc::now()).await.unwrap().is_some() }
     })
     .await;
-    // A second daemon is refused while the first holds the lease.
+    // A second daemon waits until the lease it sees would expire, then is refused: the first
+    // renewed it with its heartbeat meanwhile.
+    let short = DaemonConfig {
+        poll_interval: Duration::from_millis(20),
+        lease_ttl: Duration::from_millis(300),
+        ..DaemonConfig::default()
+    };
     let other = Daemon::new(
         Arc::new(Fakes::default().runner(&t.store, &MemorySink::default(), CancellationToken::new())),
         None,
-        DaemonConfig::default(),
+        short.clone(),
     );
     let (_tx, rx) = mpsc::channel(1);
     assert!(matches!(
@@ -497,5 +507,29 @@ async fn serve_starts_and_stops_cleanly(t: TestDb) {
     cancel.cancel();
     task.await.unwrap().unwrap();
     assert!(p.live_lease(aegis::pipeline::PIPELINE_LEASE, Utc::now()).await.unwrap().is_none());
+
+    // The lease of a killed daemon (no heartbeat, never released) is taken over once it expires.
+    let ttl = chrono::TimeDelta::milliseconds(400);
+    assert!(p.acquire_lease(aegis::pipeline::PIPELINE_LEASE, "killed", ttl, Utc::now()).await.unwrap());
+    let cancel = CancellationToken::new();
+    let next = Daemon::new(
+        Arc::new(Fakes::default().runner(&t.store, &MemorySink::default(), cancel.clone())),
+        None,
+        DaemonConfig { holder: "restarted".into(), ..short },
+    );
+    let (_tx, rx) = mpsc::channel(1);
+    let task = tokio::spawn(next.run(rx, cancel.clone()));
+    wait_for("the restarted daemon takes the lease over", || {
+        let p = p.clone();
+        async move {
+            p.live_lease(aegis::pipeline::PIPELINE_LEASE, Utc::now())
+                .await
+                .unwrap()
+                .is_some_and(|l| l.holder == "restarted")
+        }
+    })
+    .await;
+    cancel.cancel();
+    task.await.unwrap().unwrap();
 }
 aegis::storage_test!(serve, serve_starts_and_stops_cleanly);

@@ -16,6 +16,40 @@ impl Clock for SimTimeClock {
     }
 }
 
+/// Reads the clock of a running `aegis sim` through its admin API (`GET /__sim/state`) and
+/// returns a local clock that follows it (same time, same speed). Rehearsals and the end-to-end
+/// tests run `aegis run --sim-clock` so the daemon lives on the simulator's compressed day.
+///
+/// # Errors
+/// Returns a message when the simulator cannot be reached or its answer has no valid clock.
+pub async fn follow_sim(rest_base: &url::Url) -> Result<SimTimeClock, String> {
+    let url = rest_base.join("/__sim/state").map_err(|e| format!("simulator URL: {e}"))?;
+    let client = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(10))
+        .build()
+        .map_err(|e| format!("HTTP client: {e}"))?;
+    let state: serde_json::Value = client
+        .get(url.clone())
+        .send()
+        .await
+        .and_then(reqwest::Response::error_for_status)
+        .map_err(|e| format!("cannot read the simulator clock at {url}: {e}"))?
+        .json()
+        .await
+        .map_err(|e| format!("the simulator state at {url} is not JSON: {e}"))?;
+    let now = state
+        .get("now")
+        .and_then(serde_json::Value::as_str)
+        .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
+        .ok_or_else(|| format!("the simulator state at {url} has no valid `now`"))?;
+    let speed = state
+        .get("speed")
+        .and_then(serde_json::Value::as_f64)
+        .filter(|s| s.is_finite() && *s >= 0.0)
+        .ok_or_else(|| format!("the simulator state at {url} has no valid `speed`"))?;
+    Ok(SimTimeClock(SimClock::new(now, speed)))
+}
+
 #[cfg(test)]
 mod tests {
     use std::time::Duration;

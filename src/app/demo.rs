@@ -128,8 +128,12 @@ fn demo_params() -> Value {
     })
 }
 
-/// Makes the demo parameters the ACTIVE row of the trade date (unless one exists).
-async fn activate_params(store: &Store, date: NaiveDate) -> anyhow::Result<()> {
+/// Makes the demo parameters the ACTIVE row of the trade date (unless one exists); the
+/// end-to-end tests use it to rehearse a day with the daemon.
+///
+/// # Errors
+/// Returns an error when the store fails or the parameters do not validate.
+pub async fn activate_params(store: &Store, date: NaiveDate) -> anyhow::Result<()> {
     let strategy = crate::journal::REFERENCE_STRATEGY;
     let now = Utc::now();
     let id = ensure_strategy(store, strategy, "reference strategy", now).await?;

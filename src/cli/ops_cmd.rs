@@ -297,7 +297,14 @@ async fn stage(loaded: &Loaded, store: &Store, cmd: StageCommand) -> i32 {
     // Slack and email); without them only the stages that need no broker can run.
     let app = if crate::app::kis_config(&loaded.settings).is_ok() {
         let built = super::run_cmd::stage_settings(loaded, &super::run_cmd::default_args()).and_then(|cfg| {
-            super::run_cmd::build_app(loaded, store.clone(), cfg, calendar.clone(), cancel.clone())
+            super::run_cmd::build_app(
+                loaded,
+                store.clone(),
+                cfg,
+                calendar.clone(),
+                Arc::new(crate::ports::SystemClock),
+                cancel.clone(),
+            )
         });
         match built {
             Ok(app) => Some(app),

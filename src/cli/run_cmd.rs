@@ -15,7 +15,8 @@ use crate::domain::Symbol;
 use crate::notify::{Console, WorkerConfig};
 use crate::pipeline::schedule::Schedule;
 use crate::pipeline::stages::StagesConfig;
-use crate::pipeline::{DaemonConfig, SystemClock, serve};
+use crate::pipeline::{Daemon, DaemonConfig, SystemClock, serve};
+use crate::ports::Clock;
 use crate::store::Store;
 
 /// Arguments of `aegis run`.
@@ -33,6 +34,14 @@ pub struct RunArgs {
     /// Pipeline schedule (default: schedules/pipeline.toml when present, else the built-in one).
     #[arg(long, value_name = "PATH")]
     pub schedule: Option<PathBuf>,
+    /// Follow the clock of the `aegis sim` at KIS_REST_BASE_URL instead of the system clock; the
+    /// schedule is then evaluated on that clock (rehearsals on a compressed day, tests).
+    #[arg(long, hide = true)]
+    pub sim_clock: bool,
+    /// Time to live of the pipeline lease in seconds (the heartbeat runs at a third of it, at
+    /// most every 3 s); a restarted daemon waits this long for the lease of a killed one.
+    #[arg(long, hide = true, value_name = "SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub lease_ttl_secs: u64,
 }
 
 fn fail(code: i32, msg: impl std::fmt::Display) -> i32 {
@@ -68,7 +77,14 @@ fn stages_config(loaded: &Loaded, args: &RunArgs) -> Result<StagesConfig, String
 /// The settings of `aegis run` with every option at its default (what `aegis stage run` uses
 /// when no daemon is running).
 pub(crate) fn default_args() -> RunArgs {
-    RunArgs { symbols: Vec::new(), data_dir: PathBuf::from("data"), master_base_url: None, schedule: None }
+    RunArgs {
+        symbols: Vec::new(),
+        data_dir: PathBuf::from("data"),
+        master_base_url: None,
+        schedule: None,
+        sim_clock: false,
+        lease_ttl_secs: 30,
+    }
 }
 
 /// Builds the application the daemon runs: the real KIS adapter, the notifiers on stdout, Slack
@@ -78,12 +94,13 @@ pub(crate) fn build_app(
     store: Store,
     stages: StagesConfig,
     calendar: Arc<crate::domain::calendar::KrxCalendar>,
+    clock: Arc<dyn Clock>,
     cancel: CancellationToken,
 ) -> Result<App, String> {
     let options = AppOptions {
         loaded: loaded.clone(),
         stages,
-        clock: Arc::new(SystemClock),
+        clock,
         calendar,
         console: Console::stdout(),
         worker: WorkerConfig::default(),
@@ -120,20 +137,44 @@ pub async fn run(loaded: &Loaded, args: RunArgs) -> i32 {
         Ok(s) => s,
         Err(e) => return fail(super::EXIT_CONFIG, e),
     };
+    let clock: Arc<dyn Clock> = if args.sim_clock {
+        match crate::app::clock::follow_sim(&loaded.settings.kis.rest_base_url).await {
+            Ok(c) => Arc::new(c),
+            Err(e) => return fail(1, e),
+        }
+    } else {
+        Arc::new(SystemClock)
+    };
     let store = match Store::open(loaded.settings.db_url.expose()).await {
         Ok(s) => s,
         Err(e) => return fail(1, e),
     };
     let cancel = CancellationToken::new();
     let signals = crate::pipeline::service::cancel_on_signal(cancel.clone());
-    let app = match build_app(loaded, store, stages, calendar, cancel.clone()) {
+    let app = match build_app(loaded, store, stages, calendar, clock.clone(), cancel.clone()) {
         Ok(a) => a,
         Err(e) => return fail(super::EXIT_CONFIG, e),
     };
     tracing::info!("aegis daemon starting");
     let notifier: Arc<dyn crate::notify::Notifier> = Arc::new(app.fanout.clone());
-    let config = DaemonConfig { notifier: Some(notifier), ..DaemonConfig::default() };
-    let result = serve(app.runner.clone(), schedule, config, cancel.clone()).await;
+    let lease_ttl = Duration::from_secs(args.lease_ttl_secs);
+    let config = DaemonConfig {
+        notifier: Some(notifier),
+        lease_ttl,
+        poll_interval: (lease_ttl / 3).clamp(Duration::from_millis(100), Duration::from_secs(3)),
+        ..DaemonConfig::default()
+    };
+    let result = if args.sim_clock {
+        // The cron scheduler follows the system clock; on the simulator's clock the daemon's
+        // own schedule check fires the pipeline.
+        let (_never, rx) = tokio::sync::mpsc::channel(1);
+        Daemon::new(app.runner.clone(), Some(schedule), config)
+            .with_clock(clock)
+            .run(rx, cancel.clone())
+            .await
+    } else {
+        serve(app.runner.clone(), schedule, config, cancel.clone()).await
+    };
     signals.abort();
     app.shutdown().await;
     match result {

@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{NaiveDate, NaiveTime, TimeZone};
+use chrono::{NaiveDate, NaiveTime, TimeZone, Utc};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -217,12 +217,28 @@ impl Daemon {
         cancel: CancellationToken,
     ) -> Result<(), DaemonError> {
         let holder = self.config.holder.clone();
-        let now = self.clock.now();
-        if !self.store.acquire_lease(PIPELINE_LEASE, &holder, self.ttl(), now).await? {
-            let other =
-                self.store.live_lease(PIPELINE_LEASE, now).await?.map_or_else(String::new, |l| l.holder);
-            return Err(DaemonError::LeaseHeld { holder: other });
+        // A daemon killed without releasing its lease holds it until the lease expires: a
+        // restart waits for the expiry it first sees (plus a poll); a lease renewed meanwhile
+        // belongs to a live daemon, and this one gives up.
+        let mut give_up: Option<chrono::DateTime<Utc>> = None;
+        while !self.store.acquire_lease(PIPELINE_LEASE, &holder, self.ttl(), Utc::now()).await? {
+            let now = Utc::now();
+            let lease = self.store.live_lease(PIPELINE_LEASE, now).await?;
+            let other = lease.as_ref().map_or_else(String::new, |l| l.holder.clone());
+            let poll = chrono::TimeDelta::from_std(self.config.poll_interval).unwrap_or_default();
+            let deadline = *give_up.get_or_insert_with(|| {
+                tracing::warn!(%other, "the pipeline lease is held; waiting for it to expire");
+                lease.as_ref().map_or(now, |l| l.expires_at) + poll
+            });
+            if now >= deadline {
+                return Err(DaemonError::LeaseHeld { holder: other });
+            }
+            tokio::select! {
+                () = cancel.cancelled() => return Ok(()),
+                () = tokio::time::sleep(self.config.poll_interval.min(Duration::from_secs(1))) => {}
+            }
         }
+        let now = self.clock.now();
         tracing::info!(%holder, "pipeline daemon started");
         let mut targets: BTreeMap<NaiveDate, StageName> = BTreeMap::new();
         let mut queue: VecDeque<Work> = VecDeque::new();
@@ -274,7 +290,7 @@ impl Daemon {
                     }
                 }
                 _ = tick.tick() => {
-                    if !self.store.acquire_lease(PIPELINE_LEASE, &holder, self.ttl(), self.clock.now()).await? {
+                    if !self.store.acquire_lease(PIPELINE_LEASE, &holder, self.ttl(), Utc::now()).await? {
                         break Err(DaemonError::LeaseLost);
                     }
                     if job.is_none()
@@ -283,6 +299,9 @@ impl Daemon {
                     {
                         tracing::info!(request = req.id, stage = %req.stage, kind = %req.kind, "stage request taken");
                         queue.push_back(Work::Request(req));
+                    }
+                    if let Some(work) = self.catch_up(&mut targets) {
+                        queue.push_back(work);
                     }
                     self.watch_overdue(&mut overdue).await;
                 }
@@ -297,6 +316,22 @@ impl Daemon {
         self.store.release_lease(PIPELINE_LEASE, &holder).await?;
         tracing::info!(%holder, "pipeline daemon stopped");
         result
+    }
+
+    /// Returns the pipeline work due by the schedule that no trigger has asked for yet (a firing
+    /// missed while the process was down or busy, or the daemon runs on a clock the cron
+    /// scheduler does not follow).
+    fn catch_up(&self, targets: &mut BTreeMap<NaiveDate, StageName>) -> Option<Work> {
+        let schedule = self.schedule.as_ref()?;
+        let now = self.clock.now();
+        let today = now.with_timezone(&schedule.tz).date_naive();
+        let until = due_until(schedule, self.runner.calendar(), today, now)?;
+        if targets.get(&today).is_some_and(|t| *t >= until) {
+            return None;
+        }
+        targets.insert(today, until);
+        tracing::info!(%today, %until, "pipeline work due by the schedule");
+        Some(Work::Until(today, until))
     }
 
     /// Alerts (event + notifiers) on every stage without a transition by its expected time.

@@ -44,3 +44,54 @@ async fn resume_body(db: TestDb) {
     sim.shutdown().await;
 }
 aegis::storage_test!(resume_after_kill, resume_body);
+
+/// Starts `aegis run` on the simulator's clock as its own process.
+fn spawn_daemon(env: &std::collections::BTreeMap<String, String>, dir: &TempDir) -> tokio::process::Child {
+    tokio::process::Command::new(env!("CARGO_BIN_EXE_aegis"))
+        .args(["run", "--sim-clock", "--lease-ttl-secs", "2", "--symbols", "005930,247540", "--data-dir"])
+        .arg(dir.0.join("data"))
+        .current_dir(&dir.0)
+        .env_clear()
+        .envs(env)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap()
+}
+
+/// The daemon process (`aegis run`) killed with SIGKILL while the intraday stage trades, then
+/// started again: it takes the dead process's lease over, resumes at intraday without repeating
+/// a succeeded stage, and the simulator holds no duplicate order.
+async fn daemon_kill_body(db: TestDb) {
+    let sim = start_sim(1500.0).await;
+    let dir = TempDir::new("aegis-e2e-daemon-kill").unwrap();
+    let env = env(&sim, &db.url, None);
+    aegis::app::demo::activate_params(&db.store, trade_date()).await.unwrap();
+    let mut daemon = spawn_daemon(&env, &dir);
+    wait_for("orders while the daemon's intraday stage runs", 60, || async {
+        status(&stages(&db.store).await, StageName::Intraday) == "RUNNING" && orders(&db.store).await >= 2
+    })
+    .await;
+    daemon.kill().await.unwrap();
+    let sim_orders_at_kill = sim.state()["orders"].as_array().unwrap().len();
+    assert_eq!(status(&stages(&db.store).await, StageName::Intraday), "RUNNING", "killed mid-stage");
+
+    let mut daemon = spawn_daemon(&env, &dir);
+    wait_for("the restarted daemon finishes the intraday stage", 90, || async {
+        status(&stages(&db.store).await, StageName::Intraday) == "SUCCEEDED"
+    })
+    .await;
+    daemon.kill().await.unwrap();
+    let map = stages(&db.store).await;
+    for s in StageName::ALL.into_iter().filter(|s| *s < StageName::Intraday) {
+        assert_eq!(map[&s], ("SUCCEEDED".to_owned(), 1), "{s} must not run twice");
+    }
+    assert_eq!(map[&StageName::Intraday].1, 2, "killed, then resumed: {map:?}");
+    let cmp = compare_with_sim(&db.store, trade_date(), &sim.state()).await.unwrap();
+    assert!(cmp.matches(), "{:?}", cmp.mismatches);
+    assert!(cmp.sim_orders >= sim_orders_at_kill);
+    assert_eq!(cmp.db_orders_at_broker, cmp.sim_orders, "no order reached the broker twice");
+    sim.shutdown().await;
+}
+aegis::storage_test!(daemon_killed_mid_intraday, daemon_kill_body);
