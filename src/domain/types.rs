@@ -25,27 +25,49 @@ pub enum DomainError {
     },
 }
 
+/// Longest instrument code.
+const SYMBOL_MAX: usize = 9;
+
 /// A KRX instrument code: 6 characters for stocks and ETFs (may contain letters, e.g. `0001A0`),
-/// 7 for ETNs (`Q500061`), up to 9 for some warrants.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+/// 7 for ETNs (`Q500061`), up to 9 for some warrants. Stored inline (no heap allocation), so the
+/// real-time codec can build one per record for free; ordered like its text.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
-pub struct Symbol(String);
+pub struct Symbol {
+    // Zero-padded: a shorter code sorts before a longer one it prefixes, as text does.
+    bytes: [u8; SYMBOL_MAX],
+    len: u8,
+}
 
 impl Symbol {
     /// Parses and validates a symbol.
     ///
     /// # Errors
     /// Returns [`DomainError::InvalidSymbol`] when the code is not 6-9 ASCII uppercase alphanumerics.
-    pub fn new(code: impl Into<String>) -> Result<Self, DomainError> {
-        let code = code.into();
-        let ok = (6..=9).contains(&code.len())
+    pub fn new(code: impl AsRef<str>) -> Result<Self, DomainError> {
+        let code = code.as_ref();
+        let ok = (6..=SYMBOL_MAX).contains(&code.len())
             && code.bytes().all(|b| b.is_ascii_digit() || b.is_ascii_uppercase());
-        if ok { Ok(Self(code)) } else { Err(DomainError::InvalidSymbol(code)) }
+        if !ok {
+            return Err(DomainError::InvalidSymbol(code.to_owned()));
+        }
+        let mut bytes = [0u8; SYMBOL_MAX];
+        for (slot, b) in bytes.iter_mut().zip(code.bytes()) {
+            *slot = b;
+        }
+        Ok(Self { bytes, len: u8::try_from(code.len()).unwrap_or(0) })
     }
 
     /// Returns the code as a string slice.
     pub fn as_str(&self) -> &str {
-        &self.0
+        // Only ASCII alphanumerics are ever stored.
+        self.bytes.get(..usize::from(self.len)).and_then(|b| std::str::from_utf8(b).ok()).unwrap_or_default()
+    }
+}
+
+impl fmt::Debug for Symbol {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Symbol").field(&self.as_str()).finish()
     }
 }
 
@@ -58,7 +80,7 @@ impl TryFrom<String> for Symbol {
 
 impl From<Symbol> for String {
     fn from(value: Symbol) -> Self {
-        value.0
+        value.as_str().to_owned()
     }
 }
 
@@ -71,7 +93,7 @@ impl FromStr for Symbol {
 
 impl fmt::Display for Symbol {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(self.as_str())
     }
 }
 
@@ -245,6 +267,29 @@ pub fn mask_tail(raw: &str, keep: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn symbols_are_inline_and_order_like_their_text() {
+        let mut codes = ["005930", "0059300", "Q500061", "0001A0", "J0036221D", "00593", "000660"]
+            .into_iter()
+            .filter_map(|c| Symbol::new(c).ok())
+            .collect::<Vec<_>>();
+        assert_eq!(codes.len(), 6, "5-character codes are refused");
+        codes.sort();
+        let text: Vec<&str> = codes.iter().map(Symbol::as_str).collect();
+        let mut sorted = text.clone();
+        sorted.sort_unstable();
+        assert_eq!(text, sorted);
+        let s = Symbol::new("J0036221D").unwrap();
+        assert_eq!(
+            (s.to_string(), format!("{s:?}")),
+            ("J0036221D".to_owned(), "Symbol(\"J0036221D\")".to_owned())
+        );
+        assert_eq!(serde_json::to_string(&s).unwrap(), "\"J0036221D\"");
+        assert_eq!(serde_json::from_str::<Symbol>("\"005930\"").unwrap().as_str(), "005930");
+        assert!(serde_json::from_str::<Symbol>("\"0059301234\"").is_err());
+        assert_eq!(std::mem::size_of::<Symbol>(), 10);
+    }
 
     #[test]
     fn symbols_accept_alphanumeric_and_etn_codes() {

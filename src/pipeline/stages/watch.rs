@@ -104,7 +104,7 @@ impl IntradayAlerts {
 
     async fn fire(&self, alert: Option<Alert>) {
         let Some(alert) = alert else { return };
-        tracing::warn!(kind = alert.kind.as_str(), text = %alert.text, "alert");
+        tracing::info!(kind = alert.kind.as_str(), text = %alert.text, "alert");
         let payload = json!({ "alert": alert.kind.as_str(), "text": alert.text });
         if let Err(e) = self
             .store
