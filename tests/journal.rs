@@ -367,6 +367,6 @@ async fn without_a_model_the_template_is_written(db: TestDb) {
     assert_eq!(out.ai_error, None);
     assert!(out.draft.is_none(), "no orders, no draft");
     assert!(ai_job_runs(&db.store, day()).await.unwrap().is_empty());
-    assert!(out.summary.starts_with("2026-03-06: pipeline no pipeline run; 0 orders"), "{}", out.summary);
+    assert!(out.summary.starts_with("2026-03-06: no pipeline run; 0 orders"), "{}", out.summary);
 }
 storage_test!(no_model, without_a_model_the_template_is_written);

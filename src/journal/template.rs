@@ -21,12 +21,34 @@ fn cell(text: &str) -> String {
     text.replace('|', "\\|").replace('\n', " ")
 }
 
+/// Says how the stages before the journal ended (the journal runs while this is written):
+/// `10 of 10 stages succeeded`, with the failed ones named.
+fn stages_line(record: &DayRecord) -> String {
+    let mut latest: std::collections::BTreeMap<&str, (i32, &str)> = std::collections::BTreeMap::new();
+    for s in record.stages.iter().filter(|s| s.stage != "journal") {
+        let entry = latest.entry(s.stage.as_str()).or_insert((s.attempt, s.status.as_str()));
+        if s.attempt >= entry.0 {
+            *entry = (s.attempt, s.status.as_str());
+        }
+    }
+    if latest.is_empty() {
+        return "no pipeline run".to_owned();
+    }
+    let ok = latest.values().filter(|(_, st)| *st == "SUCCEEDED" || *st == "SKIPPED").count();
+    let failed: Vec<&str> = latest.iter().filter(|(_, (_, st))| *st == "FAILED").map(|(n, _)| *n).collect();
+    let mut line = format!("{ok} of {} stages succeeded", latest.len());
+    if !failed.is_empty() {
+        line.push_str(&format!(" (failed: {})", failed.join(", ")));
+    }
+    line
+}
+
 /// Returns the one-paragraph summary of a day (for the notifiers).
 pub fn summary(record: &DayRecord) -> String {
     let filled = record.orders.iter().filter(|o| o.filled_qty > Decimal::ZERO).count();
-    let status = record.pipeline.as_ref().map_or("no pipeline run", |p| p.status.as_str());
+    let status = stages_line(record);
     let mut text = format!(
-        "{}: pipeline {status}; {} orders ({filled} filled), {} fills; realized P&L {} KRW, unrealized {} KRW",
+        "{}: {status}; {} orders ({filled} filled), {} fills; realized P&L {} KRW, unrealized {} KRW",
         record.trade_date,
         record.orders.len(),
         record.fills.len(),
@@ -215,6 +237,31 @@ mod tests {
     }
 
     #[test]
+    fn the_summary_counts_the_latest_attempt_of_each_stage_before_the_journal() {
+        let view = |stage: &str, attempt: i32, status: &str| crate::journal::record::StageView {
+            stage: stage.into(),
+            attempt,
+            status: status.into(),
+            started_at: None,
+            finished_at: None,
+            error: None,
+        };
+        let mut r = record();
+        r.stages = vec![
+            view("config_check", 1, "SUCCEEDED"),
+            view("access_token", 1, "FAILED"),
+            view("access_token", 2, "SUCCEEDED"),
+            view("close", 1, "FAILED"),
+            view("journal", 1, "RUNNING"),
+        ];
+        assert!(
+            summary(&r).starts_with("2026-03-03: 2 of 3 stages succeeded (failed: close); 1 orders"),
+            "{}",
+            summary(&r)
+        );
+    }
+
+    #[test]
     fn the_template_has_every_section_and_is_deterministic() {
         let r = record();
         let md = render(&r);
@@ -225,7 +272,7 @@ mod tests {
         assert!(md.contains("No disconnects."));
         assert_eq!(
             summary(&r),
-            "2026-03-03: pipeline no pipeline run; 1 orders (0 filled), 0 fills; realized P&L -1500 KRW, \
+            "2026-03-03: no pipeline run; 1 orders (0 filled), 0 fills; realized P&L -1500 KRW, \
              unrealized 0 KRW; 1 guardrail events."
         );
     }
