@@ -47,6 +47,29 @@ pub fn start(
     Ok((fanout, worker))
 }
 
+/// Raises an alert: records it as an `alert` event of the trade date and hands it to the
+/// notifier, when there is one (delivery goes through the outbox, so this never blocks on Slack
+/// or SMTP). A failure to record is logged, never returned: alerting must not stop trading.
+pub async fn raise_alert(
+    store: &crate::store::Store,
+    notifier: Option<&dyn Notifier>,
+    trade_date: NaiveDate,
+    alert: Alert,
+) {
+    tracing::info!(kind = alert.kind.as_str(), text = %alert.text, "alert");
+    let payload = serde_json::json!({ "alert": alert.kind.as_str(), "text": alert.text });
+    if let Err(e) = store
+        .events()
+        .record("alert", crate::store::Severity::Warning, &alert.text, payload, Some(trade_date), None)
+        .await
+    {
+        tracing::warn!(error = %e, "alert not recorded");
+    }
+    if let Some(n) = notifier {
+        n.notify(Notification::Alert(alert)).await;
+    }
+}
+
 /// The source of "now" for the outbox (injected so tests and the demo's compressed clock agree).
 pub type NowFn = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
 

@@ -19,11 +19,11 @@ use super::schedule::{Schedule, Trigger, fire_times};
 use super::scheduler::Fired;
 use crate::domain::calendar::KrxCalendar;
 use crate::domain::stage::StageName;
+use crate::notify::Notifier;
 use crate::notify::alerts::{ExpectedTransition, StageOverdueRule};
-use crate::notify::{Notification, Notifier};
 use crate::ports::{Clock, SystemClock};
+use crate::store::StoreError;
 use crate::store::pipeline::{PipelineStore, RequestKind};
-use crate::store::{Severity, StoreError};
 
 /// The name of the lease the daemon (or a CLI running a stage itself) holds.
 pub const PIPELINE_LEASE: &str = "pipeline";
@@ -348,22 +348,10 @@ impl Daemon {
                 return;
             }
         };
+        let date = now.with_timezone(&schedule.tz).date_naive();
         for alert in alerts {
-            tracing::warn!(text = %alert.text, "stage overdue");
-            let payload = serde_json::json!({ "alert": alert.kind.as_str(), "text": alert.text });
-            let date = now.with_timezone(&schedule.tz).date_naive();
-            if let Err(e) = self
-                .runner
-                .store()
-                .events()
-                .record("alert", Severity::Warning, &alert.text, payload, Some(date), None)
-                .await
-            {
-                tracing::warn!(error = %e, "alert not recorded");
-            }
-            if let Some(n) = &self.config.notifier {
-                n.notify(Notification::Alert(alert)).await;
-            }
+            crate::notify::raise_alert(self.runner.store(), self.config.notifier.as_deref(), date, alert)
+                .await;
         }
     }
 

@@ -6,12 +6,11 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use serde_json::json;
 
 use crate::domain::market::FeedStatus;
 use crate::notify::alerts::{FeedDownRule, OrderFailureRule, OrderLimitRule};
-use crate::notify::{Alert, Notification, Notifier};
-use crate::store::{Severity, Store};
+use crate::notify::{Alert, Notifier};
+use crate::store::Store;
 
 /// Share of the daily order limit that raises an alert (percent).
 pub const ORDER_LIMIT_ALERT_PCT: u32 = 80;
@@ -103,18 +102,9 @@ impl IntradayAlerts {
     }
 
     async fn fire(&self, alert: Option<Alert>) {
-        let Some(alert) = alert else { return };
-        tracing::info!(kind = alert.kind.as_str(), text = %alert.text, "alert");
-        let payload = json!({ "alert": alert.kind.as_str(), "text": alert.text });
-        if let Err(e) = self
-            .store
-            .events()
-            .record("alert", Severity::Warning, &alert.text, payload, Some(self.date), None)
-            .await
-        {
-            tracing::warn!(error = %e, "alert not recorded");
+        if let Some(alert) = alert {
+            crate::notify::raise_alert(&self.store, Some(self.notifier.as_ref()), self.date, alert).await;
         }
-        self.notifier.notify(Notification::Alert(alert)).await;
     }
 }
 
@@ -127,7 +117,7 @@ mod tests {
     use futures::future::BoxFuture;
 
     use super::*;
-    use crate::notify::AlertKind;
+    use crate::notify::{AlertKind, Notification};
     use crate::store::testing::{Backend, TestDb};
 
     #[derive(Debug, Default)]
