@@ -296,7 +296,7 @@ async fn stage(loaded: &Loaded, store: &Store, cmd: StageCommand) -> i32 {
     // With broker settings the stage runs here with everything the daemon has (the KIS adapter,
     // Slack and email); without them only the stages that need no broker can run.
     let app = if crate::app::kis_config(&loaded.settings).is_ok() {
-        let built = super::run_cmd::stage_settings(loaded, &super::run_cmd::default_args()).and_then(|cfg| {
+        let built = super::run_cmd::stages_config(loaded, &super::run_cmd::default_args()).and_then(|cfg| {
             super::run_cmd::build_app(
                 loaded,
                 store.clone(),

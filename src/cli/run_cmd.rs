@@ -58,7 +58,8 @@ fn load_schedule(path: Option<&Path>) -> Result<Schedule, String> {
     }
 }
 
-fn stages_config(loaded: &Loaded, args: &RunArgs) -> Result<StagesConfig, String> {
+/// Returns the stage settings of `aegis run` for these arguments.
+pub(crate) fn stages_config(loaded: &Loaded, args: &RunArgs) -> Result<StagesConfig, String> {
     let rest = &loaded.settings.kis.rest_base_url;
     let master = match &args.master_base_url {
         Some(u) => u.clone(),
@@ -109,11 +110,6 @@ pub(crate) fn build_app(
         progress: None,
     };
     App::build(store, options, cancel).map_err(|e| e.to_string())
-}
-
-/// Returns the stage settings of `aegis run` for these arguments.
-pub(crate) fn stage_settings(loaded: &Loaded, args: &RunArgs) -> Result<StagesConfig, String> {
-    stages_config(loaded, args)
 }
 
 /// Runs the daemon until SIGTERM or Ctrl-C; 0 after a clean stop.

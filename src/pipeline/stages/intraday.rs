@@ -310,18 +310,15 @@ impl Intraday {
             }
         }
         self.price_contexts(&core, &symbols).await;
-        let sent_before = crate::store::orders::list_for_date(core.store().conn(), date)
-            .await
-            .map_err(|e| store_err("orders of the day", &e))?
-            .iter()
-            .filter(|o| o.order.broker_order_no().is_some())
-            .count();
+        // The same count of sent orders the daily-limit guardrail uses.
+        let sent_before =
+            core.risk_snapshot().await.map_err(|e| trading_err("risk snapshot", &e))?.orders_today;
         let alerts = IntradayAlerts::new(
             self.deps.notifier.clone(),
             ctx.store.clone(),
             date,
             self.deps.config.risk.max_orders_per_day,
-            u32::try_from(sent_before).unwrap_or(u32::MAX),
+            sent_before,
         );
         let mut lp = Loop {
             core,
