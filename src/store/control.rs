@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use entity::{audit_log, control_state};
-use sea_orm::{ActiveModelTrait, DatabaseConnection, EntityTrait, Set, TransactionTrait};
+use sea_orm::{ActiveModelTrait, DatabaseConnection, EntityTrait, Set};
 use serde_json::json;
 
 use super::{Severity, StoreError};
@@ -82,7 +82,7 @@ impl ControlStore {
         actor: &str,
         now: DateTime<Utc>,
     ) -> Result<ModeChange, ControlError> {
-        let txn = self.db.begin().await?;
+        let txn = super::begin_write(&self.db, "control_state").await?;
         let existing = control_state::Entity::find_by_id(TRADING_MODE_KEY.to_owned()).one(&txn).await?;
         let from = match &existing {
             Some(row) => parse_mode(row)?,

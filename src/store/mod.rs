@@ -142,3 +142,21 @@ impl Store {
         EventRecorder::new(self.db.clone())
     }
 }
+/// Begins a transaction that reads and then writes `table`. On SQLite it takes the database's
+/// write lock first (a write statement that changes no row), so another process committing
+/// between our read and our write cannot fail the write with SQLITE_BUSY_SNAPSHOT; a second
+/// writer waits for the lock (busy timeout) instead. PostgreSQL needs nothing extra.
+///
+/// # Errors
+/// Returns the database error of `BEGIN` or of taking the lock.
+pub(crate) async fn begin_write(
+    db: &DatabaseConnection,
+    table: &str,
+) -> Result<sea_orm::DatabaseTransaction, DbErr> {
+    use sea_orm::TransactionTrait;
+    let txn = db.begin().await?;
+    if db.get_database_backend() == DatabaseBackend::Sqlite {
+        txn.execute_unprepared(&format!("DELETE FROM \"{table}\" WHERE 0")).await?;
+    }
+    Ok(txn)
+}

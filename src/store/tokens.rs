@@ -6,7 +6,7 @@ use chrono::Utc;
 use futures::future::BoxFuture;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseBackend, DatabaseConnection, EntityTrait,
-    QueryFilter, Set, Statement, TransactionTrait,
+    QueryFilter, Set, Statement,
 };
 use sha2::{Digest, Sha256};
 
@@ -61,24 +61,17 @@ impl TokenStore for DbTokenStore {
         Box::pin(async move {
             // One issuer per process first, so a process never holds two connections for it.
             let _local = self.local.lock().await;
-            let txn = self.db.begin().await.map_err(storage)?;
-            match self.db.get_database_backend() {
-                DatabaseBackend::Postgres => {
-                    txn.execute_raw(Statement::from_sql_and_values(
-                        DatabaseBackend::Postgres,
-                        "SELECT pg_advisory_xact_lock($1)",
-                        [lock_id(key).into()],
-                    ))
-                    .await
-                    .map_err(storage)?;
-                }
-                _ => {
-                    // A write statement takes SQLite's RESERVED lock even when it changes no
-                    // row: other processes' issuers wait here (busy_timeout) until we commit.
-                    txn.execute_unprepared("UPDATE broker_tokens SET id = id WHERE 0")
-                        .await
-                        .map_err(storage)?;
-                }
+            // On SQLite this takes the write lock: other processes' issuers wait here (busy
+            // timeout) until we commit.
+            let txn = super::begin_write(&self.db, "broker_tokens").await.map_err(storage)?;
+            if self.db.get_database_backend() == DatabaseBackend::Postgres {
+                txn.execute_raw(Statement::from_sql_and_values(
+                    DatabaseBackend::Postgres,
+                    "SELECT pg_advisory_xact_lock($1)",
+                    [lock_id(key).into()],
+                ))
+                .await
+                .map_err(storage)?;
             }
             let existing = filter(key).one(&txn).await.map_err(storage)?;
             let current = existing.clone().map(to_stored);
