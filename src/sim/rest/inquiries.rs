@@ -9,10 +9,10 @@ use rust_decimal::Decimal;
 use super::super::Shared;
 use super::super::fields as F;
 use super::super::matching::won;
-use super::super::state::OrderKind;
+use super::super::state::{Order, OrderKind};
 use super::super::wire::{self, J, s};
 use super::Tr;
-use super::paging::{Resp, begin, dec4, exch_of, name_of, ord_dvsn_name, page_response, paginate};
+use super::paging::{Resp, begin, dec4, exch_of, name_of, ord_dvsn_name, page_response, paginate_with};
 use crate::domain::{Mode, Side};
 
 const PSBL_RVSECNCL: Tr = Tr { live: &["TTTC0084R", "TTTC8036R"], paper: &[] };
@@ -47,45 +47,42 @@ pub async fn psbl_rvsecncl(
     if by_stock {
         open.sort_by(|a, b| (&a.symbol, a.odno).cmp(&(&b.symbol, b.odno)));
     }
-    let rows = open
-        .iter()
-        .map(|o| {
-            let key = format!("{:010}", o.odno);
-            let rvse = match (o.kind, o.side) {
-                (OrderKind::Modify, Side::Buy) => "매수정정*",
-                (OrderKind::Modify, Side::Sell) => "매도정정*",
-                _ => "",
-            };
-            let j = wire::fields(F::PSBL_RVSECNCL, |f| {
-                Some(match f {
-                    "ord_gno_brno" => st.cfg.branch.clone(),
-                    "odno" => key.clone(),
-                    "orgn_odno" => o.orig.map_or_else(String::new, |n| format!("{n:010}")),
-                    "ord_dvsn_name" => ord_dvsn_name(&o.ord_dvsn).to_owned(),
-                    "pdno" => o.symbol.clone(),
-                    "prdt_name" => name_of(&st, &o.symbol),
-                    "rvse_cncl_dvsn_name" => rvse.to_owned(),
-                    "ord_qty" => o.qty.to_string(),
-                    "ord_unpr" => o.price.to_string(),
-                    "ord_tmd" => o.time.format("%H%M%S").to_string(),
-                    "tot_ccld_qty" => o.filled.to_string(),
-                    "tot_ccld_amt" => o.filled_amt.to_string(),
-                    "psbl_qty" => o.remaining().to_string(),
-                    "sll_buy_dvsn_cd" => if o.side == Side::Sell { "01" } else { "02" }.to_owned(),
-                    "ord_dvsn_cd" => o.ord_dvsn.clone(),
-                    "excg_dvsn_cd" => exch_of(&st, &o.symbol).to_owned(),
-                    "excg_id_dvsn_cd" => "KRX".to_owned(),
-                    "excg_id_dvsn_name" => "한국거래소".to_owned(),
-                    "stpm_cndt_pric" => "0".to_owned(),
-                    "stpm_efct_occr_yn" => "N".to_owned(),
-                    _ => String::new(),
-                })
-            });
-            (key, j)
+    let build = |o: &Order| {
+        let key = format!("{:010}", o.odno);
+        let rvse = match (o.kind, o.side) {
+            (OrderKind::Modify, Side::Buy) => "매수정정*",
+            (OrderKind::Modify, Side::Sell) => "매도정정*",
+            _ => "",
+        };
+        wire::fields(F::PSBL_RVSECNCL, |f| {
+            Some(match f {
+                "ord_gno_brno" => st.cfg.branch.clone(),
+                "odno" => key.clone(),
+                "orgn_odno" => o.orig.map_or_else(String::new, |n| format!("{n:010}")),
+                "ord_dvsn_name" => ord_dvsn_name(&o.ord_dvsn).to_owned(),
+                "pdno" => o.symbol.clone(),
+                "prdt_name" => name_of(&st, &o.symbol),
+                "rvse_cncl_dvsn_name" => rvse.to_owned(),
+                "ord_qty" => o.qty.to_string(),
+                "ord_unpr" => o.price.to_string(),
+                "ord_tmd" => o.time.format("%H%M%S").to_string(),
+                "tot_ccld_qty" => o.filled.to_string(),
+                "tot_ccld_amt" => o.filled_amt.to_string(),
+                "psbl_qty" => o.remaining().to_string(),
+                "sll_buy_dvsn_cd" => if o.side == Side::Sell { "01" } else { "02" }.to_owned(),
+                "ord_dvsn_cd" => o.ord_dvsn.clone(),
+                "excg_dvsn_cd" => exch_of(&st, &o.symbol).to_owned(),
+                "excg_id_dvsn_cd" => "KRX".to_owned(),
+                "excg_id_dvsn_name" => "한국거래소".to_owned(),
+                "stpm_cndt_pric" => "0".to_owned(),
+                "stpm_efct_occr_yn" => "N".to_owned(),
+                _ => String::new(),
+            })
         })
-        .collect();
+    };
     let fk = format!("{}^{}^{}^{}^", c.get("CANO"), c.get("ACNT_PRDT_CD"), c.get("INQR_DVSN_1"), side);
-    let page = paginate(rows, 50, &c.g, &c.get("CTX_AREA_NK100"));
+    let items = open.iter().map(|o| (format!("{:010}", o.odno), *o)).collect();
+    let page = paginate_with(items, 50, &c.g, &c.get("CTX_AREA_NK100"), build);
     page_response(&c.g, &fk, page, "output", None)
 }
 
@@ -155,65 +152,62 @@ pub async fn daily_ccld(
             })),
         ),
     ]);
-    let rows = orders
-        .iter()
-        .map(|o| {
-            let key = format!("{:010}", o.odno);
-            let cancel = o.kind == OrderKind::Cancel;
-            let j = wire::fields(F::DAILY_CCLD_OUTPUT1, |f| {
-                Some(match f {
-                    "ord_dt" => o.date.format("%Y%m%d").to_string(),
-                    "ord_gno_brno" | "ord_orgno" => st.cfg.branch.clone(),
-                    "odno" => key.clone(),
-                    "orgn_odno" => o.orig.map_or_else(String::new, |n| format!("{n:010}")),
-                    "ord_dvsn_name" => ord_dvsn_name(&o.ord_dvsn).to_owned(),
-                    "sll_buy_dvsn_cd" => if o.side == Side::Sell { "01" } else { "02" }.to_owned(),
-                    "sll_buy_dvsn_cd_name" => match (o.side, o.kind) {
-                        (Side::Sell, OrderKind::New) => "매도",
-                        (Side::Buy, OrderKind::New) => "매수",
-                        (Side::Sell, OrderKind::Modify) => "매도정정*",
-                        (Side::Buy, OrderKind::Modify) => "매수정정*",
-                        (Side::Sell, OrderKind::Cancel) => "매도취소*",
-                        (Side::Buy, OrderKind::Cancel) => "매수취소*",
+    let build = |o: &Order| {
+        let key = format!("{:010}", o.odno);
+        let cancel = o.kind == OrderKind::Cancel;
+        wire::fields(F::DAILY_CCLD_OUTPUT1, |f| {
+            Some(match f {
+                "ord_dt" => o.date.format("%Y%m%d").to_string(),
+                "ord_gno_brno" | "ord_orgno" => st.cfg.branch.clone(),
+                "odno" => key.clone(),
+                "orgn_odno" => o.orig.map_or_else(String::new, |n| format!("{n:010}")),
+                "ord_dvsn_name" => ord_dvsn_name(&o.ord_dvsn).to_owned(),
+                "sll_buy_dvsn_cd" => if o.side == Side::Sell { "01" } else { "02" }.to_owned(),
+                "sll_buy_dvsn_cd_name" => match (o.side, o.kind) {
+                    (Side::Sell, OrderKind::New) => "매도",
+                    (Side::Buy, OrderKind::New) => "매수",
+                    (Side::Sell, OrderKind::Modify) => "매도정정*",
+                    (Side::Buy, OrderKind::Modify) => "매수정정*",
+                    (Side::Sell, OrderKind::Cancel) => "매도취소*",
+                    (Side::Buy, OrderKind::Cancel) => "매수취소*",
+                }
+                .to_owned(),
+                "pdno" => o.symbol.clone(),
+                "prdt_name" => name_of(&st, &o.symbol),
+                "ord_qty" => o.qty.to_string(),
+                "ord_unpr" => o.price.to_string(),
+                "ord_tmd" => o.time.format("%H%M%S").to_string(),
+                "tot_ccld_qty" => o.filled.to_string(),
+                "avg_prvs" => {
+                    if o.filled > 0 {
+                        (o.filled_amt / o.filled).to_string()
+                    } else {
+                        "0".to_owned()
                     }
-                    .to_owned(),
-                    "pdno" => o.symbol.clone(),
-                    "prdt_name" => name_of(&st, &o.symbol),
-                    "ord_qty" => o.qty.to_string(),
-                    "ord_unpr" => o.price.to_string(),
-                    "ord_tmd" => o.time.format("%H%M%S").to_string(),
-                    "tot_ccld_qty" => o.filled.to_string(),
-                    "avg_prvs" => {
-                        if o.filled > 0 {
-                            (o.filled_amt / o.filled).to_string()
-                        } else {
-                            "0".to_owned()
-                        }
-                    }
-                    "cncl_yn" => if cancel { "Y" } else { "" }.to_owned(),
-                    "tot_ccld_amt" => o.filled_amt.to_string(),
-                    "ord_dvsn_cd" => o.ord_dvsn.clone(),
-                    "cncl_cfrm_qty" => if cancel { o.qty } else { 0 }.to_string(),
-                    "rmn_qty" => o.remaining().to_string(),
-                    "rjct_qty" => o.rejected.to_string(),
-                    "ccld_cndt_name" => match o.condition() {
-                        1 => "IOC",
-                        2 => "FOK",
-                        _ => "없음",
-                    }
-                    .to_owned(),
-                    "prdt_type_cd" => "300".to_owned(),
-                    "excg_dvsn_cd" => exch_of(&st, &o.symbol).to_owned(),
-                    "excg_id_dvsn_cd" => "KRX".to_owned(),
-                    "stpm_cndt_pric" => "0".to_owned(),
-                    _ => String::new(),
-                })
-            });
-            (key, j)
+                }
+                "cncl_yn" => if cancel { "Y" } else { "" }.to_owned(),
+                "tot_ccld_amt" => o.filled_amt.to_string(),
+                "ord_dvsn_cd" => o.ord_dvsn.clone(),
+                "cncl_cfrm_qty" => if cancel { o.qty } else { 0 }.to_string(),
+                "rmn_qty" => o.remaining().to_string(),
+                "rjct_qty" => o.rejected.to_string(),
+                "ccld_cndt_name" => match o.condition() {
+                    1 => "IOC",
+                    2 => "FOK",
+                    _ => "없음",
+                }
+                .to_owned(),
+                "prdt_type_cd" => "300".to_owned(),
+                "excg_dvsn_cd" => exch_of(&st, &o.symbol).to_owned(),
+                "excg_id_dvsn_cd" => "KRX".to_owned(),
+                "stpm_cndt_pric" => "0".to_owned(),
+                _ => String::new(),
+            })
         })
-        .collect();
+    };
     let page_size = if st.cfg.mode == Mode::Live { 100 } else { 15 };
     let fk = format!("{}^{}^{from}^{to}^{side}^{ccld}^", &c.get("CANO"), c.get("ACNT_PRDT_CD"));
-    let page = paginate(rows, page_size, &c.g, &c.get("CTX_AREA_NK100"));
+    let items = orders.iter().map(|o| (format!("{:010}", o.odno), *o)).collect();
+    let page = paginate_with(items, page_size, &c.g, &c.get("CTX_AREA_NK100"), build);
     page_response(&c.g, &fk, page, "output1", Some(out2))
 }

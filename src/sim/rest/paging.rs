@@ -61,18 +61,30 @@ pub(super) struct Page {
 }
 
 pub(super) fn paginate(rows: Vec<(String, J)>, size: usize, g: &Gate, nk_in: &str) -> Page {
+    paginate_with(rows, size, g, nk_in, |j| j)
+}
+
+/// Pages `items` (each with its continuation key) and builds JSON only for the rows of the
+/// requested page, so listing a long day page by page stays linear.
+pub(super) fn paginate_with<T>(
+    items: Vec<(String, T)>,
+    size: usize,
+    g: &Gate,
+    nk_in: &str,
+    build: impl FnMut(T) -> J,
+) -> Page {
     let nk_in = nk_in.trim();
     let first = g.tr_cont != "N" || nk_in.is_empty();
     let start =
-        if first { 0 } else { rows.iter().position(|(k, _)| k == nk_in).map_or(rows.len(), |i| i + 1) };
-    let end = (start + size).min(rows.len());
-    let more = end < rows.len();
+        if first { 0 } else { items.iter().position(|(k, _)| k == nk_in).map_or(items.len(), |i| i + 1) };
+    let end = (start + size).min(items.len());
+    let more = end < items.len();
     let nk = if more {
-        rows.get(end.saturating_sub(1)).map(|(k, _)| k.clone()).unwrap_or_default()
+        items.get(end.saturating_sub(1)).map(|(k, _)| k.clone()).unwrap_or_default()
     } else {
         String::new()
     };
-    let rows = rows.into_iter().skip(start).take(end - start).map(|(_, j)| j).collect();
+    let rows = items.into_iter().skip(start).take(end - start).map(|(_, t)| t).map(build).collect();
     Page { rows, more, first, nk }
 }
 
