@@ -60,6 +60,9 @@ fn harness(rig: &Rig, intents: u32, recover_only: bool) -> Command {
     c.args(["trader-harness", "--broker", "sim", "--sim-prints", "--read-timeout-ms", "400"])
         .args(["--db-url", &rig.db.url, "--rest-url", &rig.sim.rest_url, "--ws-url", &rig.sim.ws_url])
         .args(["--clock-start", &now.to_rfc3339(), "--intents", &intents.to_string()])
+        // The last run of a long run works off hundreds of intents; a hang is caught by
+        // `SILENCE` below instead.
+        .args(["--deadline-secs", "3600"])
         .env("AEGIS_KIS_APP_KEY", APP_KEY)
         .env("AEGIS_KIS_APP_SECRET", "s".repeat(180))
         .env("AEGIS_KIS_ACCOUNT", "50000000-01")
@@ -103,9 +106,11 @@ fn orders_at_sim(sim: &SimHandle) -> usize {
     sim.state()["orders"].as_array().map_or(0, Vec::len)
 }
 
+/// How long the harness may go without printing a line (or exiting) before it counts as hung.
+const SILENCE: Duration = Duration::from_secs(120);
+
 async fn finish(mut child: Child, what: &str) -> String {
-    let out =
-        tokio::time::timeout(Duration::from_secs(120), child.wait()).await.expect("harness hangs").unwrap();
+    let out = tokio::time::timeout(SILENCE, child.wait()).await.expect("harness hangs").unwrap();
     let mut err = String::new();
     if let Some(mut e) = child.stderr.take() {
         tokio::io::AsyncReadExt::read_to_string(&mut e, &mut err).await.unwrap();
@@ -125,7 +130,10 @@ async fn run_and_kill(rig: &Rig, intents: u32, at: Option<KillPoint>) -> bool {
     let mut seen = 0;
     let mut recovered = false;
     let read = async {
-        while let Some(line) = lines.next_line().await.unwrap() {
+        // A harness that prints nothing for `SILENCE` hangs.
+        while let Some(line) =
+            tokio::time::timeout(SILENCE, lines.next_line()).await.expect("harness hangs").unwrap()
+        {
             if debug() {
                 eprintln!("{line}");
             }
@@ -154,7 +162,7 @@ async fn run_and_kill(rig: &Rig, intents: u32, at: Option<KillPoint>) -> bool {
         }
         false
     };
-    let killed = tokio::time::timeout(Duration::from_secs(120), read).await.expect("harness hangs");
+    let killed = read.await;
     if killed {
         child.kill().await.unwrap();
         return true;
