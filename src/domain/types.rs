@@ -46,16 +46,23 @@ impl Symbol {
     /// Returns [`DomainError::InvalidSymbol`] when the code is not 6-9 ASCII uppercase alphanumerics.
     pub fn new(code: impl AsRef<str>) -> Result<Self, DomainError> {
         let code = code.as_ref();
+        Self::from_ascii(code.as_bytes()).ok_or_else(|| DomainError::InvalidSymbol(code.to_owned()))
+    }
+
+    /// Validates raw bytes as a symbol (6-9 ASCII uppercase alphanumerics), as wire decoders
+    /// read them; `None` otherwise.
+    #[inline]
+    pub fn from_ascii(code: &[u8]) -> Option<Self> {
         let ok = (6..=SYMBOL_MAX).contains(&code.len())
-            && code.bytes().all(|b| b.is_ascii_digit() || b.is_ascii_uppercase());
+            && code.iter().all(|b| b.is_ascii_digit() || b.is_ascii_uppercase());
         if !ok {
-            return Err(DomainError::InvalidSymbol(code.to_owned()));
+            return None;
         }
         let mut bytes = [0u8; SYMBOL_MAX];
-        for (slot, b) in bytes.iter_mut().zip(code.bytes()) {
-            *slot = b;
+        for (slot, b) in bytes.iter_mut().zip(code) {
+            *slot = *b;
         }
-        Ok(Self { bytes, len: u8::try_from(code.len()).unwrap_or(0) })
+        Some(Self { bytes, len: u8::try_from(code.len()).unwrap_or(0) })
     }
 
     /// Returns the code as a string slice.

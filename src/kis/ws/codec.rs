@@ -9,8 +9,8 @@ use rust_decimal::Decimal;
 use serde::Deserialize;
 
 use super::crypto::NoticeCipher;
-use super::cursor::Cursor;
 use super::error::KisWsError;
+use super::fields::{Fields, KstDay, Separators};
 use crate::domain::Side;
 use crate::domain::Symbol;
 use crate::domain::market::{
@@ -248,22 +248,25 @@ fn parse_control(text: &str) -> Result<Frame<'_>, KisWsError> {
 /// Decodes data frames into typed events; remembers notice keys and which drifts were reported.
 #[derive(Debug, Default)]
 pub struct Decoder {
-    session_date: Option<NaiveDate>,
+    session: Option<KstDay>,
     account: Option<Secret>,
     ciphers: HashMap<String, NoticeCipher>,
     drift_reported: [bool; 3],
+    separators: Separators,
+    /// The last trade date seen (`BSOP_DATE` bytes) and its day, parsed once per change.
+    trade_day: Option<([u8; 8], KstDay)>,
 }
 
 impl Decoder {
     /// Returns a decoder for the session `date` (used for records that carry only a time).
     /// Notices for accounts other than `account` (10 digits) are ignored.
     pub fn new(date: NaiveDate, account: Option<String>) -> Self {
-        Self { session_date: Some(date), account: account.map(Secret::new), ..Self::default() }
+        Self { session: Some(KstDay::new(date)), account: account.map(Secret::new), ..Self::default() }
     }
 
     /// Sets the session date.
     pub fn set_session_date(&mut self, date: NaiveDate) {
-        self.session_date = Some(date);
+        self.session = Some(KstDay::new(date));
     }
 
     /// Stores the cipher of an encrypted channel.
@@ -302,7 +305,7 @@ impl Decoder {
         out: &mut Vec<WsEvent>,
     ) -> Result<(), KisWsError> {
         let bytes = payload.as_bytes();
-        let fields = count_separators(bytes) + 1;
+        let fields = self.separators.mark(bytes);
         if !fields.is_multiple_of(count) {
             return Err(KisWsError::RecordSplit { tr: tr.into(), fields, count });
         }
@@ -321,37 +324,203 @@ impl Decoder {
             self.drift_reported[channel.index()] = true;
             out.push(WsEvent::LayoutDrift { tr_id: tr.into(), expected: known, observed: width });
         }
-        let date = self.session_date.unwrap_or_default();
+        let session = self.session.unwrap_or_else(|| KstDay::new(NaiveDate::default()));
+        let account = self.account.as_ref().map(Secret::expose);
+        let walk = self.separators.fields(bytes);
         match channel {
-            Channel::Trades | Channel::Book => {
-                let mut cur = Fields { cur: Cursor::new(bytes), tr };
-                for _ in 0..count {
-                    let event = if channel == Channel::Trades {
-                        MarketEvent::Trade(Box::new(cur.trade(width)?))
-                    } else {
-                        MarketEvent::Quote(Box::new(cur.book(date, width)?))
-                    };
-                    out.push(WsEvent::Market(event));
-                }
-            }
+            Channel::Trades => Market { f: walk, tr }.trades(count, width, &mut self.trade_day, out),
+            Channel::Book => Market { f: walk, tr }.books(count, width, &session, out),
             Channel::Notices => {
-                let mut iter = bytes.split(|&b| b == b'^');
-                let mut rec: [&[u8]; MAX_RECORD_FIELDS] = [&[]; MAX_RECORD_FIELDS];
+                let mut walk = walk;
                 for _ in 0..count {
+                    let mut rec: [&[u8]; MAX_RECORD_FIELDS] = [&[]; MAX_RECORD_FIELDS];
                     for slot in rec.iter_mut().take(width) {
-                        *slot = iter.next().unwrap_or_default();
+                        *slot = walk.field();
                     }
                     let r = Rec { f: rec.get(..width).unwrap_or_default(), tr };
-                    if let Some(ev) = r.notice(date, known, self.account.as_ref().map(Secret::expose))? {
+                    if let Some(ev) = r.notice(session.date(), known, account)? {
                         out.push(ev);
                     }
                 }
+                Ok(())
             }
         }
-        Ok(())
     }
 }
 
+#[cold]
+#[inline(never)]
+fn field_error(tr: &str, field: &'static str) -> KisWsError {
+    KisWsError::Field { tr: tr.to_owned(), field }
+}
+
+/// Sequential typed reads over the market-data records of a payload.
+struct Market<'a> {
+    f: Fields<'a>,
+    tr: &'a str,
+}
+
+impl Market<'_> {
+    /// Decodes `count` trade records (one loop per channel keeps each hot loop's state in
+    /// registers).
+    #[inline(never)]
+    fn trades(
+        mut self,
+        count: usize,
+        width: usize,
+        day: &mut Option<([u8; 8], KstDay)>,
+        out: &mut Vec<WsEvent>,
+    ) -> Result<(), KisWsError> {
+        for _ in 0..count {
+            let tick = self.trade(width, day)?;
+            out.push(WsEvent::Market(MarketEvent::Trade(tick)));
+        }
+        Ok(())
+    }
+
+    /// Decodes `count` book records of the session `day`.
+    #[inline(never)]
+    fn books(
+        mut self,
+        count: usize,
+        width: usize,
+        day: &KstDay,
+        out: &mut Vec<WsEvent>,
+    ) -> Result<(), KisWsError> {
+        for _ in 0..count {
+            let book = self.book(width, day)?;
+            out.push(WsEvent::Market(MarketEvent::Quote(book)));
+        }
+        Ok(())
+    }
+
+    /// Parses the next field into `dst` (in place: the hot path of the market-data channels).
+    #[inline(always)]
+    fn put(&mut self, name: &'static str, dst: &mut Decimal) -> Result<(), KisWsError> {
+        if self.f.decimal_into(dst) { Ok(()) } else { Err(field_error(self.tr, name)) }
+    }
+
+    #[inline(always)]
+    fn seconds(&mut self, name: &'static str) -> Result<u32, KisWsError> {
+        self.f.seconds().ok_or_else(|| field_error(self.tr, name))
+    }
+
+    #[inline(always)]
+    fn symbol(&mut self) -> Result<Symbol, KisWsError> {
+        Symbol::from_ascii(self.f.field()).ok_or_else(|| field_error(self.tr, "symbol"))
+    }
+
+    /// A trade print (H0STCNT0); `day` caches the day of the last trade date seen. Built in its
+    /// box (no copy of the event on the way out).
+    #[inline(always)]
+    fn trade(
+        &mut self,
+        width: usize,
+        day: &mut Option<([u8; 8], KstDay)>,
+    ) -> Result<Box<TradeTick>, KisWsError> {
+        let symbol = self.symbol()?;
+        let secs = self.seconds("STCK_CNTG_HOUR")?;
+        let mut t = Box::new(TradeTick {
+            symbol,
+            at: DateTime::<Utc>::UNIX_EPOCH,
+            price: Decimal::ZERO,
+            qty: Decimal::ZERO,
+            change: Decimal::ZERO,
+            change_rate: Decimal::ZERO,
+            open: Decimal::ZERO,
+            high: Decimal::ZERO,
+            low: Decimal::ZERO,
+            best_ask: Decimal::ZERO,
+            best_bid: Decimal::ZERO,
+            cum_volume: Decimal::ZERO,
+            cum_value: Decimal::ZERO,
+            aggressor: None,
+            phase: SessionPhase::Unknown,
+            halted: false,
+        });
+        self.put("STCK_PRPR", &mut t.price)?;
+        self.f.skip(1);
+        self.put("PRDY_VRSS", &mut t.change)?;
+        self.put("PRDY_CTRT", &mut t.change_rate)?;
+        self.f.skip(1);
+        self.put("STCK_OPRC", &mut t.open)?;
+        self.put("STCK_HGPR", &mut t.high)?;
+        self.put("STCK_LWPR", &mut t.low)?;
+        self.put("ASKP1", &mut t.best_ask)?;
+        self.put("BIDP1", &mut t.best_bid)?;
+        self.put("CNTG_VOL", &mut t.qty)?;
+        self.put("ACML_VOL", &mut t.cum_volume)?;
+        self.put("ACML_TR_PBMN", &mut t.cum_value)?;
+        self.f.skip(6);
+        t.aggressor = match self.f.field() {
+            b"1" => Some(Side::Buy),
+            b"5" => Some(Side::Sell),
+            _ => None,
+        };
+        self.f.skip(11);
+        let raw_date = self.f.field();
+        let kst = match *day {
+            Some((key, d)) if key.as_slice() == raw_date => d,
+            _ => {
+                let (Some(date), Ok(key)) = (parse_yyyymmdd(raw_date), <[u8; 8]>::try_from(raw_date)) else {
+                    return Err(field_error(self.tr, "BSOP_DATE"));
+                };
+                let d = KstDay::new(date);
+                *day = Some((key, d));
+                d
+            }
+        };
+        t.at = kst.at(secs);
+        self.f.skip(1);
+        t.halted = self.f.field() == b"Y";
+        self.f.skip(7);
+        t.phase = phase(self.f.field());
+        self.f.skip(width - 44);
+        Ok(t)
+    }
+
+    /// A 10-level book (H0STASP0) of the session day, built in its box.
+    #[inline(always)]
+    fn book(&mut self, width: usize, day: &KstDay) -> Result<Box<QuoteEvent>, KisWsError> {
+        let symbol = self.symbol()?;
+        let at = day.at(self.seconds("BSOP_HOUR")?);
+        let mut q = Box::new(QuoteEvent {
+            symbol,
+            at,
+            phase: phase(self.f.field()),
+            asks: [BookLevel::default(); BOOK_DEPTH],
+            bids: [BookLevel::default(); BOOK_DEPTH],
+            total_ask_qty: Decimal::ZERO,
+            total_bid_qty: Decimal::ZERO,
+            expected_price: Decimal::ZERO,
+            expected_qty: Decimal::ZERO,
+            cum_volume: Decimal::ZERO,
+        });
+        for level in &mut q.asks {
+            self.put("ASKP", &mut level.price)?;
+        }
+        for level in &mut q.bids {
+            self.put("BIDP", &mut level.price)?;
+        }
+        for level in &mut q.asks {
+            self.put("ASKP_RSQN", &mut level.qty)?;
+        }
+        for level in &mut q.bids {
+            self.put("BIDP_RSQN", &mut level.qty)?;
+        }
+        self.put("TOTAL_ASKP_RSQN", &mut q.total_ask_qty)?;
+        self.put("TOTAL_BIDP_RSQN", &mut q.total_bid_qty)?;
+        self.f.skip(2);
+        self.put("ANTC_CNPR", &mut q.expected_price)?;
+        self.put("ANTC_CNQN", &mut q.expected_qty)?;
+        self.f.skip(4);
+        self.put("ACML_VOL", &mut q.cum_volume)?;
+        self.f.skip(width - 54);
+        Ok(q)
+    }
+}
+
+/// One record split into its fields (execution notices, read out of order).
 struct Rec<'a, 'b> {
     f: &'b [&'a [u8]],
     tr: &'b str,
@@ -359,7 +528,7 @@ struct Rec<'a, 'b> {
 
 impl<'a> Rec<'a, '_> {
     fn err(&self, field: &'static str) -> KisWsError {
-        KisWsError::Field { tr: self.tr.to_owned(), field }
+        field_error(self.tr, field)
     }
 
     fn raw(&self, i: usize) -> &'a [u8] {
@@ -441,129 +610,6 @@ impl<'a> Rec<'a, '_> {
             _ => Err(self.err("CNTG_YN")),
         }
     }
-}
-
-/// Sequential typed reads over the market-data records of a payload.
-struct Fields<'a> {
-    cur: Cursor<'a>,
-    tr: &'a str,
-}
-
-impl Fields<'_> {
-    fn err(&self, field: &'static str) -> KisWsError {
-        KisWsError::Field { tr: self.tr.to_owned(), field }
-    }
-
-    fn dec(&mut self, name: &'static str) -> Result<Decimal, KisWsError> {
-        self.cur.decimal().ok_or_else(|| self.err(name))
-    }
-
-    fn time(&mut self, name: &'static str) -> Result<NaiveTime, KisWsError> {
-        parse_hhmmss(self.cur.field()).ok_or_else(|| self.err(name))
-    }
-
-    fn symbol(&mut self) -> Result<Symbol, KisWsError> {
-        std::str::from_utf8(self.cur.field())
-            .ok()
-            .and_then(|s| Symbol::new(s).ok())
-            .ok_or_else(|| self.err("symbol"))
-    }
-
-    fn trade(&mut self, width: usize) -> Result<TradeTick, KisWsError> {
-        let symbol = self.symbol()?;
-        let time = self.time("STCK_CNTG_HOUR")?;
-        let price = self.dec("STCK_PRPR")?;
-        self.cur.skip(1);
-        let change = self.dec("PRDY_VRSS")?;
-        let change_rate = self.dec("PRDY_CTRT")?;
-        self.cur.skip(1);
-        let (open, high, low) = (self.dec("STCK_OPRC")?, self.dec("STCK_HGPR")?, self.dec("STCK_LWPR")?);
-        let (best_ask, best_bid) = (self.dec("ASKP1")?, self.dec("BIDP1")?);
-        let qty = self.dec("CNTG_VOL")?;
-        let cum_volume = self.dec("ACML_VOL")?;
-        let cum_value = self.dec("ACML_TR_PBMN")?;
-        self.cur.skip(6);
-        let aggressor = match self.cur.field() {
-            b"1" => Some(Side::Buy),
-            b"5" => Some(Side::Sell),
-            _ => None,
-        };
-        self.cur.skip(11);
-        let date = parse_yyyymmdd(self.cur.field()).ok_or_else(|| self.err("BSOP_DATE"))?;
-        self.cur.skip(1);
-        let halted = self.cur.field() == b"Y";
-        self.cur.skip(7);
-        let phase = phase(self.cur.field());
-        self.cur.skip(width - 44);
-        Ok(TradeTick {
-            symbol,
-            at: kst_to_utc(date, time),
-            price,
-            qty,
-            change,
-            change_rate,
-            open,
-            high,
-            low,
-            best_ask,
-            best_bid,
-            cum_volume,
-            cum_value,
-            aggressor,
-            phase,
-            halted,
-        })
-    }
-
-    fn book(&mut self, date: NaiveDate, width: usize) -> Result<QuoteEvent, KisWsError> {
-        let symbol = self.symbol()?;
-        let at = kst_to_utc(date, self.time("BSOP_HOUR")?);
-        let phase = phase(self.cur.field());
-        let mut asks = [BookLevel::default(); BOOK_DEPTH];
-        let mut bids = [BookLevel::default(); BOOK_DEPTH];
-        for level in &mut asks {
-            level.price = self.dec("ASKP")?;
-        }
-        for level in &mut bids {
-            level.price = self.dec("BIDP")?;
-        }
-        for level in &mut asks {
-            level.qty = self.dec("ASKP_RSQN")?;
-        }
-        for level in &mut bids {
-            level.qty = self.dec("BIDP_RSQN")?;
-        }
-        let total_ask_qty = self.dec("TOTAL_ASKP_RSQN")?;
-        let total_bid_qty = self.dec("TOTAL_BIDP_RSQN")?;
-        self.cur.skip(2);
-        let expected_price = self.dec("ANTC_CNPR")?;
-        let expected_qty = self.dec("ANTC_CNQN")?;
-        self.cur.skip(4);
-        let cum_volume = self.dec("ACML_VOL")?;
-        self.cur.skip(width - 54);
-        Ok(QuoteEvent {
-            symbol,
-            at,
-            phase,
-            asks,
-            bids,
-            total_ask_qty,
-            total_bid_qty,
-            expected_price,
-            expected_qty,
-            cum_volume,
-        })
-    }
-}
-
-/// Counts `^` bytes, 64 at a time with byte-wide accumulators (vectorises well).
-fn count_separators(bytes: &[u8]) -> usize {
-    let mut chunks = bytes.chunks_exact(64);
-    let mut total = 0usize;
-    for chunk in &mut chunks {
-        total += usize::from(chunk.iter().map(|&b| u8::from(b == b'^')).fold(0u8, u8::wrapping_add));
-    }
-    total + chunks.remainder().iter().filter(|&&b| b == b'^').count()
 }
 
 fn phase(code: &[u8]) -> SessionPhase {

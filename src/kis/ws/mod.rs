@@ -2,9 +2,9 @@
 
 pub mod codec;
 pub mod crypto;
-mod cursor;
 pub mod error;
 pub mod feed;
+mod fields;
 pub mod fills;
 
 pub use error::KisWsError;
