@@ -91,7 +91,7 @@ impl<'a> Fields<'a> {
     fn span(&mut self) -> (usize, usize) {
         loop {
             if self.mask != 0 {
-                let end = self.word * 64 + self.mask.trailing_zeros() as usize;
+                let end = (self.word << 6) | self.mask.trailing_zeros() as usize;
                 self.mask &= self.mask - 1;
                 let start = self.start;
                 self.start = end + 1;
@@ -180,7 +180,7 @@ fn digits(bytes: &[u8], start: usize, end: usize) -> Option<u64> {
     let n = end.wrapping_sub(start);
     if n.wrapping_sub(1) < 8 {
         // One to eight digits: the eight bytes ending at the field, earlier bytes masked off.
-        let x = (load_before(bytes, end)? ^ ZEROS) & *KEEP_HIGH.get(n)?;
+        let x = (load_before(bytes, end)? ^ ZEROS) & KEEP_HIGH[n & 7];
         return (non_digits(x) == 0).then(|| swar8(x));
     }
     if n == 0 {
@@ -190,13 +190,13 @@ fn digits(bytes: &[u8], start: usize, end: usize) -> Option<u64> {
         return None;
     }
     let lo = load_before(bytes, end)? ^ ZEROS;
-    let hi = (load_before(bytes, end - 8)? ^ ZEROS) & *KEEP_HIGH.get(n - 8)?;
+    let hi = (load_before(bytes, end - 8)? ^ ZEROS) & KEEP_HIGH[n & 7];
     ((non_digits(lo) | non_digits(hi)) == 0).then(|| swar8(hi) * 100_000_000 + swar8(lo))
 }
 
-/// `KEEP_HIGH[n]` keeps the `n` highest bytes of a word.
-const KEEP_HIGH: [u64; 9] = [
-    0,
+/// `KEEP_HIGH[n % 8]` keeps the `n` highest bytes of a word (`n` in 1..=8).
+const KEEP_HIGH: [u64; 8] = [
+    0xffff_ffff_ffff_ffff,
     0xff00_0000_0000_0000,
     0xffff_0000_0000_0000,
     0xffff_ff00_0000_0000,
@@ -204,7 +204,6 @@ const KEEP_HIGH: [u64; 9] = [
     0xffff_ffff_ff00_0000,
     0xffff_ffff_ffff_0000,
     0xffff_ffff_ffff_ff00,
-    0xffff_ffff_ffff_ffff,
 ];
 
 /// `-?digits(.digits)?` with up to 16 digits per part, written into `dst`; anything else goes
