@@ -13,7 +13,7 @@ use super::types::{Exchange, OrderType, Side, Symbol};
 pub const BOOK_DEPTH: usize = 10;
 
 /// Korea Standard Time offset in seconds (UTC+9, no daylight saving).
-const KST_OFFSET_SECS: i32 = 9 * 3600;
+pub(crate) const KST_OFFSET_SECS: i32 = 9 * 3600;
 
 /// Returns the KST offset (UTC+9).
 pub fn kst() -> FixedOffset {

@@ -9,6 +9,7 @@ use rust_decimal::Decimal;
 use wide::u8x16;
 
 use super::codec::{parse_decimal, parse_hhmmss};
+use crate::domain::market::KST_OFFSET_SECS;
 
 const HIGHS: u64 = 0x8080_8080_8080_8080;
 const ZEROS: u64 = 0x3030_3030_3030_3030;
@@ -274,9 +275,6 @@ pub(crate) struct KstDay {
     prev: NaiveDate,
 }
 
-/// Korea Standard Time offset from UTC.
-const KST_SECS: u32 = 9 * 3600;
-
 impl KstDay {
     pub(crate) fn new(date: NaiveDate) -> Self {
         Self { date, prev: date.pred_opt().unwrap_or(date) }
@@ -289,6 +287,7 @@ impl KstDay {
     /// The UTC instant of `secs` (< 86 400) after midnight KST.
     #[inline(always)]
     pub(crate) fn at(&self, secs: u32) -> DateTime<Utc> {
+        const KST_SECS: u32 = KST_OFFSET_SECS.unsigned_abs();
         let (date, utc_secs) = if secs >= KST_SECS {
             (self.date, secs - KST_SECS)
         } else {
