@@ -400,6 +400,17 @@ impl Market<'_> {
         if self.f.decimal_into(dst) { Ok(()) } else { Err(field_error(self.tr, name)) }
     }
 
+    /// Parses one field per book level into `slot(level)` (ten numbers in a row).
+    #[inline(always)]
+    fn levels(
+        &mut self,
+        name: &'static str,
+        levels: &mut [BookLevel; BOOK_DEPTH],
+        slot: impl FnMut(&mut BookLevel) -> &mut Decimal,
+    ) -> Result<(), KisWsError> {
+        if self.f.decimals_into(levels, slot) { Ok(()) } else { Err(field_error(self.tr, name)) }
+    }
+
     #[inline(always)]
     fn seconds(&mut self, name: &'static str) -> Result<u32, KisWsError> {
         self.f.seconds().ok_or_else(|| field_error(self.tr, name))
@@ -496,18 +507,10 @@ impl Market<'_> {
             expected_qty: Decimal::ZERO,
             cum_volume: Decimal::ZERO,
         });
-        for level in &mut q.asks {
-            self.put("ASKP", &mut level.price)?;
-        }
-        for level in &mut q.bids {
-            self.put("BIDP", &mut level.price)?;
-        }
-        for level in &mut q.asks {
-            self.put("ASKP_RSQN", &mut level.qty)?;
-        }
-        for level in &mut q.bids {
-            self.put("BIDP_RSQN", &mut level.qty)?;
-        }
+        self.levels("ASKP", &mut q.asks, |l| &mut l.price)?;
+        self.levels("BIDP", &mut q.bids, |l| &mut l.price)?;
+        self.levels("ASKP_RSQN", &mut q.asks, |l| &mut l.qty)?;
+        self.levels("BIDP_RSQN", &mut q.bids, |l| &mut l.qty)?;
         self.put("TOTAL_ASKP_RSQN", &mut q.total_ask_qty)?;
         self.put("TOTAL_BIDP_RSQN", &mut q.total_bid_qty)?;
         self.f.skip(2);

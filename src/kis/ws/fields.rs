@@ -6,7 +6,8 @@
 
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use rust_decimal::Decimal;
-use wide::u8x16;
+use wide::bytemuck::cast;
+use wide::{i16x8, i32x8, u8x16};
 
 use super::codec::{parse_decimal, parse_hhmmss};
 use crate::domain::market::KST_OFFSET_SECS;
@@ -131,12 +132,44 @@ impl<'a> Fields<'a> {
     #[inline(always)]
     pub(crate) fn decimal_into(&mut self, dst: &mut Decimal) -> bool {
         let (start, end) = self.span();
-        // Written in place: a returned `Option<Decimal>` costs a store-forwarding stall here.
-        if let Some(v) = digits(self.bytes, start, end) {
-            *dst = Decimal::from_parts(v as u32, (v >> 32) as u32, 0, false, 0);
-            return true;
+        decimal_at(self.bytes, start, end, dst)
+    }
+
+    /// Parses the next `N` fields as decimals, one into `slot(item)` each; false when one is
+    /// malformed (the slots then hold unspecified values). The common case — every field one
+    /// to eight plain digits — is read in one tight pass with the walker's state in registers
+    /// and a single check at the end, converting two numbers at a time in one SIMD register;
+    /// anything else is parsed again field by field.
+    #[inline(always)]
+    pub(crate) fn decimals_into<T, const N: usize>(
+        &mut self,
+        items: &mut [T; N],
+        mut slot: impl FnMut(&mut T) -> &mut Decimal,
+    ) -> bool {
+        let mut run = Run::new(self);
+        let (pairs, rest) = items.as_chunks_mut::<2>();
+        for [x, y] in pairs {
+            let (Some(a), Some(b)) = (run.next(), run.next()) else { return self.one_by_one(items, slot) };
+            let (a, b) = run.convert(a, b);
+            *slot(x) = Decimal::from_parts(a, 0, 0, false, 0);
+            *slot(y) = Decimal::from_parts(b, 0, 0, false, 0);
         }
-        signed_decimal_into(self.bytes, start, end, dst)
+        for item in rest {
+            let Some(a) = run.next() else { return self.one_by_one(items, slot) };
+            run.non_digits |= non_digits(a);
+            *slot(item) = Decimal::from_parts(swar8(a) as u32, 0, 0, false, 0);
+        }
+        if !run.plain() {
+            return self.one_by_one(items, slot);
+        }
+        (self.word, self.mask, self.start) = (run.word, run.mask, run.start);
+        true
+    }
+
+    /// The slow path of [`Self::decimals_into`], from the walker's unchanged position.
+    #[cold]
+    fn one_by_one<T>(&mut self, items: &mut [T], mut slot: impl FnMut(&mut T) -> &mut Decimal) -> bool {
+        items.iter_mut().all(|item| self.decimal_into(slot(item)))
     }
 
     /// Seconds after midnight of the next field (`HHMMSS`).
@@ -144,6 +177,76 @@ impl<'a> Fields<'a> {
     pub(crate) fn seconds(&mut self) -> Option<u32> {
         let (start, end) = self.span();
         hhmmss(self.bytes, start, end)
+    }
+}
+
+/// A copy of a walker's position, kept in registers while [`Fields::decimals_into`] reads a
+/// run of fields as digit words, with the checks of the whole run folded into two values.
+struct Run<'a> {
+    bytes: &'a [u8],
+    words: &'a [u64],
+    word: usize,
+    mask: u64,
+    start: usize,
+    /// `word * 64`.
+    base: usize,
+    /// High bit of a byte set: a byte that is not a digit (fields converted one at a time).
+    non_digits: u64,
+    /// The bytewise maximum of the digit words converted in pairs: above 9 once a byte is not
+    /// a digit.
+    max_digit: u8x16,
+    /// The OR of every field length minus one: 8 or more once a length is outside 1..=8.
+    lengths: usize,
+}
+
+impl<'a> Run<'a> {
+    #[inline(always)]
+    fn new(f: &Fields<'a>) -> Self {
+        Run {
+            bytes: f.bytes,
+            words: f.words,
+            word: f.word,
+            mask: f.mask,
+            start: f.start,
+            base: f.word << 6,
+            non_digits: 0,
+            max_digit: u8x16::ZERO,
+            lengths: 0,
+        }
+    }
+
+    /// The digit word of the next field (the input of [`swar8`]; its bytes are checked by
+    /// [`Self::convert`] or the caller, its length by [`Self::plain`]); `None` at the last
+    /// field or too close to the payload's start.
+    #[inline(always)]
+    fn next(&mut self) -> Option<u64> {
+        while self.mask == 0 {
+            self.word += 1;
+            self.mask = *self.words.get(self.word)?;
+            self.base = self.word << 6;
+        }
+        let end = self.base | self.mask.trailing_zeros() as usize;
+        self.mask &= self.mask - 1;
+        let n = end.wrapping_sub(self.start);
+        self.start = end + 1;
+        self.lengths |= n.wrapping_sub(1);
+        Some((load_before(self.bytes, end)? ^ ZEROS) & KEEP_HIGH[n & 7])
+    }
+
+    /// [`swar8`] of two digit words at once, in one 128-bit register, noting their bytes for
+    /// [`Self::plain`].
+    #[inline(always)]
+    fn convert(&mut self, a: u64, b: u64) -> (u32, u32) {
+        let v: u8x16 = cast([a, b]);
+        self.max_digit = self.max_digit.max(v);
+        swar8x2(v)
+    }
+
+    /// Every field read was one to eight ASCII digits.
+    #[inline(always)]
+    fn plain(&self) -> bool {
+        let nines = u8x16::splat(9);
+        self.lengths < 8 && self.non_digits == 0 && self.max_digit.max(nines) == nines
     }
 }
 
@@ -173,6 +276,30 @@ fn swar8(v: u64) -> u64 {
     let v = (v.wrapping_mul(10).wrapping_add(v >> 8)) & 0x00ff_00ff_00ff_00ff;
     let v = (v.wrapping_mul(100).wrapping_add(v >> 16)) & 0x0000_ffff_0000_ffff;
     (v.wrapping_mul(10_000).wrapping_add(v >> 32)) & 0xffff_ffff
+}
+
+/// Parses `bytes[start..end]` as a decimal into `dst`; false when malformed (`dst` then
+/// unchanged). Written in place: a returned `Option<Decimal>` costs a store-forwarding stall.
+#[inline(always)]
+fn decimal_at(bytes: &[u8], start: usize, end: usize, dst: &mut Decimal) -> bool {
+    if let Some(v) = digits(bytes, start, end) {
+        *dst = Decimal::from_parts(v as u32, (v >> 32) as u32, 0, false, 0);
+        return true;
+    }
+    signed_decimal_into(bytes, start, end, dst)
+}
+
+/// [`swar8`] of two words (`v` holds both) at once: digit pairs, then fours, then eights are
+/// combined with multiply-adds of 16-bit lanes (`pmaddwd` on SSE2).
+#[inline(always)]
+fn swar8x2(v: u8x16) -> (u32, u32) {
+    let tens = i16x8::from([10, 1, 10, 1, 10, 1, 10, 1]);
+    let pairs: i32x8 = cast([i16x8::from_u8x16_low(v).dot(tens), i16x8::from_u8x16_high(v).dot(tens)]);
+    let fours = i16x8::from_i32x8_saturate(pairs).dot(i16x8::from([100, 1, 100, 1, 100, 1, 100, 1]));
+    let eights = i16x8::from_i32x8_saturate(cast([fours, fours]))
+        .dot(i16x8::from([10_000, 1, 10_000, 1, 10_000, 1, 10_000, 1]));
+    let [x, y, _, _] = eights.to_array();
+    (x as u32, y as u32)
 }
 
 /// The value of `bytes[start..end]` when it is 0 to 16 ASCII digits (empty is zero).
@@ -325,6 +452,36 @@ mod tests {
             .collect()
     }
 
+    /// Fields of a run: mostly short plain numbers (the fast path), now and then anything.
+    const RUN_FIELD: &str =
+        "[0-9]{1,8}|[0-9]{1,8}|[0-9]{1,8}|[0-9]{0,18}|-?[0-9]{1,5}\\.[0-9]{0,3}|[0-9a-z.+-]{0,4}";
+
+    /// Runs of `n` fields: half of them all plain numbers (the fast path to the end).
+    fn run_of(n: usize) -> impl Strategy<Value = Vec<String>> {
+        prop_oneof![prop::collection::vec("[0-9]{1,8}", n), prop::collection::vec(RUN_FIELD, n)]
+    }
+
+    fn check_run<const N: usize>(pad: &str, fields: &[String], tail: &str) -> Result<(), TestCaseError> {
+        let run: String = fields.iter().map(|f| format!("^{f}")).collect();
+        let text = format!("{pad}{run}^{tail}");
+        let mut seps = Separators::default();
+        seps.mark(text.as_bytes());
+        let mut walker = seps.fields(text.as_bytes());
+        walker.skip(pad.split('^').count());
+        let mut got = [Decimal::MAX; N];
+        let ok = walker.decimals_into(&mut got, |d| d);
+        let expected: Vec<_> = fields.iter().map(|f| parse_decimal(f.as_bytes())).collect();
+        let parsed = expected.iter().take_while(|e| e.is_some()).count();
+        prop_assert_eq!(ok, parsed == N, "{}", text);
+        for (g, e) in got.iter().zip(&expected).take(parsed) {
+            prop_assert_eq!(Some(*g), *e, "{}", text);
+        }
+        if ok {
+            prop_assert_eq!(walker.field(), tail.as_bytes(), "{}", text);
+        }
+        Ok(())
+    }
+
     #[test]
     fn walks_fields_and_parses_numbers() {
         let text = "12345678901^-0.14^^abc^000003190^7^12.^-^1234567890123456789";
@@ -366,6 +523,18 @@ mod tests {
             let text = fields.join("^");
             let expected: Vec<_> = text.split('^').map(|f| parse_decimal(f.as_bytes())).collect();
             prop_assert_eq!(decimals(&text), expected);
+        }
+
+        #[test]
+        fn runs_of_numbers_agree_with_the_strict_parser(
+            pad in "[0-9a-z^]{0,70}",
+            ten in run_of(10),
+            three in run_of(3),
+            tail in "[0-9a-z]{0,5}",
+        ) {
+            // `pad` shifts the run across 64-byte mask words; `tail` checks where the walker stops.
+            check_run::<10>(&pad, &ten, &tail)?;
+            check_run::<3>(&pad, &three, &tail)?;
         }
 
         #[test]
