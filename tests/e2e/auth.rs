@@ -15,7 +15,8 @@ use chrono::Utc;
 use tokio::sync::mpsc;
 
 use crate::common::{
-    aegis_cli, build, env, loaded, options, stages, start_sim, status, trade_date, wait_for,
+    aegis_cli, build, env, loaded, options, stages, start_sim, start_sim_real_time, status, trade_date,
+    wait_for,
 };
 use crate::fakes::FakeSlack;
 
@@ -82,7 +83,7 @@ aegis::storage_test!(auth_failure, auth_failure_body);
 /// Without a daemon, `aegis stage run` runs the broker stages itself against the broker of the
 /// configuration, and running it again does not repeat what succeeded.
 async fn stage_run_without_daemon_body(db: TestDb) {
-    let sim = start_sim(0.0).await;
+    let sim = start_sim_real_time().await;
     let env = env(&sim, &db.url, None);
     let (ok, text) = aegis_cli(&env, &["stage", "run", "account_check", "--date", "2026-11-23"]).await;
     assert!(ok && text.contains("completed through account_check"), "{text}");

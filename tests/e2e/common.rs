@@ -37,11 +37,23 @@ pub fn app_secret() -> String {
 
 /// Starts the simulator at 08:59:50 of the trade date, accepting only our credentials.
 pub async fn start_sim(speed: f64) -> SimHandle {
+    let start = aegis::sim::clock::at(trade_date(), NaiveTime::from_hms_opt(8, 59, 50).unwrap());
+    start_sim_at(speed, start).await
+}
+
+/// A simulator that keeps the wall-clock time, for tests whose broker calls come from the
+/// `aegis` binary: it judges token expiry by the real clock, so a simulator frozen on
+/// [`trade_date`] would hand it tokens that look expired once that day is past.
+pub async fn start_sim_real_time() -> SimHandle {
+    start_sim_at(1.0, chrono::Utc::now().with_timezone(&aegis::domain::market::kst())).await
+}
+
+async fn start_sim_at(speed: f64, start: chrono::DateTime<chrono::FixedOffset>) -> SimHandle {
     let cfg = SimConfig {
         symbols: SYMBOLS.iter().map(|s| (*s).to_owned()).collect(),
         seed: 11,
         speed,
-        start: Some(aegis::sim::clock::at(trade_date(), NaiveTime::from_hms_opt(8, 59, 50).unwrap())),
+        start: Some(start),
         app_key: Some(app_key()),
         app_secret: Some(app_secret()),
         rate_limit: Some(10_000),
