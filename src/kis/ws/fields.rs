@@ -230,7 +230,7 @@ impl<'a> Run<'a> {
         let n = end.wrapping_sub(self.start);
         self.start = end + 1;
         self.lengths |= n.wrapping_sub(1);
-        Some((load_before(self.bytes, end)? ^ ZEROS) & KEEP_HIGH[n & 7])
+        digit_word(self.bytes, end, n)
     }
 
     /// [`swar8`] of two digit words at once, in one 128-bit register, noting their bytes for
@@ -262,6 +262,14 @@ fn mask16(block: [u8; 16]) -> u16 {
 fn load_before(bytes: &[u8], end: usize) -> Option<u64> {
     let chunk: [u8; 8] = bytes.get(end.checked_sub(8)?..end)?.try_into().ok()?;
     Some(u64::from_le_bytes(chunk))
+}
+
+/// The eight bytes ending at `end` as digit values (`'0'` is 0), most significant in the lowest
+/// byte, keeping only the last `n % 8` of them (all eight when `n % 8 == 0`); not yet checked
+/// for non-digits.
+#[inline(always)]
+fn digit_word(bytes: &[u8], end: usize, n: usize) -> Option<u64> {
+    Some((load_before(bytes, end)? ^ ZEROS) & KEEP_HIGH[n & 7])
 }
 
 /// High bit set in every byte of `x` (digit values) that is not 0-9.
@@ -308,7 +316,7 @@ fn digits(bytes: &[u8], start: usize, end: usize) -> Option<u64> {
     let n = end.wrapping_sub(start);
     if n.wrapping_sub(1) < 8 {
         // One to eight digits: the eight bytes ending at the field, earlier bytes masked off.
-        let x = (load_before(bytes, end)? ^ ZEROS) & KEEP_HIGH[n & 7];
+        let x = digit_word(bytes, end, n)?;
         return (non_digits(x) == 0).then(|| swar8(x));
     }
     if n == 0 {
@@ -318,7 +326,7 @@ fn digits(bytes: &[u8], start: usize, end: usize) -> Option<u64> {
         return None;
     }
     let lo = load_before(bytes, end)? ^ ZEROS;
-    let hi = (load_before(bytes, end - 8)? ^ ZEROS) & KEEP_HIGH[n & 7];
+    let hi = digit_word(bytes, end - 8, n)?;
     ((non_digits(lo) | non_digits(hi)) == 0).then(|| swar8(hi) * 100_000_000 + swar8(lo))
 }
 
