@@ -132,7 +132,12 @@ impl<'a> Fields<'a> {
     #[inline(always)]
     pub(crate) fn decimal_into(&mut self, dst: &mut Decimal) -> bool {
         let (start, end) = self.span();
-        decimal_at(self.bytes, start, end, dst)
+        // Written in place: a returned `Option<Decimal>` costs a store-forwarding stall here.
+        if let Some(v) = digits(self.bytes, start, end) {
+            *dst = Decimal::from_parts(v as u32, (v >> 32) as u32, 0, false, 0);
+            return true;
+        }
+        signed_decimal_into(self.bytes, start, end, dst)
     }
 
     /// Parses the next `N` fields as decimals, one into `slot(item)` each; false when one is
@@ -181,7 +186,8 @@ impl<'a> Fields<'a> {
 }
 
 /// A copy of a walker's position, kept in registers while [`Fields::decimals_into`] reads a
-/// run of fields as digit words, with the checks of the whole run folded into two values.
+/// run of fields as digit words, with the checks of the whole run folded into three values
+/// (`lengths`, `max_digit`, `non_digits`) tested once at the end.
 struct Run<'a> {
     bytes: &'a [u8],
     words: &'a [u64],
@@ -284,17 +290,6 @@ fn swar8(v: u64) -> u64 {
     let v = (v.wrapping_mul(10).wrapping_add(v >> 8)) & 0x00ff_00ff_00ff_00ff;
     let v = (v.wrapping_mul(100).wrapping_add(v >> 16)) & 0x0000_ffff_0000_ffff;
     (v.wrapping_mul(10_000).wrapping_add(v >> 32)) & 0xffff_ffff
-}
-
-/// Parses `bytes[start..end]` as a decimal into `dst`; false when malformed (`dst` then
-/// unchanged). Written in place: a returned `Option<Decimal>` costs a store-forwarding stall.
-#[inline(always)]
-fn decimal_at(bytes: &[u8], start: usize, end: usize, dst: &mut Decimal) -> bool {
-    if let Some(v) = digits(bytes, start, end) {
-        *dst = Decimal::from_parts(v as u32, (v >> 32) as u32, 0, false, 0);
-        return true;
-    }
-    signed_decimal_into(bytes, start, end, dst)
 }
 
 /// [`swar8`] of two words (`v` holds both) at once: digit pairs, then fours, then eights are
