@@ -10,7 +10,7 @@ use serde::Deserialize;
 
 use super::crypto::NoticeCipher;
 use super::error::KisWsError;
-use super::fields::{Fields, KstDay, Separators};
+use super::fields::{Fields, KstDay, Numbers, ReadNumbers, Separators};
 use crate::domain::Side;
 use crate::domain::Symbol;
 use crate::domain::market::{
@@ -202,11 +202,28 @@ pub fn parse_frame(text: &str) -> Result<Frame<'_>, KisWsError> {
     if text.starts_with('{') {
         return parse_control(text);
     }
-    let mut parts = text.splitn(4, '|');
-    let enc = parts.next().ok_or(KisWsError::Header("missing encryption flag"))?;
-    let tr_id = parts.next().ok_or(KisWsError::Header("missing TR id"))?;
-    let count = parts.next().ok_or(KisWsError::Header("missing record count"))?;
-    let payload = parts.next().ok_or(KisWsError::Header("missing payload"))?;
+    // The first three `|` split the header (a plain byte loop: the header is a few bytes long).
+    let mut bars = [0usize; 3];
+    let mut found = 0;
+    for (i, _) in text.bytes().enumerate().filter(|&(_, b)| b == b'|') {
+        if let Some(bar) = bars.get_mut(found) {
+            *bar = i;
+            found += 1;
+        }
+        if found == bars.len() {
+            break;
+        }
+    }
+    match found {
+        0 => return Err(KisWsError::Header("missing TR id")),
+        1 => return Err(KisWsError::Header("missing record count")),
+        2 => return Err(KisWsError::Header("missing payload")),
+        _ => {}
+    }
+    let [a, b, c] = bars;
+    // `|` is ASCII, so every cut is on a character boundary.
+    let cut = |from: usize, to: usize| text.get(from..to).unwrap_or_default();
+    let (enc, tr_id, count, payload) = (cut(0, a), cut(a + 1, b), cut(b + 1, c), cut(c + 1, text.len()));
     let encrypted = match enc {
         "0" => false,
         "1" => true,
@@ -400,17 +417,6 @@ impl Market<'_> {
         if self.f.decimal_into(dst) { Ok(()) } else { Err(field_error(self.tr, name)) }
     }
 
-    /// Parses one field per book level into `slot(level)` (ten numbers in a row).
-    #[inline(always)]
-    fn levels(
-        &mut self,
-        name: &'static str,
-        levels: &mut [BookLevel; BOOK_DEPTH],
-        slot: impl FnMut(&mut BookLevel) -> &mut Decimal,
-    ) -> Result<(), KisWsError> {
-        if self.f.decimals_into(levels, slot) { Ok(()) } else { Err(field_error(self.tr, name)) }
-    }
-
     #[inline(always)]
     fn seconds(&mut self, name: &'static str) -> Result<u32, KisWsError> {
         self.f.seconds().ok_or_else(|| field_error(self.tr, name))
@@ -507,10 +513,7 @@ impl Market<'_> {
             expected_qty: Decimal::ZERO,
             cum_volume: Decimal::ZERO,
         });
-        self.levels("ASKP", &mut q.asks, |l| &mut l.price)?;
-        self.levels("BIDP", &mut q.bids, |l| &mut l.price)?;
-        self.levels("ASKP_RSQN", &mut q.asks, |l| &mut l.qty)?;
-        self.levels("BIDP_RSQN", &mut q.bids, |l| &mut l.qty)?;
+        self.f.numbers(&mut Levels(&mut q)).map_err(|name| field_error(self.tr, name))?;
         self.put("TOTAL_ASKP_RSQN", &mut q.total_ask_qty)?;
         self.put("TOTAL_BIDP_RSQN", &mut q.total_bid_qty)?;
         self.f.skip(2);
@@ -520,6 +523,20 @@ impl Market<'_> {
         self.put("ACML_VOL", &mut q.cum_volume)?;
         self.f.skip(width - 54);
         Ok(q)
+    }
+}
+
+/// The 40 numbers in a row of a book record: ask prices, bid prices, ask quantities and bid
+/// quantities, best level first.
+struct Levels<'q>(&'q mut QuoteEvent);
+
+impl ReadNumbers for Levels<'_> {
+    #[inline(always)]
+    fn read<N: Numbers>(&mut self, n: &mut N) -> Result<(), &'static str> {
+        n.fill("ASKP", &mut self.0.asks, |l| &mut l.price)?;
+        n.fill("BIDP", &mut self.0.bids, |l| &mut l.price)?;
+        n.fill("ASKP_RSQN", &mut self.0.asks, |l| &mut l.qty)?;
+        n.fill("BIDP_RSQN", &mut self.0.bids, |l| &mut l.qty)
     }
 }
 

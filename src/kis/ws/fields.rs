@@ -1,13 +1,14 @@
 //! Field splitting and number parsing for the real-time codec's hot path. One pass marks every
 //! `^` of a payload in bit masks (16 bytes per SIMD compare); a [`Fields`] walker then takes
 //! field after field from the masks, so finding the next field never waits for the previous one
-//! to be parsed, and numbers are converted eight digits at a time (SWAR). Nothing is allocated
-//! per field or record; the masks are reused from payload to payload.
+//! to be parsed, and numbers are converted eight digits at a time (SWAR) from eight-byte loads
+//! out of a fixed-size padded copy of the payload (no bounds check per field). Nothing is
+//! allocated per field or record; the masks and the copy are reused from payload to payload.
 
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use rust_decimal::Decimal;
 use wide::bytemuck::cast;
-use wide::{i16x8, i32x8, u8x16};
+use wide::{i16x8, i32x8, u8x16, u16x8};
 
 use super::codec::{parse_decimal, parse_hhmmss};
 use crate::domain::market::KST_OFFSET_SECS;
@@ -34,40 +35,78 @@ const POW10: [u64; 17] = [
     10_000_000_000_000_000,
 ];
 
-/// The separator bit masks of a payload: bit `i` of word `w` is set when byte `64 w + i` is `^`.
-#[derive(Debug, Default)]
+/// Zero bytes in front of a payload's copy.
+const PAD: usize = 8;
+/// Payload positions the copy holds (a power of two: a position `& (POSITIONS - 1)` is in it).
+const POSITIONS: usize = super::codec::MAX_FRAME_BYTES;
+/// Size of the padded copy: the eight bytes before any position are inside it.
+const ROOM: usize = PAD + POSITIONS;
+const _: () = assert!(POSITIONS.is_power_of_two());
+
+/// Stands in for the copy of a payload too long to copy: every eight-byte load reads zeros, so
+/// every fast path fails and the strict parsers read the fields.
+static NO_COPY: [u8; ROOM] = [0; ROOM];
+
+/// The separator bit masks of a payload (bit `i` of word `w` is set when byte `64 w + i` is
+/// `^`) and a padded copy of it. Number fields are read with eight-byte loads ending at their
+/// last byte; in the copy, which has a fixed size, such a load needs no bounds check.
 pub(crate) struct Separators {
     words: Vec<u64>,
+    /// `PAD` zero bytes, then the payload last marked (`ROOM` bytes in all, allocated zeroed:
+    /// pages are touched only as far as payloads reach).
+    copy: Vec<u8>,
+}
+
+impl Default for Separators {
+    fn default() -> Self {
+        Self { words: Vec::new(), copy: vec![0; ROOM] }
+    }
+}
+
+impl std::fmt::Debug for Separators {
+    // Not the copy: a notice payload holds the account number.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Separators").field("words", &self.words.len()).finish_non_exhaustive()
+    }
 }
 
 impl Separators {
-    /// Marks the separators of `bytes`; returns the number of fields.
+    /// Marks the separators of `bytes` and copies it; returns the number of fields.
     pub(crate) fn mark(&mut self, bytes: &[u8]) -> usize {
+        if let Some(copy) = self.copy.get_mut(PAD..PAD + bytes.len()) {
+            copy.copy_from_slice(bytes);
+        }
         let words = &mut self.words;
         words.clear();
+        // Separators are counted per byte lane (a match is 0xFF, so subtracting it adds one) and
+        // the lanes summed every 63 chunks, before one can wrap (a chunk adds at most 4).
+        let mut lanes = u8x16::ZERO;
         let mut separators = 0usize;
-        let mut chunks = bytes.chunks_exact(64);
-        for chunk in &mut chunks {
-            let mut mask = 0u64;
-            for (k, block) in chunk.chunks_exact(16).enumerate() {
-                mask |= u64::from(mask16(block.try_into().unwrap_or_default())) << (16 * k);
+        let (chunks, rest) = bytes.as_chunks::<64>();
+        for (i, chunk) in chunks.iter().enumerate() {
+            words.push(mark64(chunk, &mut lanes));
+            if i % 63 == 62 {
+                separators += lane_sum(lanes);
+                lanes = u8x16::ZERO;
             }
-            separators += mask.count_ones() as usize;
-            words.push(mask);
         }
-        let mut tail = 0u64;
-        for (i, &b) in chunks.remainder().iter().enumerate() {
-            tail |= u64::from(b == b'^') << i;
+        let mut last = [0u8; 64];
+        if let Some(head) = last.get_mut(..rest.len()) {
+            head.copy_from_slice(rest);
         }
-        separators += tail.count_ones() as usize;
-        words.push(tail);
-        separators + 1
+        words.push(mark64(&last, &mut lanes));
+        separators + lane_sum(lanes) + 1
     }
 
     /// A walker over the fields of `bytes` (the payload last marked).
     pub(crate) fn fields<'a>(&'a self, bytes: &'a [u8]) -> Fields<'a> {
+        let padded = match self.copy.first_chunk::<ROOM>() {
+            Some(copy) if bytes.len() <= POSITIONS => copy,
+            _ => &NO_COPY,
+        };
         Fields {
             bytes,
+            padded,
             words: &self.words,
             word: 0,
             mask: self.words.first().copied().unwrap_or(0),
@@ -80,6 +119,8 @@ impl Separators {
 /// (No `Debug`: a notice payload holds the account number.)
 pub(crate) struct Fields<'a> {
     bytes: &'a [u8],
+    /// The padded copy of `bytes`.
+    padded: &'a [u8; ROOM],
     words: &'a [u64],
     word: usize,
     /// Separators of the current word not yet passed.
@@ -133,75 +174,98 @@ impl<'a> Fields<'a> {
     pub(crate) fn decimal_into(&mut self, dst: &mut Decimal) -> bool {
         let (start, end) = self.span();
         // Written in place: a returned `Option<Decimal>` costs a store-forwarding stall here.
-        if let Some(v) = digits(self.bytes, start, end) {
+        if let Some(v) = digits(self.padded, start, end) {
             *dst = Decimal::from_parts(v as u32, (v >> 32) as u32, 0, false, 0);
             return true;
         }
-        signed_decimal_into(self.bytes, start, end, dst)
+        signed_decimal_into(self.bytes, self.padded, start, end, dst)
     }
 
-    /// Parses the next `N` fields as decimals, one into `slot(item)` each; false when one is
-    /// malformed (the slots then hold unspecified values). The common case — every field one
-    /// to eight plain digits — is read in one tight pass with the walker's state in registers
-    /// and a single check at the end, converting two numbers at a time in one SIMD register;
-    /// anything else is parsed again field by field.
-    #[inline(always)]
-    pub(crate) fn decimals_into<T, const N: usize>(
-        &mut self,
-        items: &mut [T; N],
-        mut slot: impl FnMut(&mut T) -> &mut Decimal,
-    ) -> bool {
+    /// Reads the numbers of `read` — runs of fields in a row — in one tight pass: with the
+    /// walker's state in registers, two numbers converted at a time in one SIMD register, and the
+    /// checks of every field folded into a single test at the end. That pass covers the common
+    /// case, every field one to eight plain digits; anything else (and a run that reaches the
+    /// payload's last field) is read again field by field from the unchanged position, so the
+    /// error names the first malformed field.
+    #[inline(never)]
+    pub(crate) fn numbers<R: ReadNumbers>(&mut self, read: &mut R) -> Result<(), &'static str> {
         let mut run = Run::new(self);
-        let (pairs, rest) = items.as_chunks_mut::<2>();
-        for [x, y] in pairs {
-            let (Some(a), Some(b)) = (run.next(), run.next()) else { return self.one_by_one(items, slot) };
-            let (a, b) = run.convert(a, b);
-            *slot(x) = Decimal::from_parts(a, 0, 0, false, 0);
-            *slot(y) = Decimal::from_parts(b, 0, 0, false, 0);
+        // A `Run` never fails on the way; `plain` tells whether what it read holds.
+        let _ = read.read(&mut run);
+        if run.plain() {
+            (self.word, self.mask, self.start) = (run.base >> 6, run.mask, run.start);
+            return Ok(());
         }
-        for item in rest {
-            let Some(a) = run.next() else { return self.one_by_one(items, slot) };
-            run.non_digits |= non_digits(a);
-            *slot(item) = Decimal::from_parts(swar8(a) as u32, 0, 0, false, 0);
-        }
-        if !run.plain() {
-            return self.one_by_one(items, slot);
-        }
-        (self.word, self.mask, self.start) = (run.word, run.mask, run.start);
-        true
+        self.numbers_one_by_one(read)
     }
 
-    /// The slow path of [`Self::decimals_into`], from the walker's unchanged position.
+    /// The slow path of [`Self::numbers`].
     #[cold]
-    fn one_by_one<T>(&mut self, items: &mut [T], mut slot: impl FnMut(&mut T) -> &mut Decimal) -> bool {
-        items.iter_mut().all(|item| self.decimal_into(slot(item)))
+    #[inline(never)]
+    fn numbers_one_by_one<R: ReadNumbers>(&mut self, read: &mut R) -> Result<(), &'static str> {
+        read.read(self)
     }
 
     /// Seconds after midnight of the next field (`HHMMSS`).
     #[inline(always)]
     pub(crate) fn seconds(&mut self) -> Option<u32> {
         let (start, end) = self.span();
-        hhmmss(self.bytes, start, end)
+        hhmmss(self.bytes, self.padded, start, end)
     }
 }
 
-/// A copy of a walker's position, kept in registers while [`Fields::decimals_into`] reads a
-/// run of fields as digit words, with the checks of the whole run folded into three values
-/// (`lengths`, `max_digit`, `non_digits`) tested once at the end.
+/// A reader of runs of numeric fields: the fast [`Run`] and the strict field-by-field
+/// [`Fields`].
+pub(crate) trait Numbers {
+    /// Parses the next `N` fields into `slot(item)` each, in order. A [`Run`] always returns
+    /// `Ok` and leaves its verdict to the end of the run; [`Fields`] returns `Err(name)` at the
+    /// first malformed field.
+    fn fill<T, const N: usize>(
+        &mut self,
+        name: &'static str,
+        items: &mut [T; N],
+        slot: impl FnMut(&mut T) -> &mut Decimal,
+    ) -> Result<(), &'static str>;
+}
+
+/// The fields a record reads as one run of numbers (see [`Fields::numbers`]); `read` is called
+/// once or, when the fast pass finds something other than plain digits, twice.
+pub(crate) trait ReadNumbers {
+    /// Fills the run's destinations through `numbers`, in field order.
+    fn read<N: Numbers>(&mut self, numbers: &mut N) -> Result<(), &'static str>;
+}
+
+impl Numbers for Fields<'_> {
+    #[inline(always)]
+    fn fill<T, const N: usize>(
+        &mut self,
+        name: &'static str,
+        items: &mut [T; N],
+        mut slot: impl FnMut(&mut T) -> &mut Decimal,
+    ) -> Result<(), &'static str> {
+        for item in items {
+            if !self.decimal_into(slot(item)) {
+                return Err(name);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A copy of a walker's position, kept in registers while [`Fields::numbers`] reads a run of
+/// fields as digit words, with the checks of every field folded into two values (`lengths` and
+/// `max_digit`) tested once at the end.
 struct Run<'a> {
-    bytes: &'a [u8],
+    padded: &'a [u8; ROOM],
     words: &'a [u64],
-    word: usize,
+    /// 64 times the index of the current mask word.
+    base: usize,
     mask: u64,
     start: usize,
-    /// `word * 64`.
-    base: usize,
-    /// High bit of a byte set: a byte that is not a digit (fields converted one at a time).
-    non_digits: u64,
-    /// The bytewise maximum of the digit words converted in pairs: above 9 once a byte is not
-    /// a digit.
+    /// The bytewise maximum of the digit words: above 9 once a byte is not a digit.
     max_digit: u8x16,
-    /// The OR of every field length minus one: 8 or more once a length is outside 1..=8.
+    /// The OR of every field length minus one: 8 or more once a length is outside 1..=8, or
+    /// once the run reached the payload's last field.
     lengths: usize,
 }
 
@@ -209,34 +273,35 @@ impl<'a> Run<'a> {
     #[inline(always)]
     fn new(f: &Fields<'a>) -> Self {
         Run {
-            bytes: f.bytes,
+            padded: f.padded,
             words: f.words,
-            word: f.word,
+            base: f.word << 6,
             mask: f.mask,
             start: f.start,
-            base: f.word << 6,
-            non_digits: 0,
             max_digit: u8x16::ZERO,
             lengths: 0,
         }
     }
 
-    /// The digit word of the next field (the input of [`swar8`]; its bytes are checked by
-    /// [`Self::convert`] or the caller, its length by [`Self::plain`]); `None` at the last
-    /// field or too close to the payload's start.
+    /// The digit word of the next field (the input of [`swar8`]); its bytes are checked by
+    /// [`Self::convert`], its length by [`Self::plain`].
     #[inline(always)]
-    fn next(&mut self) -> Option<u64> {
+    fn next(&mut self) -> u64 {
         while self.mask == 0 {
-            self.word += 1;
-            self.mask = *self.words.get(self.word)?;
-            self.base = self.word << 6;
+            self.base += 64;
+            let Some(&mask) = self.words.get(self.base >> 6) else {
+                // The payload's last field has no separator after it: not for the fast pass.
+                self.lengths = usize::MAX;
+                return 0;
+            };
+            self.mask = mask;
         }
         let end = self.base | self.mask.trailing_zeros() as usize;
         self.mask &= self.mask - 1;
         let n = end.wrapping_sub(self.start);
         self.start = end + 1;
         self.lengths |= n.wrapping_sub(1);
-        digit_word(self.bytes, end, n)
+        digit_word(self.padded, end, n)
     }
 
     /// [`swar8`] of two digit words at once, in one 128-bit register, noting their bytes for
@@ -252,30 +317,68 @@ impl<'a> Run<'a> {
     #[inline(always)]
     fn plain(&self) -> bool {
         let nines = u8x16::splat(9);
-        self.lengths < 8 && self.non_digits == 0 && self.max_digit.max(nines) == nines
+        self.lengths < 8 && self.max_digit.max(nines) == nines
     }
 }
 
-/// Bit `i` is set when `block[i]` is `^`: one byte compare and a move-mask (`wide` picks SSE2,
-/// NEON or plain code for the target).
-#[inline(always)]
-fn mask16(block: [u8; 16]) -> u16 {
-    (u8x16::new(block).simd_eq(u8x16::splat(b'^')).to_bitmask() & 0xffff) as u16
+impl Numbers for Run<'_> {
+    #[inline(always)]
+    fn fill<T, const N: usize>(
+        &mut self,
+        _name: &'static str,
+        items: &mut [T; N],
+        mut slot: impl FnMut(&mut T) -> &mut Decimal,
+    ) -> Result<(), &'static str> {
+        let (pairs, rest) = items.as_chunks_mut::<2>();
+        for [x, y] in pairs {
+            let (a, b) = (self.next(), self.next());
+            let (a, b) = self.convert(a, b);
+            *slot(x) = Decimal::from_parts(a, 0, 0, false, 0);
+            *slot(y) = Decimal::from_parts(b, 0, 0, false, 0);
+        }
+        for item in rest {
+            let a = self.next();
+            let (a, _) = self.convert(a, 0);
+            *slot(item) = Decimal::from_parts(a, 0, 0, false, 0);
+        }
+        Ok(())
+    }
 }
 
-/// The eight bytes ending at `end`, little-endian; `None` when `end < 8`.
+/// Bit `i` is set when `chunk[i]` is `^`; adds the chunk's separators to `lanes`. One byte
+/// compare and a move-mask per 16 bytes (`wide` picks SSE2, NEON or plain code for the target).
 #[inline(always)]
-fn load_before(bytes: &[u8], end: usize) -> Option<u64> {
-    let chunk: [u8; 8] = bytes.get(end.checked_sub(8)?..end)?.try_into().ok()?;
-    Some(u64::from_le_bytes(chunk))
+fn mark64(chunk: &[u8; 64], lanes: &mut u8x16) -> u64 {
+    let (blocks, _) = chunk.as_chunks::<16>();
+    let mut mask = 0u64;
+    for (k, block) in blocks.iter().enumerate() {
+        let eq = u8x16::new(*block).simd_eq(u8x16::splat(b'^'));
+        mask |= u64::from((eq.to_bitmask() & 0xffff) as u16) << (16 * k);
+        *lanes -= eq;
+    }
+    mask
 }
 
-/// The eight bytes ending at `end` as digit values (`'0'` is 0), most significant in the lowest
-/// byte, keeping only the last `n % 8` of them (all eight when `n % 8 == 0`); not yet checked
-/// for non-digits.
+/// The sum of the byte lanes of `lanes`.
 #[inline(always)]
-fn digit_word(bytes: &[u8], end: usize, n: usize) -> Option<u64> {
-    Some((load_before(bytes, end)? ^ ZEROS) & KEEP_HIGH[n & 7])
+fn lane_sum(lanes: u8x16) -> usize {
+    usize::from((u16x8::from_u8x16_low(lanes) + u16x8::from_u8x16_high(lanes)).reduce_add())
+}
+
+/// The eight payload bytes before position `end` (zeros before the payload's start),
+/// little-endian, from the padded copy (no bounds check: the index is masked into it).
+#[inline(always)]
+fn load_before(padded: &[u8; ROOM], end: usize) -> u64 {
+    let i = end & (POSITIONS - 1);
+    padded.get(i..i + 8).and_then(|c| <[u8; 8]>::try_from(c).ok()).map_or(0, u64::from_le_bytes)
+}
+
+/// The eight payload bytes before `end` as digit values (`'0'` is 0), most significant in the
+/// lowest byte, keeping only the last `n % 8` of them (all eight when `n % 8 == 0`); not yet
+/// checked for non-digits.
+#[inline(always)]
+fn digit_word(padded: &[u8; ROOM], end: usize, n: usize) -> u64 {
+    (load_before(padded, end) ^ ZEROS) & KEEP_HIGH[n & 7]
 }
 
 /// High bit set in every byte of `x` (digit values) that is not 0-9.
@@ -305,13 +408,13 @@ fn swar8x2(v: u8x16) -> (u32, u32) {
     (x as u32, y as u32)
 }
 
-/// The value of `bytes[start..end]` when it is 0 to 16 ASCII digits (empty is zero).
+/// The value of payload bytes `start..end` when they are 0 to 16 ASCII digits (empty is zero).
 #[inline(always)]
-fn digits(bytes: &[u8], start: usize, end: usize) -> Option<u64> {
+fn digits(padded: &[u8; ROOM], start: usize, end: usize) -> Option<u64> {
     let n = end.wrapping_sub(start);
     if n.wrapping_sub(1) < 8 {
         // One to eight digits: the eight bytes ending at the field, earlier bytes masked off.
-        let x = digit_word(bytes, end, n)?;
+        let x = digit_word(padded, end, n);
         return (non_digits(x) == 0).then(|| swar8(x));
     }
     if n == 0 {
@@ -320,8 +423,8 @@ fn digits(bytes: &[u8], start: usize, end: usize) -> Option<u64> {
     if n > 16 {
         return None;
     }
-    let lo = load_before(bytes, end)? ^ ZEROS;
-    let hi = digit_word(bytes, end - 8, n)?;
+    let lo = load_before(padded, end) ^ ZEROS;
+    let hi = digit_word(padded, end - 8, n);
     ((non_digits(lo) | non_digits(hi)) == 0).then(|| swar8(hi) * 100_000_000 + swar8(lo))
 }
 
@@ -340,18 +443,24 @@ const KEEP_HIGH: [u64; 8] = [
 /// `-?digits(.digits)?` with up to 16 digits per part, written into `dst`; anything else goes
 /// to the strict parser. False when the field is malformed (`dst` then unchanged).
 #[inline(never)]
-fn signed_decimal_into(bytes: &[u8], start: usize, end: usize, dst: &mut Decimal) -> bool {
+fn signed_decimal_into(
+    bytes: &[u8],
+    padded: &[u8; ROOM],
+    start: usize,
+    end: usize,
+    dst: &mut Decimal,
+) -> bool {
     let Some(field) = bytes.get(start..end) else { return false };
     let fast = || {
         let neg = field.first() == Some(&b'-');
         let body = start + usize::from(neg);
         let (mantissa, scale) = match field.iter().position(|&b| b == b'.') {
-            None if body < end => (digits(bytes, body, end)?, 0),
+            None if body < end => (digits(padded, body, end)?, 0),
             Some(i) if start + i > body && start + i + 1 < end => {
                 let dot = start + i;
                 let scale = end - dot - 1;
-                let int = digits(bytes, body, dot)?;
-                let frac = digits(bytes, dot + 1, end)?;
+                let int = digits(padded, body, dot)?;
+                let frac = digits(padded, dot + 1, end)?;
                 (int.checked_mul(*POW10.get(scale)?)?.checked_add(frac)?, scale)
             }
             _ => return None,
@@ -378,23 +487,24 @@ fn signed_decimal_into(bytes: &[u8], start: usize, end: usize, dst: &mut Decimal
 
 /// Seconds since midnight of an `HHMMSS` field.
 #[inline(always)]
-fn hhmmss(bytes: &[u8], start: usize, end: usize) -> Option<u32> {
+fn hhmmss(bytes: &[u8], padded: &[u8; ROOM], start: usize, end: usize) -> Option<u32> {
     if end.checked_sub(start)? != 6 {
         return None;
     }
-    let Some(word) = load_before(bytes, end) else {
-        // Too close to the start of the payload for an eight-byte load.
-        let time = parse_hhmmss(bytes.get(start..end)?)?;
-        return Some(chrono::Timelike::num_seconds_from_midnight(&time));
-    };
-    let x = (word ^ ZEROS) & !0xffff;
+    let x = (load_before(padded, end) ^ ZEROS) & !0xffff;
     if non_digits(x) != 0 {
-        return None;
+        // Not six digits (or a payload too long for the copy): the strict parser decides.
+        return strict_hhmmss(bytes.get(start..end)?);
     }
     // Pairs of digits in 16-bit lanes: lane 1 hours, lane 2 minutes, lane 3 seconds.
     let v = (x.wrapping_mul(10).wrapping_add(x >> 8)) & 0x00ff_00ff_00ff_00ff;
     let (h, m, s) = ((v >> 16) & 0xff, (v >> 32) & 0xff, v >> 48);
     (h < 24 && m < 60 && s < 60).then(|| (h * 3600 + m * 60 + s) as u32)
+}
+
+#[cold]
+fn strict_hhmmss(field: &[u8]) -> Option<u32> {
+    parse_hhmmss(field).map(|time| chrono::Timelike::num_seconds_from_midnight(&time))
 }
 
 /// Turns seconds after midnight KST on one date into UTC timestamps without calendar arithmetic
@@ -464,22 +574,34 @@ mod tests {
         prop_oneof![prop::collection::vec("[0-9]{1,8}", n), prop::collection::vec(RUN_FIELD, n)]
     }
 
-    fn check_run<const N: usize>(pad: &str, fields: &[String], tail: &str) -> Result<(), TestCaseError> {
+    /// A run of ten numbers then three (two `fill` calls in one run, the second one with an
+    /// odd count).
+    struct TenThree([Decimal; 10], [Decimal; 3]);
+
+    impl ReadNumbers for TenThree {
+        fn read<N: Numbers>(&mut self, n: &mut N) -> Result<(), &'static str> {
+            n.fill("ten", &mut self.0, |d| d)?;
+            n.fill("three", &mut self.1, |d| d)
+        }
+    }
+
+    fn check_run(pad: &str, fields: &[String], tail: &str) -> Result<(), TestCaseError> {
         let run: String = fields.iter().map(|f| format!("^{f}")).collect();
         let text = format!("{pad}{run}^{tail}");
         let mut seps = Separators::default();
         seps.mark(text.as_bytes());
         let mut walker = seps.fields(text.as_bytes());
         walker.skip(pad.split('^').count());
-        let mut got = [Decimal::MAX; N];
-        let ok = walker.decimals_into(&mut got, |d| d);
+        let mut got = TenThree([Decimal::MAX; 10], [Decimal::MAX; 3]);
+        let result = walker.numbers(&mut got);
         let expected: Vec<_> = fields.iter().map(|f| parse_decimal(f.as_bytes())).collect();
         let parsed = expected.iter().take_while(|e| e.is_some()).count();
-        prop_assert_eq!(ok, parsed == N, "{}", text);
-        for (g, e) in got.iter().zip(&expected).take(parsed) {
+        let failed = (parsed < 13).then_some(if parsed < 10 { "ten" } else { "three" });
+        prop_assert_eq!(result.err(), failed, "{}", text);
+        for (g, e) in got.0.iter().chain(&got.1).zip(&expected).take(parsed) {
             prop_assert_eq!(Some(*g), *e, "{}", text);
         }
-        if ok {
+        if failed.is_none() {
             prop_assert_eq!(walker.field(), tail.as_bytes(), "{}", text);
         }
         Ok(())
@@ -511,6 +633,42 @@ mod tests {
         assert_eq!((fields.field(), fields.field()), (&b""[..], &b""[..]), "past the last field");
     }
 
+    #[test]
+    fn counts_the_separators_of_long_payloads() {
+        // Past 63 chunks the per-lane counts are summed and restarted; all separators is the
+        // densest case.
+        for len in [63 * 64 - 1, 63 * 64, 63 * 64 + 1, 126 * 64 + 7, 10_000] {
+            let dense = "^".repeat(len);
+            let mixed: String = (0..len).map(|i| if i % 3 == 0 { '^' } else { '7' }).collect();
+            for text in [dense, mixed] {
+                let mut seps = Separators::default();
+                assert_eq!(seps.mark(text.as_bytes()), text.split('^').count(), "{len}");
+            }
+        }
+    }
+
+    #[test]
+    fn payloads_too_long_for_the_copy_are_read_by_the_strict_parsers() {
+        let mut seps = Separators::default();
+        // A short payload of digits first: its copy must not be read for the long one (whose
+        // positions past the copy's size would land on it).
+        let short = "1".repeat(4096);
+        seps.mark(short.as_bytes());
+        let fields: String = (0..13).map(|i| format!("^{i}")).collect();
+        let text = format!("{}{fields}^-0.14^093000^x", "x".repeat(POSITIONS));
+        assert_eq!(seps.mark(text.as_bytes()), 17);
+        let mut walker = seps.fields(text.as_bytes());
+        walker.skip(1);
+        let mut run = TenThree([Decimal::MAX; 10], [Decimal::MAX; 3]);
+        assert_eq!(walker.numbers(&mut run), Ok(()));
+        let expected: Vec<Decimal> = (0..13).map(Decimal::from).collect();
+        assert_eq!(run.0.iter().chain(&run.1).copied().collect::<Vec<_>>(), expected);
+        let mut v = Decimal::ZERO;
+        assert!(walker.decimal_into(&mut v));
+        assert_eq!(v, dec!(-0.14));
+        assert_eq!(walker.seconds(), Some(9 * 3600 + 30 * 60));
+    }
+
     proptest! {
         #[test]
         fn splits_like_split(text in "[0-9a-z^]{0,300}|[\\^]{0,200}") {
@@ -531,13 +689,11 @@ mod tests {
         #[test]
         fn runs_of_numbers_agree_with_the_strict_parser(
             pad in "[0-9a-z^]{0,70}",
-            ten in run_of(10),
-            three in run_of(3),
+            fields in run_of(13),
             tail in "[0-9a-z]{0,5}",
         ) {
             // `pad` shifts the run across 64-byte mask words; `tail` checks where the walker stops.
-            check_run::<10>(&pad, &ten, &tail)?;
-            check_run::<3>(&pad, &three, &tail)?;
+            check_run(&pad, &fields, &tail)?;
         }
 
         #[test]
