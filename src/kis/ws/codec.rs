@@ -134,15 +134,16 @@ pub struct NoticeFill {
     pub at: DateTime<Utc>,
 }
 
-/// One decoded record.
+/// One decoded record. Large payloads are boxed, so that appending a market event (the hot
+/// path) moves a few words, not the size of the largest variant.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum WsEvent {
     /// Quote or trade.
     Market(MarketEvent),
     /// Receipt of one of our orders.
-    Notice(OrderNotice),
+    Notice(Box<OrderNotice>),
     /// Fill of one of our orders.
-    Fill(NoticeFill),
+    Fill(Box<NoticeFill>),
     /// A channel's records carry extra fields (reported once per channel).
     LayoutDrift {
         /// TR id.
@@ -382,14 +383,16 @@ impl Market<'_> {
     /// registers).
     #[inline(never)]
     fn trades(
-        mut self,
+        self,
         count: usize,
         width: usize,
         day: &mut Option<([u8; 8], KstDay)>,
         out: &mut Vec<WsEvent>,
     ) -> Result<(), KisWsError> {
+        // A fresh local copy (not the argument's memory) keeps the walker in registers.
+        let mut m = Market { f: self.f, tr: self.tr };
         for _ in 0..count {
-            let tick = self.trade(width, day)?;
+            let tick = m.trade(width, day)?;
             out.push(WsEvent::Market(MarketEvent::Trade(tick)));
         }
         Ok(())
@@ -398,14 +401,15 @@ impl Market<'_> {
     /// Decodes `count` book records of the session `day`.
     #[inline(never)]
     fn books(
-        mut self,
+        self,
         count: usize,
         width: usize,
         day: &KstDay,
         out: &mut Vec<WsEvent>,
     ) -> Result<(), KisWsError> {
+        let mut m = Market { f: self.f, tr: self.tr };
         for _ in 0..count {
-            let book = self.book(width, day)?;
+            let book = m.book(width, day)?;
             out.push(WsEvent::Market(MarketEvent::Quote(book)));
         }
         Ok(())
@@ -513,7 +517,9 @@ impl Market<'_> {
             expected_qty: Decimal::ZERO,
             cum_volume: Decimal::ZERO,
         });
-        self.f.numbers(&mut Levels(&mut q)).map_err(|name| field_error(self.tr, name))?;
+        let (f, levels) = self.f.numbers(&mut Levels(&mut q));
+        self.f = f;
+        levels.map_err(|name| field_error(self.tr, name))?;
         self.put("TOTAL_ASKP_RSQN", &mut q.total_ask_qty)?;
         self.put("TOTAL_BIDP_RSQN", &mut q.total_bid_qty)?;
         self.f.skip(2);
@@ -601,7 +607,8 @@ impl<'a> Rec<'a, '_> {
         let price = self.dec(10, "CNTG_UNPR")?;
         match self.raw(13) {
             b"2" => {
-                Ok(Some(WsEvent::Fill(NoticeFill { broker_order_no, branch, symbol, side, qty, price, at })))
+                let fill = NoticeFill { broker_order_no, branch, symbol, side, qty, price, at };
+                Ok(Some(WsEvent::Fill(Box::new(fill))))
             }
             b"1" => {
                 let kind = match (self.raw(12), self.raw(14), self.raw(5)) {
@@ -615,7 +622,7 @@ impl<'a> Rec<'a, '_> {
                 let order_qty = self.dec(16, "ODER_QTY")?;
                 let order_price = self.dec(width - 1, "ODER_PRC")?;
                 let original = self.text(3, "OODER_NO")?;
-                Ok(Some(WsEvent::Notice(OrderNotice {
+                Ok(Some(WsEvent::Notice(Box::new(OrderNotice {
                     kind,
                     broker_order_no,
                     branch,
@@ -625,7 +632,7 @@ impl<'a> Rec<'a, '_> {
                     qty: if order_qty.is_zero() { qty } else { order_qty },
                     price: if order_price.is_zero() { price } else { order_price },
                     at,
-                })))
+                }))))
             }
             _ => Err(self.err("CNTG_YN")),
         }
