@@ -153,26 +153,28 @@ impl<'a> Fields<'a> {
     /// Start and end of the next field.
     #[inline(always)]
     fn span(&mut self) -> (usize, usize) {
-        loop {
-            if self.mask != 0 {
-                let end = (self.word << 6) | self.mask.trailing_zeros() as usize;
-                self.mask &= self.mask - 1;
-                let start = self.start;
-                self.start = end + 1;
-                return (start, end);
-            }
-            match self.words.get(self.word + 1) {
-                Some(&mask) => {
-                    self.word += 1;
-                    self.mask = mask;
-                }
-                None => {
-                    let start = self.start.min(self.bytes.len());
-                    self.start = self.bytes.len();
-                    return (start, self.bytes.len());
-                }
-            }
+        if !self.find_separator() {
+            let start = self.start.min(self.bytes.len());
+            self.start = self.bytes.len();
+            return (start, self.bytes.len());
         }
+        let end = (self.word << 6) | self.mask.trailing_zeros() as usize;
+        self.mask &= self.mask - 1;
+        let start = self.start;
+        self.start = end + 1;
+        (start, end)
+    }
+
+    /// Moves to the mask word that holds the next separator; false when none is left (the
+    /// payload's last field runs to its end).
+    #[inline(always)]
+    fn find_separator(&mut self) -> bool {
+        while self.mask == 0 {
+            let Some(&mask) = self.words.get(self.word + 1) else { return false };
+            self.word += 1;
+            self.mask = mask;
+        }
+        true
     }
 
     /// Skips `n` fields: every separator but the last is only cleared from its mask.
@@ -182,27 +184,13 @@ impl<'a> Fields<'a> {
             return;
         }
         for _ in 1..n {
-            self.pass();
-        }
-        self.span();
-    }
-
-    /// Passes the next separator without noting where it is (see [`Self::skip`]).
-    #[inline(always)]
-    fn pass(&mut self) {
-        while self.mask == 0 {
-            match self.words.get(self.word + 1) {
-                Some(&mask) => {
-                    self.word += 1;
-                    self.mask = mask;
-                }
-                None => {
-                    self.start = self.bytes.len();
-                    return;
-                }
+            if self.find_separator() {
+                self.mask &= self.mask - 1;
+            } else {
+                self.start = self.bytes.len();
             }
         }
-        self.mask &= self.mask - 1;
+        self.span();
     }
 
     /// The next field's bytes.
