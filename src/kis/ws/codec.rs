@@ -134,9 +134,10 @@ pub struct NoticeFill {
     pub at: DateTime<Utc>,
 }
 
-/// One decoded record. Large payloads are boxed, so that appending a market event (the hot
-/// path) moves a few words, not the size of the largest variant.
+/// One decoded record. Market events are held inline (the codec writes a record straight into
+/// its event, without a heap allocation); the rare notices and fills are boxed.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[expect(clippy::large_enum_variant, reason = "market events inline on purpose: no allocation per record")]
 pub enum WsEvent {
     /// Quote or trade.
     Market(MarketEvent),
@@ -380,7 +381,8 @@ struct Market<'a> {
 
 impl Market<'_> {
     /// Decodes `count` trade records (one loop per channel keeps each hot loop's state in
-    /// registers).
+    /// registers). Each record is written into its event in `out`; on an error `out` holds a
+    /// partly written event, which the caller truncates.
     #[inline(never)]
     fn trades(
         self,
@@ -391,14 +393,14 @@ impl Market<'_> {
     ) -> Result<(), KisWsError> {
         // A fresh local copy (not the argument's memory) keeps the walker in registers.
         let mut m = Market { f: self.f, tr: self.tr };
+        out.reserve(count);
         for _ in 0..count {
-            let tick = m.trade(width, day)?;
-            out.push(WsEvent::Market(MarketEvent::Trade(tick)));
+            m.trade(width, day, out)?;
         }
         Ok(())
     }
 
-    /// Decodes `count` book records of the session `day`.
+    /// Decodes `count` book records of the session `day` (written as [`Self::trades`] writes).
     #[inline(never)]
     fn books(
         self,
@@ -408,9 +410,9 @@ impl Market<'_> {
         out: &mut Vec<WsEvent>,
     ) -> Result<(), KisWsError> {
         let mut m = Market { f: self.f, tr: self.tr };
+        out.reserve(count);
         for _ in 0..count {
-            let book = m.book(width, day)?;
-            out.push(WsEvent::Market(MarketEvent::Quote(book)));
+            m.book(width, day, out)?;
         }
         Ok(())
     }
@@ -431,17 +433,18 @@ impl Market<'_> {
         Symbol::from_ascii(self.f.field()).ok_or_else(|| field_error(self.tr, "symbol"))
     }
 
-    /// A trade print (H0STCNT0); `day` caches the day of the last trade date seen. Built in its
-    /// box (no copy of the event on the way out).
+    /// A trade print (H0STCNT0), appended to `out` and filled in place; `day` caches the day of
+    /// the last trade date seen.
     #[inline(always)]
     fn trade(
         &mut self,
         width: usize,
         day: &mut Option<([u8; 8], KstDay)>,
-    ) -> Result<Box<TradeTick>, KisWsError> {
+        out: &mut Vec<WsEvent>,
+    ) -> Result<(), KisWsError> {
         let symbol = self.symbol()?;
         let secs = self.seconds("STCK_CNTG_HOUR")?;
-        let mut t = Box::new(TradeTick {
+        out.push(WsEvent::Market(MarketEvent::Trade(TradeTick {
             symbol,
             at: DateTime::<Utc>::UNIX_EPOCH,
             price: Decimal::ZERO,
@@ -458,7 +461,10 @@ impl Market<'_> {
             aggressor: None,
             phase: SessionPhase::Unknown,
             halted: false,
-        });
+        })));
+        let Some(WsEvent::Market(MarketEvent::Trade(t))) = out.last_mut() else {
+            return Err(field_error(self.tr, "symbol")); // never: the event was pushed above
+        };
         self.put("STCK_PRPR", &mut t.price)?;
         self.f.skip(1);
         self.put("PRDY_VRSS", &mut t.change)?;
@@ -497,15 +503,15 @@ impl Market<'_> {
         self.f.skip(7);
         t.phase = phase(self.f.field());
         self.f.skip(width - 44);
-        Ok(t)
+        Ok(())
     }
 
-    /// A 10-level book (H0STASP0) of the session day, built in its box.
+    /// A 10-level book (H0STASP0) of the session day, appended to `out` and filled in place.
     #[inline(always)]
-    fn book(&mut self, width: usize, day: &KstDay) -> Result<Box<QuoteEvent>, KisWsError> {
+    fn book(&mut self, width: usize, day: &KstDay, out: &mut Vec<WsEvent>) -> Result<(), KisWsError> {
         let symbol = self.symbol()?;
         let at = day.at(self.seconds("BSOP_HOUR")?);
-        let mut q = Box::new(QuoteEvent {
+        out.push(WsEvent::Market(MarketEvent::Quote(QuoteEvent {
             symbol,
             at,
             phase: phase(self.f.field()),
@@ -516,8 +522,11 @@ impl Market<'_> {
             expected_price: Decimal::ZERO,
             expected_qty: Decimal::ZERO,
             cum_volume: Decimal::ZERO,
-        });
-        let (f, levels) = self.f.numbers(&mut Levels(&mut q));
+        })));
+        let Some(WsEvent::Market(MarketEvent::Quote(q))) = out.last_mut() else {
+            return Err(field_error(self.tr, "symbol")); // never: the event was pushed above
+        };
+        let (f, levels) = self.f.numbers(&mut Levels(q));
         self.f = f;
         levels.map_err(|name| field_error(self.tr, name))?;
         self.put("TOTAL_ASKP_RSQN", &mut q.total_ask_qty)?;
@@ -528,7 +537,7 @@ impl Market<'_> {
         self.f.skip(4);
         self.put("ACML_VOL", &mut q.cum_volume)?;
         self.f.skip(width - 54);
-        Ok(q)
+        Ok(())
     }
 }
 

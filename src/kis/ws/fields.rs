@@ -322,17 +322,17 @@ impl<'a> Run<'a> {
     /// [`Self::convert`], its length by [`Self::plain`].
     #[inline(always)]
     fn next(&mut self) -> u64 {
-        while self.mask == 0 {
+        if self.mask == 0 {
+            // A plain field and its separator fit in nine bytes, so the next separator of a
+            // plain run is in the next word. An empty next word, or none (the payload's last
+            // field has no separator after it), is not for the fast pass; the run then reads on
+            // harmlessly (the index of every load is masked into the copy) to its verdict.
             self.base += 64;
-            let Some(&mask) = self.words.get(self.base >> 6) else {
-                // The payload's last field has no separator after it: not for the fast pass.
-                self.lengths = usize::MAX;
-                return 0;
-            };
-            self.mask = mask;
+            self.mask = self.words.get(self.base >> 6).copied().unwrap_or(0);
+            self.lengths |= usize::from(self.mask == 0) << 8;
         }
         let end = self.base | self.mask.trailing_zeros() as usize;
-        self.mask &= self.mask - 1;
+        self.mask &= self.mask.wrapping_sub(1);
         let n = end.wrapping_sub(self.start);
         self.start = end + 1;
         self.lengths |= n.wrapping_sub(1);
@@ -346,6 +346,13 @@ impl<'a> Run<'a> {
         let v: u8x16 = cast([a, b]);
         self.max_digit = self.max_digit.max(v);
         swar8x2(v)
+    }
+
+    /// The next two fields into `slot(x)` and `slot(y)`.
+    #[inline(always)]
+    fn pair<T>(&mut self, x: &mut T, y: &mut T, slot: &mut impl FnMut(&mut T) -> &mut Decimal) {
+        let (a, b) = (self.next(), self.next());
+        [*slot(x), *slot(y)] = self.convert(a, b);
     }
 
     /// Every field read was one to eight ASCII digits.
@@ -364,10 +371,19 @@ impl Numbers for Run<'_> {
         items: &mut [T; N],
         mut slot: impl FnMut(&mut T) -> &mut Decimal,
     ) -> Result<(), &'static str> {
-        let (pairs, rest) = items.as_chunks_mut::<2>();
+        // Ten at a time written out (a book's side is ten levels): no loop counter, no address
+        // arithmetic, the converter's constants kept in registers.
+        let (tens, rest) = items.as_chunks_mut::<10>();
+        for [a, b, c, d, e, f, g, h, i, j] in tens {
+            self.pair(a, b, &mut slot);
+            self.pair(c, d, &mut slot);
+            self.pair(e, f, &mut slot);
+            self.pair(g, h, &mut slot);
+            self.pair(i, j, &mut slot);
+        }
+        let (pairs, rest) = rest.as_chunks_mut::<2>();
         for [x, y] in pairs {
-            let (a, b) = (self.next(), self.next());
-            [*slot(x), *slot(y)] = self.convert(a, b);
+            self.pair(x, y, &mut slot);
         }
         for item in rest {
             let a = self.next();
@@ -631,9 +647,14 @@ mod tests {
         }
     }
 
-    fn check_run(pad: &str, fields: &[String], tail: &str) -> Result<(), TestCaseError> {
+    /// Reads `fields` as a run after the fields of `pad`; `tail` is the field after the run, or
+    /// `None` when the run's last field is the payload's last.
+    fn check_run(pad: &str, fields: &[String], tail: Option<&str>) -> Result<(), TestCaseError> {
         let run: String = fields.iter().map(|f| format!("^{f}")).collect();
-        let text = format!("{pad}{run}^{tail}");
+        let text = match tail {
+            Some(tail) => format!("{pad}{run}^{tail}"),
+            None => format!("{pad}{run}"),
+        };
         let mut seps = Separators::default();
         seps.mark(text.as_bytes());
         let mut walker = seps.fields(text.as_bytes());
@@ -649,7 +670,7 @@ mod tests {
             prop_assert_eq!(Some(*g), *e, "{}", text);
         }
         if failed.is_none() {
-            prop_assert_eq!(walker.field(), tail.as_bytes(), "{}", text);
+            prop_assert_eq!(walker.field(), tail.unwrap_or_default().as_bytes(), "{}", text);
         }
         Ok(())
     }
@@ -678,6 +699,18 @@ mod tests {
         assert_eq!(fields.field(), b"7");
         fields.skip(3);
         assert_eq!((fields.field(), fields.field()), (&b""[..], &b""[..]), "past the last field");
+    }
+
+    #[test]
+    fn a_long_last_field_of_a_run_is_not_taken_for_a_short_one() {
+        // Some pad puts the long field's start a few bytes before a word boundary, with no
+        // separator in the word after it; the fast pass must not read the digits up to that
+        // boundary as the field.
+        let mut fields = vec!["7".to_owned(); 12];
+        fields.push("9".repeat(100));
+        for pad in 0..140 {
+            check_run(&"x".repeat(pad), &fields, Some("t")).unwrap_or_else(|e| panic!("{pad}: {e}"));
+        }
     }
 
     #[test]
@@ -765,10 +798,11 @@ mod tests {
         fn runs_of_numbers_agree_with_the_strict_parser(
             pad in "[0-9a-z^]{0,70}",
             fields in run_of(13),
-            tail in "[0-9a-z]{0,5}",
+            tail in prop::option::weighted(0.8, "[0-9a-z]{0,5}"),
         ) {
             // `pad` shifts the run across 64-byte mask words; `tail` checks where the walker stops.
-            check_run(&pad, &fields, &tail)?;
+            // `None` ends the payload with the run (the fast pass must hand it to the strict one).
+            check_run(&pad, &fields, tail.as_deref())?;
         }
 
         #[test]
