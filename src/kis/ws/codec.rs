@@ -135,16 +135,16 @@ pub struct NoticeFill {
 }
 
 /// One decoded record. Market events are held inline (the codec writes a record straight into
-/// its event, without a heap allocation); the rare notices and fills are boxed.
+/// its event, without a heap allocation).
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[expect(clippy::large_enum_variant, reason = "market events inline on purpose: no allocation per record")]
 pub enum WsEvent {
     /// Quote or trade.
     Market(MarketEvent),
     /// Receipt of one of our orders.
-    Notice(Box<OrderNotice>),
+    Notice(OrderNotice),
     /// Fill of one of our orders.
-    Fill(Box<NoticeFill>),
+    Fill(NoticeFill),
     /// A channel's records carry extra fields (reported once per channel).
     LayoutDrift {
         /// TR id.
@@ -617,7 +617,7 @@ impl<'a> Rec<'a, '_> {
         match self.raw(13) {
             b"2" => {
                 let fill = NoticeFill { broker_order_no, branch, symbol, side, qty, price, at };
-                Ok(Some(WsEvent::Fill(Box::new(fill))))
+                Ok(Some(WsEvent::Fill(fill)))
             }
             b"1" => {
                 let kind = match (self.raw(12), self.raw(14), self.raw(5)) {
@@ -631,7 +631,7 @@ impl<'a> Rec<'a, '_> {
                 let order_qty = self.dec(16, "ODER_QTY")?;
                 let order_price = self.dec(width - 1, "ODER_PRC")?;
                 let original = self.text(3, "OODER_NO")?;
-                Ok(Some(WsEvent::Notice(Box::new(OrderNotice {
+                Ok(Some(WsEvent::Notice(OrderNotice {
                     kind,
                     broker_order_no,
                     branch,
@@ -641,7 +641,7 @@ impl<'a> Rec<'a, '_> {
                     qty: if order_qty.is_zero() { qty } else { order_qty },
                     price: if order_price.is_zero() { price } else { order_price },
                     at,
-                }))))
+                })))
             }
             _ => Err(self.err("CNTG_YN")),
         }

@@ -460,10 +460,10 @@ impl Task {
                 }
             }
             WsEvent::Notice(n) => {
-                let _ = self.out.executions.send(ExecutionEvent::Notice(*n));
+                let _ = self.out.executions.send(ExecutionEvent::Notice(n));
             }
             WsEvent::Fill(f) => {
-                if let Some(fill) = self.ledger.on_notice(*f) {
+                if let Some(fill) = self.ledger.on_notice(f) {
                     let _ = self.out.executions.send(ExecutionEvent::Fill(fill));
                 }
             }
