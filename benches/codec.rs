@@ -3,7 +3,7 @@
 
 use std::hint::black_box;
 
-use aegis::kis::ws::codec::{Decoder, Frame, WsEvent, parse_frame};
+use aegis::kis::ws::codec::{Decoder, Frame, parse_frame};
 use chrono::NaiveDate;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
@@ -18,16 +18,12 @@ fn frame(tr: &str, record: &str) -> String {
 fn bench_channel(c: &mut Criterion, name: &str, text: &str) {
     let date = NaiveDate::from_ymd_opt(2023, 6, 12).unwrap_or_default();
     let mut decoder = Decoder::new(date, None);
-    let mut out: Vec<WsEvent> = Vec::with_capacity(RECORDS);
     let mut group = c.benchmark_group("codec");
     group.throughput(Throughput::Elements(RECORDS as u64));
     group.bench_function(name, |b| {
-        b.iter(|| {
-            out.clear();
-            if let Ok(Frame::Data(f)) = parse_frame(black_box(text)) {
-                let _ = decoder.decode(&f, &mut out);
-            }
-            black_box(out.len())
+        b.iter(|| match parse_frame(black_box(text)) {
+            Ok(Frame::Data(f)) => decoder.decode(&f).map(|d| black_box(d.records).len()).unwrap_or(0),
+            _ => 0,
         });
     });
     group.finish();

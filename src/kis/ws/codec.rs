@@ -14,8 +14,7 @@ use super::fields::{Fields, KstDay, Numbers, ReadNumbers, Separators};
 use crate::domain::Side;
 use crate::domain::Symbol;
 use crate::domain::market::{
-    BOOK_DEPTH, BookLevel, MarketEvent, NoticeKind, OrderNotice, QuoteEvent, SessionPhase, TradeTick,
-    kst_to_utc,
+    BOOK_DEPTH, BookLevel, NoticeKind, OrderNotice, QuoteEvent, SessionPhase, TradeTick, kst_to_utc,
 };
 use crate::ports::Secret;
 
@@ -134,26 +133,63 @@ pub struct NoticeFill {
     pub at: DateTime<Utc>,
 }
 
-/// One decoded record. Market events are held inline (the codec writes a record straight into
-/// its event, without a heap allocation).
+/// An execution notice of one of our orders (H0STCNI0 / H0STCNI9).
 #[derive(Debug, Clone, PartialEq, Eq)]
-#[expect(clippy::large_enum_variant, reason = "market events inline on purpose: no allocation per record")]
-pub enum WsEvent {
-    /// Quote or trade.
-    Market(MarketEvent),
-    /// Receipt of one of our orders.
+pub enum Execution {
+    /// Receipt, modification, cancellation or rejection.
     Notice(OrderNotice),
-    /// Fill of one of our orders.
+    /// A fill.
     Fill(NoticeFill),
-    /// A channel's records carry extra fields (reported once per channel).
-    LayoutDrift {
-        /// TR id.
-        tr_id: String,
-        /// Known width.
-        expected: usize,
-        /// Observed width.
-        observed: usize,
-    },
+}
+
+/// A channel's records carry more fields than the layout the codec knows (reported once per
+/// channel).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LayoutDrift {
+    /// TR id.
+    pub tr_id: String,
+    /// Known width.
+    pub expected: usize,
+    /// Observed width.
+    pub observed: usize,
+}
+
+/// The records of one data frame, all of its channel, in order. They are borrowed from the
+/// decoder, which writes the next frame's records over them (a record is parsed straight into
+/// its event: nothing is allocated, zeroed or copied per record).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Records<'a> {
+    /// Trade prints (H0STCNT0).
+    Trades(&'a [TradeTick]),
+    /// 10-level books (H0STASP0).
+    Quotes(&'a [QuoteEvent]),
+    /// Our executions (H0STCNI0 / H0STCNI9); notices of other accounts are left out.
+    Executions(&'a [Execution]),
+}
+
+impl Records<'_> {
+    /// Number of records.
+    pub fn len(&self) -> usize {
+        match self {
+            Self::Trades(r) => r.len(),
+            Self::Quotes(r) => r.len(),
+            Self::Executions(r) => r.len(),
+        }
+    }
+
+    /// True when there are none (a notice frame for another account).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// A decoded data frame.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decoded<'a> {
+    /// Set the first time a channel's records carry extra fields.
+    pub drift: Option<LayoutDrift>,
+    /// The frame's records.
+    pub records: Records<'a>,
 }
 
 #[derive(Deserialize)]
@@ -264,8 +300,9 @@ fn parse_control(text: &str) -> Result<Frame<'_>, KisWsError> {
     }))
 }
 
-/// Decodes data frames into typed events; remembers notice keys and which drifts were reported.
-#[derive(Debug, Default)]
+/// Decodes data frames into typed events; remembers notice keys and which drifts were reported,
+/// and keeps the last frame's events, whose memory the next frame's records are written into.
+#[derive(Default)]
 pub struct Decoder {
     session: Option<KstDay>,
     account: Option<Secret>,
@@ -274,6 +311,22 @@ pub struct Decoder {
     separators: Separators,
     /// The last trade date seen (`BSOP_DATE` bytes) and its day, parsed once per change.
     trade_day: Option<([u8; 8], KstDay)>,
+    /// Record slots of each channel (as many as the longest frame had records).
+    trades: Vec<TradeTick>,
+    quotes: Vec<QuoteEvent>,
+    executions: Vec<Execution>,
+}
+
+impl std::fmt::Debug for Decoder {
+    // Not the events: the slots past the last frame's records are stale.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Decoder")
+            .field("session", &self.session.map(|s| s.date()))
+            .field("account", &self.account)
+            .field("channels_with_keys", &self.ciphers.keys().collect::<Vec<_>>())
+            .field("drift_reported", &self.drift_reported)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Decoder {
@@ -293,36 +346,43 @@ impl Decoder {
         self.ciphers.insert(tr_id.to_owned(), cipher);
     }
 
-    /// Decodes every record of a data frame, appending events to `out`.
+    /// Decodes every record of a data frame. The records stay valid until the next call.
     ///
     /// # Errors
-    /// Returns [`KisWsError`] when the frame is malformed; `out` then holds nothing from it.
-    pub fn decode(&mut self, frame: &DataFrame<'_>, out: &mut Vec<WsEvent>) -> Result<(), KisWsError> {
+    /// Returns [`KisWsError`] when the frame is malformed; nothing of it is returned then (nor a
+    /// layout drift it showed: the next well-formed frame reports that).
+    pub fn decode(&mut self, frame: &DataFrame<'_>) -> Result<Decoded<'_>, KisWsError> {
         let channel =
             Channel::of(frame.tr_id).ok_or_else(|| KisWsError::UnsupportedChannel(frame.tr_id.to_owned()))?;
-        let start = out.len();
-        let result = if frame.encrypted {
+        let (width, known, count) = if frame.encrypted {
             let cipher =
                 self.ciphers.get(frame.tr_id).ok_or_else(|| KisWsError::MissingKey(frame.tr_id.into()))?;
             let plain = cipher.decrypt(frame.payload)?;
-            self.decode_records(channel, frame.tr_id, frame.count, &plain, out)
+            self.decode_records(channel, frame.tr_id, frame.count, &plain)?
         } else {
-            self.decode_records(channel, frame.tr_id, frame.count, frame.payload, out)
+            self.decode_records(channel, frame.tr_id, frame.count, frame.payload)?
         };
-        if result.is_err() {
-            out.truncate(start);
-        }
-        result
+        let drift = (width > known && !self.drift_reported[channel.index()]).then(|| {
+            self.drift_reported[channel.index()] = true;
+            LayoutDrift { tr_id: frame.tr_id.to_owned(), expected: known, observed: width }
+        });
+        let records = match channel {
+            Channel::Trades => Records::Trades(self.trades.get(..count).unwrap_or_default()),
+            Channel::Book => Records::Quotes(self.quotes.get(..count).unwrap_or_default()),
+            Channel::Notices => Records::Executions(&self.executions),
+        };
+        Ok(Decoded { drift, records })
     }
 
+    /// Decodes the records of a payload into the channel's slots; returns the record width, the
+    /// known width and the record count.
     fn decode_records(
         &mut self,
         channel: Channel,
         tr: &str,
         count: usize,
         payload: &str,
-        out: &mut Vec<WsEvent>,
-    ) -> Result<(), KisWsError> {
+    ) -> Result<(usize, usize, usize), KisWsError> {
         let bytes = payload.as_bytes();
         let fields = self.separators.mark(bytes);
         if !fields.is_multiple_of(count) {
@@ -339,17 +399,16 @@ impl Decoder {
         if width > MAX_RECORD_FIELDS {
             return Err(KisWsError::Truncated { tr: tr.into(), expected: known, observed: width });
         }
-        if width > known && !self.drift_reported[channel.index()] {
-            self.drift_reported[channel.index()] = true;
-            out.push(WsEvent::LayoutDrift { tr_id: tr.into(), expected: known, observed: width });
-        }
         let session = self.session.unwrap_or_else(|| KstDay::new(NaiveDate::default()));
         let account = self.account.as_ref().map(Secret::expose);
         let walk = self.separators.fields(bytes);
         match channel {
-            Channel::Trades => Market { f: walk, tr }.trades(count, width, &mut self.trade_day, out),
-            Channel::Book => Market { f: walk, tr }.books(count, width, &session, out),
+            Channel::Trades => {
+                Market { f: walk, tr }.trades(count, width, &mut self.trade_day, &mut self.trades)?
+            }
+            Channel::Book => Market { f: walk, tr }.books(count, width, &session, &mut self.quotes)?,
             Channel::Notices => {
+                self.executions.clear();
                 let mut walk = walk;
                 for _ in 0..count {
                     let mut rec: [&[u8]; MAX_RECORD_FIELDS] = [&[]; MAX_RECORD_FIELDS];
@@ -358,13 +417,29 @@ impl Decoder {
                     }
                     let r = Rec { f: rec.get(..width).unwrap_or_default(), tr };
                     if let Some(ev) = r.notice(session.date(), known, account)? {
-                        out.push(ev);
+                        self.executions.push(ev);
                     }
                 }
-                Ok(())
             }
         }
+        Ok((width, known, count))
     }
+}
+
+/// Slot `i` of `slots`, which holds at least `i` of them; a new one made by `blank` when it
+/// holds exactly `i` (the first frame with that many records).
+#[inline(always)]
+fn slot<T>(slots: &mut Vec<T>, i: usize, blank: impl FnOnce() -> T) -> Option<&mut T> {
+    if i >= slots.len() {
+        grow(slots, blank);
+    }
+    slots.get_mut(i)
+}
+
+#[cold]
+#[inline(never)]
+fn grow<T>(slots: &mut Vec<T>, blank: impl FnOnce() -> T) {
+    slots.push(blank());
 }
 
 #[cold]
@@ -380,22 +455,21 @@ struct Market<'a> {
 }
 
 impl Market<'_> {
-    /// Decodes `count` trade records (one loop per channel keeps each hot loop's state in
-    /// registers). Each record is written into its event in `out`; on an error `out` holds a
-    /// partly written event, which the caller truncates.
+    /// Decodes `count` trade records into `slots` (one loop per channel keeps each hot loop's
+    /// state in registers). Each record is written over the event in its slot; on an error the
+    /// slots hold partly written events, which are never returned.
     #[inline(never)]
     fn trades(
         self,
         count: usize,
         width: usize,
         day: &mut Option<([u8; 8], KstDay)>,
-        out: &mut Vec<WsEvent>,
+        slots: &mut Vec<TradeTick>,
     ) -> Result<(), KisWsError> {
         // A fresh local copy (not the argument's memory) keeps the walker in registers.
         let mut m = Market { f: self.f, tr: self.tr };
-        out.reserve(count);
-        for _ in 0..count {
-            m.trade(width, day, out)?;
+        for i in 0..count {
+            m.trade(width, day, slots, i)?;
         }
         Ok(())
     }
@@ -407,12 +481,11 @@ impl Market<'_> {
         count: usize,
         width: usize,
         day: &KstDay,
-        out: &mut Vec<WsEvent>,
+        slots: &mut Vec<QuoteEvent>,
     ) -> Result<(), KisWsError> {
         let mut m = Market { f: self.f, tr: self.tr };
-        out.reserve(count);
-        for _ in 0..count {
-            m.book(width, day, out)?;
+        for i in 0..count {
+            m.book(width, day, slots, i)?;
         }
         Ok(())
     }
@@ -433,38 +506,22 @@ impl Market<'_> {
         Symbol::from_ascii(self.f.field()).ok_or_else(|| field_error(self.tr, "symbol"))
     }
 
-    /// A trade print (H0STCNT0), appended to `out` and filled in place; `day` caches the day of
-    /// the last trade date seen.
+    /// A trade print (H0STCNT0), written over slot `i`; `day` caches the day of the last trade
+    /// date seen. Every field of the event is written.
     #[inline(always)]
     fn trade(
         &mut self,
         width: usize,
         day: &mut Option<([u8; 8], KstDay)>,
-        out: &mut Vec<WsEvent>,
+        slots: &mut Vec<TradeTick>,
+        i: usize,
     ) -> Result<(), KisWsError> {
         let symbol = self.symbol()?;
         let secs = self.seconds("STCK_CNTG_HOUR")?;
-        out.push(WsEvent::Market(MarketEvent::Trade(TradeTick {
-            symbol,
-            at: DateTime::<Utc>::UNIX_EPOCH,
-            price: Decimal::ZERO,
-            qty: Decimal::ZERO,
-            change: Decimal::ZERO,
-            change_rate: Decimal::ZERO,
-            open: Decimal::ZERO,
-            high: Decimal::ZERO,
-            low: Decimal::ZERO,
-            best_ask: Decimal::ZERO,
-            best_bid: Decimal::ZERO,
-            cum_volume: Decimal::ZERO,
-            cum_value: Decimal::ZERO,
-            aggressor: None,
-            phase: SessionPhase::Unknown,
-            halted: false,
-        })));
-        let Some(WsEvent::Market(MarketEvent::Trade(t))) = out.last_mut() else {
-            return Err(field_error(self.tr, "symbol")); // never: the event was pushed above
+        let Some(t) = slot(slots, i, || blank_trade(symbol.clone())) else {
+            return Err(field_error(self.tr, "symbol")); // never: slots holds at least `i`
         };
+        t.symbol = symbol;
         self.put("STCK_PRPR", &mut t.price)?;
         self.f.skip(1);
         self.put("PRDY_VRSS", &mut t.change)?;
@@ -506,26 +563,24 @@ impl Market<'_> {
         Ok(())
     }
 
-    /// A 10-level book (H0STASP0) of the session day, appended to `out` and filled in place.
+    /// A 10-level book (H0STASP0) of the session day, written over slot `i`. Every field of
+    /// the event is written.
     #[inline(always)]
-    fn book(&mut self, width: usize, day: &KstDay, out: &mut Vec<WsEvent>) -> Result<(), KisWsError> {
+    fn book(
+        &mut self,
+        width: usize,
+        day: &KstDay,
+        slots: &mut Vec<QuoteEvent>,
+        i: usize,
+    ) -> Result<(), KisWsError> {
         let symbol = self.symbol()?;
         let at = day.at(self.seconds("BSOP_HOUR")?);
-        out.push(WsEvent::Market(MarketEvent::Quote(QuoteEvent {
-            symbol,
-            at,
-            phase: phase(self.f.field()),
-            asks: [BookLevel::default(); BOOK_DEPTH],
-            bids: [BookLevel::default(); BOOK_DEPTH],
-            total_ask_qty: Decimal::ZERO,
-            total_bid_qty: Decimal::ZERO,
-            expected_price: Decimal::ZERO,
-            expected_qty: Decimal::ZERO,
-            cum_volume: Decimal::ZERO,
-        })));
-        let Some(WsEvent::Market(MarketEvent::Quote(q))) = out.last_mut() else {
-            return Err(field_error(self.tr, "symbol")); // never: the event was pushed above
+        let Some(q) = slot(slots, i, || blank_quote(symbol.clone())) else {
+            return Err(field_error(self.tr, "symbol")); // never: slots holds at least `i`
         };
+        q.symbol = symbol;
+        q.at = at;
+        q.phase = phase(self.f.field());
         let (f, levels) = self.f.numbers(&mut Levels(q));
         self.f = f;
         levels.map_err(|name| field_error(self.tr, name))?;
@@ -538,6 +593,44 @@ impl Market<'_> {
         self.put("ACML_VOL", &mut q.cum_volume)?;
         self.f.skip(width - 54);
         Ok(())
+    }
+}
+
+/// A trade slot's first event (every field is written over before it is returned).
+fn blank_trade(symbol: Symbol) -> TradeTick {
+    TradeTick {
+        symbol,
+        at: DateTime::<Utc>::UNIX_EPOCH,
+        price: Decimal::ZERO,
+        qty: Decimal::ZERO,
+        change: Decimal::ZERO,
+        change_rate: Decimal::ZERO,
+        open: Decimal::ZERO,
+        high: Decimal::ZERO,
+        low: Decimal::ZERO,
+        best_ask: Decimal::ZERO,
+        best_bid: Decimal::ZERO,
+        cum_volume: Decimal::ZERO,
+        cum_value: Decimal::ZERO,
+        aggressor: None,
+        phase: SessionPhase::Unknown,
+        halted: false,
+    }
+}
+
+/// A book slot's first event (every field is written over before it is returned).
+fn blank_quote(symbol: Symbol) -> QuoteEvent {
+    QuoteEvent {
+        symbol,
+        at: DateTime::<Utc>::UNIX_EPOCH,
+        phase: SessionPhase::Unknown,
+        asks: [BookLevel::default(); BOOK_DEPTH],
+        bids: [BookLevel::default(); BOOK_DEPTH],
+        total_ask_qty: Decimal::ZERO,
+        total_bid_qty: Decimal::ZERO,
+        expected_price: Decimal::ZERO,
+        expected_qty: Decimal::ZERO,
+        cum_volume: Decimal::ZERO,
     }
 }
 
@@ -594,7 +687,7 @@ impl<'a> Rec<'a, '_> {
         date: NaiveDate,
         width: usize,
         account: Option<&str>,
-    ) -> Result<Option<WsEvent>, KisWsError> {
+    ) -> Result<Option<Execution>, KisWsError> {
         if let Some(acct) = account
             && self.raw(1) != acct.as_bytes()
         {
@@ -617,7 +710,7 @@ impl<'a> Rec<'a, '_> {
         match self.raw(13) {
             b"2" => {
                 let fill = NoticeFill { broker_order_no, branch, symbol, side, qty, price, at };
-                Ok(Some(WsEvent::Fill(fill)))
+                Ok(Some(Execution::Fill(fill)))
             }
             b"1" => {
                 let kind = match (self.raw(12), self.raw(14), self.raw(5)) {
@@ -631,7 +724,7 @@ impl<'a> Rec<'a, '_> {
                 let order_qty = self.dec(16, "ODER_QTY")?;
                 let order_price = self.dec(width - 1, "ODER_PRC")?;
                 let original = self.text(3, "OODER_NO")?;
-                Ok(Some(WsEvent::Notice(OrderNotice {
+                Ok(Some(Execution::Notice(OrderNotice {
                     kind,
                     broker_order_no,
                     branch,

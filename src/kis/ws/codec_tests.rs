@@ -20,11 +20,26 @@ fn records(one: &str, n: usize) -> String {
     vec![one; n].join("^")
 }
 
-fn decode_all(dec: &mut Decoder, text: &str) -> Result<Vec<WsEvent>, KisWsError> {
+/// An owned copy of what a frame decoded into: its drift first, then its records.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[expect(clippy::large_enum_variant, reason = "a few copies per test")]
+enum Item {
+    Drift(LayoutDrift),
+    Trade(TradeTick),
+    Quote(QuoteEvent),
+    Execution(Execution),
+}
+
+fn decode_all(dec: &mut Decoder, text: &str) -> Result<Vec<Item>, KisWsError> {
     let Frame::Data(frame) = parse_frame(text)? else { panic!("not a data frame") };
-    let mut out = Vec::new();
-    dec.decode(&frame, &mut out)?;
-    Ok(out)
+    let decoded = dec.decode(&frame)?;
+    let mut items: Vec<Item> = decoded.drift.into_iter().map(Item::Drift).collect();
+    match decoded.records {
+        Records::Trades(r) => items.extend(r.iter().cloned().map(Item::Trade)),
+        Records::Quotes(r) => items.extend(r.iter().cloned().map(Item::Quote)),
+        Records::Executions(r) => items.extend(r.iter().cloned().map(Item::Execution)),
+    }
+    Ok(items)
 }
 
 #[test]
@@ -32,7 +47,7 @@ fn decodes_multi_record_trades() {
     let text = format!("0|H0STCNT0|003|{}", records(TRADE, 3));
     let events = decode_all(&mut Decoder::new(date(), None), &text).unwrap();
     assert_eq!(events.len(), 3);
-    let WsEvent::Market(MarketEvent::Trade(t)) = &events[2] else { panic!("{events:?}") };
+    let Item::Trade(t) = &events[2] else { panic!("{events:?}") };
     assert_eq!(t.symbol.as_str(), "005930");
     assert_eq!((t.price, t.qty, t.change, t.change_rate), (dec!(71900), dec!(1), dec!(-100), dec!(-0.14)));
     assert_eq!(t.cum_value, dec!(219853241700));
@@ -45,7 +60,7 @@ fn decodes_multi_record_trades() {
 fn decodes_book() {
     let text = format!("0|H0STASP0|002|{}", records(BOOK, 2));
     let events = decode_all(&mut Decoder::new(date(), None), &text).unwrap();
-    let WsEvent::Market(MarketEvent::Quote(q)) = &events[1] else { panic!("{events:?}") };
+    let Item::Quote(q) = &events[1] else { panic!("{events:?}") };
     assert_eq!(q.asks[0], BookLevel { price: dec!(71900), qty: dec!(91918) });
     assert_eq!(q.bids[9], BookLevel { price: dec!(70900), qty: dec!(158171) });
     assert_eq!(
@@ -54,6 +69,65 @@ fn decodes_book() {
     );
     assert_eq!(q.expected_price, dec!(0));
     assert_eq!(q.at.to_rfc3339(), "2023-06-12T00:37:30+00:00");
+}
+
+/// `record` with every field changed: the last digit of a number advanced (9 to 0), `N` to `Y`.
+fn bumped(record: &str) -> String {
+    let bump = |f: &str| match f.as_bytes().last() {
+        Some(d @ b'0'..=b'9') => format!("{}{}", &f[..f.len() - 1], (d - b'0' + 1) % 10),
+        _ if f == "N" => "Y".to_owned(),
+        _ => f.to_owned(),
+    };
+    record.split('^').map(bump).collect::<Vec<_>>().join("^")
+}
+
+#[test]
+fn events_written_over_the_last_frames_equal_fresh_ones() {
+    // Every field of the second record differs from the first (checked below), so a field the
+    // decoder did not write over would keep the first frame's value and differ from a fresh
+    // decoder's.
+    for (tr, one) in [("H0STCNT0", TRADE), ("H0STASP0", BOOK)] {
+        let (first, second) = (records(one, 3), format!("{}^{one}", bumped(one)));
+        let mut dec = Decoder::new(date(), None);
+        decode_all(&mut dec, &format!("0|{tr}|003|{first}")).unwrap();
+        let reused = decode_all(&mut dec, &format!("0|{tr}|002|{second}")).unwrap();
+        let fresh = decode_all(&mut Decoder::new(date(), None), &format!("0|{tr}|002|{second}")).unwrap();
+        assert_eq!(reused, fresh, "{tr}");
+        let old = decode_all(&mut Decoder::new(date(), None), &format!("0|{tr}|001|{one}")).unwrap();
+        match (&fresh[0], &old[0]) {
+            (Item::Trade(a), Item::Trade(b)) => {
+                assert_ne!(a.symbol, b.symbol);
+                assert_ne!(a.at, b.at);
+                let numbers = |t: &TradeTick| {
+                    [t.price, t.qty, t.change, t.change_rate, t.open, t.high, t.low, t.best_ask, t.best_bid]
+                        .into_iter()
+                        .chain([t.cum_volume, t.cum_value])
+                        .collect::<Vec<_>>()
+                };
+                for (x, y) in numbers(a).iter().zip(numbers(b)) {
+                    assert_ne!(*x, y);
+                }
+                assert_ne!(a.aggressor, b.aggressor);
+                assert_ne!(a.phase, b.phase);
+                assert_ne!(a.halted, b.halted);
+            }
+            (Item::Quote(a), Item::Quote(b)) => {
+                assert_ne!(a.symbol, b.symbol);
+                assert_ne!(a.at, b.at);
+                assert_ne!(a.phase, b.phase);
+                for (x, y) in a.asks.iter().chain(&a.bids).zip(b.asks.iter().chain(&b.bids)) {
+                    assert!(x.price != y.price && x.qty != y.qty, "{x:?} {y:?}");
+                }
+                let numbers = |q: &QuoteEvent| {
+                    [q.total_ask_qty, q.total_bid_qty, q.expected_price, q.expected_qty, q.cum_volume]
+                };
+                for (x, y) in numbers(a).iter().zip(numbers(b)) {
+                    assert_ne!(*x, y);
+                }
+            }
+            other => panic!("{other:?}"),
+        }
+    }
 }
 
 #[test]
@@ -65,13 +139,13 @@ fn decrypts_notices_in_both_layouts_and_filters_accounts() {
     dec.set_cipher("H0STCNI9", cipher.clone());
     let events = decode_all(&mut dec, &text).unwrap();
     assert_eq!(events.len(), 2);
-    let WsEvent::Fill(f) = &events[0] else { panic!("{events:?}") };
+    let Item::Execution(Execution::Fill(f)) = &events[0] else { panic!("{events:?}") };
     assert_eq!((f.broker_order_no.as_str(), f.branch.as_str()), ("0000002891", "06010"));
     assert_eq!((f.side, f.qty, f.price), (Side::Buy, dec!(1), dec!(3190)));
 
     let legacy = format!("1|H0STCNI9|001|{}", cipher.encrypt(RECEIPT23));
     let events = decode_all(&mut dec, &legacy).unwrap();
-    let WsEvent::Notice(n) = &events[0] else { panic!("{events:?}") };
+    let Item::Execution(Execution::Notice(n)) = &events[0] else { panic!("{events:?}") };
     assert_eq!((n.kind, n.qty, n.original_order_no.clone()), (NoticeKind::Accepted, dec!(1), None));
 
     assert!(!format!("{dec:?}").contains("1234567801"), "the account never prints");
@@ -90,7 +164,7 @@ fn notice_kinds_follow_flags() {
         format!("0|H0STCNI0|001|{}", f.join("^"))
     };
     let kind = |text: String| match decode_all(&mut Decoder::new(date(), None), &text).unwrap().remove(0) {
-        WsEvent::Notice(n) => n.kind,
+        Item::Execution(Execution::Notice(n)) => n.kind,
         other => panic!("{other:?}"),
     };
     assert_eq!(kind(with(12, "1", 5, "0")), NoticeKind::Rejected);
@@ -107,8 +181,8 @@ fn extra_trailing_fields_are_tolerated_and_reported_once() {
     let mut dec = Decoder::new(date(), None);
     let first = decode_all(&mut dec, &text).unwrap();
     assert_eq!(first.len(), 3);
-    assert_eq!(first[0], WsEvent::LayoutDrift { tr_id: "H0STCNT0".into(), expected: 46, observed: 48 });
-    let WsEvent::Market(MarketEvent::Trade(t)) = &first[2] else { panic!() };
+    assert_eq!(first[0], Item::Drift(LayoutDrift { tr_id: "H0STCNT0".into(), expected: 46, observed: 48 }));
+    let Item::Trade(t) = &first[2] else { panic!() };
     assert_eq!(t.price, dec!(71900), "records stay aligned after extra fields");
     assert_eq!(decode_all(&mut dec, &text).unwrap().len(), 2, "drift is reported only once");
 }
@@ -177,8 +251,7 @@ fn decode_any(text: &str) {
     let mut dec = Decoder::new(date(), None);
     dec.set_cipher("H0STCNI0", NoticeCipher::from_ack(KEY, IV).unwrap());
     if let Ok(Frame::Data(frame)) = parse_frame(text) {
-        let mut out = Vec::new();
-        let _ = dec.decode(&frame, &mut out);
+        let _ = dec.decode(&frame);
     }
 }
 

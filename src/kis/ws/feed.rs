@@ -21,7 +21,7 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use tokio_util::sync::CancellationToken;
 
-use super::codec::{Ack, Decoder, Frame, WsEvent, parse_frame};
+use super::codec::{Ack, Decoded, Decoder, Execution, Frame, Records, parse_frame};
 use super::fills::FillLedger;
 use crate::domain::Mode;
 use crate::domain::market::{BrokerOrder, ExecutionEvent, FeedStatus, MarketEvent, Subscription, to_kst};
@@ -183,7 +183,6 @@ struct Task {
     resubscribed: HashSet<Key>,
     decoder: Decoder,
     ledger: FillLedger,
-    scratch: Vec<WsEvent>,
     last_rx: Instant,
     renew_key: bool,
     primed: bool,
@@ -215,7 +214,6 @@ impl Task {
             pending: HashMap::new(),
             resubscribed: HashSet::new(),
             ledger: FillLedger::new(),
-            scratch: Vec::new(),
             last_rx: Instant::now(),
             renew_key: false,
             primed: false,
@@ -434,43 +432,16 @@ impl Task {
                 self.send_text(text.to_owned()).await;
             }
             Ok(Frame::Ack(ack)) => self.on_ack(ack).await,
-            Ok(Frame::Data(frame)) => {
-                let mut events = std::mem::take(&mut self.scratch);
-                events.clear();
-                if let Err(e) = self.decoder.decode(&frame, &mut events) {
-                    self.status(FeedStatus::DecodeError { message: e.to_string() });
+            Ok(Frame::Data(frame)) => match self.decoder.decode(&frame) {
+                Ok(decoded) => Delivery {
+                    out: &self.out,
+                    ledger: &mut self.ledger,
+                    dropped_market: &mut self.dropped_market,
                 }
-                for event in events.drain(..) {
-                    self.dispatch(event);
-                }
-                self.scratch = events;
-            }
+                .deliver(decoded),
+                Err(e) => self.status(FeedStatus::DecodeError { message: e.to_string() }),
+            },
             Err(e) => self.status(FeedStatus::DecodeError { message: e.to_string() }),
-        }
-    }
-
-    fn dispatch(&mut self, event: WsEvent) {
-        match event {
-            WsEvent::Market(m) => {
-                if self.out.market.try_send(m).is_err() {
-                    self.dropped_market += 1;
-                    if self.dropped_market.is_power_of_two() {
-                        tracing::warn!(target: "aegis::kis::ws", dropped = self.dropped_market, "market channel full");
-                    }
-                }
-            }
-            WsEvent::Notice(n) => {
-                let _ = self.out.executions.send(ExecutionEvent::Notice(n));
-            }
-            WsEvent::Fill(f) => {
-                if let Some(fill) = self.ledger.on_notice(f) {
-                    let _ = self.out.executions.send(ExecutionEvent::Fill(fill));
-                }
-            }
-            WsEvent::LayoutDrift { tr_id, expected, observed } => {
-                tracing::warn!(target: "aegis::kis::ws", %tr_id, expected, observed, "layout drift");
-                self.status(FeedStatus::LayoutDrift { channel: tr_id, expected, observed });
-            }
         }
     }
 
@@ -517,6 +488,57 @@ impl Task {
         }
         tracing::info!(target: "aegis::kis::ws", unsubscribed = keys.len(), "websocket closed");
         self.status(FeedStatus::Closed);
+    }
+}
+
+/// Hands a decoded frame's events to the feed's outputs (borrowing the task's other fields while
+/// the decoder lends out the records).
+struct Delivery<'a> {
+    out: &'a FeedOutputs,
+    ledger: &'a mut FillLedger,
+    dropped_market: &'a mut u64,
+}
+
+impl Delivery<'_> {
+    fn deliver(&mut self, decoded: Decoded<'_>) {
+        if let Some(drift) = decoded.drift {
+            let (tr_id, expected, observed) = (drift.tr_id, drift.expected, drift.observed);
+            tracing::warn!(target: "aegis::kis::ws", %tr_id, expected, observed, "layout drift");
+            let status = FeedStatus::LayoutDrift { channel: tr_id, expected, observed };
+            let _ = self.out.executions.send(ExecutionEvent::Status(status));
+        }
+        match decoded.records {
+            Records::Trades(trades) => {
+                for t in trades {
+                    self.market(MarketEvent::Trade(t.clone()));
+                }
+            }
+            Records::Quotes(quotes) => {
+                for q in quotes {
+                    self.market(MarketEvent::Quote(q.clone()));
+                }
+            }
+            Records::Executions(executions) => {
+                for e in executions {
+                    let event = match e.clone() {
+                        Execution::Notice(n) => Some(ExecutionEvent::Notice(n)),
+                        Execution::Fill(f) => self.ledger.on_notice(f).map(ExecutionEvent::Fill),
+                    };
+                    if let Some(event) = event {
+                        let _ = self.out.executions.send(event);
+                    }
+                }
+            }
+        }
+    }
+
+    fn market(&mut self, event: MarketEvent) {
+        if self.out.market.try_send(event).is_err() {
+            *self.dropped_market += 1;
+            if self.dropped_market.is_power_of_two() {
+                tracing::warn!(target: "aegis::kis::ws", dropped = *self.dropped_market, "market channel full");
+            }
+        }
     }
 }
 
