@@ -503,7 +503,7 @@ impl Market<'_> {
 
     #[inline(always)]
     fn symbol(&mut self) -> Result<Symbol, KisWsError> {
-        Symbol::from_ascii(self.f.field()).ok_or_else(|| field_error(self.tr, "symbol"))
+        self.f.symbol().ok_or_else(|| field_error(self.tr, "symbol"))
     }
 
     /// A trade print (H0STCNT0), written over slot `i`; `day` caches the day of the last trade
@@ -581,14 +581,9 @@ impl Market<'_> {
         q.symbol = symbol;
         q.at = at;
         q.phase = phase(self.f.field());
-        let (f, levels) = self.f.numbers(&mut Levels(q));
+        let (f, numbers) = self.f.numbers(&mut BookNumbers(q));
         self.f = f;
-        levels.map_err(|name| field_error(self.tr, name))?;
-        self.put("TOTAL_ASKP_RSQN", &mut q.total_ask_qty)?;
-        self.put("TOTAL_BIDP_RSQN", &mut q.total_bid_qty)?;
-        self.f.skip(2);
-        self.put("ANTC_CNPR", &mut q.expected_price)?;
-        self.put("ANTC_CNQN", &mut q.expected_qty)?;
+        numbers.map_err(|name| field_error(self.tr, name))?;
         self.f.skip(4);
         self.put("ACML_VOL", &mut q.cum_volume)?;
         self.f.skip(width - 54);
@@ -634,17 +629,22 @@ fn blank_quote(symbol: Symbol) -> QuoteEvent {
     }
 }
 
-/// The 40 numbers in a row of a book record: ask prices, bid prices, ask quantities and bid
-/// quantities, best level first.
-struct Levels<'q>(&'q mut QuoteEvent);
+/// The 46 numbers in a row of a book record (fields 4 to 49): ask prices, bid prices, ask
+/// quantities and bid quantities, best level first; the total resting quantities, the
+/// after-hours totals (not kept) and the expected match price and quantity.
+struct BookNumbers<'q>(&'q mut QuoteEvent);
 
-impl ReadNumbers for Levels<'_> {
+impl ReadNumbers for BookNumbers<'_> {
     #[inline(always)]
     fn read<N: Numbers>(&mut self, n: &mut N) -> Result<(), &'static str> {
-        n.fill("ASKP", &mut self.0.asks, |l| &mut l.price)?;
-        n.fill("BIDP", &mut self.0.bids, |l| &mut l.price)?;
-        n.fill("ASKP_RSQN", &mut self.0.asks, |l| &mut l.qty)?;
-        n.fill("BIDP_RSQN", &mut self.0.bids, |l| &mut l.qty)
+        let q = &mut *self.0;
+        n.fill("ASKP", &mut q.asks, |l| &mut l.price)?;
+        n.fill("BIDP", &mut q.bids, |l| &mut l.price)?;
+        n.fill("ASKP_RSQN", &mut q.asks, |l| &mut l.qty)?;
+        n.fill("BIDP_RSQN", &mut q.bids, |l| &mut l.qty)?;
+        n.pair(["TOTAL_ASKP_RSQN", "TOTAL_BIDP_RSQN"], &mut q.total_ask_qty, &mut q.total_bid_qty)?;
+        n.skip(2);
+        n.pair(["ANTC_CNPR", "ANTC_CNQN"], &mut q.expected_price, &mut q.expected_qty)
     }
 }
 

@@ -71,6 +71,31 @@ fn decodes_book() {
     assert_eq!(q.at.to_rfc3339(), "2023-06-12T00:37:30+00:00");
 }
 
+#[test]
+fn book_fields_off_the_fast_path_decode_like_the_strict_parsers() {
+    // A seven-character code, a total of more than eight digits, an after-hours total that is
+    // not a number (never parsed: only passed over) and an empty expected quantity each send
+    // the record past its fast path.
+    let mut f: Vec<&str> = BOOK.split('^').collect();
+    (f[0], f[43], f[46], f[47], f[48]) = ("Q500061", "123456789012", "x", "71950", "");
+    let text = format!("0|H0STASP0|002|{BOOK}^{}", f.join("^"));
+    let events = decode_all(&mut Decoder::new(date(), None), &text).unwrap();
+    let Item::Quote(q) = &events[1] else { panic!("{events:?}") };
+    assert_eq!(q.symbol.as_str(), "Q500061");
+    assert_eq!((q.total_ask_qty, q.total_bid_qty), (dec!(123456789012), dec!(2095167)));
+    assert_eq!((q.expected_price, q.expected_qty), (dec!(71950), dec!(0)));
+    assert_eq!(
+        (q.bids[9], q.cum_volume),
+        (BookLevel { price: dec!(70900), qty: dec!(158171) }, dec!(3159115))
+    );
+    f[44] = "12x";
+    let bad = format!("0|H0STASP0|001|{}", f.join("^"));
+    assert_eq!(
+        decode_all(&mut Decoder::new(date(), None), &bad),
+        Err(KisWsError::Field { tr: "H0STASP0".into(), field: "TOTAL_BIDP_RSQN" })
+    );
+}
+
 /// `record` with every field changed: the last digit of a number advanced (9 to 0), `N` to `Y`.
 fn bumped(record: &str) -> String {
     let bump = |f: &str| match f.as_bytes().last() {

@@ -6,12 +6,15 @@
 //! per field). Nothing is allocated per field or record; the masks and the copy are reused from
 //! payload to payload.
 
+use std::num::NonZeroU64;
+
 use bytemuck::cast;
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use rust_decimal::Decimal;
 use wide::{i16x8, i32x4, i32x8, u8x16, u16x8, u64x2};
 
 use super::codec::{parse_decimal, parse_hhmmss};
+use crate::domain::Symbol;
 use crate::domain::market::KST_OFFSET_SECS;
 
 const HIGHS: u64 = 0x8080_8080_8080_8080;
@@ -241,6 +244,21 @@ impl<'a> Fields<'a> {
         read.read(self)
     }
 
+    /// The next field as an instrument code. A six-character code (a stock's, the common case)
+    /// is taken from one load of the copy; anything else, and a payload too long for the copy,
+    /// is read from the payload.
+    #[inline(always)]
+    pub(crate) fn symbol(&mut self) -> Option<Symbol> {
+        let (start, end) = self.span();
+        if end.wrapping_sub(start) == 6 {
+            let [_, _, code @ ..] = (load_before(self.padded, end) ^ 0x3030_3030_3030_3030).to_le_bytes();
+            if let Some(symbol) = Symbol::from_ascii(&code) {
+                return Some(symbol);
+            }
+        }
+        Symbol::from_ascii(self.bytes.get(start..end)?)
+    }
+
     /// Seconds after midnight of the next field (`HHMMSS`).
     #[inline(always)]
     pub(crate) fn seconds(&mut self) -> Option<u32> {
@@ -261,6 +279,18 @@ pub(crate) trait Numbers {
         items: &mut [T; N],
         slot: impl FnMut(&mut T) -> &mut Decimal,
     ) -> Result<(), &'static str>;
+
+    /// Parses the next two fields, named `names`, into `a` and `b`.
+    fn pair(
+        &mut self,
+        names: [&'static str; 2],
+        a: &mut Decimal,
+        b: &mut Decimal,
+    ) -> Result<(), &'static str>;
+
+    /// Passes over the next `n` fields (whatever they hold; a [`Run`] stays on its fast path
+    /// only while each is one to eight bytes).
+    fn skip(&mut self, n: usize);
 }
 
 /// The fields a record reads as one run of numbers (see [`Fields::numbers`]); `read` is called
@@ -284,6 +314,27 @@ impl Numbers for Fields<'_> {
             }
         }
         Ok(())
+    }
+
+    #[inline(always)]
+    fn pair(
+        &mut self,
+        [x, y]: [&'static str; 2],
+        a: &mut Decimal,
+        b: &mut Decimal,
+    ) -> Result<(), &'static str> {
+        if !self.decimal_into(a) {
+            return Err(x);
+        }
+        if !self.decimal_into(b) {
+            return Err(y);
+        }
+        Ok(())
+    }
+
+    #[inline(always)]
+    fn skip(&mut self, n: usize) {
+        Fields::skip(self, n);
     }
 }
 
@@ -322,17 +373,22 @@ impl<'a> Run<'a> {
     /// [`Self::convert`], its length by [`Self::plain`].
     #[inline(always)]
     fn next(&mut self) -> u64 {
-        if self.mask == 0 {
-            // A plain field and its separator fit in nine bytes, so the next separator of a
-            // plain run is in the next word. An empty next word, or none (the payload's last
-            // field has no separator after it), is not for the fast pass; the run then reads on
-            // harmlessly (the index of every load is masked into the copy) to its verdict.
-            self.base += 64;
-            self.mask = self.words.get(self.base >> 6).copied().unwrap_or(0);
-            self.lengths |= usize::from(self.mask == 0) << 8;
-        }
-        let end = self.base | self.mask.trailing_zeros() as usize;
-        self.mask &= self.mask.wrapping_sub(1);
+        let mask = match NonZeroU64::new(self.mask) {
+            Some(mask) => mask,
+            None => {
+                // A plain field and its separator fit in nine bytes, so the next separator of a
+                // plain run is in the next word. An empty next word, or none (the payload's last
+                // field has no separator after it), is not for the fast pass; the run then reads
+                // on harmlessly (the index of every load is masked into the copy) to its verdict.
+                self.base += 64;
+                let word = self.words.get(self.base >> 6).copied().unwrap_or(0);
+                self.lengths |= usize::from(word == 0) << 8;
+                NonZeroU64::new(word).unwrap_or(NonZeroU64::MIN)
+            }
+        };
+        // Never zero here, so no case for an empty mask in the bit scan.
+        let end = self.base | mask.trailing_zeros() as usize;
+        self.mask = mask.get() & (mask.get() - 1);
         let n = end.wrapping_sub(self.start);
         self.start = end + 1;
         self.lengths |= n.wrapping_sub(1);
@@ -390,6 +446,24 @@ impl Numbers for Run<'_> {
             [*slot(item), _] = self.convert(a, 0);
         }
         Ok(())
+    }
+
+    #[inline(always)]
+    fn pair(
+        &mut self,
+        _names: [&'static str; 2],
+        a: &mut Decimal,
+        b: &mut Decimal,
+    ) -> Result<(), &'static str> {
+        Run::pair(self, a, b, &mut |d| d);
+        Ok(())
+    }
+
+    #[inline(always)]
+    fn skip(&mut self, n: usize) {
+        for _ in 0..n {
+            self.next();
+        }
     }
 }
 
@@ -636,14 +710,43 @@ mod tests {
         prop_oneof![prop::collection::vec("[0-9]{1,8}", n), prop::collection::vec(RUN_FIELD, n)]
     }
 
-    /// A run of ten numbers then three (two `fill` calls in one run, the second one with an
-    /// odd count).
-    struct TenThree([Decimal; 10], [Decimal; 3]);
+    /// A run of ten numbers, a pair, one field passed over, then three (an odd count): every
+    /// kind of read in one run.
+    struct Mixed([Decimal; 10], [Decimal; 2], [Decimal; 3]);
 
-    impl ReadNumbers for TenThree {
+    /// Fields a [`Mixed`] run reads.
+    const MIXED: usize = 16;
+    /// The field of a [`Mixed`] run that is passed over.
+    const PASSED: usize = 12;
+
+    impl Mixed {
+        fn new() -> Self {
+            Mixed([Decimal::MAX; 10], [Decimal::MAX; 2], [Decimal::MAX; 3])
+        }
+
+        /// The name a failure of field `i` reports.
+        fn name(i: usize) -> &'static str {
+            match i {
+                0..10 => "ten",
+                10 => "first",
+                11 => "second",
+                _ => "three",
+            }
+        }
+
+        /// The values read, with the passed-over field's position left out.
+        fn values(&self) -> Vec<Decimal> {
+            self.0.iter().chain(&self.1).chain(&self.2).copied().collect()
+        }
+    }
+
+    impl ReadNumbers for Mixed {
         fn read<N: Numbers>(&mut self, n: &mut N) -> Result<(), &'static str> {
             n.fill("ten", &mut self.0, |d| d)?;
-            n.fill("three", &mut self.1, |d| d)
+            let [a, b] = &mut self.1;
+            n.pair(["first", "second"], a, b)?;
+            n.skip(1);
+            n.fill("three", &mut self.2, |d| d)
         }
     }
 
@@ -659,14 +762,20 @@ mod tests {
         seps.mark(text.as_bytes());
         let mut walker = seps.fields(text.as_bytes());
         walker.skip(pad.split('^').count());
-        let mut got = TenThree([Decimal::MAX; 10], [Decimal::MAX; 3]);
+        let mut got = Mixed::new();
         let result;
         (walker, result) = walker.numbers(&mut got);
-        let expected: Vec<_> = fields.iter().map(|f| parse_decimal(f.as_bytes())).collect();
-        let parsed = expected.iter().take_while(|e| e.is_some()).count();
-        let failed = (parsed < 13).then_some(if parsed < 10 { "ten" } else { "three" });
+        // The passed-over field is never parsed: whatever it holds, it cannot fail the run.
+        let read: Vec<(usize, Option<Decimal>)> = fields
+            .iter()
+            .enumerate()
+            .filter(|&(i, _)| i != PASSED)
+            .map(|(i, f)| (i, parse_decimal(f.as_bytes())))
+            .collect();
+        let parsed = read.iter().take_while(|(_, e)| e.is_some()).count();
+        let failed = read.get(parsed).map(|&(i, _)| Mixed::name(i));
         prop_assert_eq!(result.err(), failed, "{}", text);
-        for (g, e) in got.0.iter().chain(&got.1).zip(&expected).take(parsed) {
+        for (g, (_, e)) in got.values().iter().zip(&read).take(parsed) {
             prop_assert_eq!(Some(*g), *e, "{}", text);
         }
         if failed.is_none() {
@@ -706,7 +815,7 @@ mod tests {
         // Some pad puts the long field's start a few bytes before a word boundary, with no
         // separator in the word after it; the fast pass must not read the digits up to that
         // boundary as the field.
-        let mut fields = vec!["7".to_owned(); 12];
+        let mut fields = vec!["7".to_owned(); MIXED - 1];
         fields.push("9".repeat(100));
         for pad in 0..140 {
             check_run(&"x".repeat(pad), &fields, Some("t")).unwrap_or_else(|e| panic!("{pad}: {e}"));
@@ -760,17 +869,17 @@ mod tests {
         // positions past the copy's size would land on it).
         let short = "1".repeat(4096);
         seps.mark(short.as_bytes());
-        let fields: String = (0..13).map(|i| format!("^{i}")).collect();
+        let fields: String = (0..MIXED).map(|i| format!("^{i}")).collect();
         let text = format!("{}{fields}^-0.14^093000^x", "x".repeat(POSITIONS));
-        assert_eq!(seps.mark(text.as_bytes()), 17);
+        assert_eq!(seps.mark(text.as_bytes()), MIXED + 4);
         let mut walker = seps.fields(text.as_bytes());
         walker.skip(1);
-        let mut run = TenThree([Decimal::MAX; 10], [Decimal::MAX; 3]);
+        let mut run = Mixed::new();
         let result;
         (walker, result) = walker.numbers(&mut run);
         assert_eq!(result, Ok(()));
-        let expected: Vec<Decimal> = (0..13).map(Decimal::from).collect();
-        assert_eq!(run.0.iter().chain(&run.1).copied().collect::<Vec<_>>(), expected);
+        let expected: Vec<Decimal> = (0..MIXED).filter(|&i| i != PASSED).map(Decimal::from).collect();
+        assert_eq!(run.values(), expected);
         let mut v = Decimal::ZERO;
         assert!(walker.decimal_into(&mut v));
         assert_eq!(v, dec!(-0.14));
@@ -797,7 +906,7 @@ mod tests {
         #[test]
         fn runs_of_numbers_agree_with_the_strict_parser(
             pad in "[0-9a-z^]{0,70}",
-            fields in run_of(13),
+            fields in run_of(MIXED),
             tail in prop::option::weighted(0.8, "[0-9a-z]{0,5}"),
         ) {
             // `pad` shifts the run across 64-byte mask words; `tail` checks where the walker stops.
