@@ -11,7 +11,7 @@ use std::num::NonZeroU64;
 use bytemuck::cast;
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use rust_decimal::Decimal;
-use wide::{i16x8, i32x4, i32x8, u8x16, u16x8, u64x2};
+use wide::{i16x8, i32x4, u8x16, u16x8, u64x2};
 
 use super::codec::{parse_decimal, parse_hhmmss};
 use crate::domain::Symbol;
@@ -386,8 +386,11 @@ impl<'a> Run<'a> {
                 NonZeroU64::new(word).unwrap_or(NonZeroU64::MIN)
             }
         };
-        // Never zero here, so no case for an empty mask in the bit scan.
-        let end = self.base | mask.trailing_zeros() as usize;
+        // Never zero here, so no case for an empty mask in the bit scan. The base is masked into
+        // the copy's positions (a no-op for every position of a payload that fits it), once per
+        // mask word: the field's end is then inside the copy, and its load needs neither a mask
+        // nor a bounds check of its own.
+        let end = (self.base & (POSITIONS - 1)) | mask.trailing_zeros() as usize;
         self.mask = mask.get() & (mask.get() - 1);
         let n = end.wrapping_sub(self.start);
         self.start = end + 1;
@@ -522,15 +525,17 @@ fn swar8(v: u64) -> u64 {
     (v.wrapping_mul(10_000).wrapping_add(v >> 32)) & 0xffff_ffff
 }
 
-/// [`swar8`] of two words (`v` holds both) at once, as decimals: digit pairs, then fours, then
-/// eights are combined with multiply-adds of 16-bit lanes (`pmaddwd` on SSE2), and each number
-/// is masked into the lane where a [`Decimal`] keeps the low 32 bits of its mantissa (flags, hi
-/// and mid zero), so that writing a decimal is one 16-byte store.
+/// [`swar8`] of two words (`v` holds both) at once, as decimals: digit pairs are combined in
+/// the 16-bit lanes of `v` itself (so the caller's check of `v` and the conversion share one
+/// register), then fours and eights with multiply-adds of 16-bit lanes (`pmaddwd` on SSE2), and
+/// each number is masked into the lane where a [`Decimal`] keeps the low 32 bits of its mantissa
+/// (flags, hi and mid zero), so that writing a decimal is one 16-byte store.
 #[inline(always)]
 fn swar8x2(v: u8x16) -> [Decimal; 2] {
-    let tens = i16x8::from([10, 1, 10, 1, 10, 1, 10, 1]);
-    let pairs: i32x8 = cast([i16x8::from_u8x16_low(v).dot(tens), i16x8::from_u8x16_high(v).dot(tens)]);
-    let fours = i16x8::from_i32x8_saturate(pairs).dot(i16x8::from([100, 1, 100, 1, 100, 1, 100, 1]));
+    // Each 16-bit lane holds a digit pair, the more significant digit in its low byte.
+    let lanes: u16x8 = cast(v);
+    let pairs: i16x8 = cast((lanes & u16x8::splat(0xff)) * u16x8::splat(10) + (lanes >> 8));
+    let fours = pairs.dot(i16x8::from([100, 1, 100, 1, 100, 1, 100, 1]));
     // Lanes x, y, x, y.
     let eights = i16x8::from_i32x8_saturate(cast([fours, fours]))
         .dot(i16x8::from([10_000, 1, 10_000, 1, 10_000, 1, 10_000, 1]));
