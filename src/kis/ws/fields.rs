@@ -379,7 +379,7 @@ impl<'a> Run<'a> {
                 // A plain field and its separator fit in nine bytes, so the next separator of a
                 // plain run is in the next word. An empty next word, or none (the payload's last
                 // field has no separator after it), is not for the fast pass; the run then reads
-                // on harmlessly (the index of every load is masked into the copy) to its verdict.
+                // on harmlessly (every load stays inside the copy) to its verdict.
                 self.base += 64;
                 let word = self.words.get(self.base >> 6).copied().unwrap_or(0);
                 self.lengths |= usize::from(word == 0) << 8;
