@@ -15,5 +15,7 @@ mod faults;
 mod inquiries;
 #[path = "sim/orders.rs"]
 mod orders;
+#[path = "sim/realtime.rs"]
+mod realtime;
 #[path = "sim/ws.rs"]
 mod ws;

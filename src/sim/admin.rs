@@ -45,7 +45,8 @@ pub fn snapshot(shared: &Shared) -> Value {
         .map(|m| {
             let (lo, hi) = m.band();
             json!({"symbol": m.inst.code, "name": m.inst.name, "last": m.last, "base": m.base, "lower": lo, "upper": hi,
-                   "open": m.open, "high": m.high, "low": m.low, "volume": m.volume, "best_ask": m.best_ask(), "best_bid": m.best_bid()})
+                   "open": m.open, "high": m.high, "low": m.low, "volume": m.volume, "best_ask": m.best_ask(), "best_bid": m.best_bid(),
+                   "activity": m.activity})
         })
         .collect();
     json!({

@@ -8,6 +8,7 @@ use chrono::{DateTime, FixedOffset};
 use rust_decimal::Decimal;
 
 use super::faults::FaultCommand;
+use super::market::Activity;
 use super::{Sim, SimConfig};
 use crate::domain::{AccountNo, Mode};
 
@@ -74,6 +75,14 @@ pub struct SimArgs {
     /// Fault: any fault command as admin-API JSON, e.g. '{"fault":"notice_duplicate","count":2}' (repeatable).
     #[arg(long = "fault", value_parser = parse_fault)]
     pub faults: Vec<FaultCommand>,
+    /// Market activity of one symbol as SYMBOL=TRADES[:QUOTES] per second, e.g. 005930=3:8
+    /// (repeatable; default by market value: 3:8 for the largest caps, 1:3 mid, 0.35:1 others).
+    #[arg(long = "activity", value_parser = parse_activity)]
+    pub activity: Vec<(String, Activity)>,
+    /// Number orders in one sequence across days instead of restarting at 0000000001 every
+    /// business day (KIS order numbers are unique only within their day).
+    #[arg(long)]
+    pub continuous_order_numbers: bool,
 }
 
 fn parse_mode(s: &str) -> Result<Mode, String> {
@@ -82,6 +91,12 @@ fn parse_mode(s: &str) -> Result<Mode, String> {
 
 fn parse_account(s: &str) -> Result<AccountNo, String> {
     AccountNo::parse(s).map_err(|e| e.to_string())
+}
+
+fn parse_activity(s: &str) -> Result<(String, Activity), String> {
+    let (symbol, rates) =
+        s.split_once('=').ok_or_else(|| format!("expected SYMBOL=TRADES[:QUOTES], got {s:?}"))?;
+    Ok((symbol.trim().to_owned(), Activity::parse(rates)?))
 }
 
 fn parse_fault(s: &str) -> Result<FaultCommand, String> {
@@ -105,6 +120,8 @@ impl SimArgs {
             commission_rate: self.commission_rate,
             sell_tax_rate: self.sell_tax_rate,
             pingpong_interval: Duration::from_secs_f64(self.pingpong_secs.clamp(0.01, 86_400.0)),
+            daily_order_numbers: !self.continuous_order_numbers,
+            activity: self.activity.into_iter().collect(),
             ..SimConfig::default()
         };
         if !self.accounts.is_empty() {
@@ -209,6 +226,9 @@ mod tests {
             "30",
             "--fault",
             r#"{"fault":"malformed_frame"}"#,
+            "--activity",
+            "000660=2.5:6",
+            "--continuous-order-numbers",
         ])
         .unwrap();
         let cfg = cli.sim.into_config();
@@ -217,6 +237,11 @@ mod tests {
         assert_eq!(cfg.symbols, vec!["005930", "000660"]);
         assert_eq!(cfg.rate_limit(), 5);
         assert_eq!(cfg.faults.len(), 2);
+        assert_eq!(cfg.activity.get("000660"), Some(&Activity { trades_per_sec: 2.5, quotes_per_sec: 6.0 }));
+        assert!(!cfg.daily_order_numbers);
+        assert!(Cli::try_parse_from(["aegis"]).unwrap().sim.into_config().daily_order_numbers);
         assert!(Cli::try_parse_from(["aegis", "--account", "123"]).is_err());
+        assert!(Cli::try_parse_from(["aegis", "--activity", "005930"]).is_err());
+        assert!(Cli::try_parse_from(["aegis", "--activity", "005930=fast"]).is_err());
     }
 }

@@ -1,14 +1,19 @@
 //! Advancing the simulated day: runs each symbol's price process second by second, fills
 //! resting orders against the prints, streams trade/book records, and rolls the trading date.
 
+use std::collections::VecDeque;
+
 use chrono::{DateTime, FixedOffset, TimeDelta};
 use rust_decimal::Decimal;
 
 use super::clock::at;
-use super::market::{Print, SymbolMarket, session_close, session_open};
+use super::market::{Print, SymbolMarket, Tick, session_close, session_open};
 use super::records;
 use super::state::{Feed, Order, OrderEvent, OrderStatus, SimState};
 use crate::domain::Side;
+
+/// Trade (and as many book) records streamed per symbol per advance of the markets at most.
+const STREAMED_PER_ADVANCE: usize = 40;
 
 impl SimState {
     /// Advances every market to `now`, matching resting orders on each print and rolling days.
@@ -35,6 +40,9 @@ impl SimState {
         }
     }
 
+    /// Runs every market's events due up to `target`, matching resting orders against the
+    /// prints, and streams the last [`STREAMED_PER_ADVANCE`] trade/book records of each symbol
+    /// (at real-time speed that is every record; a jump of hours streams only its end).
     fn run_markets(&mut self, target: DateTime<FixedOffset>) {
         let symbols: Vec<String> = self.markets.keys().cloned().collect();
         let trading = self.calendar.is_trading_day(self.date);
@@ -46,30 +54,47 @@ impl SimState {
                 self.markets.insert(sym, m);
                 continue;
             }
+            if m.next_event < open {
+                m.schedule_from(open);
+            }
             let resting: Vec<u64> = self
                 .orders
                 .values()
                 .filter(|o| o.symbol == sym && o.status == OrderStatus::Open)
-                .map(|o| o.odno)
+                .map(|o| o.id)
                 .collect();
-            let mut t = (m.cursor + TimeDelta::seconds(1)).max(open);
-            let mut prints: Vec<(Print, String, String)> = Vec::new();
-            while t <= target {
-                if let Some(p) = m.step(t.time()) {
-                    if !resting.is_empty() {
-                        self.match_resting(&mut m, &resting, p, t);
+            // Records are formatted only near the end of a long advance: about as many events as
+            // are streamed, at the symbol's event rate.
+            let rate = m.activity.events_per_sec().max(0.001);
+            let window = TimeDelta::milliseconds((STREAMED_PER_ADVANCE as f64 / rate * 1_000.0) as i64);
+            let mut frames: VecDeque<Feed> = VecDeque::new();
+            while m.next_event <= target {
+                let t = m.next_event;
+                let tick = m.step(t.time());
+                let streamed = target - t <= window;
+                match tick {
+                    Tick::Trade(p) => {
+                        if !resting.is_empty() {
+                            self.match_resting(&mut m, &resting, p, t);
+                        }
+                        if streamed {
+                            let record = records::trade(&m, &p);
+                            frames.push_back(Feed::Data { tr_id: "H0STCNT0", key: sym.clone(), record });
+                        }
                     }
-                    prints.push((p, records::trade(&m, &p), records::book(&m, p.time)));
-                    if prints.len() > 40 {
-                        prints.remove(0);
-                    }
+                    Tick::Quote => {}
                 }
-                t += TimeDelta::seconds(1);
+                if streamed {
+                    let record = records::book(&m, t.time());
+                    frames.push_back(Feed::Data { tr_id: "H0STASP0", key: sym.clone(), record });
+                }
+                while frames.len() > 2 * STREAMED_PER_ADVANCE {
+                    frames.pop_front();
+                }
             }
             m.cursor = target;
-            for (_, trade, book) in prints {
-                let _ = self.feed.send(Feed::Data { tr_id: "H0STCNT0", key: sym.clone(), record: trade });
-                let _ = self.feed.send(Feed::Data { tr_id: "H0STASP0", key: sym.clone(), record: book });
+            for f in frames {
+                let _ = self.feed.send(f);
             }
             self.markets.insert(sym, m);
         }
@@ -80,7 +105,7 @@ impl SimState {
             .iter()
             .filter_map(|id| self.orders.get(id))
             .filter(|o| o.status == OrderStatus::Open)
-            .map(|o| (o.odno, o.side, o.price))
+            .map(|o| (o.id, o.side, o.price))
             .collect();
         if ids.is_empty() {
             return;
@@ -119,7 +144,7 @@ impl SimState {
     /// Closes the trading day: expires open orders and rolls markets and positions to `next`.
     pub fn end_of_day(&mut self, next: chrono::NaiveDate) {
         let open: Vec<u64> =
-            self.orders.values().filter(|o| o.status == OrderStatus::Open).map(|o| o.odno).collect();
+            self.orders.values().filter(|o| o.status == OrderStatus::Open).map(|o| o.id).collect();
         let close_time = at(self.date, session_close());
         for id in open {
             self.finish(id, OrderEvent::Close, close_time, false);
@@ -174,7 +199,7 @@ impl SimState {
             .orders
             .values()
             .filter(|o| o.symbol == symbol && o.status == OrderStatus::Open)
-            .map(|o| o.odno)
+            .map(|o| o.id)
             .collect();
         if self.in_continuous(now) {
             self.match_resting(&mut m, &resting, print, now);

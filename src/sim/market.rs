@@ -1,15 +1,85 @@
 //! The synthetic market of one symbol: a seeded price process with other participants' trades,
 //! a ten-level book, minute bars and daily history, kept on the KRX grid inside the daily band.
+//!
+//! Market activity is a Poisson process in continuous simulated time: trades and book updates
+//! arrive at the rates of the instrument's [`Activity`], each at its own instant, so the market
+//! moves the same way whether the clock runs at real time or thousands of times faster.
 
 use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, NaiveTime, TimeDelta, Timelike};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+
+use serde::Serialize;
 
 use super::clock::at;
 use super::instruments::Instrument;
 pub use super::krx::{
     Calendar, on_grid, price_band, session_close, session_open, tick_down, tick_size, tick_up,
 };
+
+/// How busy an instrument's market is: the mean number of trades and of book updates without a
+/// trade per simulated second during the continuous session.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Activity {
+    /// Trades printed per second.
+    pub trades_per_sec: f64,
+    /// Book updates between trades per second (quotes change more often than trades).
+    pub quotes_per_sec: f64,
+}
+
+impl Activity {
+    /// The largest caps (market value of at least 100 trillion KRW): several prints a second.
+    pub const LARGE: Self = Self { trades_per_sec: 3.0, quotes_per_sec: 8.0 };
+    /// Mid caps (at least 10 trillion KRW).
+    pub const MID: Self = Self { trades_per_sec: 1.0, quotes_per_sec: 3.0 };
+    /// Everything else.
+    pub const SMALL: Self = Self { trades_per_sec: 0.35, quotes_per_sec: 1.0 };
+
+    /// Returns the default activity of an instrument by its market value.
+    pub fn default_for(inst: &Instrument) -> Self {
+        let value = i128::from(inst.base_price) * i128::from(inst.listed_shares);
+        if value >= 100_000_000_000_000 {
+            Self::LARGE
+        } else if value >= 10_000_000_000_000 {
+            Self::MID
+        } else {
+            Self::SMALL
+        }
+    }
+
+    /// Returns the total event rate per second.
+    pub fn events_per_sec(&self) -> f64 {
+        self.trades_per_sec + self.quotes_per_sec
+    }
+
+    /// Parses `TRADES[:QUOTES]` (per second, e.g. `3:8`).
+    ///
+    /// # Errors
+    /// Returns a message naming the bad part.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let (t, q) = text.split_once(':').unwrap_or((text, ""));
+        let num = |v: &str, what: &str| -> Result<f64, String> {
+            let x: f64 = v.trim().parse().map_err(|_| format!("{what} per second is not a number: {v:?}"))?;
+            if x.is_finite() && (0.0..=1_000.0).contains(&x) {
+                Ok(x)
+            } else {
+                Err(format!("{what} per second must be between 0 and 1000, got {v}"))
+            }
+        };
+        let trades_per_sec = num(t, "trades")?;
+        let quotes_per_sec = if q.is_empty() { trades_per_sec * 2.0 } else { num(q, "book updates")? };
+        Ok(Self { trades_per_sec, quotes_per_sec })
+    }
+}
+
+/// What one market event was.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tick {
+    /// A trade of other participants.
+    Trade(Print),
+    /// The book changed without a trade.
+    Quote,
+}
 
 /// One trade printed by other participants.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,13 +158,23 @@ pub struct SymbolMarket {
     pub minutes: Vec<Bar>,
     /// Completed daily bars, oldest first.
     pub daily: Vec<Bar>,
-    /// The last processed simulated second.
+    /// The simulated instant the market has been run to.
     pub cursor: DateTime<FixedOffset>,
+    /// How busy the market is.
+    pub activity: Activity,
+    /// When the next trade or book update happens.
+    pub next_event: DateTime<FixedOffset>,
 }
 
 impl SymbolMarket {
     /// Creates the market of `inst` as of `now`, with a deterministic history seeded by `seed`.
-    pub fn new(inst: Instrument, seed: u64, now: DateTime<FixedOffset>, cal: &Calendar) -> Self {
+    pub fn new(
+        inst: Instrument,
+        activity: Activity,
+        seed: u64,
+        now: DateTime<FixedOffset>,
+        cal: &Calendar,
+    ) -> Self {
         let mut sym_seed = seed;
         for b in inst.code.bytes() {
             sym_seed = sym_seed.wrapping_mul(0x100_0000_01b3).wrapping_add(u64::from(b));
@@ -125,9 +205,25 @@ impl SymbolMarket {
             minutes: Vec::new(),
             daily,
             cursor,
+            activity,
+            next_event: cursor,
         };
         m.rebuild_book(flat);
+        m.schedule_from(cursor.max(at(date, session_open())));
         m
+    }
+
+    /// Draws the instant of the next event after `from` (exponential waiting time).
+    pub fn schedule_from(&mut self, from: DateTime<FixedOffset>) {
+        let rate = self.activity.events_per_sec();
+        if rate <= 0.0 {
+            self.next_event = DateTime::<FixedOffset>::MAX_UTC.fixed_offset();
+            return;
+        }
+        let u: f64 = self.rng.random();
+        let wait = -(1.0 - u).ln() / rate;
+        let nanos = (wait * 1e9).clamp(1.0, 86_400e9) as i64;
+        self.next_event = from + TimeDelta::nanoseconds(nanos);
     }
 
     /// Returns true for instruments on the flat 5 KRW grid.
@@ -153,21 +249,21 @@ impl SymbolMarket {
     /// Regenerates the ten-level book around the last price.
     pub fn rebuild_book(&mut self, flat: bool) {
         let (lo, hi) = self.band();
-        let mut asks = Vec::with_capacity(10);
+        let Book { asks, bids } = &mut self.book;
+        asks.clear();
+        bids.clear();
         let mut p = if self.last >= hi { hi } else { tick_up(self.last, flat) };
         for _ in 0..10 {
             let q = if p <= hi { self.rng.random_range(1..=40) * 50 } else { 0 };
             asks.push((if p <= hi { p } else { 0 }, q));
             p = tick_up(p, flat);
         }
-        let mut bids = Vec::with_capacity(10);
         let mut p = self.last.min(hi).max(lo);
         for _ in 0..10 {
             let q = if p >= lo { self.rng.random_range(1..=40) * 50 } else { 0 };
             bids.push((if p >= lo { p } else { 0 }, q));
             p = tick_down(p, flat);
         }
-        self.book = Book { asks, bids };
     }
 
     /// Starts a new trading date: yesterday's close becomes the base price.
@@ -197,27 +293,36 @@ impl SymbolMarket {
         self.minutes.clear();
         let flat = self.flat();
         self.rebuild_book(flat);
+        self.schedule_from(at(date, session_open()));
     }
 
-    /// Runs the price process for one simulated second at `time`; returns the print, if any.
-    pub fn step(&mut self, time: NaiveTime) -> Option<Print> {
-        if !self.rng.random_bool(0.35) {
-            return None;
-        }
+    /// Runs the event due at `next_event` (a trade or a book update at `time`) and schedules the
+    /// one after it.
+    pub fn step(&mut self, time: NaiveTime) -> Tick {
+        let due = self.next_event;
+        self.schedule_from(due);
+        let a = self.activity;
         let flat = self.flat();
+        if !self.rng.random_bool((a.trades_per_sec / a.events_per_sec()).clamp(0.0, 1.0)) {
+            self.rebuild_book(flat);
+            return Tick::Quote;
+        }
         let (lo, hi) = self.band();
+        // About 0.084 tick moves a second whatever the trade rate, so prices wander as they do
+        // on a quiet name; busy names print more often at the same prices.
+        let move_half = (MOVES_PER_SEC / 2.0 / a.trades_per_sec.max(MOVES_PER_SEC)).min(0.5);
         let r: f64 = self.rng.random();
         let mut price = self.last;
-        if r < 0.12 {
+        if r < move_half {
             price = tick_up(price, flat).min(hi);
-        } else if r < 0.24 {
+        } else if r < 2.0 * move_half {
             price = tick_down(price, flat).max(lo);
         }
         let buyer_initiated = if price == self.last { self.rng.random_bool(0.5) } else { price > self.last };
         let qty = self.rng.random_range(1..=60) * 10;
         self.record(time, price, qty, buyer_initiated);
         self.rebuild_book(flat);
-        Some(Print { time, price, qty, buyer_initiated })
+        Tick::Trade(Print { time, price, qty, buyer_initiated })
     }
 
     /// Books a trade (ours or another participant's) into the day's statistics and bars.
@@ -313,6 +418,9 @@ impl SymbolMarket {
     }
 }
 
+/// Price moves (one tick up or down) per second of trading, spread over the trades.
+const MOVES_PER_SEC: f64 = 0.084;
+
 /// Formats `num / den` as a percentage with two decimals (`"-0.14"`).
 pub fn pct(num: i64, den: i64) -> String {
     if den == 0 {
@@ -386,17 +494,40 @@ mod tests {
         let inst = catalog("005930");
         let now = at(NaiveDate::from_ymd_opt(2026, 3, 3).unwrap(), session_open());
         let cal = Calendar::krx_default();
-        let mut a = SymbolMarket::new(inst.clone(), 7, now, &cal);
-        let mut b = SymbolMarket::new(inst, 7, now, &cal);
+        let activity = Activity::default_for(&inst);
+        let mut a = SymbolMarket::new(inst.clone(), activity, 7, now, &cal);
+        let mut b = SymbolMarket::new(inst, activity, 7, now, &cal);
         let (lo, hi) = a.band();
-        for s in 0..5_000 {
-            let t = session_open() + TimeDelta::seconds(s);
+        let (mut trades, mut quotes) = (0, 0);
+        while a.next_event < now + TimeDelta::seconds(5_000) {
+            assert_eq!(a.next_event, b.next_event);
+            let t = a.next_event.time();
             let pa = a.step(t);
             assert_eq!(pa, b.step(t));
-            if let Some(p) = pa {
-                assert!(p.price >= lo && p.price <= hi && on_grid(p.price, false));
+            assert_eq!(a.book, b.book);
+            match pa {
+                Tick::Trade(p) => {
+                    trades += 1;
+                    assert!(p.price >= lo && p.price <= hi && on_grid(p.price, false));
+                }
+                Tick::Quote => quotes += 1,
             }
         }
         assert!(a.volume > 0);
+        // 005930 is a large cap: several prints a second and more book updates than prints.
+        assert!(trades >= 2 * 5_000, "{trades} trades in 5,000 s");
+        assert!(quotes > trades, "{quotes} book updates, {trades} trades");
+    }
+
+    #[test]
+    fn activity_defaults_by_market_value_and_parses() {
+        assert_eq!(Activity::default_for(&catalog("005930")), Activity::LARGE);
+        assert_eq!(Activity::default_for(&catalog("035720")), Activity::MID);
+        assert_eq!(Activity::default_for(&catalog("999990")), Activity::SMALL);
+        assert_eq!(Activity::parse("3:8"), Ok(Activity { trades_per_sec: 3.0, quotes_per_sec: 8.0 }));
+        assert_eq!(Activity::parse("0.5"), Ok(Activity { trades_per_sec: 0.5, quotes_per_sec: 1.0 }));
+        for bad in ["", "x", "1:y", "-1", "1:2000", "NaN"] {
+            assert!(Activity::parse(bad).is_err(), "{bad}");
+        }
     }
 }

@@ -150,7 +150,7 @@ mod tests {
     use super::*;
     use crate::sim::clock::at;
     use crate::sim::instruments::catalog;
-    use crate::sim::market::{Calendar, session_open};
+    use crate::sim::market::{Activity, Calendar, session_open};
 
     #[test]
     fn records_have_the_documented_widths() {
@@ -161,7 +161,7 @@ mod tests {
             ("247540", Listing::Kosdaq, 282),
             ("012210", Listing::Konex, 245),
         ] {
-            let m = SymbolMarket::new(catalog(code), 1, now, &cal);
+            let m = SymbolMarket::new(catalog(code), Activity::SMALL, 1, now, &cal);
             let rec = record(&m, listing);
             assert_eq!(rec.len(), width, "{code}");
             assert_eq!(&rec[..9], format!("{code:<9}").as_bytes());

@@ -37,11 +37,6 @@ impl SimState {
         Ok(())
     }
 
-    fn take_odno(&mut self) -> u64 {
-        self.next_odno += 1;
-        self.next_odno
-    }
-
     fn commission(&self, amount: i64) -> Decimal {
         (Decimal::from(amount) * self.cfg.commission_rate).floor()
     }
@@ -127,8 +122,9 @@ impl SimState {
                 h.reserved += req.qty;
             }
         }
-        let odno = self.take_odno();
+        let (id, odno) = self.take_order_number(now.date_naive());
         let order = Order {
+            id,
             odno,
             orig: None,
             kind: OrderKind::New,
@@ -148,15 +144,15 @@ impl SimState {
             time: now,
             reserved,
         };
-        self.orders.insert(odno, order.clone());
+        self.orders.insert(id, order.clone());
         let rec = records::notice(self, &order, records::NoticeKind::Accepted, order.qty, order.price, now);
         self.emit_notice(rec);
         if super::faults::take(&mut self.faults.reject_orders) {
-            self.finish(odno, OrderEvent::Reject, now, true);
+            self.finish(id, OrderEvent::Reject, now, true);
         } else if self.in_continuous(now) {
-            self.execute_now(odno, now);
+            self.execute_now(id, now);
         }
-        Ok(self.orders.get(&odno).cloned().unwrap_or(order))
+        Ok(self.orders.get(&id).cloned().unwrap_or(order))
     }
 
     pub(super) fn in_continuous(&self, now: DateTime<FixedOffset>) -> bool {
@@ -165,8 +161,8 @@ impl SimState {
     }
 
     /// Executes an order against the current book as an aggressor, then applies IOC/FOK rules.
-    fn execute_now(&mut self, odno: u64, now: DateTime<FixedOffset>) {
-        let Some(o) = self.orders.get(&odno).cloned() else { return };
+    fn execute_now(&mut self, id: u64, now: DateTime<FixedOffset>) {
+        let Some(o) = self.orders.get(&id).cloned() else { return };
         let Some(mut m) = self.markets.remove(&o.symbol) else { return };
         let buy = o.side == Side::Buy;
         let limit = (o.price > 0).then_some(o.price);
@@ -180,7 +176,7 @@ impl SimState {
                 .sum();
             if avail < o.qty {
                 self.markets.insert(o.symbol.clone(), m);
-                self.finish(odno, OrderEvent::Close, now, true);
+                self.finish(id, OrderEvent::Close, now, true);
                 return;
             }
         }
@@ -191,18 +187,18 @@ impl SimState {
         };
         if crosses {
             for (price, qty) in m.take(buy, o.remaining(), limit) {
-                self.apply_fill(odno, price, qty, now);
+                self.apply_fill(id, price, qty, now);
             }
         }
         self.markets.insert(o.symbol.clone(), m);
-        if cond != 0 && self.orders.get(&odno).is_some_and(|o| o.status == OrderStatus::Open) {
-            self.finish(odno, OrderEvent::Close, now, true);
+        if cond != 0 && self.orders.get(&id).is_some_and(|o| o.status == OrderStatus::Open) {
+            self.finish(id, OrderEvent::Close, now, true);
         }
     }
 
     /// Closes (or rejects) the remainder of an order, releases reservations and notifies.
-    pub(super) fn finish(&mut self, odno: u64, event: OrderEvent, now: DateTime<FixedOffset>, notify: bool) {
-        let Some(o) = self.orders.get_mut(&odno) else { return };
+    pub(super) fn finish(&mut self, id: u64, event: OrderEvent, now: DateTime<FixedOffset>, notify: bool) {
+        let Some(o) = self.orders.get_mut(&id) else { return };
         let left = o.remaining();
         let Ok(next) = o.status.transition(event) else { return };
         if event == OrderEvent::Reject {
@@ -234,15 +230,15 @@ impl SimState {
         }
     }
 
-    /// Books one execution of order `odno` and notifies it.
-    pub(super) fn apply_fill(&mut self, odno: u64, price: i64, qty: i64, now: DateTime<FixedOffset>) {
+    /// Books one execution of the order record `id` and notifies it.
+    pub(super) fn apply_fill(&mut self, id: u64, price: i64, qty: i64, now: DateTime<FixedOffset>) {
         if qty <= 0 {
             return;
         }
         let commission_rate = self.cfg.commission_rate;
         let comm = self.commission(price * qty);
         let tax = self.tax(price * qty);
-        let Some(o) = self.orders.get_mut(&odno) else { return };
+        let Some(o) = self.orders.get_mut(&id) else { return };
         let qty = qty.min(o.remaining());
         if qty <= 0 {
             return;
@@ -309,7 +305,8 @@ impl SimState {
         let seq = self.fills.len() as u64 + 1;
         self.fills.push(Fill {
             seq,
-            odno,
+            order_id: id,
+            odno: order.odno,
             account: order.account.clone(),
             symbol: order.symbol.clone(),
             side: order.side,
@@ -331,7 +328,7 @@ impl SimState {
     /// Returns the KIS business [`Reject`] for a refused request.
     pub fn amend(&mut self, req: Amend, now: DateTime<FixedOffset>) -> Result<Order, Reject> {
         self.advance_to(now);
-        let orig = self.order_of(&req.account, req.orig).cloned().ok_or(Reject::NoOrder)?;
+        let orig = self.order_of(&req.account, now.date_naive(), req.orig).cloned().ok_or(Reject::NoOrder)?;
         self.order_window(now)?;
         let left = orig.remaining();
         if left == 0 {
@@ -381,7 +378,7 @@ impl SimState {
         }
         // take `qty` off the original
         let freed = {
-            let o = self.orders.get_mut(&req.orig).ok_or(Reject::NoOrder)?;
+            let o = self.orders.get_mut(&orig.id).ok_or(Reject::NoOrder)?;
             let freed = if qty == left {
                 o.reserved
             } else {
@@ -394,8 +391,9 @@ impl SimState {
             }
             freed
         };
-        let odno = self.take_odno();
+        let (id, odno) = self.take_order_number(now.date_naive());
         let mut rec = Order {
+            id,
             odno,
             orig: Some(req.orig),
             kind: if req.cancel { OrderKind::Cancel } else { OrderKind::Modify },
@@ -432,14 +430,14 @@ impl SimState {
                 h.reserved = (h.reserved - qty).max(0);
             }
         }
-        self.orders.insert(odno, rec.clone());
+        self.orders.insert(id, rec.clone());
         let kind = if req.cancel { records::NoticeKind::Cancelled } else { records::NoticeKind::Modified };
         let n = records::notice(self, &rec, kind, qty, rec.price, now);
         self.emit_notice(n);
         if !req.cancel && self.in_continuous(now) {
-            self.execute_now(odno, now);
+            self.execute_now(id, now);
         }
-        Ok(self.orders.get(&odno).cloned().unwrap_or(rec))
+        Ok(self.orders.get(&id).cloned().unwrap_or(rec))
     }
 }
 

@@ -9,6 +9,7 @@ pub mod crypto;
 pub mod day;
 pub mod faults;
 pub mod fields;
+pub mod header_case;
 pub mod instruments;
 pub mod krx;
 pub mod market;
@@ -21,6 +22,7 @@ pub mod state;
 pub mod wire;
 pub mod ws;
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -112,6 +114,12 @@ pub struct SimConfig {
     pub throttle_every_token_call: bool,
     /// Faults armed at start.
     pub faults: Vec<FaultCommand>,
+    /// Whether order numbers restart at `0000000001` every business day, as an `ODNO` is only
+    /// unique within its day (false: one ever-growing sequence from a seeded start).
+    pub daily_order_numbers: bool,
+    /// Market activity per symbol where it differs from the default by market value
+    /// ([`market::Activity::default_for`]).
+    pub activity: BTreeMap<String, market::Activity>,
 }
 
 impl fmt::Debug for SimConfig {
@@ -127,6 +135,8 @@ impl fmt::Debug for SimConfig {
             .field("app_key", &self.app_key.as_ref().map(|_| "REDACTED"))
             .field("app_secret", &self.app_secret.as_ref().map(|_| "REDACTED"))
             .field("rate_limit", &self.rate_limit)
+            .field("daily_order_numbers", &self.daily_order_numbers)
+            .field("activity", &self.activity)
             .finish_non_exhaustive()
     }
 }
@@ -155,6 +165,8 @@ impl Default for SimConfig {
             tick_interval: Duration::from_millis(20),
             throttle_every_token_call: true,
             faults: Vec::new(),
+            daily_order_numbers: true,
+            activity: BTreeMap::new(),
         }
     }
 }
@@ -191,6 +203,11 @@ impl SimConfig {
         }
         for s in &self.symbols {
             crate::domain::Symbol::new(s.as_str()).map_err(|e| SimError::Config(e.to_string()))?;
+        }
+        if let Some(s) = self.activity.keys().find(|s| !self.symbols.contains(s)) {
+            return Err(SimError::Config(format!(
+                "activity is set for {s}, which is not a simulated symbol"
+            )));
         }
         Ok(())
     }
@@ -407,7 +424,7 @@ struct GatedListener {
 }
 
 impl axum::serve::Listener for GatedListener {
-    type Io = TcpStream;
+    type Io = header_case::KisHeaderCase<TcpStream>;
     type Addr = SocketAddr;
 
     async fn accept(&mut self) -> (Self::Io, Self::Addr) {
@@ -419,7 +436,7 @@ impl axum::serve::Listener for GatedListener {
                         continue;
                     }
                     let _ = stream.set_nodelay(true);
-                    return (stream, addr);
+                    return (header_case::KisHeaderCase::new(stream), addr);
                 }
                 Err(_) => tokio::time::sleep(Duration::from_millis(5)).await,
             }

@@ -18,7 +18,7 @@ use tokio::sync::broadcast;
 
 use super::SimConfig;
 use super::faults::Faults;
-use super::market::{Calendar, SymbolMarket};
+use super::market::{Activity, Calendar, SymbolMarket};
 use crate::domain::Side;
 
 /// Order lifecycle states.
@@ -91,9 +91,11 @@ pub enum OrderKind {
 /// One order record (new, modify or cancel), as inquiries list them.
 #[derive(Debug, Clone, Serialize)]
 pub struct Order {
-    /// Order number (`ODNO`).
+    /// The simulator's own identity of the record, unique across days.
+    pub id: u64,
+    /// Order number (`ODNO`), unique only within its trading date.
     pub odno: u64,
-    /// Original order number for modify/cancel records.
+    /// Original order number (same date) for modify/cancel records.
     pub orig: Option<u64>,
     /// Record kind.
     pub kind: OrderKind,
@@ -154,7 +156,9 @@ impl Order {
 pub struct Fill {
     /// Sequence number (1-based).
     pub seq: u64,
-    /// Order number.
+    /// The order record's [`Order::id`].
+    pub order_id: u64,
+    /// Order number (`ODNO`) on the fill's trading date.
     pub odno: u64,
     /// 10-digit account.
     pub account: String,
@@ -308,7 +312,7 @@ pub struct SimState {
     pub markets: BTreeMap<String, SymbolMarket>,
     /// Accounts by 10-digit number.
     pub accounts: BTreeMap<String, Account>,
-    /// Orders by number.
+    /// Orders by [`Order::id`].
     pub orders: BTreeMap<u64, Order>,
     /// Fills in execution order.
     pub fills: Vec<Fill>,
@@ -324,8 +328,10 @@ pub struct SimState {
     pub rate: HashMap<String, VecDeque<Instant>>,
     /// Armed faults.
     pub faults: Faults,
-    /// Next order number.
-    pub next_odno: u64,
+    /// The last order id given out.
+    pub last_order_id: u64,
+    /// The last order number given out, and the trading date it belongs to.
+    pub last_odno: (NaiveDate, u64),
     /// Next session id.
     pub next_session: u64,
     /// Current trading date.
@@ -347,7 +353,11 @@ impl SimState {
         let markets = cfg
             .symbols
             .iter()
-            .map(|s| (s.clone(), SymbolMarket::new(super::instruments::catalog(s), cfg.seed, now, &calendar)))
+            .map(|s| {
+                let inst = super::instruments::catalog(s);
+                let activity = cfg.activity.get(s).copied().unwrap_or_else(|| Activity::default_for(&inst));
+                (s.clone(), SymbolMarket::new(inst, activity, cfg.seed, now, &calendar))
+            })
             .collect();
         let accounts = cfg
             .accounts
@@ -366,7 +376,9 @@ impl SimState {
             })
             .collect();
         let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed ^ 0x5eed_c0de);
-        let next_odno = 1_000_000 + rng.random_range(0..1_000_000);
+        // Numbering restarts every business day; without that, numbers keep growing from a
+        // seeded start across days.
+        let first_odno = if cfg.daily_order_numbers { 0 } else { 1_000_000 + rng.random_range(0..1_000_000) };
         Self {
             calendar,
             markets,
@@ -379,7 +391,8 @@ impl SimState {
             sessions: BTreeMap::new(),
             rate: HashMap::new(),
             faults: Faults::default(),
-            next_odno,
+            last_order_id: 0,
+            last_odno: (now.date_naive(), first_odno),
             next_session: 1,
             date: now.date_naive(),
             notices_sent: 0,
@@ -452,9 +465,19 @@ impl SimState {
         }
     }
 
-    /// Returns the order for `odno` in `account`, if any.
-    pub fn order_of(&self, account: &str, odno: u64) -> Option<&Order> {
-        self.orders.get(&odno).filter(|o| o.account == account)
+    /// Returns the id and number of the next order record accepted on `date`: numbers restart
+    /// at 1 on every trading date unless [`SimConfig::daily_order_numbers`] is off.
+    pub fn take_order_number(&mut self, date: NaiveDate) -> (u64, u64) {
+        self.last_order_id += 1;
+        let (day, last) = self.last_odno;
+        let odno = if self.cfg.daily_order_numbers && day != date { 1 } else { last + 1 };
+        self.last_odno = (date, odno);
+        (self.last_order_id, odno)
+    }
+
+    /// Returns the order record numbered `odno` on `date` in `account`, if any.
+    pub fn order_of(&self, account: &str, date: NaiveDate, odno: u64) -> Option<&Order> {
+        self.orders.values().rev().find(|o| o.odno == odno && o.date == date && o.account == account)
     }
 }
 
@@ -480,6 +503,27 @@ mod tests {
         for (from, event, want) in table {
             assert_eq!(from.transition(event).ok(), want, "{from:?} on {event:?}");
         }
+    }
+
+    #[test]
+    fn order_numbers_restart_every_day_unless_continuous() {
+        let start = crate::sim::clock::at(
+            NaiveDate::from_ymd_opt(2026, 3, 3).unwrap(),
+            crate::sim::market::session_open(),
+        );
+        let (d1, d2) = (start.date_naive(), start.date_naive().succ_opt().unwrap());
+        let (tx, _) = broadcast::channel(4);
+        let mut daily = SimState::new(SimConfig::default(), start, tx.clone());
+        let got: Vec<_> = [d1, d1, d1, d2, d2].iter().map(|d| daily.take_order_number(*d)).collect();
+        assert_eq!(got, [(1, 1), (2, 2), (3, 3), (4, 1), (5, 2)]);
+        assert_eq!(daily.last_odno, (d2, 2));
+
+        let cfg = SimConfig { daily_order_numbers: false, ..SimConfig::default() };
+        let mut continuous = SimState::new(cfg, start, tx);
+        let (_, first) = continuous.take_order_number(d1);
+        let (_, next_day) = continuous.take_order_number(d2);
+        assert!(first > 1_000_000, "{first}");
+        assert_eq!(next_day, first + 1);
     }
 
     #[test]

@@ -130,8 +130,8 @@ pub async fn daily_ccld(
     }
     let mut fees = Decimal::ZERO;
     let (mut buy_qty, mut buy_amt) = (0_i64, 0_i64);
-    let ids: std::collections::HashSet<u64> = orders.iter().map(|o| o.odno).collect();
-    for f in st.fills.iter().filter(|f| ids.contains(&f.odno)) {
+    let ids: std::collections::HashSet<u64> = orders.iter().map(|o| o.id).collect();
+    for f in st.fills.iter().filter(|f| ids.contains(&f.order_id)) {
         fees += f.commission + f.tax;
         if f.side == Side::Buy {
             buy_qty += f.qty;
@@ -207,7 +207,8 @@ pub async fn daily_ccld(
     };
     let page_size = if st.cfg.mode == Mode::Live { 100 } else { 15 };
     let fk = format!("{}^{}^{from}^{to}^{side}^{ccld}^", &c.get("CANO"), c.get("ACNT_PRDT_CD"));
-    let items = orders.iter().map(|o| (format!("{:010}", o.odno), *o)).collect();
+    // The continuation key names the date too: a range of days repeats order numbers.
+    let items = orders.iter().map(|o| (format!("{}{:010}", o.date.format("%Y%m%d"), o.odno), *o)).collect();
     let page = paginate_with(items, page_size, &c.g, &c.get("CTX_AREA_NK100"), build);
     page_response(&c.g, &fk, page, "output1", Some(out2))
 }
