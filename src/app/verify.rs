@@ -1,6 +1,9 @@
 //! Compares the day's orders and fills in the database with the simulator's own records (the
 //! demo's summary and the end-to-end tests): every broker order must be ours exactly once with the
 //! same filled quantity.
+//!
+//! Order numbers restart every trading date, so only the simulator's orders and fills of the
+//! compared date count, and an order is matched by (date, number).
 
 use std::collections::BTreeMap;
 
@@ -17,7 +20,7 @@ pub struct SimComparison {
     pub db_orders: usize,
     /// Our orders that reached the broker (have a broker order number).
     pub db_orders_at_broker: usize,
-    /// The simulator's new orders (modify/cancel records excluded).
+    /// The simulator's new orders of the date (modify/cancel records excluded).
     pub sim_orders: usize,
     /// Filled quantity by our fills.
     pub db_filled_qty: Decimal,
@@ -25,7 +28,7 @@ pub struct SimComparison {
     pub sim_filled_qty: Decimal,
     /// Fill rows in the database.
     pub db_fills: usize,
-    /// Fill records in the simulator.
+    /// Fill records of the date in the simulator.
     pub sim_fills: usize,
     /// Every difference found.
     pub mismatches: Vec<String>,
@@ -40,6 +43,13 @@ impl SimComparison {
 
 fn num(v: &Value, key: &str) -> i64 {
     v.get(key).and_then(Value::as_i64).unwrap_or(0)
+}
+
+/// Returns the KST date of a simulator record: its `date` field, else the date part of its
+/// RFC 3339 `time` (the simulator writes times in KST).
+fn sim_date(v: &Value) -> Option<NaiveDate> {
+    let text = v.get("date").and_then(Value::as_str).or_else(|| v.get("time").and_then(Value::as_str))?;
+    NaiveDate::parse_from_str(text.get(..10)?, "%Y-%m-%d").ok()
 }
 
 /// Compares the database's orders and fills of `date` with a simulator state snapshot
@@ -73,7 +83,9 @@ pub async fn compare_with_sim(
     }
     let empty = Vec::new();
     let sim_orders = sim.get("orders").and_then(Value::as_array).unwrap_or(&empty);
-    for o in sim_orders.iter().filter(|o| o.get("orig").is_none_or(Value::is_null)) {
+    let new_orders_of_date =
+        sim_orders.iter().filter(|o| o.get("orig").is_none_or(Value::is_null) && sim_date(o) == Some(date));
+    for o in new_orders_of_date {
         out.sim_orders += 1;
         let odno = o.get("odno").and_then(Value::as_u64).unwrap_or(0);
         let filled = Decimal::from(num(o, "filled"));
@@ -89,7 +101,10 @@ pub async fn compare_with_sim(
     for (n, (id, _)) in ours {
         out.mismatches.push(format!("order {id} carries broker number {n}, unknown to the sim"));
     }
-    out.sim_fills = sim.get("fills").and_then(Value::as_array).map_or(0, Vec::len);
+    out.sim_fills = sim
+        .get("fills")
+        .and_then(Value::as_array)
+        .map_or(0, |fills| fills.iter().filter(|f| sim_date(f) == Some(date)).count());
     if out.db_filled_qty != out.sim_filled_qty {
         out.mismatches.push(format!(
             "filled quantity: {} in the database, {} at the sim",

@@ -139,6 +139,9 @@ pub enum NoticeKind {
 pub struct OrderNotice {
     /// What happened.
     pub kind: NoticeKind,
+    /// Trading date (KST) of the session the notice arrived in: the notice itself carries no date,
+    /// and an order number identifies an order only within its trading date.
+    pub trade_date: NaiveDate,
     /// Broker order number of the order (or of the modify/cancel order).
     pub broker_order_no: String,
     /// Broker branch number (needed for modify/cancel).
@@ -159,10 +162,13 @@ pub struct OrderNotice {
 
 /// Identity of one fill, stable across the real-time stream and REST reconciliation.
 ///
-/// A fill is identified by its order and the cumulative filled quantity of that order after it,
-/// which both the notice stream and the daily order inquiry can reproduce.
+/// A fill is identified by its order — (trading date, order number), since order numbers restart
+/// every trading date — and the cumulative filled quantity of that order after it, which both
+/// the notice stream and the daily order inquiry can reproduce.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct FillId {
+    /// Trading date (KST) of the order.
+    pub trade_date: NaiveDate,
     /// Broker order number.
     pub broker_order_no: String,
     /// Cumulative filled quantity of the order including this fill.
@@ -174,6 +180,9 @@ pub struct FillId {
 pub struct FillEvent {
     /// Fill identity used for deduplication.
     pub fill_id: FillId,
+    /// Trading date (KST) of the order: the session the notice arrived in, or the date of the
+    /// daily order inquiry a reconciled fill came from.
+    pub trade_date: NaiveDate,
     /// Broker order number.
     pub broker_order_no: String,
     /// Broker branch number.
@@ -244,6 +253,14 @@ pub struct BrokerFill {
     pub avg_price: Decimal,
     /// Total filled amount in KRW.
     pub amount: Decimal,
+}
+
+impl BrokerOrder {
+    /// Returns the trading date (KST) the order belongs to: its order number identifies it only
+    /// within that date.
+    pub fn trade_date(&self) -> NaiveDate {
+        to_kst(self.ordered_at).date_naive()
+    }
 }
 
 impl BrokerFill {

@@ -124,6 +124,9 @@ pub enum AlertKind {
     OrderLimitNear,
     /// A stage did not transition by its expected time.
     StageOverdue,
+    /// One broker order number of a trading date (or a fill of it) maps to two of our orders;
+    /// nothing was attached to either.
+    IdentityConflict,
 }
 
 impl AlertKind {
@@ -134,6 +137,7 @@ impl AlertKind {
             Self::OrderFailureRate => "order_failure_rate",
             Self::OrderLimitNear => "order_limit_near",
             Self::StageOverdue => "stage_overdue",
+            Self::IdentityConflict => "identity_conflict",
         }
     }
 
@@ -144,6 +148,7 @@ impl AlertKind {
             Self::OrderFailureRate => "Order failure rate high",
             Self::OrderLimitNear => "Daily order limit nearly reached",
             Self::StageOverdue => "Stage overdue",
+            Self::IdentityConflict => "Broker order number claimed twice",
         }
     }
 }

@@ -182,8 +182,14 @@ impl FakeBroker {
             order.filled_qty += qty;
             order.remaining_qty -= qty;
             order.avg_fill_price = order.filled_amount / order.filled_qty;
+            let trade_date = order.trade_date();
             Ok(FillEvent {
-                fill_id: FillId { broker_order_no: order.broker_order_no.clone(), cum_qty: order.filled_qty },
+                fill_id: FillId {
+                    trade_date,
+                    broker_order_no: order.broker_order_no.clone(),
+                    cum_qty: order.filled_qty,
+                },
+                trade_date,
                 broker_order_no: order.broker_order_no.clone(),
                 branch: order.branch.clone(),
                 symbol: order.symbol.clone(),
@@ -208,6 +214,7 @@ impl FakeBroker {
     fn notice(&self, kind: NoticeKind, order: &BrokerOrder, original: Option<String>) {
         let _ = self.exec_tx.send(ExecutionEvent::Notice(OrderNotice {
             kind,
+            trade_date: order.trade_date(),
             broker_order_no: order.broker_order_no.clone(),
             branch: order.branch.clone(),
             original_order_no: original,

@@ -1,10 +1,14 @@
 //! The `fills` table ⇔ the domain fill ledger: one row per fill, unique on `fill_key` (the
 //! broker's identity of the fill), so a repeated notice or snapshot never adds a row twice.
+//!
+//! An order number identifies an order only within its trading date (KIS restarts numbering every
+//! business day), so the key starts with the order's trading date. A key already held by a row of
+//! another order is never dropped silently: it is a [`StoreError::IdentityConflict`].
 
 use std::collections::BTreeMap;
 use std::str::FromStr;
 
-use chrono::{DateTime, NaiveTime, Utc};
+use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use entity::Dec;
 use entity::fill::{ActiveModel, Column, Entity, Model};
 use rust_decimal::Decimal;
@@ -21,38 +25,67 @@ const TABLE: &str = "fills";
 /// Decimal places of the stored (display) price of a synthetic fill; the amount stays exact.
 const PRICE_DP: u32 = 8;
 
+/// Format of the trading date that starts every key.
+const DATE_FMT: &str = "%Y-%m-%d";
+
 fn corrupt(id: impl ToString, reason: impl Into<String>) -> StoreError {
     StoreError::Corrupt { table: TABLE, id: id.to_string(), reason: reason.into() }
 }
 
-/// Returns the stored key of a fill: `<order no>:N:<time>:<qty>:<price>` for a notice,
-/// `<order no>:S:<cumulative qty>` for a snapshot-synthesized fill.
-pub fn fill_key(id: &FillId) -> String {
+/// Returns the stored key of a fill of an order of `trade_date`:
+/// `<YYYY-MM-DD>:<order no>:N:<time>:<qty>:<price>` for a notice,
+/// `<YYYY-MM-DD>:<order no>:S:<cumulative qty>` for a snapshot-synthesized fill.
+pub fn fill_key(trade_date: NaiveDate, id: &FillId) -> String {
+    let day = trade_date.format(DATE_FMT);
     let no = &id.broker_order_no.number;
     match &id.key {
         FillKey::Notice { exec_time, qty, price } => {
-            format!("{no}:N:{}:{}:{}", exec_time.format("%H%M%S%.f"), qty.normalize(), price.normalize())
+            format!(
+                "{day}:{no}:N:{}:{}:{}",
+                exec_time.format("%H%M%S%.f"),
+                qty.normalize(),
+                price.normalize()
+            )
         }
-        FillKey::Snapshot { cum_qty } => format!("{no}:S:{}", cum_qty.normalize()),
+        FillKey::Snapshot { cum_qty } => format!("{day}:{no}:S:{}", cum_qty.normalize()),
     }
 }
 
-/// Parses a stored fill key back into the fill key (the order number is checked separately).
+/// A stored fill key taken apart.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParsedFillKey {
+    /// Trading date of the order.
+    pub trade_date: NaiveDate,
+    /// Order number as stored (10 digits).
+    pub number: String,
+    /// The fill within the order.
+    pub key: FillKey,
+}
+
+/// Parses a stored fill key (the order number and date are checked against the row separately).
 ///
 /// # Errors
-/// Returns [`StoreError::Corrupt`] when the key is malformed.
-pub fn parse_fill_key(row: i64, text: &str) -> Result<(String, FillKey), StoreError> {
+/// Returns [`StoreError::Corrupt`] when the key is malformed, including a key of the format before
+/// trading dates were part of it (the migration `m20261204_000005_rekey_fills` rewrites those).
+pub fn parse_fill_key(row: i64, text: &str) -> Result<ParsedFillKey, StoreError> {
     let parts: Vec<&str> = text.split(':').collect();
     let dec = |s: &str| Decimal::from_str(s).map_err(|_| corrupt(row, format!("bad number in key {text:?}")));
-    match parts.as_slice() {
-        [no, "N", time, qty, price] => {
+    let date = |s: &str| {
+        NaiveDate::parse_from_str(s, DATE_FMT).map_err(|_| corrupt(row, format!("bad date in key {text:?}")))
+    };
+    let (day, no, key) = match parts.as_slice() {
+        [day, no, "N", time, qty, price] => {
             let exec_time = NaiveTime::parse_from_str(time, "%H%M%S%.f")
                 .map_err(|_| corrupt(row, format!("bad time in key {text:?}")))?;
-            Ok(((*no).to_owned(), FillKey::Notice { exec_time, qty: dec(qty)?, price: dec(price)? }))
+            (day, no, FillKey::Notice { exec_time, qty: dec(qty)?, price: dec(price)? })
         }
-        [no, "S", cum] => Ok(((*no).to_owned(), FillKey::Snapshot { cum_qty: dec(cum)? })),
-        _ => Err(corrupt(row, format!("bad fill key {text:?}"))),
+        [day, no, "S", cum] => (day, no, FillKey::Snapshot { cum_qty: dec(cum)? }),
+        _ => return Err(corrupt(row, format!("bad fill key {text:?}"))),
+    };
+    if no.is_empty() {
+        return Err(corrupt(row, format!("no order number in key {text:?}")));
     }
+    Ok(ParsedFillKey { trade_date: date(day)?, number: (*no).to_owned(), key })
 }
 
 /// Where a fill row came from.
@@ -79,6 +112,8 @@ impl FillSource {
 pub struct FillMeta {
     /// The order row.
     pub order_id: i64,
+    /// Trading date of the order (part of every fill key).
+    pub trade_date: NaiveDate,
     /// Instrument.
     pub symbol: Symbol,
     /// Side.
@@ -96,7 +131,8 @@ pub struct SyncReport {
     pub updated: usize,
     /// Rows removed (synthetic fills fully replaced by notices).
     pub deleted: usize,
-    /// Inserts that found the key already present (a concurrent writer recorded it first).
+    /// Inserts that found the key already present on the same order (a concurrent writer
+    /// recorded it first).
     pub duplicates: usize,
 }
 
@@ -104,17 +140,19 @@ fn amount_of(m: &Model) -> Decimal {
     m.amount.map_or_else(|| m.qty.get() * m.price.get(), Dec::get)
 }
 
-/// Inserts one fill row; a row with the same key already present makes this a no-op that
-/// returns false.
+/// Inserts one fill row; a row of the same order with the same key already present makes this a
+/// no-op that returns false.
 ///
 /// # Errors
-/// Returns [`StoreError::Db`] on a failed query.
+/// Returns [`StoreError::IdentityConflict`] when the key is held by a row of another order (the
+/// fill is not written), [`StoreError::Db`] on a failed query.
 pub async fn insert<C: ConnectionTrait>(conn: &C, fill: &Fill, meta: &FillMeta) -> Result<bool, StoreError> {
     let price = fill.price().map_or(Decimal::ZERO, |p| p.round_dp(PRICE_DP));
     let source = if fill.is_synthetic() { FillSource::Snapshot } else { FillSource::Notice };
+    let key = fill_key(meta.trade_date, &fill.id);
     let row = ActiveModel {
         order_id: Set(meta.order_id),
-        fill_key: Set(fill_key(&fill.id)),
+        fill_key: Set(key.clone()),
         broker_order_no: Set(fill.id.broker_order_no.number.clone()),
         symbol: Set(meta.symbol.as_str().to_owned()),
         side: Set(meta.side.as_str().to_owned()),
@@ -128,25 +166,44 @@ pub async fn insert<C: ConnectionTrait>(conn: &C, fill: &Fill, meta: &FillMeta) 
     };
     let res =
         Entity::insert(row).on_conflict_do_nothing_on([Column::FillKey]).exec_without_returning(conn).await?;
-    Ok(matches!(res, TryInsertResult::Inserted(n) if n > 0))
+    if matches!(res, TryInsertResult::Inserted(n) if n > 0) {
+        return Ok(true);
+    }
+    match Entity::find().filter(Column::FillKey.eq(key.as_str())).one(conn).await? {
+        Some(existing) if existing.order_id != meta.order_id => {
+            Err(StoreError::IdentityConflict { key, orders: vec![existing.order_id, meta.order_id] })
+        }
+        _ => Ok(false),
+    }
 }
 
-/// Returns the stored fills of an order as domain fills.
+/// Returns the stored fills of an order of `trade_date` as domain fills.
 ///
 /// # Errors
-/// Returns [`StoreError::Db`] or [`StoreError::Corrupt`].
-pub async fn for_order<C: ConnectionTrait>(conn: &C, order_id: i64) -> Result<Vec<Fill>, StoreError> {
+/// Returns [`StoreError::Db`], or [`StoreError::Corrupt`] when a key is malformed or names another
+/// order number or trading date than its row.
+pub async fn for_order<C: ConnectionTrait>(
+    conn: &C,
+    order_id: i64,
+    trade_date: NaiveDate,
+) -> Result<Vec<Fill>, StoreError> {
     let rows = Entity::find().filter(Column::OrderId.eq(order_id)).order_by_asc(Column::Id).all(conn).await?;
-    rows.iter().map(to_fill).collect()
+    rows.iter().map(|m| to_fill(m, trade_date)).collect()
 }
 
-fn to_fill(m: &Model) -> Result<Fill, StoreError> {
-    let (no, key) = parse_fill_key(m.id, &m.fill_key)?;
-    if no != m.broker_order_no {
+fn to_fill(m: &Model, trade_date: NaiveDate) -> Result<Fill, StoreError> {
+    let parsed = parse_fill_key(m.id, &m.fill_key)?;
+    if parsed.number != m.broker_order_no {
         return Err(corrupt(m.id, "fill key names another order"));
     }
-    let broker_order_no = BrokerOrderNo::new("", &no).map_err(|e| corrupt(m.id, e.to_string()))?;
-    Ok(Fill { id: FillId { broker_order_no, key }, qty: m.qty.get(), amount: amount_of(m) })
+    if parsed.trade_date != trade_date {
+        return Err(corrupt(
+            m.id,
+            format!("fill key names {}, its order trades on {trade_date}", parsed.trade_date),
+        ));
+    }
+    let broker_order_no = BrokerOrderNo::new("", &parsed.number).map_err(|e| corrupt(m.id, e.to_string()))?;
+    Ok(Fill { id: FillId { broker_order_no, key: parsed.key }, qty: m.qty.get(), amount: amount_of(m) })
 }
 
 /// Rebuilds the fill ledger of an order from its rows.
@@ -156,10 +213,11 @@ fn to_fill(m: &Model) -> Result<Fill, StoreError> {
 pub async fn load_ledger<C: ConnectionTrait>(
     conn: &C,
     order_id: i64,
+    trade_date: NaiveDate,
     broker_order_no: &BrokerOrderNo,
     order_qty: Decimal,
 ) -> Result<FillLedger, StoreError> {
-    let fills = for_order(conn, order_id).await?;
+    let fills = for_order(conn, order_id, trade_date).await?;
     FillLedger::restore(broker_order_no.clone(), order_qty, fills)
         .map_err(|e| corrupt(order_id, e.to_string()))
 }
@@ -168,7 +226,9 @@ pub async fn load_ledger<C: ConnectionTrait>(
 /// quantity shrank and deletes the ones fully replaced by notices.
 ///
 /// # Errors
-/// Returns [`StoreError::Db`] or [`StoreError::Corrupt`].
+/// Returns [`StoreError::IdentityConflict`] when a new fill's key is held by a row of another
+/// order (run it in a transaction: the changes before it are then rolled back),
+/// [`StoreError::Db`] or [`StoreError::Corrupt`].
 pub async fn sync_ledger<C: ConnectionTrait>(
     conn: &C,
     ledger: &FillLedger,
@@ -178,7 +238,7 @@ pub async fn sync_ledger<C: ConnectionTrait>(
     let mut existing: BTreeMap<String, Model> = rows.into_iter().map(|m| (m.fill_key.clone(), m)).collect();
     let mut report = SyncReport::default();
     for fill in ledger.fills() {
-        let key = fill_key(&fill.id);
+        let key = fill_key(meta.trade_date, &fill.id);
         match existing.remove(&key) {
             None => {
                 if insert(conn, fill, meta).await? {
@@ -243,28 +303,61 @@ mod tests {
 
     use super::*;
 
-    #[test]
-    fn fill_keys_round_trip() {
-        let no = BrokerOrderNo::new("06010", "42").unwrap();
-        let keys = [
-            FillKey::Notice {
-                exec_time: NaiveTime::from_hms_milli_opt(9, 1, 2, 250).unwrap(),
-                qty: dec!(3),
-                price: dec!(70000.0),
-            },
-            FillKey::Snapshot { cum_qty: dec!(5) },
-        ];
-        for key in keys {
-            let text = fill_key(&FillId { broker_order_no: no.clone(), key: key.clone() });
-            let (n, back) = parse_fill_key(1, &text).unwrap();
-            assert_eq!((n.as_str(), &back), ("0000000042", &key), "{text}");
+    fn day(d: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(2026, 11, d).unwrap()
+    }
+
+    fn notice_key() -> FillKey {
+        FillKey::Notice {
+            exec_time: NaiveTime::from_hms_milli_opt(9, 1, 2, 250).unwrap(),
+            qty: dec!(3),
+            price: dec!(70000.0),
         }
-        assert_eq!(
-            fill_key(&FillId { broker_order_no: no, key: FillKey::Snapshot { cum_qty: dec!(5.00) } }),
-            "0000000042:S:5"
-        );
-        for bad in ["", "1:X:2", "1:S:x", "1:N:99:1:1"] {
-            assert!(parse_fill_key(1, bad).is_err(), "{bad}");
+    }
+
+    fn id(no: &str, key: FillKey) -> FillId {
+        FillId { broker_order_no: BrokerOrderNo::new("06010", no).unwrap(), key }
+    }
+
+    #[test]
+    fn fill_keys_name_the_trading_date_and_round_trip() {
+        let cases = [
+            (day(23), "42", notice_key(), "2026-11-23:0000000042:N:090102.250:3:70000"),
+            (day(24), "42", notice_key(), "2026-11-24:0000000042:N:090102.250:3:70000"),
+            (day(23), "42", FillKey::Snapshot { cum_qty: dec!(5.00) }, "2026-11-23:0000000042:S:5"),
+            (day(24), "0000000001", FillKey::Snapshot { cum_qty: dec!(5) }, "2026-11-24:0000000001:S:5"),
+        ];
+        for (date, no, key, text) in cases {
+            let fill = id(no, key.clone());
+            assert_eq!(fill_key(date, &fill), text);
+            let back = parse_fill_key(1, text).unwrap();
+            assert_eq!(back.trade_date, date, "{text}");
+            assert_eq!(back.number, fill.broker_order_no.number, "{text}");
+            assert_eq!(back.key.clone(), key, "{text}");
+        }
+    }
+
+    #[test]
+    fn the_same_fill_of_the_same_number_on_two_dates_has_two_keys() {
+        let fill = id("1", notice_key());
+        assert_ne!(fill_key(day(23), &fill), fill_key(day(24), &fill));
+    }
+
+    #[test]
+    fn malformed_and_undated_keys_are_refused() {
+        let bad = [
+            "",
+            "1:X:2",
+            "2026-11-23:1:S:x",
+            "2026-11-23:1:N:99:1:1",
+            "2026-13-01:0000000001:S:5",
+            "2026-11-23::S:5",
+            // The format before trading dates were part of the key.
+            "0000000042:S:5",
+            "0000000042:N:090102.250:3:70000",
+        ];
+        for text in bad {
+            assert!(matches!(parse_fill_key(1, text), Err(StoreError::Corrupt { .. })), "{text:?}");
         }
     }
 }

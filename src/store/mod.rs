@@ -14,6 +14,9 @@ pub mod positions;
 pub mod testing;
 pub mod tokens;
 
+#[cfg(test)]
+mod identity_tests;
+
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseBackend, DatabaseConnection, DbErr};
 
@@ -33,6 +36,15 @@ pub enum StoreError {
     /// A query failed.
     #[error("database error: {0}")]
     Db(#[from] DbErr),
+    /// One broker identity — an order number of a trading date, or a fill of it — maps to more
+    /// than one of our orders. Nothing is written: the row would belong to the wrong order.
+    #[error("broker identity {key} is claimed by more than one order: {orders:?}")]
+    IdentityConflict {
+        /// The identity (`<YYYY-MM-DD>:<order number>`, followed by the fill for a fill key).
+        key: String,
+        /// Our order rows that claim it (the ones already holding it first).
+        orders: Vec<i64>,
+    },
     /// A stored value could not be mapped to a domain value.
     #[error("corrupt {table} row {id}: {reason}")]
     Corrupt {

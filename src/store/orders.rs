@@ -213,15 +213,35 @@ pub async fn get<C: ConnectionTrait>(conn: &C, id: i64) -> Result<Option<StoredO
     Entity::find_by_id(id).one(conn).await?.map(to_stored).transpose()
 }
 
-/// Returns the order the broker knows under `number` (10 digits), if any.
+/// Returns the broker identity text of an order number of a trading date (`<YYYY-MM-DD>:<number>`),
+/// as events and errors name it.
+pub fn broker_identity(trade_date: NaiveDate, number: &str) -> String {
+    format!("{}:{number}", trade_date.format("%Y-%m-%d"))
+}
+
+/// Returns our order the broker knows under `number` (10 digits) on `trade_date`, if any. An order
+/// number identifies an order only within its trading date, so orders of other dates are never
+/// returned.
 ///
 /// # Errors
-/// Returns [`StoreError::Db`] or [`StoreError::Corrupt`].
+/// Returns [`StoreError::IdentityConflict`] when more than one order of the date holds the number
+/// (none is picked), [`StoreError::Db`] or [`StoreError::Corrupt`].
 pub async fn find_by_broker_no<C: ConnectionTrait>(
     conn: &C,
+    trade_date: NaiveDate,
     number: &str,
 ) -> Result<Option<StoredOrder>, StoreError> {
-    Entity::find().filter(Column::BrokerOrderNo.eq(number)).one(conn).await?.map(to_stored).transpose()
+    let mut rows = Entity::find()
+        .filter(Column::TradeDate.eq(trade_date))
+        .filter(Column::BrokerOrderNo.eq(number))
+        .order_by_asc(Column::Id)
+        .all(conn)
+        .await?;
+    if rows.len() > 1 {
+        let orders = rows.iter().map(|m| m.id).collect();
+        return Err(StoreError::IdentityConflict { key: broker_identity(trade_date, number), orders });
+    }
+    rows.pop().map(to_stored).transpose()
 }
 
 /// Returns every order of a trading date, oldest first.

@@ -4,6 +4,9 @@
 //! Fills go through the order's [`crate::domain::fill::FillLedger`] (rebuilt from the `fills`
 //! rows), so a fill is stored once whatever its source; the order row then moves to the ledger's
 //! cumulative quantity (forward only) and positions are recomputed from the fills.
+//!
+//! Broker order numbers restart every trading date, so an event finds its order by (trading date,
+//! number): a notice by the date of the session it arrived in, a snapshot row by its order date.
 
 use rust_decimal::Decimal;
 use sea_orm::TransactionTrait;
@@ -79,7 +82,7 @@ impl TradingCore {
 
     async fn handle_notice(&self, n: &OrderNotice) -> Result<Handled, TradingError> {
         let target = n.original_order_no.as_deref().unwrap_or(&n.broker_order_no);
-        let Some(stored) = self.find_order(target).await? else {
+        let Some(stored) = self.find_by_broker_no(n.trade_date, target).await? else {
             if n.kind == NoticeKind::Accepted
                 && let Some(id) = self.match_pending(n).await?
             {
@@ -132,7 +135,7 @@ impl TradingCore {
 
     /// Finds our submitting order an acceptance notice belongs to, by fingerprint (unique only).
     async fn match_pending(&self, n: &OrderNotice) -> Result<Option<i64>, TradingError> {
-        let orders = order_rows::list_for_date(self.store.conn(), self.config.trade_date).await?;
+        let orders = order_rows::list_for_date(self.store.conn(), n.trade_date).await?;
         let cands: Vec<i64> = orders
             .iter()
             .filter(|o| o.order.status().needs_resolution() && o.order.broker_order_no().is_none())
@@ -148,13 +151,8 @@ impl TradingCore {
         Ok(if cands.len() == 1 { cands.first().copied() } else { None })
     }
 
-    async fn find_order(&self, number: &str) -> Result<Option<StoredOrder>, TradingError> {
-        let Ok(no) = BrokerOrderNo::new("", number) else { return Ok(None) };
-        Ok(order_rows::find_by_broker_no(self.store.conn(), &no.number).await?)
-    }
-
     async fn handle_fill(&self, f: &FillEvent) -> Result<Handled, TradingError> {
-        let Some(stored) = self.find_order(&f.broker_order_no).await? else {
+        let Some(stored) = self.find_by_broker_no(f.trade_date, &f.broker_order_no).await? else {
             let payload = json!({ "fill": f });
             self.event("UNMATCHED_FILL", Severity::Warning, "fill for no known order", payload, None).await;
             return Ok(Handled::Unmatched);
@@ -204,10 +202,15 @@ impl TradingCore {
         let order = &stored.order;
         let Some(no) = order.broker_order_no().cloned() else { return Ok((stored.clone(), false)) };
         let r = order.request();
-        let meta =
-            FillMeta { order_id: id, symbol: r.symbol.clone(), side: r.side, filled_at: self.clock.now() };
+        let meta = FillMeta {
+            order_id: id,
+            trade_date: stored.trade_date,
+            symbol: r.symbol.clone(),
+            side: r.side,
+            filled_at: self.clock.now(),
+        };
         let txn = self.store.conn().begin().await.map_err(crate::store::StoreError::from)?;
-        let mut ledger: FillLedger = fill_rows::load_ledger(&txn, id, &no, r.qty).await?;
+        let mut ledger: FillLedger = fill_rows::load_ledger(&txn, id, stored.trade_date, &no, r.qty).await?;
         let outcome = match input {
             LedgerInput::Notice(n) => ledger.apply_notice(&n),
             LedgerInput::Snapshot(mut s) => {
@@ -234,7 +237,14 @@ impl TradingCore {
             let caught = self.catch_up_order(id, &ledger).await?;
             return Ok((caught, false));
         }
-        let report = fill_rows::sync_ledger(&txn, &ledger, &meta).await?;
+        let report = match fill_rows::sync_ledger(&txn, &ledger, &meta).await {
+            Ok(r) => r,
+            Err(e) => {
+                // Rolled back: a fill is never attached to another order's key, nor dropped quietly.
+                drop(txn);
+                return Err(self.store_failure(e, Some(id)).await);
+            }
+        };
         txn.commit().await.map_err(crate::store::StoreError::from)?;
         let payload = json!({ "outcome": format!("{outcome:?}"), "inserted": report.inserted, "updated": report.updated, "deleted": report.deleted, "cum_qty": ledger.cum_qty() });
         self.event("FILL_RECORDED", Severity::Info, "fill recorded", payload, Some(id)).await;
@@ -266,8 +276,9 @@ impl TradingCore {
         let Some(no) = stored.order.broker_order_no() else { return Ok(()) };
         match self.broker.todays_orders().await {
             Ok(list) => {
-                if let Some(b) = list.iter().find(|b| number_eq(&b.broker_order_no, &no.number))
-                    && b.filled_qty > Decimal::ZERO
+                if let Some(b) = list.iter().find(|b| {
+                    b.trade_date() == stored.trade_date && number_eq(&b.broker_order_no, &no.number)
+                }) && b.filled_qty > Decimal::ZERO
                 {
                     let snap = FillSnapshot {
                         broker_order_no: no.clone(),
@@ -297,7 +308,7 @@ impl TradingCore {
         let mut foreign = Vec::new();
         let folded = fold_cancel_records(broker_orders);
         for (b, f) in broker_orders.iter().zip(&folded).filter(|(b, _)| b.original_order_no.is_none()) {
-            match self.find_order(&b.broker_order_no).await? {
+            match self.find_by_broker_no(b.trade_date(), &b.broker_order_no).await? {
                 Some(s) => {
                     self.adopt_broker_order(s.id, f).await?;
                 }

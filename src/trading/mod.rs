@@ -19,11 +19,12 @@ use rust_decimal_macros::dec;
 use serde_json::Value;
 
 use crate::domain::Symbol;
-use crate::domain::order::{Applied, OrderError, OrderEvent};
+use crate::domain::order::{Applied, BrokerOrderNo, OrderError, OrderEvent};
 use crate::domain::position::{FeeSchedule, Holding};
 use crate::domain::price::PriceContext;
 use crate::domain::risk::RiskConfig;
 use crate::domain::strategy::LastPrices;
+use crate::notify::{Alert, AlertKind, Notifier};
 use crate::ports::{Broker, BrokerError, Clock};
 use crate::store::orders::{self as order_rows, StoredOrder, UpdateExtra};
 use crate::store::{Severity, Store, StoreError};
@@ -62,7 +63,9 @@ impl TradingError {
             Self::Broker(e) => e.is_retryable(),
             Self::Contended { .. } => true,
             Self::Store(StoreError::Db(_) | StoreError::Connect { .. }) => true,
-            Self::Store(StoreError::Corrupt { .. }) | Self::Order(_) | Self::NotFound(_) => false,
+            Self::Store(StoreError::Corrupt { .. } | StoreError::IdentityConflict { .. })
+            | Self::Order(_)
+            | Self::NotFound(_) => false,
         }
     }
 }
@@ -149,6 +152,7 @@ pub struct TradingCore {
     last_prices: Mutex<LastPrices>,
     price_ctx: Mutex<HashMap<Symbol, PriceContext>>,
     hook: Option<CheckpointHook>,
+    notifier: Option<Arc<dyn Notifier>>,
 }
 
 impl std::fmt::Debug for TradingCore {
@@ -178,7 +182,16 @@ impl TradingCore {
             last_prices: Mutex::new(LastPrices::new()),
             price_ctx: Mutex::new(HashMap::new()),
             hook: None,
+            notifier: None,
         }
+    }
+
+    /// Sends alerts (an identity conflict) to `notifier` as well; without one they are only
+    /// recorded as `alert` events.
+    #[must_use]
+    pub fn with_notifier(mut self, notifier: Arc<dyn Notifier>) -> Self {
+        self.notifier = Some(notifier);
+        self
     }
 
     /// Installs a checkpoint callback (used by the crash harness).
@@ -253,6 +266,47 @@ impl TradingCore {
             .await;
         if let Err(e) = res {
             tracing::error!(kind, error = %e, "cannot record event");
+        }
+    }
+
+    /// Turns a store error into a trading error; an identity conflict (one broker order number of
+    /// a date claimed by two of our orders) is recorded as a critical `IDENTITY_CONFLICT` event,
+    /// raised as an alert and trips stop mode first, since nothing was attached and an operator
+    /// must look.
+    async fn store_failure(&self, err: StoreError, order_id: Option<i64>) -> TradingError {
+        if let StoreError::IdentityConflict { key, orders } = &err {
+            let payload = serde_json::json!({ "key": key, "orders": orders });
+            self.event("IDENTITY_CONFLICT", Severity::Critical, &err.to_string(), payload, order_id).await;
+            let text = format!(
+                "Broker identity {key} is claimed by orders {orders:?}; nothing was attached. Trading on this \
+                 state is unsafe: check the orders and fills of the day."
+            );
+            let alert = Alert { kind: AlertKind::IdentityConflict, text };
+            crate::notify::raise_alert(&self.store, self.notifier.as_deref(), self.config.trade_date, alert)
+                .await;
+            let reason = crate::domain::mode::StopReason::Reconciliation { detail: err.to_string() };
+            if let Err(e) = self.guard.trip(reason).await {
+                tracing::error!(error = %e, "cannot persist stop mode");
+            }
+        }
+        TradingError::Store(err)
+    }
+
+    /// Returns our order that the broker knows under `number` on `trade_date` (an order number
+    /// identifies an order only within its trading date).
+    ///
+    /// # Errors
+    /// Returns a store error; two orders holding the number is an
+    /// [`StoreError::IdentityConflict`], recorded and alerted.
+    pub(crate) async fn find_by_broker_no(
+        &self,
+        trade_date: NaiveDate,
+        number: &str,
+    ) -> Result<Option<StoredOrder>, TradingError> {
+        let Ok(no) = BrokerOrderNo::new("", number) else { return Ok(None) };
+        match order_rows::find_by_broker_no(self.store.conn(), trade_date, &no.number).await {
+            Ok(found) => Ok(found),
+            Err(e) => Err(self.store_failure(e, None).await),
         }
     }
 

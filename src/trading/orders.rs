@@ -2,7 +2,7 @@
 //! before the broker call) → broker → Sent / Rejected / SubmitUnknown; resolution of unknown
 //! outcomes by asking the broker; cancels (allowed in stop mode).
 
-use chrono::TimeDelta;
+use chrono::{NaiveDate, TimeDelta};
 use rust_decimal::Decimal;
 use serde_json::json;
 
@@ -368,17 +368,22 @@ impl TradingCore {
         }
     }
 
-    /// Returns the broker orders that may be this order: by number when known, otherwise by the
-    /// submission fingerprint (symbol, side, quantity, price, time window) among numbers no other
-    /// order of ours claims.
+    /// Returns the broker orders that may be this order — only orders of its trading date, since
+    /// numbers restart every date: by number when known, otherwise by the submission fingerprint
+    /// (symbol, side, quantity, price, time window) among numbers no other order of ours claims
+    /// on that date.
     async fn fingerprint_matches<'b>(
         &self,
         stored: &StoredOrder,
         broker_orders: &'b [BrokerOrder],
     ) -> Result<Vec<&'b BrokerOrder>, TradingError> {
         let o = &stored.order;
+        let day = stored.trade_date;
         if let Some(no) = o.broker_order_no() {
-            return Ok(broker_orders.iter().filter(|b| number_eq(&b.broker_order_no, &no.number)).collect());
+            return Ok(broker_orders
+                .iter()
+                .filter(|b| b.trade_date() == day && number_eq(&b.broker_order_no, &no.number))
+                .collect());
         }
         let r = o.request();
         let since =
@@ -386,6 +391,7 @@ impl TradingCore {
         let mut out = Vec::new();
         for b in broker_orders {
             let same = b.original_order_no.is_none()
+                && b.trade_date() == day
                 && b.symbol == r.symbol
                 && b.side == r.side
                 && b.qty == r.qty
@@ -394,8 +400,7 @@ impl TradingCore {
             if !same {
                 continue;
             }
-            let number = BrokerOrderNo::new(&b.branch, &b.broker_order_no)?.number;
-            match order_rows::find_by_broker_no(self.store.conn(), &number).await? {
+            match self.find_by_broker_no(day, &b.broker_order_no).await? {
                 Some(other) if other.id != stored.id => {}
                 _ => out.push(b),
             }
@@ -503,7 +508,10 @@ impl TradingCore {
                 return Ok(CancelOutcome::Pending(stored));
             }
         };
-        let s = match broker_orders.iter().find(|b| number_eq(&b.broker_order_no, &no.number)) {
+        let s = match broker_orders
+            .iter()
+            .find(|b| b.trade_date() == stored.trade_date && number_eq(&b.broker_order_no, &no.number))
+        {
             Some(b) => self.adopt_broker_order(order_id, b).await?,
             None => stored,
         };
@@ -546,7 +554,9 @@ pub fn fold_cancel_records(list: &[BrokerOrder]) -> Vec<BrokerOrder> {
         let closed = o.remaining_qty.is_zero() && o.filled_qty < o.qty && !o.rejected;
         if closed
             && list.iter().any(|c| {
-                c.canceled && c.original_order_no.as_deref().is_some_and(|n| number_eq(n, &o.broker_order_no))
+                c.canceled
+                    && c.trade_date() == o.trade_date()
+                    && c.original_order_no.as_deref().is_some_and(|n| number_eq(n, &o.broker_order_no))
             })
         {
             o.canceled = true;
@@ -558,6 +568,12 @@ pub fn fold_cancel_records(list: &[BrokerOrder]) -> Vec<BrokerOrder> {
 /// Compares broker order numbers, ignoring zero padding.
 pub(crate) fn number_eq(a: &str, b: &str) -> bool {
     a.trim().trim_start_matches('0') == b.trim().trim_start_matches('0')
+}
+
+/// Returns the key of a broker order number on a trading date, zero padding ignored: numbers
+/// restart every date, so a number alone names no order.
+pub(crate) fn broker_key(trade_date: NaiveDate, number: &str) -> (NaiveDate, String) {
+    (trade_date, number.trim().trim_start_matches('0').to_owned())
 }
 
 #[cfg(test)]

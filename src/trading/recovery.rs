@@ -1,18 +1,23 @@
 //! Crash recovery: our open orders against the broker's orders and fills. The broker wins; every
 //! difference is recorded as an event; positions are recomputed from fills and compared with the
 //! broker's holdings; what cannot be resolved trips stop mode with a clear reason.
+//!
+//! Broker orders are matched by (trading date, order number): numbers restart every trading date,
+//! so a broker order of another date is never taken for one of ours.
+
+use std::collections::HashMap;
 
 use rust_decimal::Decimal;
 use serde::Serialize;
 use serde_json::json;
 
-use super::orders::{Resolution, fold_cancel_records, number_eq};
+use super::orders::{Resolution, broker_key, fold_cancel_records, number_eq};
 use super::{TradingCore, TradingError};
 use crate::domain::mode::StopReason;
 use crate::domain::order::OrderStatus;
 use crate::domain::position::{Holding, HoldingDiff};
-use crate::store::Severity;
 use crate::store::orders as order_rows;
+use crate::store::{Severity, StoreError};
 
 /// One difference recovery found (and what it did about it).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -119,7 +124,10 @@ impl TradingCore {
                 continue;
             }
             let Some(no) = stored.order.broker_order_no() else { continue };
-            let Some(b) = broker_orders.iter().find(|b| number_eq(&b.broker_order_no, &no.number)) else {
+            let Some(b) = broker_orders
+                .iter()
+                .find(|b| b.trade_date() == stored.trade_date && number_eq(&b.broker_order_no, &no.number))
+            else {
                 if status.is_open() || stored.order.filled_qty() > Decimal::ZERO {
                     unresolved.push(format!("order {id} ({no}) is not listed by the broker"));
                     report.differences.push(Difference::MissingAtBroker { order_id: id });
@@ -140,11 +148,22 @@ impl TradingCore {
             }
         }
         let ours = order_rows::list_for_date(self.store.conn(), self.config.trade_date).await?;
+        // The broker identities our orders claim: (trading date, number), each by one order only.
+        let mut claimed: HashMap<_, i64> = HashMap::new();
+        for o in &ours {
+            let Some(no) = o.order.broker_order_no() else { continue };
+            let key = broker_key(o.trade_date, &no.number);
+            if let Some(first) = claimed.insert(key, o.id) {
+                let err = StoreError::IdentityConflict {
+                    key: order_rows::broker_identity(o.trade_date, &no.number),
+                    orders: vec![first, o.id],
+                };
+                unresolved.push(err.to_string());
+                let _ = self.store_failure(err, Some(o.id)).await;
+            }
+        }
         for b in broker_orders.iter().filter(|b| b.original_order_no.is_none()) {
-            let known = ours
-                .iter()
-                .any(|o| o.order.broker_order_no().is_some_and(|n| number_eq(&b.broker_order_no, &n.number)));
-            if !known {
+            if !claimed.contains_key(&broker_key(b.trade_date(), &b.broker_order_no)) {
                 report
                     .differences
                     .push(Difference::ForeignOrder { broker_order_no: b.broker_order_no.clone() });

@@ -11,7 +11,7 @@ use proptest::prelude::*;
 use rust_decimal::Decimal;
 use sea_orm::{EntityTrait, QueryOrder};
 
-use super::common::{env, intent, start, sym};
+use super::common::{day, env, intent, start, sym};
 
 #[derive(Debug, Clone)]
 enum Input {
@@ -32,7 +32,12 @@ async fn run(fills: &[(i64, i64)], extra: i64, inputs: &[Input]) -> DbState {
         let (qty, price) = fills[i];
         let cum: i64 = fills[..=i].iter().map(|f| f.0).sum();
         FillEvent {
-            fill_id: FillId { broker_order_no: no.number.clone(), cum_qty: Decimal::from(cum) },
+            fill_id: FillId {
+                trade_date: day(),
+                broker_order_no: no.number.clone(),
+                cum_qty: Decimal::from(cum),
+            },
+            trade_date: day(),
             broker_order_no: no.number.clone(),
             branch: no.branch.clone(),
             symbol: sym("005930"),

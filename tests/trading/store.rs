@@ -68,8 +68,10 @@ async fn idempotent_insert_and_guarded_updates(t: TestDb) {
             .await
             .unwrap()
     );
-    let back = orders::find_by_broker_no(conn, "0000000077").await.unwrap().unwrap();
+    let back = orders::find_by_broker_no(conn, day(), "0000000077").await.unwrap().unwrap();
     assert_eq!(back.order, moved, "every domain field round-trips exactly");
+    let next_day = day().succ_opt().unwrap();
+    assert!(orders::find_by_broker_no(conn, next_day, "0000000077").await.unwrap().is_none(), "another date");
 
     entity::order::Entity::update_many()
         .col_expr(entity::order::Column::Status, Expr::value("BOGUS"))
@@ -86,8 +88,13 @@ async fn fills_dedup_sync_and_positions(t: TestDb) {
     let stored =
         orders::insert_or_get(conn, &request("sig-2"), &meta(), start()).await.unwrap().stored().clone();
     let no = BrokerOrderNo::new("06010", "5").unwrap();
-    let fill_meta =
-        fills::FillMeta { order_id: stored.id, symbol: sym("005930"), side: Side::Buy, filled_at: start() };
+    let fill_meta = fills::FillMeta {
+        order_id: stored.id,
+        trade_date: stored.trade_date,
+        symbol: sym("005930"),
+        side: Side::Buy,
+        filled_at: start(),
+    };
     let mut ledger = FillLedger::new(no.clone(), dec!(10));
     ledger
         .apply_snapshot(&FillSnapshot {
@@ -107,7 +114,7 @@ async fn fills_dedup_sync_and_positions(t: TestDb) {
     }
     let r = fills::sync_ledger(conn, &ledger, &fill_meta).await.unwrap();
     assert_eq!((r.inserted, r.updated, r.deleted), (1, 1, 0));
-    let back = fills::load_ledger(conn, stored.id, &no, dec!(10)).await.unwrap();
+    let back = fills::load_ledger(conn, stored.id, stored.trade_date, &no, dec!(10)).await.unwrap();
     assert_eq!(back.cum_qty(), dec!(3));
     assert_eq!(back.cum_amount(), dec!(210001), "synthetic amounts stay exact");
 

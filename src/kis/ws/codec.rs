@@ -117,6 +117,8 @@ pub enum Frame<'a> {
 /// A fill reported by an execution notice, before the feed assigns its cumulative identity.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NoticeFill {
+    /// Trading date (KST) of the session the notice arrived in (the notice carries no date).
+    pub trade_date: NaiveDate,
     /// Broker order number.
     pub broker_order_no: String,
     /// Branch number.
@@ -339,6 +341,11 @@ impl Decoder {
     /// Sets the session date.
     pub fn set_session_date(&mut self, date: NaiveDate) {
         self.session = Some(KstDay::new(date));
+    }
+
+    /// Returns the session date, the trading date given to records that carry only a time.
+    pub fn session_date(&self) -> Option<NaiveDate> {
+        self.session.map(|s| s.date())
     }
 
     /// Stores the cipher of an encrypted channel.
@@ -709,7 +716,8 @@ impl<'a> Rec<'a, '_> {
         let price = self.dec(10, "CNTG_UNPR")?;
         match self.raw(13) {
             b"2" => {
-                let fill = NoticeFill { broker_order_no, branch, symbol, side, qty, price, at };
+                let fill =
+                    NoticeFill { trade_date: date, broker_order_no, branch, symbol, side, qty, price, at };
                 Ok(Some(Execution::Fill(fill)))
             }
             b"1" => {
@@ -726,6 +734,7 @@ impl<'a> Rec<'a, '_> {
                 let original = self.text(3, "OODER_NO")?;
                 Ok(Some(Execution::Notice(OrderNotice {
                     kind,
+                    trade_date: date,
                     broker_order_no,
                     branch,
                     original_order_no: (!original.is_empty()).then_some(original),

@@ -432,16 +432,28 @@ impl Task {
                 self.send_text(text.to_owned()).await;
             }
             Ok(Frame::Ack(ack)) => self.on_ack(ack).await,
-            Ok(Frame::Data(frame)) => match self.decoder.decode(&frame) {
-                Ok(decoded) => Delivery {
-                    out: &self.out,
-                    ledger: &mut self.ledger,
-                    dropped_market: &mut self.dropped_market,
+            Ok(Frame::Data(frame)) => {
+                self.follow_session_date();
+                match self.decoder.decode(&frame) {
+                    Ok(decoded) => Delivery {
+                        out: &self.out,
+                        ledger: &mut self.ledger,
+                        dropped_market: &mut self.dropped_market,
+                    }
+                    .deliver(decoded),
+                    Err(e) => self.status(FeedStatus::DecodeError { message: e.to_string() }),
                 }
-                .deliver(decoded),
-                Err(e) => self.status(FeedStatus::DecodeError { message: e.to_string() }),
-            },
+            }
             Err(e) => self.status(FeedStatus::DecodeError { message: e.to_string() }),
+        }
+    }
+
+    /// Keeps the decoder's session date on the clock's KST date: one task lives across trading
+    /// days, and a notice (which carries only a time) belongs to the date it arrives on.
+    fn follow_session_date(&mut self) {
+        let today = to_kst(self.clock.now()).date_naive();
+        if self.decoder.session_date() != Some(today) {
+            self.decoder.set_session_date(today);
         }
     }
 

@@ -221,7 +221,8 @@ fn order(filled: Decimal, amount: Decimal) -> BrokerOrder {
         remaining_qty: dec!(10) - filled,
         canceled: false,
         rejected: false,
-        ordered_at: DateTime::from_timestamp(0, 0).unwrap(),
+        // 09:00 KST on the clock's trading date: an order number names an order of its date only.
+        ordered_at: DateTime::parse_from_rfc3339("2026-03-03T00:00:00Z").unwrap().to_utc(),
     }
 }
 

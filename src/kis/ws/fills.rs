@@ -2,13 +2,14 @@
 //! that turns notice fills into [`FillEvent`]s and, after a reconnect, emits each fill missed
 //! while disconnected once (from today's orders over REST).
 //!
-//! A fill is identified by (order number, cumulative quantity after it). Quantity recovered from
-//! REST becomes a credit: notice fills stamped no later than the REST snapshot consume it instead
-//! of being emitted again.
+//! A fill is identified by (trading date, order number, cumulative quantity after it): order
+//! numbers restart every trading date, so the same number on another date is another order (one
+//! feed task lives across days). Quantity recovered from REST becomes a credit: notice fills
+//! stamped no later than the REST snapshot consume it instead of being emitted again.
 
 use std::collections::HashMap;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
 
 use super::codec::NoticeFill;
@@ -22,10 +23,17 @@ struct OrderFills {
     credit_until: Option<DateTime<Utc>>,
 }
 
-/// Per-order fill ledger of one trading day.
+/// The ledger's key of an order: its trading date and its number without zero padding.
+type OrderKey = (NaiveDate, String);
+
+fn order_key(trade_date: NaiveDate, broker_order_no: &str) -> OrderKey {
+    (trade_date, broker_order_no.trim().trim_start_matches('0').to_owned())
+}
+
+/// Per-order fill ledger, keyed by (trading date, order number).
 #[derive(Debug, Default)]
 pub struct FillLedger {
-    orders: HashMap<String, OrderFills>,
+    orders: HashMap<OrderKey, OrderFills>,
 }
 
 impl FillLedger {
@@ -34,14 +42,15 @@ impl FillLedger {
         Self::default()
     }
 
-    /// Returns the cumulative filled quantity recorded for an order.
-    pub fn filled(&self, broker_order_no: &str) -> Decimal {
-        self.orders.get(broker_order_no).map_or(Decimal::ZERO, |o| o.cum_qty)
+    /// Returns the cumulative filled quantity recorded for the order `broker_order_no` of
+    /// `trade_date`.
+    pub fn filled(&self, trade_date: NaiveDate, broker_order_no: &str) -> Decimal {
+        self.orders.get(&order_key(trade_date, broker_order_no)).map_or(Decimal::ZERO, |o| o.cum_qty)
     }
 
     /// Records a notice fill; returns the event to emit, or `None` when REST already delivered it.
     pub fn on_notice(&mut self, fill: NoticeFill) -> Option<FillEvent> {
-        let entry = self.orders.entry(fill.broker_order_no.clone()).or_default();
+        let entry = self.orders.entry(order_key(fill.trade_date, &fill.broker_order_no)).or_default();
         let mut qty = fill.qty;
         if entry.credit > Decimal::ZERO {
             if entry.credit_until.is_some_and(|until| fill.at <= until) {
@@ -58,7 +67,12 @@ impl FillLedger {
         entry.cum_qty += qty;
         entry.cum_amount += qty * fill.price;
         Some(FillEvent {
-            fill_id: FillId { broker_order_no: fill.broker_order_no.clone(), cum_qty: entry.cum_qty },
+            fill_id: FillId {
+                trade_date: fill.trade_date,
+                broker_order_no: fill.broker_order_no.clone(),
+                cum_qty: entry.cum_qty,
+            },
+            trade_date: fill.trade_date,
             broker_order_no: fill.broker_order_no,
             branch: fill.branch,
             symbol: fill.symbol,
@@ -71,11 +85,13 @@ impl FillLedger {
     }
 
     /// Compares today's orders (snapshot taken at `at`) with the ledger and returns one fill per
-    /// order for the quantity missed; with `emit == false` it only records the baseline.
+    /// order for the quantity missed; with `emit == false` it only records the baseline. Each
+    /// order counts under its own trading date ([`BrokerOrder::trade_date`]).
     pub fn reconcile(&mut self, orders: &[BrokerOrder], at: DateTime<Utc>, emit: bool) -> Vec<FillEvent> {
         let mut missed = Vec::new();
         for order in orders {
-            let entry = self.orders.entry(order.broker_order_no.clone()).or_default();
+            let trade_date = order.trade_date();
+            let entry = self.orders.entry(order_key(trade_date, &order.broker_order_no)).or_default();
             let gap = order.filled_qty - entry.cum_qty;
             if gap <= Decimal::ZERO {
                 continue;
@@ -93,9 +109,11 @@ impl FillLedger {
             if emit {
                 missed.push(FillEvent {
                     fill_id: FillId {
+                        trade_date,
                         broker_order_no: order.broker_order_no.clone(),
                         cum_qty: order.filled_qty,
                     },
+                    trade_date,
                     broker_order_no: order.broker_order_no.clone(),
                     branch: order.branch.clone(),
                     symbol: order.symbol.clone(),
@@ -123,8 +141,13 @@ mod tests {
         DateTime::from_timestamp(1_772_496_000 + secs, 0).unwrap()
     }
 
+    fn day(d: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(2026, 3, d).unwrap()
+    }
+
     fn notice(qty: Decimal, price: Decimal, at: DateTime<Utc>) -> NoticeFill {
         NoticeFill {
+            trade_date: crate::domain::market::to_kst(at).date_naive(),
             broker_order_no: "0000000001".into(),
             branch: "06010".into(),
             symbol: Symbol::new("005930").unwrap(),
@@ -173,7 +196,8 @@ mod tests {
         // A new fill after the snapshot is emitted with the next cumulative identity.
         let next = ledger.on_notice(notice(dec!(1), dec!(102), t(70))).unwrap();
         assert_eq!((next.qty, next.fill_id.cum_qty), (dec!(1), dec!(6)));
-        assert_eq!(ledger.filled("0000000001"), dec!(6));
+        assert_eq!(ledger.filled(day(3), "0000000001"), dec!(6));
+        assert_eq!(ledger.filled(day(3), "1"), dec!(6), "zero padding does not matter");
     }
 
     #[test]
@@ -182,5 +206,37 @@ mod tests {
         assert!(ledger.reconcile(&[order(dec!(4), dec!(400))], t(0), false).is_empty());
         let next = ledger.on_notice(notice(dec!(1), dec!(100), t(0) + TimeDelta::seconds(5))).unwrap();
         assert_eq!(next.fill_id.cum_qty, dec!(5));
+    }
+
+    #[test]
+    fn the_same_number_on_another_date_is_another_order() {
+        // Day 1 (2026-03-03): order 1 filled 5. Day 2 (2026-03-04): numbering restarts, order 1 again.
+        let day2 = TimeDelta::days(1);
+        let mut ledger = FillLedger::new();
+        assert!(ledger.reconcile(&[order(dec!(5), dec!(500))], t(60), false).is_empty());
+        let cases = [
+            // (trade date of the fill, qty, expected cumulative identity, expected date in the id)
+            (day(4), dec!(2), dec!(2), day(4)),
+            (day(4), dec!(1), dec!(3), day(4)),
+            (day(3), dec!(1), dec!(6), day(3)),
+        ];
+        for (date, qty, cum, id_date) in cases {
+            let at = if date == day(4) { t(100) + day2 } else { t(100) };
+            let mut n = notice(qty, dec!(100), at);
+            n.trade_date = date;
+            let ev = ledger.on_notice(n).unwrap();
+            assert_eq!((ev.fill_id.cum_qty, ev.fill_id.trade_date, ev.trade_date), (cum, id_date, id_date));
+        }
+        assert_eq!(ledger.filled(day(3), "0000000001"), dec!(6));
+        assert_eq!(ledger.filled(day(4), "0000000001"), dec!(3));
+        // Day 2's snapshot lists its own order 1 with 4 filled: only day 2's gap of 1 is missed.
+        let mut today = order(dec!(4), dec!(400));
+        today.ordered_at = t(0) + day2;
+        let missed = ledger.reconcile(&[today], t(200) + day2, true);
+        assert_eq!(missed.len(), 1);
+        assert_eq!(
+            (missed[0].qty, missed[0].trade_date, missed[0].fill_id.cum_qty),
+            (dec!(1), day(4), dec!(4))
+        );
     }
 }

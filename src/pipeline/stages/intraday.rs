@@ -139,22 +139,27 @@ async fn sync_mode(core: &TradingCore, control: &ControlStore) {
     }
 }
 
+/// Returns the key of a broker order number on a trading date (zero padding ignored).
+fn live_key(date: chrono::NaiveDate, number: &str) -> (chrono::NaiveDate, String) {
+    (date, number.trim().trim_start_matches('0').to_owned())
+}
+
 /// Reconciles our live orders with the broker's snapshot of today's orders (terminal orders are
-/// left alone) and resolves unknown outcomes.
+/// left alone) and resolves unknown outcomes. Broker orders are ours by (trading date, number).
 async fn reconcile(core: &TradingCore) -> Result<(), String> {
     let stored = crate::store::orders::list_for_date(core.store().conn(), core.config().trade_date)
         .await
         .map_err(|e| e.to_string())?;
-    let live: std::collections::BTreeSet<String> = stored
+    let live: std::collections::BTreeSet<(chrono::NaiveDate, String)> = stored
         .iter()
         .filter(|s| !s.order.status().is_terminal())
-        .filter_map(|s| s.order.broker_order_no().map(|n| n.number.trim_start_matches('0').to_owned()))
+        .filter_map(|s| s.order.broker_order_no().map(|n| live_key(s.trade_date, &n.number)))
         .collect();
     if !live.is_empty() {
         let orders = core.broker().todays_orders().await.map_err(|e| format!("orders snapshot: {e}"))?;
         let ours: Vec<_> = orders
             .into_iter()
-            .filter(|b| live.contains(b.broker_order_no.trim().trim_start_matches('0')))
+            .filter(|b| live.contains(&live_key(b.trade_date(), &b.broker_order_no)))
             .collect();
         core.apply_orders_snapshot(&ours).await.map_err(|e| format!("apply snapshot: {e}"))?;
     }

@@ -29,7 +29,8 @@ pub(super) async fn build_core(deps: &StageDeps, ctx: &StageContext) -> Result<T
     cfg.risk = deps.config.risk;
     cfg.fees = deps.config.fees;
     cfg.opening = opening_holdings(ctx);
-    Ok(TradingCore::new(ctx.store.clone(), deps.broker.clone(), deps.clock.clone(), Arc::new(guard), cfg))
+    Ok(TradingCore::new(ctx.store.clone(), deps.broker.clone(), deps.clock.clone(), Arc::new(guard), cfg)
+        .with_notifier(deps.notifier.clone()))
 }
 
 /// The `recovery` stage: fails (trading stopped) when differences remain unresolved.
