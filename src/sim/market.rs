@@ -304,7 +304,7 @@ impl SymbolMarket {
         let a = self.activity;
         let flat = self.flat();
         if !self.rng.random_bool((a.trades_per_sec / a.events_per_sec()).clamp(0.0, 1.0)) {
-            self.rebuild_book(flat);
+            self.requote();
             return Tick::Quote;
         }
         let (lo, hi) = self.band();
@@ -320,9 +320,37 @@ impl SymbolMarket {
         }
         let buyer_initiated = if price == self.last { self.rng.random_bool(0.5) } else { price > self.last };
         let qty = self.rng.random_range(1..=60) * 10;
+        let moved = price != self.last;
         self.record(time, price, qty, buyer_initiated);
-        self.rebuild_book(flat);
+        if moved {
+            self.rebuild_book(flat);
+        } else {
+            self.consume(price, qty);
+        }
         Tick::Trade(Print { time, price, qty, buyer_initiated })
+    }
+
+    /// Changes the quantity resting at one level, as an order entered or withdrawn between
+    /// trades does (levels near the touch change most often).
+    fn requote(&mut self) {
+        let ask = self.rng.random_bool(0.5);
+        let level = self.rng.random_range(0..10_usize).min(self.rng.random_range(0..10_usize));
+        let qty = self.rng.random_range(1..=40) * 50;
+        let side = if ask { &mut self.book.asks } else { &mut self.book.bids };
+        if let Some(l) = side.get_mut(level)
+            && l.0 > 0
+        {
+            l.1 = qty;
+        }
+    }
+
+    /// Takes a trade at an unchanged price off the level at that price, refilled once empty.
+    fn consume(&mut self, price: i64, qty: i64) {
+        let refill = self.rng.random_range(1..=40) * 50;
+        let book = &mut self.book;
+        if let Some(l) = book.bids.iter_mut().chain(book.asks.iter_mut()).find(|l| l.0 == price && l.0 > 0) {
+            l.1 = if l.1 > qty { l.1 - qty } else { refill };
+        }
     }
 
     /// Books a trade (ours or another participant's) into the day's statistics and bars.
