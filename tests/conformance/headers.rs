@@ -81,3 +81,32 @@ async fn header_names_on_gateway_errors() {
     f.check("GET inquire-psbl-order with an empty bearer token", &missing, None, None);
     f.assert_none();
 }
+
+#[tokio::test]
+async fn a_corporate_callers_gt_uid_comes_back_lowercase() {
+    let sim = start().await;
+    let kis = Kis::new(&sim, 1).await;
+    let auth = format!("Bearer {}", kis.token);
+    let mut headers = kis.headers(&auth, "VTTC8908R", "");
+    headers.retain(|(k, _)| *k != "custtype");
+    headers.extend([("custtype", "B"), ("gt_uid", "0123456789abcdef0123456789abcdef")]);
+    let q = [
+        ("CANO", CANO),
+        ("ACNT_PRDT_CD", PRDT),
+        ("PDNO", SYMBOL),
+        ("ORD_UNPR", ""),
+        ("ORD_DVSN", "01"),
+        ("CMA_EVLU_AMT_ICLD_YN", "N"),
+        ("OVRS_ICLD_YN", "N"),
+    ];
+    let target = format!("{PSBL_ORDER}?{}", query(&q));
+    let r = http(sim.addr, "GET", &target, &headers, None).await;
+    assert!(
+        r.head.contains("\r\ngt_uid: 0123456789abcdef0123456789abcdef\r\n"),
+        "§3.2: gt_uid (corporate) is echoed in lowercase:\n{}",
+        r.head
+    );
+    let mut f = Findings::default();
+    f.check("GET inquire-psbl-order (corporate)", &r, Some("VTTC8908R"), Some(false));
+    f.assert_none();
+}

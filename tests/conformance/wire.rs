@@ -246,7 +246,7 @@ impl Kis {
         Self { addr: sim.addr, appkey, secret: secret(), token }
     }
 
-    fn headers<'a>(&'a self, auth: &'a str, tr_id: &'a str, tr_cont: &'a str) -> Vec<(&'a str, &'a str)> {
+    pub fn headers<'a>(&'a self, auth: &'a str, tr_id: &'a str, tr_cont: &'a str) -> Vec<(&'a str, &'a str)> {
         vec![
             ("content-type", "application/json; charset=utf-8"),
             ("authorization", auth),

@@ -74,7 +74,8 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route(&format!("{QUOTES}/inquire-daily-itemchartprice"), get(charts::daily_chart))
         .route(&format!("{QUOTES}/inquire-time-itemchartprice"), get(charts::time_chart))
         .fallback(unknown)
-        .layer(middleware::from_fn_with_state(shared.clone(), rest_faults));
+        .layer(middleware::from_fn_with_state(shared.clone(), rest_faults))
+        .layer(middleware::from_fn(echo_gt_uid));
     Router::new()
         .route("/", get(super::ws::upgrade))
         .route("/tryitout", get(super::ws::upgrade))
@@ -83,6 +84,17 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .nest("/__sim", super::admin::router())
         .merge(api)
         .with_state(shared)
+}
+
+/// Echoes a corporate caller's `gt_uid` request header on the answer, as the gateway does (the
+/// name stays lowercase on the wire).
+async fn echo_gt_uid(req: Request, next: Next) -> Response<Body> {
+    let gt_uid = req.headers().get("gt_uid").cloned();
+    let mut r = next.run(req).await;
+    if let Some(v) = gt_uid {
+        r.headers_mut().insert("gt_uid", v);
+    }
+    r
 }
 
 async fn unknown() -> Response<Body> {
