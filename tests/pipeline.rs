@@ -44,6 +44,8 @@ struct FakeStage {
 }
 
 impl Stage for FakeStage {
+    type Output = Value;
+
     fn name(&self) -> StageName {
         self.name
     }

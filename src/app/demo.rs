@@ -20,8 +20,8 @@ use crate::domain::calendar::{KST, KrxCalendar};
 use crate::domain::stage::{StageName, StageStatus};
 use crate::domain::{AccountNo, Mode, Symbol};
 use crate::notify::{Console, WorkerConfig};
-use crate::pipeline::RunOutcome;
-use crate::pipeline::stages::{IntradayProgress, ProgressFn, StagesConfig};
+use crate::pipeline::stages::{CloseOutput, IntradayProgress, JournalOutput, ProgressFn, StagesConfig};
+use crate::pipeline::{RunOutcome, decode_output};
 use crate::sim::{Sim, SimConfig, SimHandle};
 use crate::store::Store;
 use crate::store::params::{NewDraft, approve_draft, ensure_strategy, insert_draft};
@@ -85,8 +85,8 @@ pub struct DemoReport {
     pub orders_by_status: BTreeMap<String, usize>,
     /// Our records compared with the simulator's.
     pub comparison: SimComparison,
-    /// The close stage's daily summary.
-    pub summary: Value,
+    /// The close stage's daily summary (none when the stage did not succeed).
+    pub summary: Option<CloseOutput>,
     /// Events recorded.
     pub events: usize,
     /// Where the journal was written.
@@ -303,7 +303,15 @@ async fn report(
         .into_iter()
         .map(|s| (s, latest(s).map_or_else(|| "-".to_owned(), |a| a.status.clone())))
         .collect();
-    let output = |s: StageName| latest(s).and_then(|a| a.output.clone()).unwrap_or(Value::Null);
+    let output = |s: StageName| latest(s).and_then(|a| a.output.as_ref());
+    let summary = output(StageName::Close)
+        .map(decode_output::<CloseOutput>)
+        .transpose()
+        .context("the close stage's output")?;
+    let journal = output(StageName::Journal)
+        .map(decode_output::<JournalOutput>)
+        .transpose()
+        .context("the journal's output")?;
     let control = crate::store::control::ControlStore::new(store.conn().clone());
     let mut orders_by_status = BTreeMap::new();
     for o in control.orders_on(date).await? {
@@ -315,9 +323,9 @@ async fn report(
         stages,
         orders_by_status,
         comparison: compare_with_sim(store, date, sim_state).await?,
-        summary: output(StageName::Close),
+        summary,
         events: store.events().recent(1_000_000).await?.len(),
-        journal_path: output(StageName::Journal).get("path").and_then(Value::as_str).map(str::to_owned),
+        journal_path: journal.and_then(|j| j.path),
         dir,
         wall: started.elapsed(),
     })
@@ -336,14 +344,14 @@ impl std::fmt::Display for DemoReport {
             "fills:   {} fills, {} shares (simulator: {} fills, {} shares)",
             c.db_fills, c.db_filled_qty, c.sim_fills, c.sim_filled_qty
         )?;
-        let get = |k: &str| {
-            self.summary.get(k).map_or_else(|| "-".to_owned(), |v| v.to_string().trim_matches('"').to_owned())
+        let pnl = |v: fn(&CloseOutput) -> rust_decimal::Decimal| {
+            self.summary.as_ref().map_or_else(|| "-".to_owned(), |s| v(s).to_string())
         };
         writeln!(
             f,
             "P&L:     realized {} KRW, unrealized {} KRW (net of fees)",
-            get("realized_pnl"),
-            get("unrealized_pnl")
+            pnl(|s| s.realized_pnl),
+            pnl(|s| s.unrealized_pnl)
         )?;
         writeln!(f, "events:  {}", self.events)?;
         writeln!(f, "journal: {}", self.journal_path.as_deref().unwrap_or("-"))?;

@@ -55,8 +55,9 @@ impl Default for JournalConfig {
     }
 }
 
-/// Who wrote the journal.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Who wrote the journal (stored as `AI` or `TEMPLATE`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
 pub enum JournalSource {
     /// The model.
     Ai,

@@ -15,7 +15,8 @@ pub mod stages;
 
 pub use crate::ports::{Clock, FakeClock, SystemClock};
 pub use daemon::{Daemon, DaemonConfig, DaemonError, PIPELINE_LEASE, serve};
-pub use runner::{RunOutcome, Runner, RunnerError, Stage, StageContext, StageError};
+pub use runner::{RunOutcome, Runner, RunnerError};
 pub use schedule::{Schedule, ScheduleError, Trigger, fire_times};
 pub use scheduler::{Fired, PipelineScheduler};
 pub use sink::{ConsoleSink, MemorySink, NoopSink, Transition, TransitionSink};
+pub use stage::{DynStage, OutputError, Stage, StageContext, StageError, StageOutput, decode_output};

@@ -9,9 +9,10 @@ use std::time::Duration;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use super::sink::{NoopSink, Transition, TransitionSink, rerun_command};
-pub use super::stage::{Stage, StageContext, StageError};
+use super::stage::{DynStage, StageContext, StageError};
 use crate::domain::calendar::KrxCalendar;
 use crate::domain::mode::{ModeEvent, StopReason};
 use crate::domain::stage::{
@@ -106,7 +107,7 @@ pub struct Runner {
     pipeline: PipelineStore,
     control: ControlStore,
     calendar: Arc<KrxCalendar>,
-    stages: BTreeMap<StageName, Arc<dyn Stage>>,
+    stages: BTreeMap<StageName, Arc<dyn DynStage>>,
     specs: BTreeMap<StageName, StageSpec>,
     sink: Arc<dyn TransitionSink>,
     clock: Arc<dyn Clock>,
@@ -152,7 +153,7 @@ impl Runner {
 
     /// Adds (or replaces) a stage implementation.
     #[must_use]
-    pub fn with_stage(mut self, stage: Arc<dyn Stage>) -> Self {
+    pub fn with_stage(mut self, stage: Arc<dyn DynStage>) -> Self {
         self.stages.insert(stage.name(), stage);
         self
     }
@@ -471,7 +472,7 @@ impl Runner {
         run: &entity::pipeline_run::Model,
         stage: StageName,
         spec: &StageSpec,
-        imp: &dyn Stage,
+        imp: &dyn DynStage,
         requested_by: Option<String>,
         outputs: &BTreeMap<StageName, Value>,
         last: bool,
@@ -503,8 +504,15 @@ impl Runner {
             cancel: child.clone(),
             store: self.store.clone(),
         };
+        let span = tracing::info_span!(
+            "stage",
+            run_id = run.id,
+            stage = stage.as_str(),
+            trade_date = %date,
+            attempt = number
+        );
         let result = {
-            let fut = imp.run(&mut ctx);
+            let fut = imp.run_json(&mut ctx).instrument(span.clone());
             tokio::pin!(fut);
             tokio::select! {
                 r = tokio::time::timeout(spec.timeout, &mut fut) => {
@@ -533,8 +541,10 @@ impl Runner {
                 None,
             ),
             Err(e) => {
-                let text = scrub(&e.to_string());
-                (StageEvent::Fail, Attempted::Failed(text.clone()), e.is_retryable(), Some(text), None)
+                let text = scrub(&e.report());
+                let retryable = e.is_retryable();
+                span.in_scope(|| tracing::warn!(error = %text, retryable, "stage attempt failed"));
+                (StageEvent::Fail, Attempted::Failed(text.clone()), retryable, Some(text), None)
             }
         };
         let to = transition(running, event)?;

@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 
 use rust_decimal::Decimal;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::orders::{Resolution, broker_key, fold_cancel_records, number_eq};
@@ -20,7 +20,7 @@ use crate::store::orders as order_rows;
 use crate::store::{Severity, StoreError};
 
 /// One difference recovery found (and what it did about it).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum Difference {
     /// Our row differed from the broker's state; the broker's state was adopted.
@@ -68,7 +68,7 @@ pub enum Difference {
 }
 
 /// What recovery found and did.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RecoveryReport {
     /// Orders of the day checked.
     pub orders_checked: usize,

@@ -5,12 +5,11 @@
 use std::sync::Arc;
 
 use futures::future::BoxFuture;
-use serde_json::{Value, json};
-use tracing::Instrument;
 
+use super::outputs::{APPROVAL_KEY_NOTE, AccessTokenOutput, AccountCheckOutput, ApprovalKeyOutput};
 use super::{StageDeps, broker_err};
 use crate::domain::stage::StageName;
-use crate::pipeline::runner::{Stage, StageContext, StageError};
+use crate::pipeline::stage::{Stage, StageContext, StageError};
 use crate::ports::{TokenKey, TokenStore};
 
 /// The `access_token` stage.
@@ -35,26 +34,29 @@ impl AccessToken {
 }
 
 impl Stage for AccessToken {
+    type Output = AccessTokenOutput;
+
     fn name(&self) -> StageName {
         StageName::AccessToken
     }
 
-    fn run<'a>(&'a self, ctx: &'a mut StageContext) -> BoxFuture<'a, Result<Value, StageError>> {
-        let span = super::span(ctx, self.name());
-        Box::pin(
-            async move {
-                self.deps.broker.authenticate().await.map_err(|e| broker_err("access token", &e))?;
-                let mut out = json!({ "authenticated": true, "checked_at": self.deps.clock.now() });
-                if let Some((store, key)) = &self.tokens
-                    && let Ok(Some(t)) = store.load(key).await
-                {
-                    out["issued_at"] = json!(t.issued_at);
-                    out["expires_at"] = json!(t.expires_at);
-                }
-                Ok(out)
+    fn run<'a>(&'a self, _ctx: &'a mut StageContext) -> BoxFuture<'a, Result<AccessTokenOutput, StageError>> {
+        Box::pin(async move {
+            self.deps.broker.authenticate().await.map_err(|e| broker_err("access token", e))?;
+            let mut out = AccessTokenOutput {
+                authenticated: true,
+                checked_at: self.deps.clock.now(),
+                issued_at: None,
+                expires_at: None,
+            };
+            if let Some((store, key)) = &self.tokens
+                && let Ok(Some(t)) = store.load(key).await
+            {
+                out.issued_at = Some(t.issued_at);
+                out.expires_at = Some(t.expires_at);
             }
-            .instrument(span),
-        )
+            Ok(out)
+        })
     }
 }
 
@@ -72,19 +74,20 @@ impl ApprovalKey {
 }
 
 impl Stage for ApprovalKey {
+    type Output = ApprovalKeyOutput;
+
     fn name(&self) -> StageName {
         StageName::ApprovalKey
     }
 
-    fn run<'a>(&'a self, ctx: &'a mut StageContext) -> BoxFuture<'a, Result<Value, StageError>> {
-        let span = super::span(ctx, self.name());
-        Box::pin(
-            async move {
-                self.deps.broker.approval_key().await.map_err(|e| broker_err("approval key", &e))?;
-                Ok(json!({ "approval_key": "held (never recorded)", "checked_at": self.deps.clock.now() }))
-            }
-            .instrument(span),
-        )
+    fn run<'a>(&'a self, _ctx: &'a mut StageContext) -> BoxFuture<'a, Result<ApprovalKeyOutput, StageError>> {
+        Box::pin(async move {
+            self.deps.broker.approval_key().await.map_err(|e| broker_err("approval key", e))?;
+            Ok(ApprovalKeyOutput {
+                approval_key: APPROVAL_KEY_NOTE.to_owned(),
+                checked_at: self.deps.clock.now(),
+            })
+        })
     }
 }
 
@@ -102,34 +105,25 @@ impl AccountCheck {
 }
 
 impl Stage for AccountCheck {
+    type Output = AccountCheckOutput;
+
     fn name(&self) -> StageName {
         StageName::AccountCheck
     }
 
-    fn run<'a>(&'a self, ctx: &'a mut StageContext) -> BoxFuture<'a, Result<Value, StageError>> {
-        let span = super::span(ctx, self.name());
-        Box::pin(
-            async move {
-                let a = self.deps.broker.account().await.map_err(|e| broker_err("account", &e))?;
-                if a.orderable_cash.is_sign_negative() {
-                    return Err(StageError::Fatal(format!(
-                        "orderable cash is negative ({})",
-                        a.orderable_cash
-                    )));
-                }
-                Ok(json!({
-                    "orderable_cash": a.orderable_cash,
-                    "cash_d0": a.cash_d0,
-                    "cash_d2": a.cash_d2,
-                    "holdings": a.holdings,
-                    "purchase_total": a.purchase_total,
-                    "eval_total": a.eval_total,
-                    "unrealized_pnl_total": a.unrealized_pnl_total,
-                    "account_total": a.account_total,
-                    "net_asset": a.net_asset,
-                }))
+    fn run<'a>(
+        &'a self,
+        _ctx: &'a mut StageContext,
+    ) -> BoxFuture<'a, Result<AccountCheckOutput, StageError>> {
+        Box::pin(async move {
+            let account = self.deps.broker.account().await.map_err(|e| broker_err("account", e))?;
+            if account.orderable_cash.is_sign_negative() {
+                return Err(StageError::Fatal(format!(
+                    "orderable cash is negative ({})",
+                    account.orderable_cash
+                )));
             }
-            .instrument(span),
-        )
+            Ok(AccountCheckOutput { account })
+        })
     }
 }

@@ -8,13 +8,12 @@ use std::sync::Arc;
 
 use futures::future::BoxFuture;
 use rust_decimal::Decimal;
-use serde_json::{Value, json};
-use tracing::Instrument;
 
+use super::outputs::{CloseOutput, ClosePosition, CloseReconciliation};
 use super::trading::build_core;
 use super::{StageDeps, broker_err, store_err, trading_err};
 use crate::domain::stage::StageName;
-use crate::pipeline::runner::{Stage, StageContext, StageError};
+use crate::pipeline::stage::{OutputError, Stage, StageContext, StageError};
 use crate::store::Severity;
 use crate::trading::orders::CancelOutcome;
 
@@ -32,12 +31,12 @@ impl Close {
 }
 
 impl Close {
-    async fn close(&self, ctx: &StageContext) -> Result<Value, StageError> {
+    async fn close(&self, ctx: &StageContext) -> Result<CloseOutput, StageError> {
         let core = build_core(&self.deps, ctx).await?;
         let conn = ctx.store.conn();
         let date = ctx.trade_date;
         let list = |what: &'static str| async move {
-            crate::store::orders::list_for_date(conn, date).await.map_err(|e| store_err(what, &e))
+            crate::store::orders::list_for_date(conn, date).await.map_err(|e| store_err(what, e))
         };
         let (mut canceled, mut pending) = (0u32, 0u32);
         let in_session = self
@@ -47,7 +46,7 @@ impl Close {
             .is_some_and(|s| self.deps.clock.now() < crate::domain::market::kst_to_utc(date, s.close));
         if self.deps.config.cancel_open_at_close && in_session {
             for o in list("orders").await?.iter().filter(|o| o.order.status().is_open()) {
-                match core.cancel(o.id).await.map_err(|e| trading_err("cancel", &e))? {
+                match core.cancel(o.id).await.map_err(|e| trading_err("cancel", e))? {
                     CancelOutcome::Done(_) => canceled += 1,
                     CancelOutcome::Pending(_) => pending += 1,
                     CancelOutcome::Blocked | CancelOutcome::NotCancelable(_) => {}
@@ -55,13 +54,13 @@ impl Close {
             }
         }
         let broker_orders =
-            self.deps.broker.todays_orders().await.map_err(|e| broker_err("orders snapshot", &e))?;
-        core.apply_orders_snapshot(&broker_orders).await.map_err(|e| trading_err("reconcile", &e))?;
-        let report = core.recover().await.map_err(|e| trading_err("final reconciliation", &e))?;
+            self.deps.broker.todays_orders().await.map_err(|e| broker_err("orders snapshot", e))?;
+        core.apply_orders_snapshot(&broker_orders).await.map_err(|e| trading_err("reconcile", e))?;
+        let report = core.recover().await.map_err(|e| trading_err("final reconciliation", e))?;
 
         let orders = list("orders").await?;
         let ids: Vec<i64> = orders.iter().map(|o| o.id).collect();
-        let fills = crate::store::fills::executions(conn, &ids).await.map_err(|e| store_err("fills", &e))?;
+        let fills = crate::store::fills::executions(conn, &ids).await.map_err(|e| store_err("fills", e))?;
         let mut by_status: BTreeMap<&'static str, usize> = BTreeMap::new();
         for o in &orders {
             *by_status.entry(o.order.status().as_str()).or_default() += 1;
@@ -69,7 +68,7 @@ impl Close {
         let held: Vec<_> = core
             .recompute_positions()
             .await
-            .map_err(|e| trading_err("positions", &e))?
+            .map_err(|e| trading_err("positions", e))?
             .iter()
             .filter(|p| !p.qty.is_zero())
             .map(|p| p.symbol.clone())
@@ -79,31 +78,42 @@ impl Close {
                 core.mark_price(s, q.price);
             }
         }
-        let positions = core.recompute_positions().await.map_err(|e| trading_err("positions", &e))?;
+        let positions = core.recompute_positions().await.map_err(|e| trading_err("positions", e))?;
         let realized = positions.realized_pnl();
         let unrealized = positions.unrealized_pnl();
-        let summary = json!({
-            "trade_date": date,
-            "orders": orders.len(),
-            "orders_by_status": by_status,
-            "open_orders_canceled": canceled,
-            "open_orders_left_to_expire": if in_session { 0 } else {
+        let summary = CloseOutput {
+            trade_date: date,
+            orders: orders.len(),
+            orders_by_status: by_status.into_iter().map(|(s, n)| (s.to_owned(), n)).collect(),
+            open_orders_canceled: canceled,
+            open_orders_left_to_expire: if in_session {
+                0
+            } else {
                 orders.iter().filter(|o| o.order.status().is_open()).count()
             },
-            "cancels_pending": pending,
-            "fills": fills.len(),
-            "filled_qty": fills.iter().map(|f| f.qty).sum::<Decimal>(),
-            "realized_pnl": realized,
-            "unrealized_pnl": unrealized,
-            "positions": positions.iter().filter(|p| !p.qty.is_zero()).map(|p| json!({
-                "symbol": p.symbol, "qty": p.qty, "avg_price": p.avg_price(), "last_price": p.last_price,
-            })).collect::<Vec<_>>(),
-            "reconciliation": {
-                "orders_checked": report.orders_checked,
-                "differences": report.differences.len(),
-                "stopped": report.stopped,
+            cancels_pending: pending,
+            fills: fills.len(),
+            filled_qty: fills.iter().map(|f| f.qty).sum::<Decimal>(),
+            realized_pnl: realized,
+            unrealized_pnl: unrealized,
+            positions: positions
+                .iter()
+                .filter(|p| !p.qty.is_zero())
+                .map(|p| ClosePosition {
+                    symbol: p.symbol.clone(),
+                    qty: p.qty,
+                    avg_price: p.avg_price(),
+                    last_price: p.last_price,
+                })
+                .collect(),
+            reconciliation: CloseReconciliation {
+                orders_checked: report.orders_checked,
+                differences: report.differences.len(),
+                stopped: report.stopped,
             },
-        });
+        };
+        let payload = serde_json::to_value(&summary)
+            .map_err(|source| OutputError::Encode { stage: StageName::Close, source })?;
         let message = format!(
             "daily summary {date}: {} orders, {} fills, realized P&L {realized}, unrealized {unrealized}",
             orders.len(),
@@ -111,20 +121,21 @@ impl Close {
         );
         ctx.store
             .events()
-            .record("daily_summary", Severity::Info, &message, summary.clone(), Some(date), None)
+            .record("daily_summary", Severity::Info, &message, payload, Some(date), None)
             .await
-            .map_err(|e| store_err("event", &e))?;
+            .map_err(|e| store_err("event", e))?;
         Ok(summary)
     }
 }
 
 impl Stage for Close {
+    type Output = CloseOutput;
+
     fn name(&self) -> StageName {
         StageName::Close
     }
 
-    fn run<'a>(&'a self, ctx: &'a mut StageContext) -> BoxFuture<'a, Result<Value, StageError>> {
-        let span = super::span(ctx, self.name());
-        Box::pin(async move { self.close(ctx).await }.instrument(span))
+    fn run<'a>(&'a self, ctx: &'a mut StageContext) -> BoxFuture<'a, Result<CloseOutput, StageError>> {
+        Box::pin(async move { self.close(ctx).await })
     }
 }

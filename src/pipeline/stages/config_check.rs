@@ -2,17 +2,17 @@
 //! secret-free summary (mode, which notifiers and whether an AI endpoint are configured).
 
 use futures::future::BoxFuture;
-use serde_json::{Value, json};
 
+use super::outputs::ConfigCheckOutput;
 use crate::config::Loaded;
 use crate::domain::stage::StageName;
-use crate::pipeline::runner::{Stage, StageContext, StageError};
+use crate::pipeline::stage::{Stage, StageContext, StageError};
 
 /// The `config_check` stage: fails when the configuration has problems.
 #[derive(Debug, Clone)]
 pub struct ConfigCheck {
     problems: Vec<String>,
-    summary: Value,
+    summary: ConfigCheckOutput,
 }
 
 impl ConfigCheck {
@@ -21,22 +21,24 @@ impl ConfigCheck {
         let s = &loaded.settings;
         Self {
             problems: loaded.problems.iter().map(ToString::to_string).collect(),
-            summary: json!({
-                "mode": format!("{:?}", s.mode),
-                "slack": s.slack.is_some(),
-                "smtp": s.smtp.is_some(),
-                "ai": s.ai.is_some(),
-            }),
+            summary: ConfigCheckOutput {
+                mode: format!("{:?}", s.mode),
+                slack: s.slack.is_some(),
+                smtp: s.smtp.is_some(),
+                ai: s.ai.is_some(),
+            },
         }
     }
 }
 
 impl Stage for ConfigCheck {
+    type Output = ConfigCheckOutput;
+
     fn name(&self) -> StageName {
         StageName::ConfigCheck
     }
 
-    fn run<'a>(&'a self, _ctx: &'a mut StageContext) -> BoxFuture<'a, Result<Value, StageError>> {
+    fn run<'a>(&'a self, _ctx: &'a mut StageContext) -> BoxFuture<'a, Result<ConfigCheckOutput, StageError>> {
         Box::pin(async move {
             if self.problems.is_empty() {
                 Ok(self.summary.clone())

@@ -10,9 +10,9 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use futures::future::BoxFuture;
 use rust_decimal::Decimal;
-use serde_json::{Value, json};
-use tracing::Instrument;
+use serde_json::json;
 
+use super::outputs::{IntradayOutput, IntradayRun, ParamLoadOutput, ParamsVerdict, UniverseOutput};
 use super::trading::build_core;
 use super::watch::IntradayAlerts;
 use super::{StageDeps, broker_err, store_err, trading_err};
@@ -25,7 +25,7 @@ use crate::domain::stage::StageName;
 use crate::domain::strategy::{
     MarketInput, MeanReversion, MeanReversionParams, OpenOrderView, OrderIntent, Strategy, StrategyView,
 };
-use crate::pipeline::runner::{Stage, StageContext, StageError};
+use crate::pipeline::stage::{Stage, StageContext, StageError};
 use crate::store::Severity;
 use crate::store::control::ControlStore;
 use crate::trading::TradingCore;
@@ -76,27 +76,21 @@ impl Intraday {
 
 /// What `param_load` decided: the strategy to run and whether its intents are sent.
 fn strategy_of(ctx: &StageContext, id: &str) -> Result<Option<(MeanReversion, bool)>, StageError> {
-    let Some(out) = ctx.output(StageName::ParamLoad) else { return Ok(None) };
-    let send = match out.get("decision").and_then(Value::as_str) {
-        Some("TRADE") => true,
-        Some("OBSERVE") => false,
-        _ => return Ok(None),
+    let Some(out) = ctx.output::<ParamLoadOutput>()? else { return Ok(None) };
+    let send = match out.decision {
+        ParamsVerdict::Trade => true,
+        ParamsVerdict::Observe => false,
+        ParamsVerdict::Skip => return Ok(None),
     };
-    let params = out.get("params").cloned().unwrap_or(Value::Null);
-    let p = MeanReversionParams::from_json(&params)
-        .map_err(|e| StageError::Fatal(format!("strategy parameters: {e}")))?;
+    let p = MeanReversionParams::from_json(&out.params)
+        .map_err(|e| StageError::fatal("strategy parameters", e))?;
     Ok(Some((MeanReversion::new(id, p), send)))
 }
 
-/// Returns the universe selected by the `universe` stage (capped).
-fn universe_of(ctx: &StageContext) -> Vec<Symbol> {
-    ctx.output(StageName::Universe)
-        .and_then(|v| v.get("selected"))
-        .and_then(|v| serde_json::from_value::<Vec<Symbol>>(v.clone()).ok())
-        .unwrap_or_default()
-        .into_iter()
-        .take(MAX_SYMBOLS)
-        .collect()
+/// Returns the universe selected by the `universe` stage (capped; none when it has no output).
+fn universe_of(ctx: &StageContext) -> Result<Vec<Symbol>, StageError> {
+    let selected = ctx.output::<UniverseOutput>()?.map(|u| u.selected).unwrap_or_default();
+    Ok(selected.into_iter().take(MAX_SYMBOLS).collect())
 }
 
 /// The strategy's view of our state, rebuilt from the database after changes.
@@ -105,11 +99,11 @@ async fn load_view(core: &TradingCore) -> Result<(Positions, Vec<OpenOrderView>)
     let conn = core.store().conn();
     let orders = crate::store::orders::list_for_date(conn, cfg.trade_date)
         .await
-        .map_err(|e| store_err("orders", &e))?;
+        .map_err(|e| store_err("orders", e))?;
     let ids: Vec<i64> = orders.iter().map(|o| o.id).collect();
-    let execs = crate::store::fills::executions(conn, &ids).await.map_err(|e| store_err("fills", &e))?;
+    let execs = crate::store::fills::executions(conn, &ids).await.map_err(|e| store_err("fills", e))?;
     let positions = Positions::from_fills(cfg.fees, &cfg.opening, &execs)
-        .map_err(|e| StageError::Fatal(format!("positions: {e}")))?;
+        .map_err(|e| StageError::fatal("positions", e))?;
     let open = orders
         .iter()
         .filter(|o| o.order.status().is_open())
@@ -249,7 +243,7 @@ impl Loop {
                     tracing::warn!(error = %e, "submit failed");
                     self.alerts.on_order(now, false, true).await;
                 }
-                Err(e) => return Err(trading_err("submit", &e)),
+                Err(e) => return Err(trading_err("submit", e)),
             }
             self.view = None;
         }
@@ -264,7 +258,7 @@ impl Loop {
             Ok(Handled::FillRecorded(_)) => self.progress.fills += 1,
             Ok(_) => {}
             Err(e) if e.is_retryable() => tracing::warn!(error = %e, "execution not recorded yet"),
-            Err(e) => return Err(trading_err("execution", &e)),
+            Err(e) => return Err(trading_err("execution", e)),
         }
         self.view = None;
         Ok(())
@@ -286,7 +280,7 @@ impl Intraday {
         }
     }
 
-    async fn run_loop(&self, ctx: &StageContext) -> Result<Value, StageError> {
+    async fn run_loop(&self, ctx: &StageContext) -> Result<IntradayOutput, StageError> {
         let date = ctx.trade_date;
         let session = self
             .deps
@@ -295,11 +289,14 @@ impl Intraday {
             .ok_or_else(|| StageError::Skip(format!("the market is closed on {date}")))?;
         let (open_at, close_at) = (kst_to_utc(date, session.open), kst_to_utc(date, session.close));
         let core = build_core(&self.deps, ctx).await?;
-        let recovered = core.recover().await.map_err(|e| trading_err("recovery", &e))?;
+        let recovered = core.recover().await.map_err(|e| trading_err("recovery", e))?;
         if self.deps.clock.now() >= close_at {
-            return Ok(json!({ "loop": "not run: the session had closed", "recovery": recovered }));
+            return Ok(IntradayOutput::NotRun {
+                why: "not run: the session had closed".to_owned(),
+                recovery: recovered,
+            });
         }
-        let symbols = universe_of(ctx);
+        let symbols = universe_of(ctx)?;
         let strategy = strategy_of(ctx, &self.deps.config.strategy)?;
         let mut streams = self
             .deps
@@ -310,14 +307,14 @@ impl Intraday {
         let mut result = Ok(());
         for s in &subs {
             if let Err(e) = self.deps.broker.subscribe(s.clone()).await {
-                result = Err(broker_err("subscribe", &e));
+                result = Err(broker_err("subscribe", e));
                 break;
             }
         }
         self.price_contexts(&core, &symbols).await;
         // The same count of sent orders the daily-limit guardrail uses.
         let sent_before =
-            core.risk_snapshot().await.map_err(|e| trading_err("risk snapshot", &e))?.orders_today;
+            core.risk_snapshot().await.map_err(|e| trading_err("risk snapshot", e))?.orders_today;
         let alerts = IntradayAlerts::new(
             self.deps.notifier.clone(),
             ctx.store.clone(),
@@ -394,28 +391,29 @@ impl Intraday {
             tracing::warn!(error = %e, "end-of-session reconciliation failed");
         }
         let p = &lp.progress;
-        Ok(json!({
-            "symbols": symbols,
-            "strategy": self.deps.config.strategy,
-            "wound_down_before_close": wound_down,
-            "recovery": recovered,
-            "market_events": p.market_events,
-            "signals": p.signals,
-            "orders_sent": p.orders_sent,
-            "orders_refused": p.orders_refused,
-            "fills_recorded": p.fills,
-            "ended_at": self.deps.clock.now(),
+        Ok(IntradayOutput::Ran(IntradayRun {
+            symbols,
+            strategy: self.deps.config.strategy.clone(),
+            wound_down_before_close: wound_down,
+            recovery: recovered,
+            market_events: p.market_events,
+            signals: p.signals,
+            orders_sent: p.orders_sent,
+            orders_refused: p.orders_refused,
+            fills_recorded: p.fills,
+            ended_at: self.deps.clock.now(),
         }))
     }
 }
 
 impl Stage for Intraday {
+    type Output = IntradayOutput;
+
     fn name(&self) -> StageName {
         StageName::Intraday
     }
 
-    fn run<'a>(&'a self, ctx: &'a mut StageContext) -> BoxFuture<'a, Result<Value, StageError>> {
-        let span = super::span(ctx, self.name());
-        Box::pin(async move { self.run_loop(ctx).await }.instrument(span))
+    fn run<'a>(&'a self, ctx: &'a mut StageContext) -> BoxFuture<'a, Result<IntradayOutput, StageError>> {
+        Box::pin(async move { self.run_loop(ctx).await })
     }
 }

@@ -5,14 +5,13 @@
 use std::sync::Arc;
 
 use futures::future::BoxFuture;
-use serde_json::{Value, json};
-use tracing::Instrument;
 
 use super::StageDeps;
+use super::outputs::JournalOutput;
 use crate::domain::stage::StageName;
 use crate::journal::{JournalConfig, run_journal_batch};
 use crate::notify::{JournalSummary, Notification};
-use crate::pipeline::runner::{Stage, StageContext, StageError};
+use crate::pipeline::stage::{Stage, StageContext, StageError};
 
 /// The `journal` stage.
 #[derive(Debug)]
@@ -28,7 +27,7 @@ impl Journal {
 }
 
 impl Journal {
-    async fn journal(&self, ctx: &StageContext) -> Result<Value, StageError> {
+    async fn journal(&self, ctx: &StageContext) -> Result<JournalOutput, StageError> {
         let cfg = &self.deps.config;
         let config = JournalConfig {
             strategy: cfg.strategy.clone(),
@@ -44,7 +43,10 @@ impl Journal {
             ctx.trade_date,
         )
         .await
-        .map_err(|e| StageError::Retryable(format!("journal: {e}")))?;
+        .map_err(|e| {
+            let retryable = e.is_retryable();
+            StageError::Failed { what: "journal".to_owned(), retryable, source: Box::new(e) }
+        })?;
         let path = outcome.path.as_ref().map(|p| p.display().to_string());
         let summary = JournalSummary {
             trade_date: outcome.trade_date,
@@ -52,24 +54,25 @@ impl Journal {
             path: path.clone().unwrap_or_else(|| format!("trade_journals row {}", outcome.journal_id)),
         };
         self.deps.notifier.notify(Notification::Journal(summary)).await;
-        Ok(json!({
-            "journal_id": outcome.journal_id,
-            "source": outcome.source.as_str(),
-            "path": path,
-            "summary": outcome.summary,
-            "ai_error": outcome.ai_error,
-            "draft_id": outcome.draft.as_ref().map(|d| d.id),
-        }))
+        Ok(JournalOutput {
+            journal_id: outcome.journal_id,
+            source: outcome.source,
+            path,
+            summary: outcome.summary,
+            ai_error: outcome.ai_error,
+            draft_id: outcome.draft.as_ref().map(|d| d.id),
+        })
     }
 }
 
 impl Stage for Journal {
+    type Output = JournalOutput;
+
     fn name(&self) -> StageName {
         StageName::Journal
     }
 
-    fn run<'a>(&'a self, ctx: &'a mut StageContext) -> BoxFuture<'a, Result<Value, StageError>> {
-        let span = super::span(ctx, self.name());
-        Box::pin(async move { self.journal(ctx).await }.instrument(span))
+    fn run<'a>(&'a self, ctx: &'a mut StageContext) -> BoxFuture<'a, Result<JournalOutput, StageError>> {
+        Box::pin(async move { self.journal(ctx).await })
     }
 }

@@ -9,6 +9,7 @@ mod close;
 mod config_check;
 mod intraday;
 mod journal;
+mod outputs;
 mod params;
 mod trading;
 mod universe;
@@ -27,17 +28,22 @@ pub use close::Close;
 pub use config_check::ConfigCheck;
 pub use intraday::{Intraday, IntradayProgress, ProgressFn};
 pub use journal::Journal;
+pub use outputs::{
+    APPROVAL_KEY_NOTE, AccessTokenOutput, AccountCheckOutput, ApprovalKeyOutput, CloseOutput, ClosePosition,
+    CloseReconciliation, ConfigCheckOutput, GuardrailsOutput, IntradayOutput, IntradayRun, JournalOutput,
+    MasterOrigin, ParamLoadOutput, ParamsSource, ParamsVerdict, RecoveryOutput, UniverseMarket,
+    UniverseOutput,
+};
 pub use params::ParamLoad;
 pub use trading::{Guardrails, Recovery};
 pub use universe::UniverseStage;
 
-use super::runner::StageError;
+use super::stage::{DynStage, StageError};
 use crate::domain::Symbol;
 use crate::domain::calendar::KrxCalendar;
 use crate::domain::mode::KillSwitchConfig;
 use crate::domain::position::{FeeSchedule, Holding};
 use crate::domain::risk::RiskConfig;
-use crate::domain::stage::StageName;
 use crate::domain::strategy::ParamsPolicy;
 use crate::journal::LlmClient;
 use crate::notify::Notifier;
@@ -160,7 +166,7 @@ impl StageDeps {
 }
 
 /// Returns every concrete stage except `config_check` (which needs the loaded configuration).
-pub fn broker_stages(deps: &Arc<StageDeps>) -> Vec<Arc<dyn super::Stage>> {
+pub fn broker_stages(deps: &Arc<StageDeps>) -> Vec<Arc<dyn DynStage>> {
     vec![
         Arc::new(AccessToken::new(deps.clone())),
         Arc::new(ApprovalKey::new(deps.clone())),
@@ -176,39 +182,39 @@ pub fn broker_stages(deps: &Arc<StageDeps>) -> Vec<Arc<dyn super::Stage>> {
 }
 
 /// Maps a broker error to a stage error (retryable when the broker says so).
-fn broker_err(what: &str, e: &BrokerError) -> StageError {
-    let text = format!("{what}: {e}");
-    if e.is_retryable() { StageError::Retryable(text) } else { StageError::Fatal(text) }
+fn broker_err(what: &str, e: BrokerError) -> StageError {
+    StageError::Broker { what: what.to_owned(), source: e }
 }
 
-/// Maps a trading error to a stage error.
-fn trading_err(what: &str, e: &TradingError) -> StageError {
-    let text = format!("{what}: {e}");
-    if e.is_retryable() { StageError::Retryable(text) } else { StageError::Fatal(text) }
+/// Maps a trading error to a stage error (retryable when the trading layer says so).
+fn trading_err(what: &str, e: TradingError) -> StageError {
+    StageError::Trading { what: what.to_owned(), source: e }
 }
 
 /// Maps a store error to a (retryable) stage error.
-fn store_err(what: &str, e: &StoreError) -> StageError {
-    StageError::Retryable(format!("{what}: {e}"))
+fn store_err(what: &str, e: StoreError) -> StageError {
+    StageError::Store { what: what.to_owned(), source: e }
 }
 
 /// Returns the opening holdings recorded by `account_check` (none when it has no output).
-fn opening_holdings(ctx: &super::StageContext) -> Vec<Holding> {
-    ctx.output(StageName::AccountCheck)
-        .and_then(|v| v.get("holdings"))
-        .and_then(|v| serde_json::from_value::<Vec<Holding>>(v.clone()).ok())
-        .unwrap_or_default()
+///
+/// # Errors
+/// Returns [`StageError::Output`] when the stored output is malformed.
+fn opening_holdings(ctx: &super::StageContext) -> Result<Vec<Holding>, StageError> {
+    let Some(out) = ctx.output::<AccountCheckOutput>()? else { return Ok(Vec::new()) };
+    Ok(out
+        .account
+        .holdings
         .into_iter()
         .filter(|h| h.qty > Decimal::ZERO)
-        .collect()
+        .map(|h| Holding { symbol: h.symbol, qty: h.qty, avg_price: h.avg_price })
+        .collect())
 }
 
-/// Returns the strategy row id recorded by `param_load`.
-fn strategy_row(ctx: &super::StageContext) -> Option<i64> {
-    ctx.output(StageName::ParamLoad).and_then(|v| v.get("strategy_id")).and_then(Value::as_i64)
-}
-
-/// Returns the span a stage attempt runs in.
-fn span(ctx: &super::StageContext, stage: StageName) -> tracing::Span {
-    tracing::info_span!("stage", run_id = ctx.run_id, stage = stage.as_str(), trade_date = %ctx.trade_date, attempt = ctx.attempt)
+/// Returns the strategy row id recorded by `param_load` (none when it has no output).
+///
+/// # Errors
+/// Returns [`StageError::Output`] when the stored output is malformed.
+fn strategy_row(ctx: &super::StageContext) -> Result<Option<i64>, StageError> {
+    Ok(ctx.output::<ParamLoadOutput>()?.map(|p| p.strategy_id))
 }

@@ -7,12 +7,10 @@ use std::sync::Arc;
 
 use futures::future::BoxFuture;
 
-use serde_json::{Value, json};
-use tracing::Instrument;
-
+use super::outputs::{GuardrailsOutput, RecoveryOutput};
 use super::{StageDeps, opening_holdings, store_err, strategy_row, trading_err};
 use crate::domain::stage::StageName;
-use crate::pipeline::runner::{Stage, StageContext, StageError};
+use crate::pipeline::stage::{Stage, StageContext, StageError};
 use crate::store::control::ControlStore;
 use crate::trading::{ControlModeStore, Guard, TradingConfig, TradingCore};
 
@@ -23,12 +21,12 @@ pub(super) async fn build_core(deps: &StageDeps, ctx: &StageContext) -> Result<T
     let modes = ControlModeStore::new(ControlStore::new(ctx.store.conn().clone()), "pipeline");
     let guard = Guard::load(Arc::new(modes), ctx.store.events(), deps.clock.clone(), deps.config.kill_switch)
         .await
-        .map_err(|e| store_err("trading mode", &e))?;
+        .map_err(|e| store_err("trading mode", e))?;
     let mut cfg = TradingConfig::new(ctx.trade_date, deps.config.strategy.clone());
-    cfg.strategy_row = strategy_row(ctx);
+    cfg.strategy_row = strategy_row(ctx)?;
     cfg.risk = deps.config.risk;
     cfg.fees = deps.config.fees;
-    cfg.opening = opening_holdings(ctx);
+    cfg.opening = opening_holdings(ctx)?;
     Ok(TradingCore::new(ctx.store.clone(), deps.broker.clone(), deps.clock.clone(), Arc::new(guard), cfg)
         .with_notifier(deps.notifier.clone()))
 }
@@ -47,29 +45,27 @@ impl Recovery {
 }
 
 impl Stage for Recovery {
+    type Output = RecoveryOutput;
+
     fn name(&self) -> StageName {
         StageName::Recovery
     }
 
-    fn run<'a>(&'a self, ctx: &'a mut StageContext) -> BoxFuture<'a, Result<Value, StageError>> {
-        let span = super::span(ctx, self.name());
-        Box::pin(
-            async move {
-                let core = build_core(&self.deps, ctx).await?;
-                let report = core.recover().await.map_err(|e| trading_err("recovery", &e))?;
-                if let Some(reason) = &report.stopped {
-                    return Err(StageError::Fatal(format!("recovery stopped trading: {reason}")));
-                }
-                let positions = core.recompute_positions().await.map_err(|e| trading_err("positions", &e))?;
-                Ok(json!({
-                    "orders_checked": report.orders_checked,
-                    "differences": report.differences,
-                    "resendable": report.resendable,
-                    "positions": positions.iter().filter(|p| !p.qty.is_zero()).count(),
-                }))
+    fn run<'a>(&'a self, ctx: &'a mut StageContext) -> BoxFuture<'a, Result<RecoveryOutput, StageError>> {
+        Box::pin(async move {
+            let core = build_core(&self.deps, ctx).await?;
+            let report = core.recover().await.map_err(|e| trading_err("recovery", e))?;
+            if let Some(reason) = &report.stopped {
+                return Err(StageError::Fatal(format!("recovery stopped trading: {reason}")));
             }
-            .instrument(span),
-        )
+            let positions = core.recompute_positions().await.map_err(|e| trading_err("positions", e))?;
+            Ok(RecoveryOutput {
+                orders_checked: report.orders_checked,
+                differences: report.differences,
+                resendable: report.resendable,
+                positions: positions.iter().filter(|p| !p.qty.is_zero()).count(),
+            })
+        })
     }
 }
 
@@ -88,34 +84,32 @@ impl Guardrails {
 }
 
 impl Stage for Guardrails {
+    type Output = GuardrailsOutput;
+
     fn name(&self) -> StageName {
         StageName::Guardrails
     }
 
-    fn run<'a>(&'a self, ctx: &'a mut StageContext) -> BoxFuture<'a, Result<Value, StageError>> {
-        let span = super::span(ctx, self.name());
-        Box::pin(
-            async move {
-                let core = build_core(&self.deps, ctx).await?;
-                let snap = core.risk_snapshot().await.map_err(|e| trading_err("risk snapshot", &e))?;
-                let tripped = core
-                    .guard()
-                    .evaluate(snap.realized_pnl, snap.unrealized_pnl)
-                    .await
-                    .map_err(|e| StageError::Retryable(format!("kill switch: {e}")))?;
-                let mode = core.guard().mode();
-                Ok(json!({
-                    "mode": mode,
-                    "trading_allowed": mode.allows(crate::domain::mode::Action::NewOrder),
-                    "risk": self.deps.config.risk,
-                    "kill_switch": self.deps.config.kill_switch,
-                    "tripped": tripped.map(|r| r.to_string()),
-                    "orders_today": snap.orders_today,
-                    "realized_pnl": snap.realized_pnl,
-                    "open_orders": snap.open_orders.len(),
-                }))
-            }
-            .instrument(span),
-        )
+    fn run<'a>(&'a self, ctx: &'a mut StageContext) -> BoxFuture<'a, Result<GuardrailsOutput, StageError>> {
+        Box::pin(async move {
+            let core = build_core(&self.deps, ctx).await?;
+            let snap = core.risk_snapshot().await.map_err(|e| trading_err("risk snapshot", e))?;
+            let tripped = core
+                .guard()
+                .evaluate(snap.realized_pnl, snap.unrealized_pnl)
+                .await
+                .map_err(|e| StageError::retryable("kill switch", e))?;
+            let mode = core.guard().mode();
+            Ok(GuardrailsOutput {
+                trading_allowed: mode.allows(crate::domain::mode::Action::NewOrder),
+                mode,
+                risk: self.deps.config.risk,
+                kill_switch: self.deps.config.kill_switch,
+                tripped: tripped.map(|r| r.to_string()),
+                orders_today: snap.orders_today,
+                realized_pnl: snap.realized_pnl,
+                open_orders: snap.open_orders.len(),
+            })
+        })
     }
 }

@@ -5,15 +5,14 @@
 use std::sync::Arc;
 
 use futures::future::BoxFuture;
-use serde_json::Value;
-use tracing::Instrument;
 
 use super::StageDeps;
+use super::outputs::{MasterOrigin, ParamLoadOutput, ParamsVerdict, UniverseMarket, UniverseOutput};
 use crate::domain::stage::StageName;
-use crate::pipeline::runner::{Stage, StageContext, StageError};
+use crate::pipeline::stage::{Stage, StageContext, StageError};
 use crate::universe::{
-    DownloadConfig, MasterCache, MasterDownloader, ProgressMode, UniverseConfig, UniverseRule,
-    UniverseSource, refresh_universe,
+    DownloadConfig, MasterCache, MasterDownloader, MasterSource, ProgressMode, UniverseConfig,
+    UniverseReport, UniverseRule, UniverseSource, refresh_universe,
 };
 
 /// The `universe` stage.
@@ -29,49 +28,75 @@ impl UniverseStage {
     }
 }
 
+impl From<&UniverseReport> for UniverseOutput {
+    fn from(report: &UniverseReport) -> Self {
+        Self {
+            trade_date: report.trade_date,
+            markets: report
+                .markets
+                .iter()
+                .map(|m| UniverseMarket {
+                    market: m.market,
+                    source: match &m.source {
+                        MasterSource::Downloaded => MasterOrigin::Downloaded,
+                        MasterSource::KeptLastGood { .. } => MasterOrigin::KeptLastGood,
+                    },
+                    records: m.records,
+                    bad_records: m.bad_lines.len(),
+                    downloaded_at: m.freshness.copy_time,
+                    stale: m.freshness.stale,
+                })
+                .collect(),
+            changes: report.changes.len(),
+            selected: report.universe.symbols(),
+            excluded: report
+                .universe
+                .exclusion_counts()
+                .into_iter()
+                .map(|(k, n)| (k.to_owned(), n))
+                .collect(),
+        }
+    }
+}
+
 impl Stage for UniverseStage {
+    type Output = UniverseOutput;
+
     fn name(&self) -> StageName {
         StageName::Universe
     }
 
-    fn run<'a>(&'a self, ctx: &'a mut StageContext) -> BoxFuture<'a, Result<Value, StageError>> {
-        let span = super::span(ctx, self.name());
-        Box::pin(
-            async move {
-                let cfg = &self.deps.config;
-                let download = DownloadConfig {
-                    progress: ProgressMode::Hidden,
-                    ..DownloadConfig::new(cfg.master_base.clone())
-                };
-                let downloader = MasterDownloader::new(download)
-                    .map_err(|e| StageError::Fatal(format!("master downloader: {e}")))?;
-                let cache = MasterCache::new(cfg.master_dir.clone());
-                let source = if cfg.symbols.is_empty() {
-                    UniverseSource::Rule(UniverseRule::default())
-                } else {
-                    UniverseSource::Symbols(cfg.symbols.clone())
-                };
-                let trading = ctx
-                    .output(StageName::ParamLoad)
-                    .and_then(|v| v.get("decision"))
-                    .and_then(Value::as_str)
-                    .is_none_or(|d| d != "SKIP");
-                let report = refresh_universe(
-                    &ctx.store,
-                    &downloader,
-                    &cache,
-                    &UniverseConfig::new(source),
-                    self.deps.clock.now(),
-                    trading,
-                )
-                .await
-                .map_err(|e| {
-                    let text = format!("universe: {e}");
-                    if e.is_retryable() { StageError::Retryable(text) } else { StageError::Fatal(text) }
-                })?;
-                Ok(report.to_json())
-            }
-            .instrument(span),
-        )
+    fn run<'a>(&'a self, ctx: &'a mut StageContext) -> BoxFuture<'a, Result<UniverseOutput, StageError>> {
+        Box::pin(async move {
+            let cfg = &self.deps.config;
+            let download = DownloadConfig {
+                progress: ProgressMode::Hidden,
+                ..DownloadConfig::new(cfg.master_base.clone())
+            };
+            let downloader =
+                MasterDownloader::new(download).map_err(|e| StageError::fatal("master downloader", e))?;
+            let cache = MasterCache::new(cfg.master_dir.clone());
+            let source = if cfg.symbols.is_empty() {
+                UniverseSource::Rule(UniverseRule::default())
+            } else {
+                UniverseSource::Symbols(cfg.symbols.clone())
+            };
+            // An empty universe fails the stage only on a day the strategy runs.
+            let trading = ctx.output::<ParamLoadOutput>()?.is_none_or(|p| p.decision != ParamsVerdict::Skip);
+            let report = refresh_universe(
+                &ctx.store,
+                &downloader,
+                &cache,
+                &UniverseConfig::new(source),
+                self.deps.clock.now(),
+                trading,
+            )
+            .await
+            .map_err(|e| {
+                let retryable = e.is_retryable();
+                StageError::Failed { what: "universe".to_owned(), retryable, source: Box::new(e) }
+            })?;
+            Ok(UniverseOutput::from(&report))
+        })
     }
 }
