@@ -1,7 +1,7 @@
 //! Tests of the stage port: the retry class and cause chain of [`StageError`], and typed outputs
 //! through the runner on SQLite and PostgreSQL — a typed output is stored as JSON with its keys and
 //! read back typed by a later stage; a stored output of another shape fails the reading stage with
-//! a typed, non-retryable error instead of a panic.
+//! a typed, non-retryable error instead of a panic; what a stage logs carries the runner's span.
 
 use std::sync::{Arc, Mutex};
 
@@ -168,3 +168,60 @@ async fn typed_outputs_through_the_runner_body(db: TestDb) {
 }
 
 crate::storage_test!(typed_outputs_through_the_runner, typed_outputs_through_the_runner_body);
+
+/// Captured log lines.
+#[derive(Clone, Default)]
+struct Lines(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Lines {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// `config_check` logging one line from inside its run.
+struct Logs;
+
+impl Stage for Logs {
+    type Output = Value;
+
+    fn name(&self) -> StageName {
+        StageName::ConfigCheck
+    }
+
+    fn run<'a>(&'a self, _ctx: &'a mut StageContext) -> BoxFuture<'a, Result<Value, StageError>> {
+        Box::pin(async {
+            tracing::info!("inside the stage");
+            Ok(Value::Null)
+        })
+    }
+}
+
+#[tokio::test]
+async fn the_runner_applies_the_stage_span() {
+    let lines = Lines::default();
+    let writer = lines.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_ansi(false)
+        .with_max_level(tracing::Level::INFO)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let db = TestDb::new(crate::store::testing::Backend::Sqlite).await.unwrap().expect("sqlite");
+    let runner =
+        Runner::new(db.store.clone(), Arc::new(KrxCalendar::builtin().unwrap())).with_stage(Arc::new(Logs));
+    let date = NaiveDate::from_ymd_opt(2026, 3, 4).unwrap();
+    let outcome = runner.run_until(date, StageName::ConfigCheck).await.unwrap();
+    assert_eq!(outcome, RunOutcome::Completed { through: StageName::ConfigCheck });
+    let text = String::from_utf8(lines.0.lock().unwrap().clone()).unwrap();
+    let line = text.lines().find(|l| l.contains("inside the stage")).expect("the stage's line");
+    assert!(
+        line.contains(r#"stage{run_id=1 stage="config_check" trade_date=2026-03-04 attempt=1}"#),
+        "{line}"
+    );
+}
