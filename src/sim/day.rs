@@ -12,8 +12,14 @@ use super::records;
 use super::state::{Feed, Order, OrderEvent, OrderStatus, SimState};
 use crate::domain::Side;
 
-/// Trade (and as many book) records streamed per symbol per advance of the markets at most.
-const STREAMED_PER_ADVANCE: usize = 40;
+/// Trades streamed per symbol per advance of the markets, about: an advance streams the end of
+/// the simulated time it covers that holds this many trades at the symbol's trade rate (with the
+/// book updates in that stretch). At real-time speed an advance covers 20 ms, so every record is
+/// streamed; at high speed a client sees a sample of the market as busy as a quiet name's.
+const STREAMED_TRADES: f64 = 12.0;
+
+/// Records kept per symbol per advance at most, whatever the rates.
+const STREAMED_MAX: usize = 400;
 
 impl SimState {
     /// Advances every market to `now`, matching resting orders on each print and rolling days.
@@ -41,8 +47,9 @@ impl SimState {
     }
 
     /// Runs every market's events due up to `target`, matching resting orders against the
-    /// prints, and streams the last [`STREAMED_PER_ADVANCE`] trade/book records of each symbol
-    /// (at real-time speed that is every record; a jump of hours streams only its end).
+    /// prints, and streams the trade/book records of the last stretch holding about
+    /// [`STREAMED_TRADES`] trades of each symbol (at real-time speed that is every record; a jump
+    /// of hours streams only its end).
     fn run_markets(&mut self, target: DateTime<FixedOffset>) {
         let symbols: Vec<String> = self.markets.keys().cloned().collect();
         let trading = self.calendar.is_trading_day(self.date);
@@ -63,10 +70,9 @@ impl SimState {
                 .filter(|o| o.symbol == sym && o.status == OrderStatus::Open)
                 .map(|o| o.id)
                 .collect();
-            // Records are formatted only near the end of a long advance: about as many events as
-            // are streamed, at the symbol's event rate.
-            let rate = m.activity.events_per_sec().max(0.001);
-            let window = TimeDelta::milliseconds((STREAMED_PER_ADVANCE as f64 / rate * 1_000.0) as i64);
+            // Records are formatted only near the end of a long advance.
+            let rate = m.activity.trades_per_sec.max(0.001);
+            let window = TimeDelta::milliseconds((STREAMED_TRADES / rate * 1_000.0).min(86_400_000.0) as i64);
             let mut frames: VecDeque<Feed> = VecDeque::new();
             while m.next_event <= target {
                 let t = m.next_event;
@@ -88,7 +94,7 @@ impl SimState {
                     let record = records::book(&m, t.time());
                     frames.push_back(Feed::Data { tr_id: "H0STASP0", key: sym.clone(), record });
                 }
-                while frames.len() > 2 * STREAMED_PER_ADVANCE {
+                while frames.len() > STREAMED_MAX {
                     frames.pop_front();
                 }
             }
