@@ -1,10 +1,13 @@
 //! Pure domain rules: no I/O, no async, no KIS field names.
 //!
 //! Shared primitives live in [`types`]; each other file owns one rule set
-//! (order state machine, fills, positions, prices, risk, strategy, calendar, stages).
+//! (order state machine, fills, positions, prices, risk, strategy, calendar, stages, instruments,
+//! the journal's day record).
 
 pub mod calendar;
 pub mod fill;
+pub mod instrument;
+pub mod journal;
 pub mod market;
 pub mod mode;
 pub mod order;

@@ -14,8 +14,8 @@ use super::drafts::{
 };
 use super::llm::LlmClient;
 use super::prompt::{AiJournal, OutputLimits, SYSTEM_PROMPT, build_prompt, parse_answer};
-use super::record::{DayRecord, EventClasses};
 use super::template;
+use crate::domain::journal::{DayRecord, EventClasses};
 use crate::domain::position::FeeSchedule;
 use crate::domain::strategy::validate_params;
 use crate::store::journal::{AiJobRun, NewJournal, day_record, insert_ai_job_run, insert_journal};

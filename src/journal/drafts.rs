@@ -16,7 +16,7 @@ use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
 use serde_json::Value;
 
-use super::record::DayRecord;
+use crate::domain::journal::DayRecord;
 use crate::domain::strategy::mean_reversion::SPECS;
 use crate::domain::strategy::{MeanReversionParams, ParamSpec, validate_params};
 use crate::store::params::{Approval, Draft, NewDraft, ParamsError, approve_draft, insert_draft};
@@ -162,7 +162,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::journal::record::{FillView, OrderView, PnlView};
+    use crate::domain::journal::{FillView, OrderView, PnlView};
 
     fn record(realized: Decimal, filled: &[bool]) -> DayRecord {
         let orders = filled

@@ -4,7 +4,7 @@
 use serde::Deserialize;
 use serde_json::json;
 
-use super::record::DayRecord;
+use crate::domain::journal::DayRecord;
 use crate::domain::strategy::ParamSpec;
 use crate::telemetry::Redactor;
 

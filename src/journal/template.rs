@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use chrono_tz::Asia::Seoul;
 use rust_decimal::Decimal;
 
-use super::record::{DayRecord, EventView};
+use crate::domain::journal::{DayRecord, EventView};
 
 fn kst(t: Option<DateTime<Utc>>) -> String {
     t.map_or_else(|| "-".to_owned(), |t| t.with_timezone(&Seoul).format("%H:%M:%S").to_string())
@@ -202,8 +202,8 @@ mod tests {
     use rust_decimal_macros::dec;
 
     use super::*;
+    use crate::domain::journal::{OrderView, PnlView};
     use crate::journal::prompt::missing_sections;
-    use crate::journal::record::{OrderView, PnlView};
 
     fn record() -> DayRecord {
         DayRecord {
@@ -238,7 +238,7 @@ mod tests {
 
     #[test]
     fn the_summary_counts_the_latest_attempt_of_each_stage_before_the_journal() {
-        let view = |stage: &str, attempt: i32, status: &str| crate::journal::record::StageView {
+        let view = |stage: &str, attempt: i32, status: &str| crate::domain::journal::StageView {
             stage: stage.into(),
             attempt,
             status: status.into(),

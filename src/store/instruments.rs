@@ -14,7 +14,7 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set, Transactio
 
 use super::{Severity, Store, StoreError};
 use crate::domain::Symbol;
-use crate::universe::{
+use crate::domain::instrument::{
     InstrumentChange, InstrumentFlags, Market, MarketWarning, MasterRecord, SecurityGroup,
 };
 

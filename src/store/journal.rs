@@ -4,11 +4,11 @@ use chrono::{DateTime, NaiveDate, Utc};
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
 
 use super::{Store, StoreError};
-use crate::domain::position::FeeSchedule;
-use crate::journal::record::{
+use crate::domain::journal::{
     DayRecord, EventClass, EventClasses, EventView, FillView, OrderView, PipelineView, PositionView,
     StageView, compute_pnl,
 };
+use crate::domain::position::FeeSchedule;
 use crate::telemetry::Redactor;
 
 fn scrub(text: &str) -> String {

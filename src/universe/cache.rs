@@ -13,8 +13,8 @@ use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
 
 use super::freshness::{Freshness, freshness};
-use super::layout::Market;
 use super::master::{MasterFileError, ParseOptions, ParseReport, parse_master};
+use crate::domain::instrument::Market;
 
 /// Errors of the on-disk master cache.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]

@@ -2,130 +2,9 @@
 //! delistings, halts, administrative issues, warnings, renames), for the caller to record as events.
 
 use std::collections::BTreeMap;
-use std::fmt;
 
-use serde::Serialize;
-
-use super::layout::Market;
-use super::record::{MarketWarning, MasterRecord, SecurityGroup};
 use crate::domain::Symbol;
-
-/// One difference between yesterday's instruments and today's master.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "kind", rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum InstrumentChange {
-    /// The code appears for the first time.
-    NewListing {
-        /// The instrument.
-        symbol: Symbol,
-        /// Its name.
-        name: String,
-        /// Its market.
-        market: Market,
-        /// Its security group.
-        group: SecurityGroup,
-    },
-    /// The code is no longer listed.
-    Delisting {
-        /// The instrument.
-        symbol: Symbol,
-        /// Its last known name.
-        name: String,
-        /// Its last known market.
-        market: Market,
-    },
-    /// Trading was halted (`halted: true`) or resumed (`halted: false`).
-    TradingHalt {
-        /// The instrument.
-        symbol: Symbol,
-        /// The new state.
-        halted: bool,
-    },
-    /// The administrative-issue designation was added or removed.
-    AdministrativeIssue {
-        /// The instrument.
-        symbol: Symbol,
-        /// The new state.
-        designated: bool,
-    },
-    /// The market-warning level changed.
-    MarketWarning {
-        /// The instrument.
-        symbol: Symbol,
-        /// Yesterday's level.
-        from: MarketWarning,
-        /// Today's level.
-        to: MarketWarning,
-    },
-    /// The Korean name changed.
-    NameChange {
-        /// The instrument.
-        symbol: Symbol,
-        /// Yesterday's name.
-        from: String,
-        /// Today's name.
-        to: String,
-    },
-    /// The instrument moved to another market (for example KOSDAQ to KOSPI).
-    MarketTransfer {
-        /// The instrument.
-        symbol: Symbol,
-        /// Yesterday's market.
-        from: Market,
-        /// Today's market.
-        to: Market,
-    },
-}
-
-impl InstrumentChange {
-    /// Returns the instrument the change is about.
-    pub fn symbol(&self) -> &Symbol {
-        match self {
-            Self::NewListing { symbol, .. }
-            | Self::Delisting { symbol, .. }
-            | Self::TradingHalt { symbol, .. }
-            | Self::AdministrativeIssue { symbol, .. }
-            | Self::MarketWarning { symbol, .. }
-            | Self::NameChange { symbol, .. }
-            | Self::MarketTransfer { symbol, .. } => symbol,
-        }
-    }
-
-    /// Returns the stable event kind (`NEW_LISTING`, `TRADING_HALT`, ...).
-    pub const fn kind(&self) -> &'static str {
-        match self {
-            Self::NewListing { .. } => "NEW_LISTING",
-            Self::Delisting { .. } => "DELISTING",
-            Self::TradingHalt { .. } => "TRADING_HALT",
-            Self::AdministrativeIssue { .. } => "ADMINISTRATIVE_ISSUE",
-            Self::MarketWarning { .. } => "MARKET_WARNING",
-            Self::NameChange { .. } => "NAME_CHANGE",
-            Self::MarketTransfer { .. } => "MARKET_TRANSFER",
-        }
-    }
-}
-
-impl fmt::Display for InstrumentChange {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::NewListing { symbol, name, market, group } => {
-                write!(f, "{symbol} {name}: new listing on {market} ({group})")
-            }
-            Self::Delisting { symbol, name, market } => write!(f, "{symbol} {name}: delisted from {market}"),
-            Self::TradingHalt { symbol, halted: true } => write!(f, "{symbol}: trading halted"),
-            Self::TradingHalt { symbol, halted: false } => write!(f, "{symbol}: trading resumed"),
-            Self::AdministrativeIssue { symbol, designated: true } => {
-                write!(f, "{symbol}: designated administrative issue")
-            }
-            Self::AdministrativeIssue { symbol, designated: false } => {
-                write!(f, "{symbol}: administrative issue released")
-            }
-            Self::MarketWarning { symbol, from, to } => write!(f, "{symbol}: market warning {from} -> {to}"),
-            Self::NameChange { symbol, from, to } => write!(f, "{symbol}: renamed {from} -> {to}"),
-            Self::MarketTransfer { symbol, from, to } => write!(f, "{symbol}: moved {from} -> {to}"),
-        }
-    }
-}
+use crate::domain::instrument::{InstrumentChange, Market, MasterRecord};
 
 /// Compares yesterday's instruments with today's master records over the markets in `scope`
 /// (pass only the markets whose master was refreshed, so a market that kept its old copy does not
@@ -197,7 +76,7 @@ pub fn diff_instruments(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::universe::record::test_record as rec;
+    use crate::domain::instrument::{MarketWarning, test_record as rec};
 
     const BOTH: &[Market] = &[Market::Kospi, Market::Kosdaq];
 

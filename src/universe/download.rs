@@ -9,8 +9,8 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use url::Url;
 
 use super::cache::{CacheError, LoadedMaster, MasterCache};
-use super::layout::Market;
 use super::master::{MasterFileError, ParseOptions, parse_master, unzip_master};
+use crate::domain::instrument::Market;
 
 /// The vendor's publication directory (REFERENCE.md §7).
 pub const DEFAULT_BASE_URL: &str = "https://new.real.download.dws.co.kr/common/master/";

@@ -6,8 +6,8 @@ use chrono::Datelike;
 use encoding_rs::EUC_KR;
 use rust_decimal::Decimal;
 
-use super::layout::{Field, Layout, Market};
-use super::record::{MarketWarning, MasterRecord};
+use super::layout::{Field, Layout};
+use crate::domain::instrument::{Market, MarketWarning, MasterRecord};
 
 /// Why a record cannot be written in its market's layout.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -5,8 +5,8 @@ use proptest::prelude::*;
 
 use super::*;
 use crate::domain::Symbol;
+use crate::domain::instrument::{InstrumentFlags, SecurityGroup, test_record};
 use crate::universe::master::{ParseOptions, parse_master, parse_record};
-use crate::universe::record::{InstrumentFlags, SecurityGroup, test_record};
 
 const KOSPI: &[u8] = include_bytes!("../../tests/fixtures/master/kospi_code.sample.mst");
 const KOSDAQ: &[u8] = include_bytes!("../../tests/fixtures/master/kosdaq_code.sample.mst");

@@ -4,38 +4,10 @@
 //! The numbers mirror `master_file_layouts.json` (a copy lives beside this file); a unit test
 //! checks every offset and width against that copy so the two cannot drift apart.
 
-use std::fmt;
-use std::str::FromStr;
+use crate::domain::instrument::Market;
 
-use serde::{Deserialize, Serialize};
-
-use crate::domain::DomainError;
-
-/// A KRX cash-equity market that publishes a stock master file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum Market {
-    /// KOSPI (유가증권시장), `kospi_code.mst`.
-    Kospi,
-    /// KOSDAQ, `kosdaq_code.mst`.
-    Kosdaq,
-    /// KONEX, `konex_code.mst`.
-    Konex,
-}
-
+// `Market` itself is a domain type; the names and byte layouts of its master files belong here.
 impl Market {
-    /// Every market, in declaration order.
-    pub const ALL: &'static [Market] = &[Market::Kospi, Market::Kosdaq, Market::Konex];
-
-    /// Returns the stable text form used in the database and the configuration.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::Kospi => "KOSPI",
-            Self::Kosdaq => "KOSDAQ",
-            Self::Konex => "KONEX",
-        }
-    }
-
     /// Returns the name of the master file inside the archive (`kospi_code.mst`).
     pub const fn member_name(self) -> &'static str {
         match self {
@@ -60,24 +32,6 @@ impl Market {
             Self::Kospi => &KOSPI,
             Self::Kosdaq => &KOSDAQ,
             Self::Konex => &KONEX,
-        }
-    }
-}
-
-impl fmt::Display for Market {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for Market {
-    type Err = DomainError;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.trim().to_ascii_uppercase().as_str() {
-            "KOSPI" => Ok(Self::Kospi),
-            "KOSDAQ" => Ok(Self::Kosdaq),
-            "KONEX" => Ok(Self::Konex),
-            _ => Err(DomainError::InvalidValue { kind: "market", value: s.to_owned() }),
         }
     }
 }
@@ -373,12 +327,9 @@ mod tests {
     }
 
     #[test]
-    fn market_names_round_trip() {
+    fn archive_names_wrap_the_member_names() {
         for &m in Market::ALL {
-            assert_eq!(m.as_str().parse::<Market>().unwrap(), m);
             assert_eq!(m.archive_name(), format!("{}.zip", m.member_name()));
         }
-        assert_eq!("kosdaq".parse::<Market>().unwrap(), Market::Kosdaq);
-        assert!("nasdaq".parse::<Market>().is_err());
     }
 }

@@ -8,9 +8,9 @@ use chrono::NaiveDate;
 use encoding_rs::EUC_KR;
 use rust_decimal::Decimal;
 
-use super::layout::{Field, Layout, Market};
-use super::record::{InstrumentFlags, MarketWarning, MasterRecord, SecurityGroup};
+use super::layout::{Field, Layout};
 use crate::domain::Symbol;
+use crate::domain::instrument::{InstrumentFlags, Market, MarketWarning, MasterRecord, SecurityGroup};
 
 /// Limits that decide when a file is refused whole instead of parsed with skipped records.
 #[derive(Debug, Clone, Copy, PartialEq)]

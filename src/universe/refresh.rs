@@ -8,13 +8,12 @@ use chrono_tz::Asia::Seoul;
 use serde_json::json;
 
 use super::cache::MasterCache;
-use super::diff::{InstrumentChange, diff_instruments};
+use super::diff::diff_instruments;
 use super::download::{MasterDownloader, RefreshError, RefreshOutcome, refresh_master};
 use super::freshness::Freshness;
-use super::layout::Market;
 use super::master::ParseOptions;
-use super::record::MasterRecord;
 use super::select::{ExclusionPolicy, Universe, UniverseError, UniverseSource, select_universe};
+use crate::domain::instrument::{InstrumentChange, Market, MasterRecord};
 use crate::store::instruments::{UpsertStats, load_instruments, record_changes, upsert_instruments};
 use crate::store::{Severity, Store, StoreError};
 

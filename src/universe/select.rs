@@ -7,9 +7,8 @@ use std::fmt;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use super::layout::Market;
-use super::record::{InstrumentFlags, MarketWarning, MasterRecord, SecurityGroup};
 use crate::domain::Symbol;
+use crate::domain::instrument::{InstrumentFlags, Market, MarketWarning, MasterRecord, SecurityGroup};
 
 /// Where the candidate symbols come from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

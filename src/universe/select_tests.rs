@@ -1,7 +1,7 @@
 //! Unit tests of universe selection.
 
 use super::*;
-use crate::universe::record::test_record as rec;
+use crate::domain::instrument::test_record as rec;
 
 fn sym(code: &str) -> Symbol {
     Symbol::new(code).unwrap()

@@ -1,16 +1,61 @@
-//! The typed instrument record read from a stock master file, shaped to map one-to-one onto an
-//! `instruments` row, with its security group, market-warning level and status flags.
+//! Instruments: the KRX [`Market`], the typed [`MasterRecord`] read from a stock master file
+//! (shaped to map one-to-one onto an `instruments` row) with its security group, market-warning level
+//! and status flags, and the day's [`InstrumentChange`]s.
 
 use std::fmt;
+use std::str::FromStr;
 
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use super::layout::Market;
-use crate::domain::Symbol;
+use super::{DomainError, Symbol};
 
-/// Security group (`scrt_grp_cls_code`): what kind of instrument a code is.
+/// A KRX cash-equity market that publishes a stock master file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Market {
+    /// KOSPI (유가증권시장).
+    Kospi,
+    /// KOSDAQ.
+    Kosdaq,
+    /// KONEX.
+    Konex,
+}
+
+impl Market {
+    /// Every market, in declaration order.
+    pub const ALL: &'static [Market] = &[Market::Kospi, Market::Kosdaq, Market::Konex];
+
+    /// Returns the stable text form used in the database and the configuration.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Kospi => "KOSPI",
+            Self::Kosdaq => "KOSDAQ",
+            Self::Konex => "KONEX",
+        }
+    }
+}
+
+impl fmt::Display for Market {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Market {
+    type Err = DomainError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_uppercase().as_str() {
+            "KOSPI" => Ok(Self::Kospi),
+            "KOSDAQ" => Ok(Self::Kosdaq),
+            "KONEX" => Ok(Self::Konex),
+            _ => Err(DomainError::InvalidValue { kind: "market", value: s.to_owned() }),
+        }
+    }
+}
+
+/// Security group: what kind of instrument a code is.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub enum SecurityGroup {
@@ -114,7 +159,7 @@ impl fmt::Display for SecurityGroup {
     }
 }
 
-/// KRX market-warning level (`mrkt_alrm_cls_code`), ordered from none to risk.
+/// KRX market-warning level, ordered from none to risk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum MarketWarning {
@@ -182,27 +227,27 @@ macro_rules! flags {
 }
 
 flags! {
-    /// Liquidation trading before delisting (정리매매, `sltr_yn`).
+    /// Liquidation trading before delisting (정리매매).
     liquidation_trading = 0,
-    /// Advance notice of a warning-to-risk designation (`mrkt_alrm_risk_adnt_yn`).
+    /// Advance notice of a warning-to-risk designation.
     warning_risk_notice = 1,
-    /// Unfaithful-disclosure designation (불성실공시, `insn_pbnt_yn`).
+    /// Unfaithful-disclosure designation (불성실공시).
     unfaithful_disclosure = 2,
-    /// Short-term overheating designated or extended (단기과열 2/3, `short_over_cls_code`).
+    /// Short-term overheating designated or extended (단기과열 2/3).
     short_term_overheat = 3,
-    /// Short-selling overheated (공매도과열, `ssts_hot_yn`).
+    /// Short-selling overheated (공매도과열).
     short_sale_overheat = 4,
-    /// Abnormal price surge (이상급등, `stange_runup_yn`).
+    /// Abnormal price surge (이상급등).
     abnormal_surge = 5,
-    /// Low liquidity (저유동성, `low_current_yn`).
+    /// Low liquidity (저유동성).
     low_liquidity = 6,
-    /// Special-purpose acquisition company (SPAC, `etpr_undt_objt_co_yn`).
+    /// Special-purpose acquisition company (SPAC).
     spac = 7,
-    /// KOSDAQ investment-caution alert (투자주의환기, `invt_alrm_yn`).
+    /// KOSDAQ investment-caution alert (투자주의환기).
     investment_alert = 8,
-    /// Credit trading allowed (`crdt_able`).
+    /// Credit trading allowed.
     credit_available = 9,
-    /// Preferred share (`prst_cls_code` 1 or 2).
+    /// Preferred share.
     preferred = 10,
 }
 
@@ -256,6 +301,123 @@ impl MasterRecord {
     }
 }
 
+/// One difference between yesterday's instruments and today's master.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum InstrumentChange {
+    /// The code appears for the first time.
+    NewListing {
+        /// The instrument.
+        symbol: Symbol,
+        /// Its name.
+        name: String,
+        /// Its market.
+        market: Market,
+        /// Its security group.
+        group: SecurityGroup,
+    },
+    /// The code is no longer listed.
+    Delisting {
+        /// The instrument.
+        symbol: Symbol,
+        /// Its last known name.
+        name: String,
+        /// Its last known market.
+        market: Market,
+    },
+    /// Trading was halted (`halted: true`) or resumed (`halted: false`).
+    TradingHalt {
+        /// The instrument.
+        symbol: Symbol,
+        /// The new state.
+        halted: bool,
+    },
+    /// The administrative-issue designation was added or removed.
+    AdministrativeIssue {
+        /// The instrument.
+        symbol: Symbol,
+        /// The new state.
+        designated: bool,
+    },
+    /// The market-warning level changed.
+    MarketWarning {
+        /// The instrument.
+        symbol: Symbol,
+        /// Yesterday's level.
+        from: MarketWarning,
+        /// Today's level.
+        to: MarketWarning,
+    },
+    /// The Korean name changed.
+    NameChange {
+        /// The instrument.
+        symbol: Symbol,
+        /// Yesterday's name.
+        from: String,
+        /// Today's name.
+        to: String,
+    },
+    /// The instrument moved to another market (for example KOSDAQ to KOSPI).
+    MarketTransfer {
+        /// The instrument.
+        symbol: Symbol,
+        /// Yesterday's market.
+        from: Market,
+        /// Today's market.
+        to: Market,
+    },
+}
+
+impl InstrumentChange {
+    /// Returns the instrument the change is about.
+    pub fn symbol(&self) -> &Symbol {
+        match self {
+            Self::NewListing { symbol, .. }
+            | Self::Delisting { symbol, .. }
+            | Self::TradingHalt { symbol, .. }
+            | Self::AdministrativeIssue { symbol, .. }
+            | Self::MarketWarning { symbol, .. }
+            | Self::NameChange { symbol, .. }
+            | Self::MarketTransfer { symbol, .. } => symbol,
+        }
+    }
+
+    /// Returns the stable event kind (`NEW_LISTING`, `TRADING_HALT`, ...).
+    pub const fn kind(&self) -> &'static str {
+        match self {
+            Self::NewListing { .. } => "NEW_LISTING",
+            Self::Delisting { .. } => "DELISTING",
+            Self::TradingHalt { .. } => "TRADING_HALT",
+            Self::AdministrativeIssue { .. } => "ADMINISTRATIVE_ISSUE",
+            Self::MarketWarning { .. } => "MARKET_WARNING",
+            Self::NameChange { .. } => "NAME_CHANGE",
+            Self::MarketTransfer { .. } => "MARKET_TRANSFER",
+        }
+    }
+}
+
+impl fmt::Display for InstrumentChange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::NewListing { symbol, name, market, group } => {
+                write!(f, "{symbol} {name}: new listing on {market} ({group})")
+            }
+            Self::Delisting { symbol, name, market } => write!(f, "{symbol} {name}: delisted from {market}"),
+            Self::TradingHalt { symbol, halted: true } => write!(f, "{symbol}: trading halted"),
+            Self::TradingHalt { symbol, halted: false } => write!(f, "{symbol}: trading resumed"),
+            Self::AdministrativeIssue { symbol, designated: true } => {
+                write!(f, "{symbol}: designated administrative issue")
+            }
+            Self::AdministrativeIssue { symbol, designated: false } => {
+                write!(f, "{symbol}: administrative issue released")
+            }
+            Self::MarketWarning { symbol, from, to } => write!(f, "{symbol}: market warning {from} -> {to}"),
+            Self::NameChange { symbol, from, to } => write!(f, "{symbol}: renamed {from} -> {to}"),
+            Self::MarketTransfer { symbol, from, to } => write!(f, "{symbol}: moved {from} -> {to}"),
+        }
+    }
+}
+
 /// Returns a plain tradable stock record for unit tests.
 #[cfg(test)]
 pub(crate) fn test_record(code: &str, market: Market) -> MasterRecord {
@@ -283,6 +445,15 @@ pub(crate) fn test_record(code: &str, market: Market) -> MasterRecord {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn market_names_round_trip() {
+        for &m in Market::ALL {
+            assert_eq!(m.as_str().parse::<Market>().unwrap(), m);
+        }
+        assert_eq!("kosdaq".parse::<Market>().unwrap(), Market::Kosdaq);
+        assert!("nasdaq".parse::<Market>().is_err());
+    }
 
     #[test]
     fn flags_round_trip_through_bits() {

@@ -1,5 +1,6 @@
 //! The day's structured record (stages, orders, fills, positions, P&L, guardrail breaches, errors,
-//! disconnects) that both the template journal and the model prompt are built from.
+//! disconnects) that both the template journal and the model prompt are built from, with its
+//! event classes and the pure P&L recomputation.
 
 use std::collections::BTreeMap;
 
