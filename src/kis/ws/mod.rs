@@ -4,7 +4,6 @@ pub mod codec;
 pub mod crypto;
 pub mod error;
 pub mod feed;
-mod fields;
 pub mod fills;
 
 pub use error::KisWsError;

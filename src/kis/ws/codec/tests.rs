@@ -3,7 +3,16 @@
 use proptest::prelude::*;
 use rust_decimal_macros::dec;
 
-use super::*;
+use chrono::{NaiveDate, NaiveTime};
+
+use super::{
+    Decoder, Execution, Frame, LayoutDrift, MAX_FRAME_BYTES, Records, parse_decimal, parse_frame,
+    parse_hhmmss, parse_yyyymmdd,
+};
+use crate::domain::Side;
+use crate::domain::market::{BookLevel, NoticeKind, QuoteEvent, SessionPhase, TradeTick};
+use crate::kis::ws::crypto::NoticeCipher;
+use crate::kis::ws::error::KisWsError;
 
 pub(crate) const TRADE: &str = "005930^093354^71900^5^-100^-0.14^72023.83^72100^72400^71700^71900^71800^1^3052507^219853241700^5105^6937^1832^84.90^1366314^1159996^1^0.39^20.28^090020^5^-200^090820^5^-500^092619^2^200^20230612^20^N^65945^216924^1118750^2199206^0.05^2424142^125.92^0^^72100";
 pub(crate) const BOOK: &str = "005930^093730^0^71900^72000^72100^72200^72300^72400^72500^72600^72700^72800^71800^71700^71600^71500^71400^71300^71200^71100^71000^70900^91918^117942^92673^79708^106729^141988^176192^113906^134077^104229^95221^159371^220746^284657^212742^195370^182710^209747^376432^158171^1159362^2095167^0^0^0^0^525579^-72000^5^-100.00^3159115^0^8^0^0^0";
