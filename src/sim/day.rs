@@ -1,4 +1,4 @@
-//! Advancing the simulated day: runs each symbol's price process second by second, fills
+//! Advancing the simulated day: runs each symbol's trades and book updates in time order, fills
 //! resting orders against the prints, streams trade/book records, and rolls the trading date.
 
 use std::collections::VecDeque;
