@@ -303,7 +303,12 @@ impl SymbolMarket {
         self.schedule_from(due);
         let a = self.activity;
         let flat = self.flat();
-        if !self.rng.random_bool((a.trades_per_sec / a.events_per_sec()).clamp(0.0, 1.0)) {
+        let trade_share = if a.events_per_sec() > 0.0 {
+            (a.trades_per_sec / a.events_per_sec()).clamp(0.0, 1.0)
+        } else {
+            0.0
+        };
+        if !self.rng.random_bool(trade_share) {
             self.requote();
             return Tick::Quote;
         }
@@ -527,6 +532,13 @@ mod tests {
         let mut b = SymbolMarket::new(inst, activity, 7, now, &cal);
         let (lo, hi) = a.band();
         let (mut trades, mut quotes) = (0, 0);
+        let mut silent = SymbolMarket::new(catalog("005930"), Activity::parse("0:0").unwrap(), 7, now, &cal);
+        silent.step(now.time());
+        assert_eq!(
+            silent.next_event,
+            DateTime::<FixedOffset>::MAX_UTC.fixed_offset(),
+            "no activity, no event"
+        );
         while a.next_event < now + TimeDelta::seconds(5_000) {
             assert_eq!(a.next_event, b.next_event);
             let t = a.next_event.time();
