@@ -75,8 +75,9 @@ pub struct SimArgs {
     /// Fault: any fault command as admin-API JSON, e.g. '{"fault":"notice_duplicate","count":2}' (repeatable).
     #[arg(long = "fault", value_parser = parse_fault)]
     pub faults: Vec<FaultCommand>,
-    /// Market activity of one symbol as SYMBOL=TRADES[:QUOTES] per second, e.g. 005930=3:8
-    /// (repeatable; default by market value: 3:8 for the largest caps, 1:3 mid, 0.35:1 others).
+    /// Market activity of one symbol as SYMBOL=TRADES[:QUOTES] per second, e.g. 005930=3:8;
+    /// QUOTES defaults to twice TRADES (repeatable; default by market value: 3:8 for the largest
+    /// caps, 1:3 mid, 0.35:1 others).
     #[arg(long = "activity", value_parser = parse_activity)]
     pub activity: Vec<(String, Activity)>,
     /// Number orders in one sequence across days instead of restarting at 0000000001 every

@@ -78,17 +78,14 @@ impl SimState {
                 let t = m.next_event;
                 let tick = m.step(t.time());
                 let streamed = target - t <= window;
-                match tick {
-                    Tick::Trade(p) => {
-                        if !resting.is_empty() {
-                            self.match_resting(&mut m, &resting, p, t);
-                        }
-                        if streamed {
-                            let record = records::trade(&m, &p);
-                            frames.push_back(Feed::Data { tr_id: "H0STCNT0", key: sym.clone(), record });
-                        }
+                if let Tick::Trade(p) = tick {
+                    if !resting.is_empty() {
+                        self.match_resting(&mut m, &resting, p, t);
                     }
-                    Tick::Quote => {}
+                    if streamed {
+                        let record = records::trade(&m, &p);
+                        frames.push_back(Feed::Data { tr_id: "H0STCNT0", key: sym.clone(), record });
+                    }
                 }
                 if streamed {
                     let record = records::book(&m, t.time());

@@ -60,11 +60,6 @@ impl<IO> KisHeaderCase<IO> {
         Self { inner, pending: Vec::new(), sent: 0, scanned: 0, body_left: 0, head: HeadState::Http }
     }
 
-    /// Returns the wrapped connection.
-    pub fn get_ref(&self) -> &IO {
-        &self.inner
-    }
-
     /// Rewrites the header names of the heads in `pending[scanned..]`.
     fn rewrite(&mut self) {
         if self.head != HeadState::Http {

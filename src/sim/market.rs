@@ -52,7 +52,7 @@ impl Activity {
         self.trades_per_sec + self.quotes_per_sec
     }
 
-    /// Parses `TRADES[:QUOTES]` (per second, e.g. `3:8`).
+    /// Parses `TRADES[:QUOTES]` (per second, e.g. `3:8`; without `QUOTES`, twice the trades).
     ///
     /// # Errors
     /// Returns a message naming the bad part.
