@@ -12,7 +12,7 @@ use rust_decimal::Decimal;
 use sea_orm::TransactionTrait;
 use serde_json::json;
 
-use super::orders::{fold_cancel_records, number_eq};
+use super::orders::{fold_cancel_records, is_broker_order};
 use super::{Checkpoint, TradingCore, TradingError};
 use crate::domain::fill::{FillLedger, FillSnapshot, LedgerOutcome, NoticeFill};
 use crate::domain::market::{
@@ -276,9 +276,8 @@ impl TradingCore {
         let Some(no) = stored.order.broker_order_no() else { return Ok(()) };
         match self.broker.todays_orders().await {
             Ok(list) => {
-                if let Some(b) = list.iter().find(|b| {
-                    b.trade_date() == stored.trade_date && number_eq(&b.broker_order_no, &no.number)
-                }) && b.filled_qty > Decimal::ZERO
+                if let Some(b) = list.iter().find(|b| is_broker_order(b, stored.trade_date, &no.number))
+                    && b.filled_qty > Decimal::ZERO
                 {
                     let snap = FillSnapshot {
                         broker_order_no: no.clone(),

@@ -380,10 +380,7 @@ impl TradingCore {
         let o = &stored.order;
         let day = stored.trade_date;
         if let Some(no) = o.broker_order_no() {
-            return Ok(broker_orders
-                .iter()
-                .filter(|b| b.trade_date() == day && number_eq(&b.broker_order_no, &no.number))
-                .collect());
+            return Ok(broker_orders.iter().filter(|b| is_broker_order(b, day, &no.number)).collect());
         }
         let r = o.request();
         let since =
@@ -508,10 +505,7 @@ impl TradingCore {
                 return Ok(CancelOutcome::Pending(stored));
             }
         };
-        let s = match broker_orders
-            .iter()
-            .find(|b| b.trade_date() == stored.trade_date && number_eq(&b.broker_order_no, &no.number))
-        {
+        let s = match broker_orders.iter().find(|b| is_broker_order(b, stored.trade_date, &no.number)) {
             Some(b) => self.adopt_broker_order(order_id, b).await?,
             None => stored,
         };
@@ -565,15 +559,26 @@ pub fn fold_cancel_records(list: &[BrokerOrder]) -> Vec<BrokerOrder> {
     out
 }
 
+/// Returns a broker order number without its zero padding.
+fn bare(number: &str) -> &str {
+    number.trim().trim_start_matches('0')
+}
+
 /// Compares broker order numbers, ignoring zero padding.
 pub(crate) fn number_eq(a: &str, b: &str) -> bool {
-    a.trim().trim_start_matches('0') == b.trim().trim_start_matches('0')
+    bare(a) == bare(b)
+}
+
+/// Returns true when the broker order is the one numbered `number` on `trade_date`: numbers
+/// restart every date, so a number alone names no order.
+pub(crate) fn is_broker_order(b: &BrokerOrder, trade_date: NaiveDate, number: &str) -> bool {
+    b.trade_date() == trade_date && number_eq(&b.broker_order_no, number)
 }
 
 /// Returns the key of a broker order number on a trading date, zero padding ignored: numbers
 /// restart every date, so a number alone names no order.
 pub(crate) fn broker_key(trade_date: NaiveDate, number: &str) -> (NaiveDate, String) {
-    (trade_date, number.trim().trim_start_matches('0').to_owned())
+    (trade_date, bare(number).to_owned())
 }
 
 #[cfg(test)]

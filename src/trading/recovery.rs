@@ -11,7 +11,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::orders::{Resolution, broker_key, fold_cancel_records, number_eq};
+use super::orders::{Resolution, broker_key, fold_cancel_records, is_broker_order};
 use super::{TradingCore, TradingError};
 use crate::domain::mode::StopReason;
 use crate::domain::order::OrderStatus;
@@ -124,9 +124,7 @@ impl TradingCore {
                 continue;
             }
             let Some(no) = stored.order.broker_order_no() else { continue };
-            let Some(b) = broker_orders
-                .iter()
-                .find(|b| b.trade_date() == stored.trade_date && number_eq(&b.broker_order_no, &no.number))
+            let Some(b) = broker_orders.iter().find(|b| is_broker_order(b, stored.trade_date, &no.number))
             else {
                 if status.is_open() || stored.order.filled_qty() > Decimal::ZERO {
                     unresolved.push(format!("order {id} ({no}) is not listed by the broker"));
