@@ -1,6 +1,10 @@
 //! Fill identity and the per-order fill ledger: deduplicates notices, turns cumulative REST
 //! snapshots into deltas and never lets the filled quantity exceed the order quantity.
 //!
+//! This is the one fill identity ([`FillId`], [`FillKey`]) and the one ledger of the service: the
+//! real-time feed only reports notices ([`crate::domain::market::FillNotice`]) and reconnects, and
+//! the fills missed while the socket was down come here as a snapshot.
+//!
 //! KIS reports fills two ways. A realtime notice (`H0STCNI0`, `CNTG_YN=2`) names one fill: order
 //! number, time, quantity, price; it has no sequence number. An inquiry (`inquire-daily-ccld`) only
 //! gives cumulative totals per order (`tot_ccld_qty`, `tot_ccld_amt`/`avg_prvs`). The ledger
@@ -153,12 +157,13 @@ impl FillSnapshot {
     }
 }
 
-/// One fill from a realtime notice.
+/// One fill from a realtime notice ([`crate::domain::market::FillNotice`]) as the ledger of its
+/// order takes it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NoticeFill {
     /// The order.
     pub broker_order_no: BrokerOrderNo,
-    /// Execution time.
+    /// Execution time (KST, as the notice gives it).
     pub exec_time: NaiveTime,
     /// Quantity.
     pub qty: Decimal,

@@ -160,29 +160,20 @@ pub struct OrderNotice {
     pub at: DateTime<Utc>,
 }
 
-/// Identity of one fill, stable across the real-time stream and REST reconciliation.
+/// One fill of one of our orders, as its real-time notice reports it (`CNTG_YN=2`): a single
+/// execution, not a running total. It carries no identity of its own: the order's
+/// [`crate::domain::fill::FillLedger`] identifies it by execution time, quantity and price
+/// ([`crate::domain::fill::FillKey::Notice`]) and converges it with REST snapshots.
 ///
-/// A fill is identified by its order — (trading date, order number), since order numbers restart
-/// every trading date — and the cumulative filled quantity of that order after it, which both
-/// the notice stream and the daily order inquiry can reproduce.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-pub struct FillId {
-    /// Trading date (KST) of the order.
-    pub trade_date: NaiveDate,
-    /// Broker order number.
-    pub broker_order_no: String,
-    /// Cumulative filled quantity of the order including this fill.
-    pub cum_qty: Decimal,
-}
-
-/// A fill of one of our orders.
+/// Dates and times are KST as the notice gives them; a notice carries only a time, so its trading
+/// date is the KST date of the session it arrived in.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct FillEvent {
-    /// Fill identity used for deduplication.
-    pub fill_id: FillId,
-    /// Trading date (KST) of the order: the session the notice arrived in, or the date of the
-    /// daily order inquiry a reconciled fill came from.
+pub struct FillNotice {
+    /// Trading date (KST) of the session the notice arrived in: an order number identifies an
+    /// order only within its trading date.
     pub trade_date: NaiveDate,
+    /// Execution time (KST, `STCK_CNTG_HOUR`).
+    pub exec_time: NaiveTime,
     /// Broker order number.
     pub broker_order_no: String,
     /// Broker branch number.
@@ -193,12 +184,8 @@ pub struct FillEvent {
     pub side: Side,
     /// Quantity of this fill.
     pub qty: Decimal,
-    /// Price of this fill (for a reconciled fill: the average of the missed part).
+    /// Price of this fill.
     pub price: Decimal,
-    /// Broker timestamp.
-    pub at: DateTime<Utc>,
-    /// True when the fill was recovered from the daily order inquiry instead of a notice.
-    pub reconciled: bool,
 }
 
 /// Today's order as the broker reports it.
@@ -501,6 +488,10 @@ pub enum FeedStatus {
         /// Number of active registrations.
         registrations: usize,
     },
+    /// The socket is open again after it was lost (sent right after that connection's
+    /// [`FeedStatus::Connected`]): notices sent while it was down are gone, so the consumer asks
+    /// the broker for a snapshot of today's orders to recover the fills it missed.
+    Reconnected,
     /// The socket was lost; a reconnect is under way.
     Disconnected {
         /// Why the socket was lost.
@@ -525,11 +516,6 @@ pub enum FeedStatus {
         /// What was wrong (no payload content).
         message: String,
     },
-    /// Fetching today's fills after a reconnect failed; fills may be missing until the next one.
-    ReconcileFailed {
-        /// What failed.
-        message: String,
-    },
     /// The feed was shut down on request.
     Closed,
 }
@@ -539,8 +525,8 @@ pub enum FeedStatus {
 pub enum ExecutionEvent {
     /// Receipt of an order, modify, cancel or reject.
     Notice(OrderNotice),
-    /// A fill.
-    Fill(FillEvent),
+    /// A fill notice.
+    Fill(FillNotice),
     /// Feed health.
     Status(FeedStatus),
 }

@@ -20,10 +20,6 @@ impl FeedBackend for KisRest {
     fn approval_key(&self, renew: bool) -> BoxFuture<'_, Result<Secret, BrokerError>> {
         Box::pin(self.tokens().approval_key(renew))
     }
-
-    fn todays_orders(&self) -> BoxFuture<'_, Result<Vec<BrokerOrder>, BrokerError>> {
-        Box::pin(KisRest::todays_orders(self))
-    }
 }
 
 /// A KIS account behind the [`Broker`] port.

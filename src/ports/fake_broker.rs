@@ -1,5 +1,7 @@
 //! An in-memory [`Broker`] for pure service-layer tests: records every call, accepts, rejects
-//! or fills orders as configured, and emits the matching notices and fills on its channels.
+//! or fills orders as configured, and emits the matching notices and fill notices on its
+//! channels. A fill can also be lost with the socket ([`FakeBroker::fill_unnoticed`]) and the
+//! socket "reconnected" ([`FakeBroker::reconnect`]), as the real feed reports it.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -11,9 +13,9 @@ use tokio::sync::mpsc;
 use super::{Broker, BrokerError, BrokerFuture, BrokerStreams, Clock};
 use crate::domain::Symbol;
 use crate::domain::market::{
-    AccountSnapshot, BrokerFill, BrokerOrder, CancelRequest, DailyBar, ExecutionEvent, FillEvent, FillId,
-    Holiday, MarketEvent, ModifyRequest, NoticeKind, OrderAck, OrderBook, OrderNotice, OrderRequest, Quote,
-    Subscription,
+    AccountSnapshot, BrokerFill, BrokerOrder, CancelRequest, DailyBar, ExecutionEvent, FeedStatus,
+    FillNotice, Holiday, MarketEvent, ModifyRequest, NoticeKind, OrderAck, OrderBook, OrderNotice,
+    OrderRequest, Quote, Subscription, to_kst,
 };
 
 /// One recorded call.
@@ -158,7 +160,7 @@ impl FakeBroker {
         self.with(|s| s.subscriptions.iter().cloned().collect())
     }
 
-    /// Fills `qty` of a resting order at `price` and emits the fill.
+    /// Fills `qty` of a resting order at `price` and emits its fill notice.
     ///
     /// # Errors
     /// Returns [`BrokerError::Rejected`] when the order is unknown or `qty` exceeds its remainder.
@@ -167,9 +169,26 @@ impl FakeBroker {
         broker_order_no: &str,
         qty: Decimal,
         price: Decimal,
-    ) -> Result<FillEvent, BrokerError> {
-        let at = self.clock.now();
-        let fill = self.with(|s| {
+    ) -> Result<FillNotice, BrokerError> {
+        let fill = self.fill_unnoticed(broker_order_no, qty, price)?;
+        let _ = self.exec_tx.send(ExecutionEvent::Fill(fill.clone()));
+        Ok(fill)
+    }
+
+    /// Fills `qty` of a resting order at `price` without emitting the notice, as when the notice
+    /// is lost with the socket: only the broker's order state (`todays_orders`) shows the fill.
+    /// Returns the notice that was lost.
+    ///
+    /// # Errors
+    /// As [`FakeBroker::fill`].
+    pub fn fill_unnoticed(
+        &self,
+        broker_order_no: &str,
+        qty: Decimal,
+        price: Decimal,
+    ) -> Result<FillNotice, BrokerError> {
+        let now = to_kst(self.clock.now());
+        self.with(|s| {
             let order = s
                 .orders
                 .iter_mut()
@@ -182,26 +201,30 @@ impl FakeBroker {
             order.filled_qty += qty;
             order.remaining_qty -= qty;
             order.avg_fill_price = order.filled_amount / order.filled_qty;
-            let trade_date = order.trade_date();
-            Ok(FillEvent {
-                fill_id: FillId {
-                    trade_date,
-                    broker_order_no: order.broker_order_no.clone(),
-                    cum_qty: order.filled_qty,
-                },
-                trade_date,
+            Ok(FillNotice {
+                trade_date: order.trade_date(),
+                exec_time: now.time(),
                 broker_order_no: order.broker_order_no.clone(),
                 branch: order.branch.clone(),
                 symbol: order.symbol.clone(),
                 side: order.side,
                 qty,
                 price,
-                at,
-                reconciled: false,
             })
-        })?;
-        let _ = self.exec_tx.send(ExecutionEvent::Fill(fill.clone()));
-        Ok(fill)
+        })
+    }
+
+    /// Reports a socket drop and reconnect as the real feed does: `Disconnected`, `Connected`
+    /// with the active registrations, then `Reconnected` (notices sent meanwhile are lost).
+    pub fn reconnect(&self, reason: &str) {
+        let registrations = self.with(|s| s.subscriptions.len());
+        for status in [
+            FeedStatus::Disconnected { reason: reason.into() },
+            FeedStatus::Connected { registrations },
+            FeedStatus::Reconnected,
+        ] {
+            let _ = self.exec_tx.send(ExecutionEvent::Status(status));
+        }
     }
 
     fn begin(&self, call: FakeCall) -> Result<(), BrokerError> {
@@ -439,6 +462,10 @@ mod tests {
         FakeBroker::new(Arc::new(FakeClock::new(DateTime::from_timestamp(1_700_000_000, 0).unwrap())))
     }
 
+    fn ack_date(ack: &OrderAck) -> NaiveDate {
+        to_kst(ack.at).date_naive()
+    }
+
     fn buy(qty: Decimal) -> OrderRequest {
         OrderRequest {
             symbol: Symbol::new("005930").unwrap(),
@@ -462,10 +489,16 @@ mod tests {
         let Some(ExecutionEvent::Notice(n)) = streams.executions.recv().await else { panic!("notice") };
         assert_eq!(n.kind, NoticeKind::Accepted);
         let Some(ExecutionEvent::Fill(f)) = streams.executions.recv().await else { panic!("fill") };
-        assert_eq!((f.qty, f.fill_id.cum_qty), (dec!(4), dec!(4)));
+        assert_eq!((f.qty, f.price, f.trade_date), (dec!(4), dec!(70000), ack_date(&ack)));
+        // A fill lost with the socket shows only in the order state; a reconnect is reported.
+        b.fill_unnoticed(&ack.broker_order_no, dec!(1), dec!(70000)).unwrap();
+        b.reconnect("eof");
+        let statuses: Vec<_> = std::iter::from_fn(|| streams.executions.try_recv().ok()).collect();
+        assert!(statuses.iter().all(|e| matches!(e, ExecutionEvent::Status(_))), "{statuses:?}");
+        assert_eq!(statuses.last(), Some(&ExecutionEvent::Status(FeedStatus::Reconnected)));
         let fills = b.todays_fills().await.unwrap();
-        assert_eq!(fills[0].filled_qty, dec!(4));
-        assert_eq!(b.open_orders().await.unwrap()[0].remaining_qty, dec!(6));
+        assert_eq!(fills[0].filled_qty, dec!(5));
+        assert_eq!(b.open_orders().await.unwrap()[0].remaining_qty, dec!(5));
     }
 
     #[tokio::test]

@@ -15,9 +15,7 @@ use serde_json::json;
 use super::orders::{fold_cancel_records, is_broker_order};
 use super::{Checkpoint, TradingCore, TradingError};
 use crate::domain::fill::{FillLedger, FillSnapshot, LedgerOutcome, NoticeFill};
-use crate::domain::market::{
-    BrokerOrder, ExecutionEvent, FeedStatus, FillEvent, NoticeKind, OrderNotice, to_kst,
-};
+use crate::domain::market::{BrokerOrder, ExecutionEvent, FeedStatus, FillNotice, NoticeKind, OrderNotice};
 use crate::domain::mode::StopReason;
 use crate::domain::order::{BrokerOrderNo, OrderEvent, OrderStatus};
 use crate::store::Severity;
@@ -46,7 +44,9 @@ enum LedgerInput {
 }
 
 impl TradingCore {
-    /// Handles one real-time execution event.
+    /// Handles one real-time execution event. A fill notice goes to its order's ledger; after
+    /// [`FeedStatus::Reconnected`] the broker's snapshot of today's orders goes to the ledgers
+    /// too, so fills whose notices were lost with the socket are recorded once.
     ///
     /// # Errors
     /// Returns store errors.
@@ -55,13 +55,13 @@ impl TradingCore {
             ExecutionEvent::Fill(f) => self.handle_fill(f).await,
             ExecutionEvent::Notice(n) => self.handle_notice(n).await,
             ExecutionEvent::Status(s) => {
-                self.handle_status(s).await;
+                self.handle_status(s).await?;
                 Ok(Handled::Status)
             }
         }
     }
 
-    async fn handle_status(&self, s: &FeedStatus) {
+    async fn handle_status(&self, s: &FeedStatus) -> Result<(), TradingError> {
         let now = self.clock.now();
         match s {
             FeedStatus::Connected { .. } => self.guard.set_disconnected(None),
@@ -75,9 +75,28 @@ impl TradingCore {
         }
         let payload = json!({ "status": s });
         self.event("FEED_STATUS", Severity::Info, "feed status", payload, None).await;
-        if !matches!(s, FeedStatus::Connected { .. }) {
-            let _ = self.guard.evaluate(Decimal::ZERO, Decimal::ZERO).await;
+        match s {
+            FeedStatus::Connected { .. } => {}
+            FeedStatus::Reconnected => {
+                // Notices sent while the socket was down are lost: the broker's snapshot brings
+                // their fills through the orders' ledgers (a late notice of one is absorbed there).
+                match self.broker.todays_orders().await {
+                    Ok(list) => {
+                        self.apply_orders_snapshot(&list).await?;
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "orders snapshot after a reconnect failed");
+                        let msg = format!("fills missed while disconnected not recovered yet: {e}");
+                        let payload = json!({ "error": e.to_string() });
+                        self.event("FEED_RECONCILE_FAILED", Severity::Warning, &msg, payload, None).await;
+                    }
+                }
+            }
+            _ => {
+                let _ = self.guard.evaluate(Decimal::ZERO, Decimal::ZERO).await;
+            }
         }
+        Ok(())
     }
 
     async fn handle_notice(&self, n: &OrderNotice) -> Result<Handled, TradingError> {
@@ -151,28 +170,16 @@ impl TradingCore {
         Ok(if cands.len() == 1 { cands.first().copied() } else { None })
     }
 
-    async fn handle_fill(&self, f: &FillEvent) -> Result<Handled, TradingError> {
+    async fn handle_fill(&self, f: &FillNotice) -> Result<Handled, TradingError> {
         let Some(stored) = self.find_by_broker_no(f.trade_date, &f.broker_order_no).await? else {
             let payload = json!({ "fill": f });
             self.event("UNMATCHED_FILL", Severity::Warning, "fill for no known order", payload, None).await;
             return Ok(Handled::Unmatched);
         };
         let no = BrokerOrderNo::new(&f.branch, &f.broker_order_no)?;
-        let input = if f.reconciled {
-            LedgerInput::Snapshot(FillSnapshot {
-                broker_order_no: no,
-                cum_qty: f.fill_id.cum_qty,
-                cum_amount: Decimal::ZERO,
-            })
-        } else {
-            LedgerInput::Notice(NoticeFill {
-                broker_order_no: no,
-                exec_time: to_kst(f.at).time(),
-                qty: f.qty,
-                price: f.price,
-            })
-        };
-        let (s, new) = self.apply_ledger(&stored, input, Some(f.price)).await?;
+        // The notice's own KST execution time: its identity in the ledger (`FillKey::Notice`).
+        let notice = NoticeFill { broker_order_no: no, exec_time: f.exec_time, qty: f.qty, price: f.price };
+        let (s, new) = self.apply_ledger(&stored, LedgerInput::Notice(notice), None).await?;
         Ok(if new { Handled::FillRecorded(s.id) } else { Handled::Duplicate(s.id) })
     }
 

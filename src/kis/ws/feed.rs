@@ -4,8 +4,13 @@
 //! The socket opens lazily on the first subscription. Registrations (capped at 41) are restored
 //! after every reconnect; the server's PINGPONG is echoed and a client heartbeat can be sent;
 //! silence longer than the idle timeout forces a reconnect; reconnects back off exponentially and,
-//! after the last attempt, ask the pipeline to stop trading. After a reconnect the fills missed
-//! while disconnected are fetched over REST and emitted once.
+//! after the last attempt, ask the pipeline to stop trading.
+//!
+//! The feed only reports: each notice becomes an [`ExecutionEvent`] carrying what the notice says
+//! (a fill as a [`crate::domain::market::FillNotice`], KST date and time as given). It keeps no
+//! fill ledger and calls no REST inquiry: after a reconnect it reports [`FeedStatus::Reconnected`],
+//! and the consumer recovers the fills missed while disconnected from a broker snapshot through
+//! the orders' ledgers ([`crate::domain::fill::FillLedger`]), which also drop the duplicates.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
@@ -21,10 +26,9 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use tokio_util::sync::CancellationToken;
 
-use super::codec::{Ack, Decoded, Decoder, Execution, Frame, Records, parse_frame};
-use super::fills::FillLedger;
+use super::codec::{Ack, Decoded, Decoder, ExecutionRecord, Frame, Records, parse_frame};
 use crate::domain::Mode;
-use crate::domain::market::{BrokerOrder, ExecutionEvent, FeedStatus, MarketEvent, Subscription, to_kst};
+use crate::domain::market::{ExecutionEvent, FeedStatus, MarketEvent, Subscription, to_kst};
 use crate::kis::config::FeedConfig;
 use crate::ports::{BrokerError, Clock, Secret};
 
@@ -41,8 +45,6 @@ const OPEN_TIMEOUT: Duration = Duration::from_secs(10);
 pub trait FeedBackend: Send + Sync + std::fmt::Debug {
     /// Returns the approval key, issuing a new one when `renew` is set.
     fn approval_key(&self, renew: bool) -> BoxFuture<'_, Result<Secret, BrokerError>>;
-    /// Returns today's orders (for fill reconciliation).
-    fn todays_orders(&self) -> BoxFuture<'_, Result<Vec<BrokerOrder>, BrokerError>>;
 }
 
 /// Static settings of a feed.
@@ -182,10 +184,10 @@ struct Task {
     pending: HashMap<Key, Vec<Reply>>,
     resubscribed: HashSet<Key>,
     decoder: Decoder,
-    ledger: FillLedger,
     last_rx: Instant,
     renew_key: bool,
-    primed: bool,
+    /// A socket was lost since the last connection: the next one is a reconnect.
+    lost: bool,
     dropped_market: u64,
 }
 
@@ -213,10 +215,9 @@ impl Task {
             registry: BTreeMap::new(),
             pending: HashMap::new(),
             resubscribed: HashSet::new(),
-            ledger: FillLedger::new(),
             last_rx: Instant::now(),
             renew_key: false,
-            primed: false,
+            lost: false,
             dropped_market: 0,
         }
     }
@@ -304,9 +305,6 @@ impl Task {
                     }
                 } else {
                     self.send_registration(&key, "1").await;
-                    if key.0.starts_with("H0STCNI") && !self.primed {
-                        self.reconcile_fills().await;
-                    }
                 }
             }
             Command::Unsubscribe(sub, reply) => {
@@ -378,29 +376,10 @@ impl Task {
         }
         tracing::info!(target: "aegis::kis::ws", registrations = keys.len(), "websocket connected");
         self.status(FeedStatus::Connected { registrations: keys.len() });
-        self.reconcile_fills().await;
+        if std::mem::take(&mut self.lost) {
+            self.status(FeedStatus::Reconnected);
+        }
         Ok(())
-    }
-
-    async fn reconcile_fills(&mut self) {
-        if !self.registry.values().any(|s| *s == Subscription::Executions) {
-            return;
-        }
-        match self.backend.todays_orders().await {
-            Ok(orders) => {
-                // Stamped when the snapshot has certainly been taken: a notice of a fill the
-                // snapshot already holds is then never emitted again (a later notice stamped in
-                // the same instant is recovered by the next reconciliation instead of doubled).
-                let at = self.clock.now();
-                let emit = self.primed;
-                self.primed = true;
-                for fill in self.ledger.reconcile(&orders, at, emit) {
-                    tracing::info!(target: "aegis::kis::ws", order = %fill.broker_order_no, qty = %fill.qty, "missed fill recovered");
-                    let _ = self.out.executions.send(ExecutionEvent::Fill(fill));
-                }
-            }
-            Err(e) => self.status(FeedStatus::ReconcileFailed { message: e.to_string() }),
-        }
     }
 
     async fn reconnect(&mut self, reason: &str) {
@@ -408,6 +387,7 @@ impl Task {
             let _ = ws.close(None).await;
         }
         tracing::warn!(target: "aegis::kis::ws", reason, "websocket lost");
+        self.lost = true;
         self.status(FeedStatus::Disconnected { reason: reason.into() });
         let cfg = self.settings.config.clone();
         for attempt in 0..cfg.reconnect_attempts {
@@ -435,12 +415,10 @@ impl Task {
             Ok(Frame::Data(frame)) => {
                 self.follow_session_date();
                 match self.decoder.decode(&frame) {
-                    Ok(decoded) => Delivery {
-                        out: &self.out,
-                        ledger: &mut self.ledger,
-                        dropped_market: &mut self.dropped_market,
+                    Ok(decoded) => {
+                        Delivery { out: &self.out, dropped_market: &mut self.dropped_market }
+                            .deliver(decoded);
                     }
-                    .deliver(decoded),
                     Err(e) => self.status(FeedStatus::DecodeError { message: e.to_string() }),
                 }
             }
@@ -507,7 +485,6 @@ impl Task {
 /// the decoder lends out the records).
 struct Delivery<'a> {
     out: &'a FeedOutputs,
-    ledger: &'a mut FillLedger,
     dropped_market: &'a mut u64,
 }
 
@@ -533,12 +510,10 @@ impl Delivery<'_> {
             Records::Executions(executions) => {
                 for e in executions {
                     let event = match e.clone() {
-                        Execution::Notice(n) => Some(ExecutionEvent::Notice(n)),
-                        Execution::Fill(f) => self.ledger.on_notice(f).map(ExecutionEvent::Fill),
+                        ExecutionRecord::Notice(n) => ExecutionEvent::Notice(n),
+                        ExecutionRecord::Fill(f) => ExecutionEvent::Fill(f),
                     };
-                    if let Some(event) = event {
-                        let _ = self.out.executions.send(event);
-                    }
+                    let _ = self.out.executions.send(event);
                 }
             }
         }

@@ -9,14 +9,14 @@ use axum::extract::ws::{Message as AxMessage, WebSocket, WebSocketUpgrade};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
-use chrono::DateTime;
+use chrono::{DateTime, NaiveDate, NaiveTime};
 use rust_decimal_macros::dec;
 use tokio::sync::broadcast;
 use url::Url;
 
 use super::*;
-use crate::domain::market::FillEvent;
-use crate::domain::{OrderType, Side, Symbol};
+use crate::domain::market::FillNotice;
+use crate::domain::{Side, Symbol};
 use crate::kis::ws::crypto::NoticeCipher;
 use crate::ports::FakeClock;
 
@@ -119,10 +119,7 @@ async fn start_server() -> (Server, Url) {
 
 #[derive(Debug, Default)]
 struct Backend {
-    orders: Mutex<Vec<BrokerOrder>>,
     renewals: AtomicUsize,
-    /// Moves this clock forward while answering, as time passes during a real REST call.
-    slow_call: Mutex<Option<(Arc<FakeClock>, chrono::TimeDelta)>>,
 }
 
 impl FeedBackend for Backend {
@@ -132,21 +129,12 @@ impl FeedBackend for Backend {
         }
         Box::pin(async { Ok(Secret::new("a2585daf-8c09-4587-9fce-8ab893000000")) })
     }
-
-    fn todays_orders(&self) -> BoxFuture<'_, Result<Vec<BrokerOrder>, BrokerError>> {
-        let orders = self.orders.lock().unwrap().clone();
-        if let Some((clock, by)) = self.slow_call.lock().unwrap().as_ref() {
-            clock.advance(*by);
-        }
-        Box::pin(async move { Ok(orders) })
-    }
 }
 
 struct Harness {
     server: Server,
     feed: Feed,
     backend: Arc<Backend>,
-    clock: Arc<FakeClock>,
     executions: mpsc::UnboundedReceiver<ExecutionEvent>,
     _market: mpsc::Receiver<MarketEvent>,
 }
@@ -181,7 +169,7 @@ async fn harness(tune: impl FnOnce(&mut FeedConfig)) -> Harness {
         clock.clone(),
         FeedOutputs { market: market_tx, executions: exec_tx },
     );
-    Harness { server, feed, backend, clock, executions, _market: market }
+    Harness { server, feed, backend, executions, _market: market }
 }
 
 async fn next_event(rx: &mut mpsc::UnboundedReceiver<ExecutionEvent>) -> ExecutionEvent {
@@ -205,28 +193,14 @@ fn sym(i: usize) -> Symbol {
     Symbol::new(format!("{:06}", 5930 + i)).unwrap()
 }
 
-fn order(filled: Decimal, amount: Decimal) -> BrokerOrder {
-    BrokerOrder {
-        broker_order_no: "0000002891".into(),
-        branch: "06010".into(),
-        original_order_no: None,
-        symbol: Symbol::new("136480").unwrap(),
-        side: Side::Buy,
-        order_type: Some(OrderType::Limit),
-        qty: dec!(10),
-        price: dec!(3190),
-        filled_qty: filled,
-        avg_fill_price: dec!(3190),
-        filled_amount: amount,
-        remaining_qty: dec!(10) - filled,
-        canceled: false,
-        rejected: false,
-        // 09:00 KST on the clock's trading date: an order number names an order of its date only.
-        ordered_at: DateTime::parse_from_rfc3339("2026-03-03T00:00:00Z").unwrap().to_utc(),
-    }
+/// An encrypted H0STCNI9 frame of a fill notice of order 2891: 2 shares at 3 190 at `hhmmss` KST.
+fn fill_frame(hhmmss: &str) -> String {
+    let cipher = NoticeCipher::from_ack(KEY, IV).unwrap();
+    let fill = format!(
+        "HTSID^1234567801^0000002891^^02^0^00^0^136480^0000000002^000003190^{hhmmss}^0^2^2^06010^000000010^김한투^0^1^N^^^^하림^000003190"
+    );
+    format!("1|H0STCNI9|001|{}", cipher.encrypt(&fill))
 }
-
-use rust_decimal::Decimal;
 
 #[tokio::test]
 async fn opens_lazily_caps_registrations_and_shuts_down_gracefully() {
@@ -251,7 +225,7 @@ async fn opens_lazily_caps_registrations_and_shuts_down_gracefully() {
 }
 
 #[tokio::test]
-async fn restores_registrations_and_emits_missed_fills_once_after_a_drop() {
+async fn reports_notice_fills_as_they_say_and_a_reconnect_after_each_drop() {
     let mut h = harness(|_| {}).await;
     h.feed.subscribe(Subscription::Executions).await.unwrap();
     h.feed.subscribe(Subscription::Trades(sym(0))).await.unwrap();
@@ -260,60 +234,65 @@ async fn restores_registrations_and_emits_missed_fills_once_after_a_drop() {
         ExecutionEvent::Status(FeedStatus::Connected { .. })
     ));
 
-    let cipher = NoticeCipher::from_ack(KEY, IV).unwrap();
-    let fill = "HTSID^1234567801^0000002891^^02^0^00^0^136480^0000000002^000003190^094941^0^2^2^06010^000000010^김한투^0^1^N^^^^하림^000003190";
-    h.server.push.send(ServerCmd::Send(format!("1|H0STCNI9|001|{}", cipher.encrypt(fill)))).unwrap();
+    // The fill as the notice says it: KST trading date of the session (the clock's 10:00 KST on
+    // 2026-03-03) and the notice's KST execution time.
+    h.server.push.send(ServerCmd::Send(fill_frame("094941"))).unwrap();
     let ExecutionEvent::Fill(first) = next_event(&mut h.executions).await else { panic!("fill") };
-    assert_eq!((first.qty, first.fill_id.cum_qty, first.reconciled), (dec!(2), dec!(2), false));
+    let expected = FillNotice {
+        trade_date: NaiveDate::from_ymd_opt(2026, 3, 3).unwrap(),
+        exec_time: NaiveTime::from_hms_opt(9, 49, 41).unwrap(),
+        broker_order_no: "0000002891".into(),
+        branch: "06010".into(),
+        symbol: Symbol::new("136480").unwrap(),
+        side: Side::Buy,
+        qty: dec!(2),
+        price: dec!(3190),
+    };
+    assert_eq!(first, expected);
 
-    // While disconnected 3 more shares fill; REST shows 5 filled.
-    *h.backend.orders.lock().unwrap() = vec![order(dec!(5), dec!(15950))];
-    h.server.push.send(ServerCmd::Drop).unwrap();
-    let mut events = Vec::new();
-    while !events.iter().any(|e| matches!(e, ExecutionEvent::Fill(FillEvent { reconciled: true, .. }))) {
-        events.push(next_event(&mut h.executions).await);
+    // The feed does not deduplicate (the orders' ledgers do): a repeated notice is reported again.
+    h.server.push.send(ServerCmd::Send(fill_frame("094941"))).unwrap();
+    assert_eq!(next_event(&mut h.executions).await, ExecutionEvent::Fill(expected));
+
+    // Each drop: Disconnected, then Connected with the registrations restored, then Reconnected
+    // (the consumer's cue to recover missed fills from a snapshot). No fill comes from the feed.
+    for connection in [2, 3] {
+        h.server.push.send(ServerCmd::Drop).unwrap();
+        let mut events = Vec::new();
+        while events.last() != Some(&ExecutionEvent::Status(FeedStatus::Reconnected)) {
+            events.push(next_event(&mut h.executions).await);
+        }
+        assert_eq!(
+            events,
+            [
+                ExecutionEvent::Status(FeedStatus::Disconnected { reason: "socket closed".into() }),
+                ExecutionEvent::Status(FeedStatus::Connected { registrations: 2 }),
+                ExecutionEvent::Status(FeedStatus::Reconnected),
+            ]
+        );
+        wait_until(|| h.server.with(|s| s.connections == connection && s.active.len() == 2)).await;
     }
-    assert!(matches!(events[0], ExecutionEvent::Status(FeedStatus::Disconnected { .. })));
-    assert!(events.contains(&ExecutionEvent::Status(FeedStatus::Connected { registrations: 2 })));
-    let ExecutionEvent::Fill(missed) = events.last().unwrap() else { panic!() };
-    assert_eq!((missed.qty, missed.fill_id.cum_qty), (dec!(3), dec!(5)));
-    wait_until(|| h.server.with(|s| s.connections == 2 && s.active.len() == 2)).await;
-
-    // A second drop with nothing new missed emits no fill.
-    h.server.push.send(ServerCmd::Drop).unwrap();
-    wait_until(|| h.server.with(|s| s.connections == 3 && s.active.len() == 2)).await;
     tokio::time::sleep(Duration::from_millis(50)).await;
     while let Ok(ev) = h.executions.try_recv() {
-        assert!(!matches!(ev, ExecutionEvent::Fill(_)), "no duplicate fill: {ev:?}");
+        assert!(!matches!(ev, ExecutionEvent::Fill(_)), "no fill from the feed itself: {ev:?}");
     }
 }
 
 #[tokio::test]
-async fn a_fill_landing_during_the_reconciliation_call_is_not_doubled() {
+async fn the_first_connection_is_not_a_reconnect() {
     let mut h = harness(|_| {}).await;
     h.feed.subscribe(Subscription::Executions).await.unwrap();
-    assert!(matches!(
+    h.feed.subscribe(Subscription::Trades(sym(0))).await.unwrap();
+    assert_eq!(
         next_event(&mut h.executions).await,
-        ExecutionEvent::Status(FeedStatus::Connected { .. })
-    ));
-    // 10:00:00 KST: the socket drops; the REST snapshot, answered 5 s later, holds a fill of
-    // 10:00:03 whose notice then arrives on the new socket.
-    *h.backend.orders.lock().unwrap() = vec![order(dec!(2), dec!(6380))];
-    *h.backend.slow_call.lock().unwrap() = Some((h.clock.clone(), chrono::TimeDelta::seconds(5)));
-    h.server.push.send(ServerCmd::Drop).unwrap();
-    loop {
-        if let ExecutionEvent::Fill(f) = next_event(&mut h.executions).await {
-            assert_eq!((f.qty, f.reconciled), (dec!(2), true));
-            break;
-        }
+        ExecutionEvent::Status(FeedStatus::Connected { registrations: 1 })
+    );
+    h.feed.shutdown().await.unwrap();
+    let mut statuses = Vec::new();
+    while let Ok(Some(ev)) = tokio::time::timeout(Duration::from_millis(100), h.executions.recv()).await {
+        statuses.push(ev);
     }
-    let cipher = NoticeCipher::from_ack(KEY, IV).unwrap();
-    let fill = "HTSID^1234567801^0000002891^^02^0^00^0^136480^0000000002^000003190^100003^0^2^2^06010^000000010^김한투^0^1^N^^^^하림^000003190";
-    h.server.push.send(ServerCmd::Send(format!("1|H0STCNI9|001|{}", cipher.encrypt(fill)))).unwrap();
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    while let Ok(ev) = h.executions.try_recv() {
-        assert!(!matches!(ev, ExecutionEvent::Fill(_)), "fill doubled: {ev:?}");
-    }
+    assert!(!statuses.contains(&ExecutionEvent::Status(FeedStatus::Reconnected)), "{statuses:?}");
 }
 
 #[tokio::test]

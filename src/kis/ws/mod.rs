@@ -4,6 +4,5 @@ pub mod codec;
 pub mod crypto;
 pub mod error;
 pub mod feed;
-pub mod fills;
 
 pub use error::KisWsError;

@@ -8,7 +8,7 @@ use chrono::NaiveDate;
 use super::frame::DataFrame;
 use super::kst::KstDay;
 use super::market::Market;
-use super::notice::{Execution, Rec};
+use super::notice::{ExecutionRecord, Rec};
 use super::separators::Separators;
 use super::trade::TradeDay;
 use super::{Channel, MAX_RECORD_FIELDS, NOTICE_FIELDS_LEGACY};
@@ -39,7 +39,7 @@ pub enum Records<'a> {
     /// 10-level books (H0STASP0).
     Quotes(&'a [QuoteEvent]),
     /// Our executions (H0STCNI0 / H0STCNI9); notices of other accounts are left out.
-    Executions(&'a [Execution]),
+    Executions(&'a [ExecutionRecord]),
 }
 
 impl Records<'_> {
@@ -81,7 +81,7 @@ pub struct Decoder {
     /// Record slots of each channel (as many as the longest frame had records).
     trades: Vec<TradeTick>,
     quotes: Vec<QuoteEvent>,
-    executions: Vec<Execution>,
+    executions: Vec<ExecutionRecord>,
 }
 
 impl std::fmt::Debug for Decoder {

@@ -27,7 +27,7 @@ mod trade;
 
 pub use decoder::{Decoded, Decoder, LayoutDrift, Records};
 pub use frame::{Ack, DataFrame, Frame, parse_frame};
-pub use notice::{Execution, NoticeFill};
+pub use notice::ExecutionRecord;
 pub use strict::{parse_decimal, parse_hhmmss, parse_yyyymmdd};
 
 /// Largest frame the decoder accepts (bytes).

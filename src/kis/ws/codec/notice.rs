@@ -1,44 +1,24 @@
 //! Execution notices (H0STCNI0 / H0STCNI9, current and legacy layout): each decrypted record
-//! read by named field into an order notice or a fill; notices of other accounts are left out.
+//! read by named field into an order notice or a fill notice; notices of other accounts are left
+//! out. Fill notices keep the notice's KST date and time as they are.
 
-use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
+use chrono::{NaiveDate, NaiveTime};
 use rust_decimal::Decimal;
 
 use super::layout::{Field, notice, notice_legacy};
 use super::market::field_error;
 use super::strict::{parse_decimal, parse_hhmmss};
-use crate::domain::market::{NoticeKind, OrderNotice, kst_to_utc};
+use crate::domain::market::{FillNotice, NoticeKind, OrderNotice, kst_to_utc};
 use crate::domain::{Side, Symbol};
 use crate::kis::ws::error::KisWsError;
 
-/// A fill reported by an execution notice, before the feed assigns its cumulative identity.
+/// One decoded record of an execution notice of one of our orders (H0STCNI0 / H0STCNI9).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NoticeFill {
-    /// Trading date (KST) of the session the notice arrived in (the notice carries no date).
-    pub trade_date: NaiveDate,
-    /// Broker order number.
-    pub broker_order_no: String,
-    /// Branch number.
-    pub branch: String,
-    /// Instrument.
-    pub symbol: Symbol,
-    /// Side.
-    pub side: Side,
-    /// Fill quantity.
-    pub qty: Decimal,
-    /// Fill price.
-    pub price: Decimal,
-    /// Broker timestamp.
-    pub at: DateTime<Utc>,
-}
-
-/// An execution notice of one of our orders (H0STCNI0 / H0STCNI9).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Execution {
+pub enum ExecutionRecord {
     /// Receipt, modification, cancellation or rejection.
     Notice(OrderNotice),
     /// A fill.
-    Fill(NoticeFill),
+    Fill(FillNotice),
 }
 
 /// One record split into its fields (execution notices, read out of order).
@@ -82,7 +62,7 @@ impl<'a> Rec<'a, '_> {
         date: NaiveDate,
         width: usize,
         account: Option<&str>,
-    ) -> Result<Option<Execution>, KisWsError> {
+    ) -> Result<Option<ExecutionRecord>, KisWsError> {
         if let Some(acct) = account
             && self.raw(notice::ACNT_NO) != acct.as_bytes()
         {
@@ -99,14 +79,22 @@ impl<'a> Rec<'a, '_> {
         }
         let branch = self.text(notice::BRNC_NO)?;
         let symbol = self.symbol(notice::STCK_SHRN_ISCD)?;
-        let at = kst_to_utc(date, self.time(notice::STCK_CNTG_HOUR)?);
+        let exec_time = self.time(notice::STCK_CNTG_HOUR)?;
         let qty = self.dec(notice::CNTG_QTY)?;
         let price = self.dec(notice::CNTG_UNPR)?;
         match self.raw(notice::CNTG_YN) {
             b"2" => {
-                let fill =
-                    NoticeFill { trade_date: date, broker_order_no, branch, symbol, side, qty, price, at };
-                Ok(Some(Execution::Fill(fill)))
+                let fill = FillNotice {
+                    trade_date: date,
+                    exec_time,
+                    broker_order_no,
+                    branch,
+                    symbol,
+                    side,
+                    qty,
+                    price,
+                };
+                Ok(Some(ExecutionRecord::Fill(fill)))
             }
             b"1" => {
                 let kind = match (
@@ -126,7 +114,7 @@ impl<'a> Rec<'a, '_> {
                     if width == notice_legacy::WIDTH { notice_legacy::ODER_PRC } else { notice::ODER_PRC };
                 let order_price = self.dec(price_field)?;
                 let original = self.text(notice::OODER_NO)?;
-                Ok(Some(Execution::Notice(OrderNotice {
+                Ok(Some(ExecutionRecord::Notice(OrderNotice {
                     kind,
                     trade_date: date,
                     broker_order_no,
@@ -136,7 +124,7 @@ impl<'a> Rec<'a, '_> {
                     side,
                     qty: if order_qty.is_zero() { qty } else { order_qty },
                     price: if order_price.is_zero() { price } else { order_price },
-                    at,
+                    at: kst_to_utc(date, exec_time),
                 })))
             }
             _ => Err(self.err(notice::CNTG_YN)),

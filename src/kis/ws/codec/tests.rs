@@ -6,7 +6,7 @@ use rust_decimal_macros::dec;
 use chrono::{NaiveDate, NaiveTime};
 
 use super::{
-    Decoder, Execution, Frame, LayoutDrift, MAX_FRAME_BYTES, Records, parse_decimal, parse_frame,
+    Decoder, ExecutionRecord, Frame, LayoutDrift, MAX_FRAME_BYTES, Records, parse_decimal, parse_frame,
     parse_hhmmss, parse_yyyymmdd,
 };
 use crate::domain::Side;
@@ -36,7 +36,7 @@ enum Item {
     Drift(LayoutDrift),
     Trade(TradeTick),
     Quote(QuoteEvent),
-    Execution(Execution),
+    Execution(ExecutionRecord),
 }
 
 fn decode_all(dec: &mut Decoder, text: &str) -> Result<Vec<Item>, KisWsError> {
@@ -173,13 +173,15 @@ fn decrypts_notices_in_both_layouts_and_filters_accounts() {
     dec.set_cipher("H0STCNI9", cipher.clone());
     let events = decode_all(&mut dec, &text).unwrap();
     assert_eq!(events.len(), 2);
-    let Item::Execution(Execution::Fill(f)) = &events[0] else { panic!("{events:?}") };
+    let Item::Execution(ExecutionRecord::Fill(f)) = &events[0] else { panic!("{events:?}") };
     assert_eq!((f.broker_order_no.as_str(), f.branch.as_str()), ("0000002891", "06010"));
     assert_eq!((f.side, f.qty, f.price), (Side::Buy, dec!(1), dec!(3190)));
+    let kst = (date(), NaiveTime::from_hms_opt(9, 49, 41).unwrap());
+    assert_eq!((f.trade_date, f.exec_time), kst, "the notice's KST date and time, as it says");
 
     let legacy = format!("1|H0STCNI9|001|{}", cipher.encrypt(RECEIPT23));
     let events = decode_all(&mut dec, &legacy).unwrap();
-    let Item::Execution(Execution::Notice(n)) = &events[0] else { panic!("{events:?}") };
+    let Item::Execution(ExecutionRecord::Notice(n)) = &events[0] else { panic!("{events:?}") };
     assert_eq!((n.kind, n.qty, n.original_order_no.clone()), (NoticeKind::Accepted, dec!(1), None));
 
     assert!(!format!("{dec:?}").contains("1234567801"), "the account never prints");
@@ -198,7 +200,7 @@ fn notice_kinds_follow_flags() {
         format!("0|H0STCNI0|001|{}", f.join("^"))
     };
     let kind = |text: String| match decode_all(&mut Decoder::new(date(), None), &text).unwrap().remove(0) {
-        Item::Execution(Execution::Notice(n)) => n.kind,
+        Item::Execution(ExecutionRecord::Notice(n)) => n.kind,
         other => panic!("{other:?}"),
     };
     assert_eq!(kind(with(12, "1", 5, "0")), NoticeKind::Rejected);
