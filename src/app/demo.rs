@@ -295,7 +295,7 @@ async fn report(
     dir: PathBuf,
     started: Instant,
 ) -> anyhow::Result<DemoReport> {
-    let pipeline = crate::store::pipeline::PipelineStore::new(store.conn().clone());
+    let pipeline = store.pipeline();
     let run = pipeline.find_run(date).await?.context("the pipeline run is missing")?;
     let attempts = pipeline.attempts(run.id).await?;
     let latest = |s: StageName| attempts.iter().filter(|a| a.stage == s.as_str()).max_by_key(|a| a.attempt);
@@ -312,7 +312,7 @@ async fn report(
         .map(decode_output::<JournalOutput>)
         .transpose()
         .context("the journal's output")?;
-    let control = crate::store::control::ControlStore::new(store.conn().clone());
+    let control = store.control();
     let mut orders_by_status = BTreeMap::new();
     for o in control.orders_on(date).await? {
         *orders_by_status.entry(o.status).or_default() += 1;

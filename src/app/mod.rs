@@ -26,7 +26,6 @@ use crate::pipeline::Runner;
 use crate::pipeline::stages::{AccessToken, ConfigCheck, ProgressFn, StageDeps, StagesConfig, broker_stages};
 use crate::ports::{Broker, Clock, Secret, TokenKey, TokenStore};
 use crate::store::Store;
-use crate::store::tokens::DbTokenStore;
 
 /// Errors of wiring the application.
 #[derive(Debug, thiserror::Error)]
@@ -127,7 +126,7 @@ impl App {
     pub fn build(store: Store, opts: AppOptions, cancel: CancellationToken) -> Result<Self, AppError> {
         let settings = &opts.loaded.settings;
         let (kis, account) = kis_config(settings)?;
-        let tokens: Arc<dyn TokenStore> = Arc::new(DbTokenStore::new(store.conn().clone()));
+        let tokens: Arc<dyn TokenStore> = Arc::new(store.tokens());
         let broker: Arc<dyn Broker> = Arc::new(
             KisBroker::new(&kis, &account, tokens.clone(), opts.clock.clone())
                 .map_err(|e| AppError::Broker(e.to_string()))?,

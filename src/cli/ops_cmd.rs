@@ -144,8 +144,8 @@ pub async fn run(loaded: &Loaded, cmd: OpsCommand) -> i32 {
         Ok(s) => s,
         Err(e) => return fail(e),
     };
-    let control = ControlStore::new(store.conn().clone());
-    let pipeline = PipelineStore::new(store.conn().clone());
+    let control = store.control();
+    let pipeline = store.pipeline();
     match cmd {
         OpsCommand::Status { date } => status(&pipeline, &control, date.unwrap_or_else(today_kst)).await,
         OpsCommand::History { days } => history(&pipeline, days).await,
@@ -263,7 +263,7 @@ async fn stage(loaded: &Loaded, store: &Store, cmd: StageCommand) -> i32 {
         StageCommand::Run { stage, date } => (RequestKind::Run, stage, date.unwrap_or_else(today_kst)),
         StageCommand::Rerun { stage, date } => (RequestKind::Rerun, stage, date.unwrap_or_else(today_kst)),
     };
-    let pipeline = PipelineStore::new(store.conn().clone());
+    let pipeline = store.pipeline();
     let holder = format!("cli-{}", std::process::id());
     let ttl = chrono::TimeDelta::minutes(10);
     match pipeline.acquire_lease(PIPELINE_LEASE, &holder, ttl, Utc::now()).await {

@@ -27,8 +27,6 @@ use crate::kis::KisBroker;
 use crate::kis::config::KisConfig;
 use crate::ports::{Broker, BrokerStreams, Clock, SystemClock, TokenStore};
 use crate::store::Store;
-use crate::store::control::ControlStore;
-use crate::store::tokens::DbTokenStore;
 use crate::trading::orders::{Resolution, SubmitOutcome};
 use crate::trading::{Checkpoint, ControlModeStore, Guard, TradingConfig, TradingCore};
 
@@ -208,9 +206,9 @@ async fn build_core(args: &HarnessArgs) -> anyhow::Result<(TradingCore, Arc<KisB
     kis.retry.max_delay = Duration::from_millis(200);
     kis.breaker.open_for = Duration::from_millis(500);
     kis.feed.reconnect_base = Duration::from_millis(50);
-    let tokens: Arc<dyn TokenStore> = Arc::new(DbTokenStore::new(store.conn().clone()));
+    let tokens: Arc<dyn TokenStore> = Arc::new(store.tokens());
     let broker = Arc::new(KisBroker::new(&kis, args.account.expose(), tokens, clock.clone())?);
-    let modes = Arc::new(ControlModeStore::new(ControlStore::new(store.conn().clone()), "trader-harness"));
+    let modes = Arc::new(ControlModeStore::new(store.control(), "trader-harness"));
     let guard = Guard::load(modes, store.events(), clock.clone(), Default::default()).await?;
     let today = crate::domain::market::to_kst(clock.now()).date_naive();
     let mut cfg = TradingConfig::new(today, "harness");

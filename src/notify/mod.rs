@@ -42,7 +42,7 @@ pub fn start(
     cancel: tokio_util::sync::CancellationToken,
 ) -> Result<(Fanout, tokio::task::JoinHandle<()>), DeliveryError> {
     let deliverers = Deliverers::from_settings(settings, console.clone())?;
-    let fanout = Fanout::new(crate::store::outbox::Outbox::new(store.conn().clone()), console, settings);
+    let fanout = Fanout::new(store.outbox(), console, settings);
     let worker = OutboxWorker::new(store, deliverers, config, fanout.waker()).spawn(cancel);
     Ok((fanout, worker))
 }

@@ -179,7 +179,7 @@ impl OutboxWorker {
     /// Creates a worker on a store; `wake` is the [`super::Fanout::waker`] of the producer.
     pub fn new(store: &Store, deliverers: Deliverers, config: WorkerConfig, wake: Arc<Notify>) -> Self {
         Self {
-            outbox: Outbox::new(store.conn().clone()),
+            outbox: store.outbox(),
             events: store.events(),
             deliverers,
             config,

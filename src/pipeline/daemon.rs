@@ -21,9 +21,9 @@ use crate::domain::calendar::KrxCalendar;
 use crate::domain::stage::StageName;
 use crate::notify::Notifier;
 use crate::notify::alerts::{ExpectedTransition, StageOverdueRule};
+use crate::ports::pipeline_runs::{PipelineRuns, RequestKind, StageRequest};
 use crate::ports::{Clock, SystemClock};
 use crate::store::StoreError;
-use crate::store::pipeline::{PipelineStore, RequestKind};
 
 /// The name of the lease the daemon (or a CLI running a stage itself) holds.
 pub const PIPELINE_LEASE: &str = "pipeline";
@@ -83,13 +83,13 @@ pub enum DaemonError {
 #[derive(Debug, Clone)]
 enum Work {
     Until(NaiveDate, StageName),
-    Request(entity::stage_request::Model),
+    Request(StageRequest),
 }
 
 /// The daemon loop.
 pub struct Daemon {
     runner: Arc<Runner>,
-    store: PipelineStore,
+    store: Arc<dyn PipelineRuns>,
     schedule: Option<Arc<Schedule>>,
     clock: Arc<dyn Clock>,
     config: DaemonConfig,
@@ -164,7 +164,7 @@ impl OverdueWatch {
         &mut self,
         schedule: &Schedule,
         calendar: &KrxCalendar,
-        store: &PipelineStore,
+        store: &dyn PipelineRuns,
         grace: Duration,
         now: chrono::DateTime<chrono::Utc>,
     ) -> Result<Vec<crate::notify::Alert>, StoreError> {
@@ -190,7 +190,7 @@ impl Daemon {
     /// Creates the daemon around a runner (whose cancellation token should be the one passed to
     /// [`Daemon::run`]).
     pub fn new(runner: Arc<Runner>, schedule: Option<Arc<Schedule>>, config: DaemonConfig) -> Self {
-        let store = runner.pipeline_store().clone();
+        let store = runner.pipeline_runs().clone();
         Self { runner, store, schedule, clock: Arc::new(SystemClock), config }
     }
 
@@ -339,7 +339,7 @@ impl Daemon {
         let Some(schedule) = &self.schedule else { return };
         let now = self.clock.now();
         let alerts = match watch
-            .check(schedule, self.runner.calendar(), &self.store, self.config.overdue_grace, now)
+            .check(schedule, self.runner.calendar(), self.store.as_ref(), self.config.overdue_grace, now)
             .await
         {
             Ok(alerts) => alerts,
@@ -500,7 +500,7 @@ mod tests {
             .await
             .unwrap()
             .unwrap();
-        let store = PipelineStore::new(db.store.conn().clone());
+        let store = db.store.pipeline();
         let schedule = Schedule::builtin().unwrap();
         let cal = KrxCalendar::builtin().unwrap();
         let grace = Duration::from_secs(15 * 60);

@@ -18,9 +18,9 @@ use crate::domain::mode::{ModeEvent, StopReason};
 use crate::domain::stage::{
     DEFAULT_SPECS, InvalidTransition, RunStatus, StageEvent, StageName, StageSpec, StageStatus, transition,
 };
+use crate::ports::pipeline_runs::{AttemptUpdate, PipelineRunRecord, PipelineRuns, StageRunRecord};
 use crate::ports::{Clock, SystemClock};
 use crate::store::control::ControlStore;
-use crate::store::pipeline::{AttemptUpdate, PipelineStore};
 use crate::store::{Severity, Store, StoreError};
 use crate::telemetry::Redactor;
 
@@ -104,7 +104,7 @@ enum Attempted {
 /// Executes pipeline runs.
 pub struct Runner {
     store: Store,
-    pipeline: PipelineStore,
+    pipeline: Arc<dyn PipelineRuns>,
     control: ControlStore,
     calendar: Arc<KrxCalendar>,
     stages: BTreeMap<StageName, Arc<dyn DynStage>>,
@@ -127,7 +127,7 @@ fn scrub(text: &str) -> String {
     Redactor::global().scrub(text).into_owned()
 }
 
-fn parse_status(row: &entity::stage_run::Model) -> Result<StageStatus, RunnerError> {
+fn parse_status(row: &StageRunRecord) -> Result<StageStatus, RunnerError> {
     StageStatus::parse(&row.status)
         .ok_or_else(|| RunnerError::CorruptStatus { id: row.id, status: row.status.clone() })
 }
@@ -136,10 +136,9 @@ impl Runner {
     /// Creates a runner with the default stage specifications, no stages, a no-op transition sink,
     /// the system clock and its own cancellation token.
     pub fn new(store: Store, calendar: Arc<KrxCalendar>) -> Self {
-        let conn = store.conn().clone();
         Self {
-            pipeline: PipelineStore::new(conn.clone()),
-            control: ControlStore::new(conn),
+            pipeline: Arc::new(store.pipeline()),
+            control: store.control(),
             store,
             calendar,
             stages: BTreeMap::new(),
@@ -187,8 +186,8 @@ impl Runner {
         self
     }
 
-    /// Returns the pipeline store the runner writes to.
-    pub fn pipeline_store(&self) -> &PipelineStore {
+    /// Returns the pipeline runs the runner writes to.
+    pub fn pipeline_runs(&self) -> &Arc<dyn PipelineRuns> {
         &self.pipeline
     }
 
@@ -208,10 +207,7 @@ impl Runner {
 
     /// Returns the run of the date, creating it; on a closed date the run is recorded as SKIPPED
     /// with the reason and `Err(reason)` is returned.
-    async fn open_run(
-        &self,
-        date: NaiveDate,
-    ) -> Result<Result<entity::pipeline_run::Model, String>, RunnerError> {
+    async fn open_run(&self, date: NaiveDate) -> Result<Result<PipelineRunRecord, String>, RunnerError> {
         let now = self.clock.now();
         if let Some(closed) = self.calendar.closed_reason(date) {
             let reason = format!("market closed on {date}: {closed}");
@@ -255,7 +251,7 @@ impl Runner {
         &self,
         run_id: i64,
         stage: StageName,
-    ) -> Result<Option<(entity::stage_run::Model, StageStatus)>, RunnerError> {
+    ) -> Result<Option<(StageRunRecord, StageStatus)>, RunnerError> {
         match self.pipeline.latest_attempt(run_id, stage.as_str()).await? {
             Some(row) => {
                 let status = parse_status(&row)?;
@@ -282,7 +278,7 @@ impl Runner {
         &self,
         date: NaiveDate,
         stage: StageName,
-        row: &entity::stage_run::Model,
+        row: &StageRunRecord,
         status: StageStatus,
     ) -> Result<(), RunnerError> {
         let to = transition(status, StageEvent::Interrupt)?;
@@ -399,7 +395,7 @@ impl Runner {
     /// Executes a stage with retries; returns `None` when the run may continue.
     async fn execute(
         &self,
-        run: &entity::pipeline_run::Model,
+        run: &PipelineRunRecord,
         stage: StageName,
         requested_by: Option<String>,
         outputs: &mut BTreeMap<StageName, Value>,
@@ -436,7 +432,7 @@ impl Runner {
 
     async fn fail_run(
         &self,
-        run: &entity::pipeline_run::Model,
+        run: &PipelineRunRecord,
         stage: StageName,
         spec: &StageSpec,
         error: &str,
@@ -469,7 +465,7 @@ impl Runner {
     #[allow(clippy::too_many_arguments)]
     async fn attempt(
         &self,
-        run: &entity::pipeline_run::Model,
+        run: &PipelineRunRecord,
         stage: StageName,
         spec: &StageSpec,
         imp: &dyn DynStage,

@@ -13,7 +13,6 @@ use super::*;
 use crate::domain::calendar::KrxCalendar;
 use crate::pipeline::runner::{RunOutcome, Runner};
 use crate::pipeline::stages::{AccessTokenOutput, ConfigCheckOutput};
-use crate::store::pipeline::PipelineStore;
 use crate::store::testing::TestDb;
 
 #[test]
@@ -127,7 +126,7 @@ impl Stage for Reader {
 }
 
 async fn stored_outputs(store: &Store, date: NaiveDate) -> Vec<(String, Option<Value>)> {
-    let pipeline = PipelineStore::new(store.conn().clone());
+    let pipeline = store.pipeline();
     let run = pipeline.find_run(date).await.unwrap().expect("run row");
     pipeline.attempts(run.id).await.unwrap().into_iter().map(|r| (r.stage, r.output)).collect()
 }

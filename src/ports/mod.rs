@@ -5,6 +5,7 @@
 pub mod clock;
 pub mod error;
 pub mod fake_broker;
+pub mod pipeline_runs;
 pub mod token_store;
 
 use std::fmt;
@@ -16,6 +17,9 @@ use tokio::sync::mpsc;
 pub use clock::{Clock, FakeClock, SystemClock};
 pub use error::BrokerError;
 pub use fake_broker::FakeBroker;
+pub use pipeline_runs::{
+    AttemptUpdate, LeaseRecord, PipelineRunRecord, PipelineRuns, RequestKind, StageRequest, StageRunRecord,
+};
 pub use token_store::{InMemoryTokenStore, IssueFn, StoredToken, TokenKey, TokenStore, TokenStoreError};
 
 use crate::domain::Symbol;

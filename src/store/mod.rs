@@ -153,6 +153,26 @@ impl Store {
     pub fn events(&self) -> EventRecorder {
         EventRecorder::new(self.db.clone())
     }
+
+    /// Returns the pipeline store (runs, stage attempts, requests, leases) on this database.
+    pub fn pipeline(&self) -> pipeline::PipelineStore {
+        pipeline::PipelineStore::new(self.db.clone())
+    }
+
+    /// Returns the control store (the persisted trading mode and the operator views).
+    pub fn control(&self) -> control::ControlStore {
+        control::ControlStore::new(self.db.clone())
+    }
+
+    /// Returns the notification outbox.
+    pub fn outbox(&self) -> outbox::Outbox {
+        outbox::Outbox::new(self.db.clone())
+    }
+
+    /// Returns the broker token store.
+    pub fn tokens(&self) -> tokens::DbTokenStore {
+        tokens::DbTokenStore::new(self.db.clone())
+    }
 }
 /// Begins a transaction that reads and then writes `table`. On SQLite it takes the database's
 /// write lock first (a write statement that changes no row), so another process committing

@@ -10,57 +10,56 @@ use sea_orm::{
 
 use super::StoreError;
 
-/// The kind of an operator stage request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RequestKind {
-    /// Run a stage that has not succeeded yet.
-    Run,
-    /// Run a stage again even if it succeeded.
-    Rerun,
-}
+pub use crate::ports::pipeline_runs::{AttemptUpdate, RequestKind, request_status};
+use crate::ports::pipeline_runs::{
+    LeaseRecord, PipelineFuture, PipelineRunRecord, PipelineRuns, StageRequest, StageRunRecord,
+};
 
-impl RequestKind {
-    /// Returns the stored text.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::Run => "RUN",
-            Self::Rerun => "RERUN",
-        }
-    }
-
-    /// Parses the stored text.
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "RUN" => Some(Self::Run),
-            "RERUN" => Some(Self::Rerun),
-            _ => None,
-        }
+fn run_record(m: pipeline_run::Model) -> PipelineRunRecord {
+    PipelineRunRecord {
+        id: m.id,
+        trade_date: m.trade_date,
+        status: m.status,
+        reason: m.reason,
+        started_at: m.started_at,
+        finished_at: m.finished_at,
     }
 }
 
-/// Stored statuses of a stage request.
-pub mod request_status {
-    /// Waiting for the daemon.
-    pub const PENDING: &str = "PENDING";
-    /// Being executed.
-    pub const TAKEN: &str = "TAKEN";
-    /// Executed; the stage succeeded.
-    pub const DONE: &str = "DONE";
-    /// Executed; the stage (or the request) failed.
-    pub const FAILED: &str = "FAILED";
+fn attempt_record(m: stage_run::Model) -> StageRunRecord {
+    StageRunRecord {
+        id: m.id,
+        pipeline_run_id: m.pipeline_run_id,
+        stage: m.stage,
+        attempt: m.attempt,
+        status: m.status,
+        started_at: m.started_at,
+        finished_at: m.finished_at,
+        error: m.error,
+        output: m.output,
+        requested_by: m.requested_by,
+        created_at: m.created_at,
+    }
 }
 
-/// Fields written when a stage attempt changes status.
-#[derive(Debug, Clone, Default)]
-pub struct AttemptUpdate {
-    /// Start time (set on RUNNING).
-    pub started_at: Option<DateTime<Utc>>,
-    /// End time (set on a terminal status).
-    pub finished_at: Option<DateTime<Utc>>,
-    /// Error text (already scrubbed).
-    pub error: Option<String>,
-    /// JSON output of a successful attempt.
-    pub output: Option<serde_json::Value>,
+fn request_record(m: stage_request::Model) -> StageRequest {
+    StageRequest {
+        id: m.id,
+        trade_date: m.trade_date,
+        stage: m.stage,
+        kind: m.kind,
+        requested_by: m.requested_by,
+        requested_at: m.requested_at,
+        status: m.status,
+        taken_by: m.taken_by,
+        taken_at: m.taken_at,
+        finished_at: m.finished_at,
+        result: m.result,
+    }
+}
+
+fn lease_record(m: lease::Model) -> LeaseRecord {
+    LeaseRecord { name: m.name, holder: m.holder, heartbeat_at: m.heartbeat_at, expires_at: m.expires_at }
 }
 
 /// Reads and writes pipeline rows.
@@ -79,11 +78,12 @@ impl PipelineStore {
     ///
     /// # Errors
     /// Returns [`StoreError::Db`] when the query fails.
-    pub async fn find_run(&self, date: NaiveDate) -> Result<Option<pipeline_run::Model>, StoreError> {
+    pub async fn find_run(&self, date: NaiveDate) -> Result<Option<PipelineRunRecord>, StoreError> {
         Ok(pipeline_run::Entity::find()
             .filter(pipeline_run::Column::TradeDate.eq(date))
             .one(&self.db)
-            .await?)
+            .await?
+            .map(run_record))
     }
 
     /// Returns the run of a trade date, creating it with `status` when missing (a concurrent
@@ -97,7 +97,7 @@ impl PipelineStore {
         status: &str,
         reason: Option<String>,
         now: DateTime<Utc>,
-    ) -> Result<(pipeline_run::Model, bool), StoreError> {
+    ) -> Result<(PipelineRunRecord, bool), StoreError> {
         if let Some(run) = self.find_run(date).await? {
             return Ok((run, false));
         }
@@ -110,7 +110,7 @@ impl PipelineStore {
             ..Default::default()
         };
         match row.insert(&self.db).await {
-            Ok(run) => Ok((run, true)),
+            Ok(run) => Ok((run_record(run), true)),
             Err(e) => match self.find_run(date).await? {
                 Some(run) => Ok((run, false)),
                 None => Err(e.into()),
@@ -146,24 +146,30 @@ impl PipelineStore {
     ///
     /// # Errors
     /// Returns [`StoreError::Db`] when the query fails.
-    pub async fn recent_runs(&self, limit: u64) -> Result<Vec<pipeline_run::Model>, StoreError> {
+    pub async fn recent_runs(&self, limit: u64) -> Result<Vec<PipelineRunRecord>, StoreError> {
         Ok(pipeline_run::Entity::find()
             .order_by_desc(pipeline_run::Column::TradeDate)
             .limit(limit)
             .all(&self.db)
-            .await?)
+            .await?
+            .into_iter()
+            .map(run_record)
+            .collect())
     }
 
     /// Returns every attempt of a run, ordered by id (creation order).
     ///
     /// # Errors
     /// Returns [`StoreError::Db`] when the query fails.
-    pub async fn attempts(&self, run_id: i64) -> Result<Vec<stage_run::Model>, StoreError> {
+    pub async fn attempts(&self, run_id: i64) -> Result<Vec<StageRunRecord>, StoreError> {
         Ok(stage_run::Entity::find()
             .filter(stage_run::Column::PipelineRunId.eq(run_id))
             .order_by_asc(stage_run::Column::Id)
             .all(&self.db)
-            .await?)
+            .await?
+            .into_iter()
+            .map(attempt_record)
+            .collect())
     }
 
     /// Returns the latest attempt of a stage in a run.
@@ -174,13 +180,14 @@ impl PipelineStore {
         &self,
         run_id: i64,
         stage: &str,
-    ) -> Result<Option<stage_run::Model>, StoreError> {
+    ) -> Result<Option<StageRunRecord>, StoreError> {
         Ok(stage_run::Entity::find()
             .filter(stage_run::Column::PipelineRunId.eq(run_id))
             .filter(stage_run::Column::Stage.eq(stage))
             .order_by_desc(stage_run::Column::Attempt)
             .one(&self.db)
-            .await?)
+            .await?
+            .map(attempt_record))
     }
 
     /// Inserts a PENDING attempt.
@@ -194,7 +201,7 @@ impl PipelineStore {
         attempt: i32,
         requested_by: Option<String>,
         now: DateTime<Utc>,
-    ) -> Result<stage_run::Model, StoreError> {
+    ) -> Result<StageRunRecord, StoreError> {
         let row = stage_run::ActiveModel {
             pipeline_run_id: Set(run_id),
             stage: Set(stage.to_owned()),
@@ -208,7 +215,7 @@ impl PipelineStore {
             created_at: Set(now),
             ..Default::default()
         };
-        Ok(row.insert(&self.db).await?)
+        Ok(attempt_record(row.insert(&self.db).await?))
     }
 
     /// Moves an attempt from status `from` to `to` and writes the given fields; returns false when
@@ -281,7 +288,7 @@ impl PipelineStore {
         &self,
         holder: &str,
         now: DateTime<Utc>,
-    ) -> Result<Option<stage_request::Model>, StoreError> {
+    ) -> Result<Option<StageRequest>, StoreError> {
         let pending = stage_request::Entity::find()
             .filter(stage_request::Column::Status.eq(request_status::PENDING))
             .order_by_asc(stage_request::Column::Id)
@@ -301,7 +308,10 @@ impl PipelineStore {
                 .exec(&self.db)
                 .await?;
             if res.rows_affected == 1 {
-                return Ok(stage_request::Entity::find_by_id(req.id).one(&self.db).await?);
+                return Ok(stage_request::Entity::find_by_id(req.id)
+                    .one(&self.db)
+                    .await?
+                    .map(request_record));
             }
         }
         Ok(None)
@@ -336,8 +346,8 @@ impl PipelineStore {
     ///
     /// # Errors
     /// Returns [`StoreError::Db`] when the query fails.
-    pub async fn request(&self, id: i64) -> Result<Option<stage_request::Model>, StoreError> {
-        Ok(stage_request::Entity::find_by_id(id).one(&self.db).await?)
+    pub async fn request(&self, id: i64) -> Result<Option<StageRequest>, StoreError> {
+        Ok(stage_request::Entity::find_by_id(id).one(&self.db).await?.map(request_record))
     }
 
     /// Takes or renews the named lease for `holder` until `now + ttl`; returns false when another
@@ -401,7 +411,129 @@ impl PipelineStore {
         &self,
         name: &str,
         now: DateTime<Utc>,
-    ) -> Result<Option<lease::Model>, StoreError> {
-        Ok(lease::Entity::find_by_id(name.to_owned()).one(&self.db).await?.filter(|l| l.expires_at >= now))
+    ) -> Result<Option<LeaseRecord>, StoreError> {
+        Ok(lease::Entity::find_by_id(name.to_owned())
+            .one(&self.db)
+            .await?
+            .filter(|l| l.expires_at >= now)
+            .map(lease_record))
+    }
+}
+
+impl PipelineRuns for PipelineStore {
+    fn find_run(&self, date: NaiveDate) -> PipelineFuture<'_, Option<PipelineRunRecord>> {
+        Box::pin(Self::find_run(self, date))
+    }
+
+    fn get_or_create_run<'a>(
+        &'a self,
+        date: NaiveDate,
+        status: &'a str,
+        reason: Option<String>,
+        now: DateTime<Utc>,
+    ) -> PipelineFuture<'a, (PipelineRunRecord, bool)> {
+        Box::pin(Self::get_or_create_run(self, date, status, reason, now))
+    }
+
+    fn set_run_status<'a>(
+        &'a self,
+        run_id: i64,
+        status: &'a str,
+        reason: Option<String>,
+        finished_at: Option<DateTime<Utc>>,
+    ) -> PipelineFuture<'a, ()> {
+        Box::pin(Self::set_run_status(self, run_id, status, reason, finished_at))
+    }
+
+    fn recent_runs(&self, limit: u64) -> PipelineFuture<'_, Vec<PipelineRunRecord>> {
+        Box::pin(Self::recent_runs(self, limit))
+    }
+
+    fn attempts(&self, run_id: i64) -> PipelineFuture<'_, Vec<StageRunRecord>> {
+        Box::pin(Self::attempts(self, run_id))
+    }
+
+    fn latest_attempt<'a>(
+        &'a self,
+        run_id: i64,
+        stage: &'a str,
+    ) -> PipelineFuture<'a, Option<StageRunRecord>> {
+        Box::pin(Self::latest_attempt(self, run_id, stage))
+    }
+
+    fn insert_attempt<'a>(
+        &'a self,
+        run_id: i64,
+        stage: &'a str,
+        attempt: i32,
+        requested_by: Option<String>,
+        now: DateTime<Utc>,
+    ) -> PipelineFuture<'a, StageRunRecord> {
+        Box::pin(Self::insert_attempt(self, run_id, stage, attempt, requested_by, now))
+    }
+
+    fn update_attempt<'a>(
+        &'a self,
+        id: i64,
+        from: &'a str,
+        to: &'a str,
+        update: AttemptUpdate,
+    ) -> PipelineFuture<'a, bool> {
+        Box::pin(Self::update_attempt(self, id, from, to, update))
+    }
+
+    fn insert_request<'a>(
+        &'a self,
+        date: NaiveDate,
+        stage: &'a str,
+        kind: RequestKind,
+        requested_by: &'a str,
+        now: DateTime<Utc>,
+    ) -> PipelineFuture<'a, i64> {
+        Box::pin(Self::insert_request(self, date, stage, kind, requested_by, now))
+    }
+
+    fn take_request<'a>(
+        &'a self,
+        holder: &'a str,
+        now: DateTime<Utc>,
+    ) -> PipelineFuture<'a, Option<StageRequest>> {
+        Box::pin(Self::take_request(self, holder, now))
+    }
+
+    fn finish_request<'a>(
+        &'a self,
+        id: i64,
+        ok: bool,
+        result: &'a str,
+        now: DateTime<Utc>,
+    ) -> PipelineFuture<'a, ()> {
+        Box::pin(Self::finish_request(self, id, ok, result, now))
+    }
+
+    fn request(&self, id: i64) -> PipelineFuture<'_, Option<StageRequest>> {
+        Box::pin(Self::request(self, id))
+    }
+
+    fn acquire_lease<'a>(
+        &'a self,
+        name: &'a str,
+        holder: &'a str,
+        ttl: chrono::TimeDelta,
+        now: DateTime<Utc>,
+    ) -> PipelineFuture<'a, bool> {
+        Box::pin(Self::acquire_lease(self, name, holder, ttl, now))
+    }
+
+    fn release_lease<'a>(&'a self, name: &'a str, holder: &'a str) -> PipelineFuture<'a, ()> {
+        Box::pin(Self::release_lease(self, name, holder))
+    }
+
+    fn live_lease<'a>(
+        &'a self,
+        name: &'a str,
+        now: DateTime<Utc>,
+    ) -> PipelineFuture<'a, Option<LeaseRecord>> {
+        Box::pin(Self::live_lease(self, name, now))
     }
 }

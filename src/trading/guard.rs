@@ -341,7 +341,7 @@ mod tests {
     #[tokio::test]
     async fn the_stored_mode_is_shared_through_the_control_table() {
         let db = TestDb::new(Backend::Sqlite).await.unwrap().unwrap();
-        let control = ControlStore::new(db.store.conn().clone());
+        let control = db.store.control();
         let g = guard(Arc::new(ControlModeStore::new(control.clone(), "trader")), &db).await;
         g.apply(ModeEvent::OperatorObserve).await.unwrap();
         assert_eq!(control.mode().await.unwrap(), TradingMode::Observe);

@@ -11,14 +11,13 @@ use super::outputs::{GuardrailsOutput, RecoveryOutput};
 use super::{StageDeps, opening_holdings, store_err, strategy_row, trading_err};
 use crate::domain::stage::StageName;
 use crate::pipeline::stage::{Stage, StageContext, StageError};
-use crate::store::control::ControlStore;
 use crate::trading::{ControlModeStore, Guard, TradingConfig, TradingCore};
 
 /// Builds the trading core of a stage attempt: the guard loaded from `control_state`, the
 /// configured guardrails and fees, the opening holdings of `account_check` and the strategy row of
 /// `param_load`.
 pub(super) async fn build_core(deps: &StageDeps, ctx: &StageContext) -> Result<TradingCore, StageError> {
-    let modes = ControlModeStore::new(ControlStore::new(ctx.store.conn().clone()), "pipeline");
+    let modes = ControlModeStore::new(ctx.store.control(), "pipeline");
     let guard = Guard::load(Arc::new(modes), ctx.store.events(), deps.clock.clone(), deps.config.kill_switch)
         .await
         .map_err(|e| store_err("trading mode", e))?;
