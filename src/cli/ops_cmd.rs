@@ -386,9 +386,9 @@ async fn orders(control: &ControlStore, date: NaiveDate) -> i32 {
             o.symbol,
             o.side,
             o.order_type,
-            o.qty.0,
-            o.price.map(|p| p.0.to_string()).unwrap_or_else(|| "market".into()),
-            o.filled_qty.0,
+            o.qty,
+            o.price.map(|p| p.to_string()).unwrap_or_else(|| "market".into()),
+            o.filled_qty,
             o.status,
             o.broker_order_no.unwrap_or_default()
         );
@@ -410,10 +410,10 @@ async fn positions(control: &ControlStore) -> i32 {
         println!(
             "{:<8}  {:>10}  {:>12}  {:>14}  {:>12}",
             p.symbol,
-            p.qty.0,
-            p.avg_price.0,
-            p.realized_pnl.0,
-            p.last_price.map(|l| l.0.to_string()).unwrap_or_else(|| "-".into())
+            p.qty,
+            p.avg_price,
+            p.realized_pnl,
+            p.last_price.map(|l| l.to_string()).unwrap_or_else(|| "-".into())
         );
     }
     0

@@ -3,6 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use entity::{audit_log, control_state};
+use rust_decimal::Decimal;
 use sea_orm::{ActiveModelTrait, DatabaseConnection, EntityTrait, Set};
 use serde_json::json;
 
@@ -25,7 +26,7 @@ pub enum ControlError {
 
 impl From<sea_orm::DbErr> for ControlError {
     fn from(e: sea_orm::DbErr) -> Self {
-        Self::Store(StoreError::Db(e))
+        Self::Store(StoreError::from(e))
     }
 }
 
@@ -156,31 +157,94 @@ impl ControlStore {
     }
 }
 
+/// An order as the operator's `aegis orders` lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderRow {
+    /// Row id.
+    pub id: i64,
+    /// When the row was written.
+    pub created_at: DateTime<Utc>,
+    /// Instrument code.
+    pub symbol: String,
+    /// Stored side.
+    pub side: String,
+    /// Stored order type.
+    pub order_type: String,
+    /// Ordered quantity.
+    pub qty: Decimal,
+    /// Limit price (none for a market order).
+    pub price: Option<Decimal>,
+    /// Filled quantity.
+    pub filled_qty: Decimal,
+    /// Stored status.
+    pub status: String,
+    /// Broker order number, once known.
+    pub broker_order_no: Option<String>,
+}
+
+/// A position as the operator's `aegis positions` lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PositionRow {
+    /// Instrument code.
+    pub symbol: String,
+    /// Held quantity.
+    pub qty: Decimal,
+    /// Average price.
+    pub avg_price: Decimal,
+    /// Realized P&L.
+    pub realized_pnl: Decimal,
+    /// Last marked price.
+    pub last_price: Option<Decimal>,
+}
+
 /// Read-only operator views (`aegis orders`, `positions`, `events`).
 impl ControlStore {
     /// Returns the orders of a trade date, oldest first.
     ///
     /// # Errors
     /// Returns [`StoreError::Db`] when the query fails.
-    pub async fn orders_on(&self, date: chrono::NaiveDate) -> Result<Vec<entity::order::Model>, StoreError> {
+    pub async fn orders_on(&self, date: chrono::NaiveDate) -> Result<Vec<OrderRow>, StoreError> {
         use sea_orm::{ColumnTrait, QueryFilter, QueryOrder};
         Ok(entity::order::Entity::find()
             .filter(entity::order::Column::TradeDate.eq(date))
             .order_by_asc(entity::order::Column::Id)
             .all(&self.db)
-            .await?)
+            .await?
+            .into_iter()
+            .map(|o| OrderRow {
+                id: o.id,
+                created_at: o.created_at,
+                symbol: o.symbol,
+                side: o.side,
+                order_type: o.order_type,
+                qty: o.qty.0,
+                price: o.price.map(|p| p.0),
+                filled_qty: o.filled_qty.0,
+                status: o.status,
+                broker_order_no: o.broker_order_no,
+            })
+            .collect())
     }
 
     /// Returns every position, by symbol.
     ///
     /// # Errors
     /// Returns [`StoreError::Db`] when the query fails.
-    pub async fn positions(&self) -> Result<Vec<entity::position::Model>, StoreError> {
+    pub async fn positions(&self) -> Result<Vec<PositionRow>, StoreError> {
         use sea_orm::QueryOrder;
         Ok(entity::position::Entity::find()
             .order_by_asc(entity::position::Column::Symbol)
             .all(&self.db)
-            .await?)
+            .await?
+            .into_iter()
+            .map(|p| PositionRow {
+                symbol: p.symbol,
+                qty: p.qty.0,
+                avg_price: p.avg_price.0,
+                realized_pnl: p.realized_pnl.0,
+                last_price: p.last_price.map(|l| l.0),
+            })
+            .collect())
     }
 
     /// Returns the most recent events, newest first, optionally of one kind.
@@ -191,12 +255,12 @@ impl ControlStore {
         &self,
         limit: u64,
         kind: Option<&str>,
-    ) -> Result<Vec<entity::event::Model>, StoreError> {
+    ) -> Result<Vec<super::events::EventRecord>, StoreError> {
         use sea_orm::{ColumnTrait, QueryFilter, QueryOrder, QuerySelect};
         let mut q = entity::event::Entity::find().order_by_desc(entity::event::Column::Id).limit(limit);
         if let Some(k) = kind {
             q = q.filter(entity::event::Column::Kind.eq(k));
         }
-        Ok(q.all(&self.db).await?)
+        Ok(q.all(&self.db).await?.into_iter().map(super::events::EventRecord::from).collect())
     }
 }

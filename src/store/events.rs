@@ -1,6 +1,6 @@
 //! The `events` log: every difference, transition and error, with a masked JSON payload.
 
-use chrono::{NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use sea_orm::{ActiveModelTrait, DatabaseConnection, EntityTrait, QueryOrder, QuerySelect, Set};
 use serde_json::Value;
 
@@ -28,6 +28,42 @@ impl Severity {
             Self::Warning => "WARNING",
             Self::Error => "ERROR",
             Self::Critical => "CRITICAL",
+        }
+    }
+}
+
+/// A stored event, as the operator views and tests read it back.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventRecord {
+    /// Row id.
+    pub id: i64,
+    /// When it was recorded.
+    pub at: DateTime<Utc>,
+    /// Trading date it belongs to.
+    pub trade_date: Option<NaiveDate>,
+    /// Kind (`stage_transition`, `alert` …).
+    pub kind: String,
+    /// Stored severity ([`Severity::as_str`]).
+    pub severity: String,
+    /// The scrubbed message.
+    pub message: String,
+    /// The masked payload.
+    pub payload: Value,
+    /// Our order row it is about.
+    pub order_id: Option<i64>,
+}
+
+impl From<entity::event::Model> for EventRecord {
+    fn from(m: entity::event::Model) -> Self {
+        Self {
+            id: m.id,
+            at: m.at,
+            trade_date: m.trade_date,
+            kind: m.kind,
+            severity: m.severity,
+            message: m.message,
+            payload: m.payload,
+            order_id: m.order_id,
         }
     }
 }
@@ -108,12 +144,15 @@ impl EventRecorder {
     ///
     /// # Errors
     /// Returns [`StoreError::Db`] when the query fails.
-    pub async fn recent(&self, limit: u64) -> Result<Vec<entity::event::Model>, StoreError> {
+    pub async fn recent(&self, limit: u64) -> Result<Vec<EventRecord>, StoreError> {
         Ok(entity::event::Entity::find()
             .order_by_desc(entity::event::Column::Id)
             .limit(limit)
             .all(&self.db)
-            .await?)
+            .await?
+            .into_iter()
+            .map(EventRecord::from)
+            .collect())
     }
 }
 

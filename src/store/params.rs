@@ -182,7 +182,7 @@ pub enum ParamsError {
 
 impl From<sea_orm::DbErr> for ParamsError {
     fn from(e: sea_orm::DbErr) -> Self {
-        Self::Store(StoreError::Db(e))
+        Self::Store(StoreError::from(e))
     }
 }
 
