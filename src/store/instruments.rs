@@ -59,7 +59,7 @@ fn parse_warning(text: &str) -> Option<MarketWarning> {
 ///
 /// # Errors
 /// Returns [`StoreError::Corrupt`] when a column holds a value the domain refuses.
-pub fn record_from_row(row: &Model) -> Result<MasterRecord, StoreError> {
+fn record_from_row(row: &Model) -> Result<MasterRecord, StoreError> {
     let corrupt = |reason: String| StoreError::Corrupt { table: "instruments", id: row.code.clone(), reason };
     let whole = |name: &str, d: Dec| -> Result<Decimal, StoreError> {
         if d.0.is_sign_negative() || !d.0.fract().is_zero() {
@@ -214,6 +214,43 @@ pub async fn record_changes(
             .await?;
     }
     Ok(())
+}
+
+/// Row surgery for tests that stage "yesterday's" instruments table.
+#[cfg(test)]
+pub(crate) mod test_rows {
+    use sea_orm::{ActiveModelTrait, IntoActiveModel};
+
+    use super::*;
+
+    async fn row(store: &Store, code: &str) -> Model {
+        Entity::find_by_id(code.to_owned()).one(store.conn()).await.unwrap().expect("instrument row")
+    }
+
+    /// Sets the stored halted flag of `code`.
+    pub(crate) async fn set_halted(store: &Store, code: &str, halted: bool) {
+        let mut active = row(store, code).await.into_active_model();
+        active.halted = Set(halted);
+        active.update(store.conn()).await.unwrap();
+    }
+
+    /// Inserts a copy of the row of `from` under the code `to`.
+    pub(crate) async fn copy_as(store: &Store, from: &str, to: &str) {
+        let mut copy = row(store, from).await;
+        copy.code = to.to_owned();
+        copy.into_active_model().reset_all().insert(store.conn()).await.unwrap();
+    }
+
+    /// Returns the stored (active, halted) flags of `code`.
+    pub(crate) async fn flags(store: &Store, code: &str) -> (bool, bool) {
+        let r = row(store, code).await;
+        (r.active, r.halted)
+    }
+
+    /// Returns how many rows are active, in every market.
+    pub(crate) async fn active_count(store: &Store) -> usize {
+        Entity::find().filter(Column::Active.eq(true)).all(store.conn()).await.unwrap().len()
+    }
 }
 
 #[cfg(test)]

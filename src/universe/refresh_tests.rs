@@ -4,13 +4,12 @@
 use std::time::Duration;
 
 use chrono::TimeZone;
-use entity::instrument;
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, Set};
 use url::Url;
 
 use super::*;
 use crate::domain::Symbol;
 use crate::sim::{FaultCommand, Sim, SimConfig, SimHandle};
+use crate::store::instruments::test_rows;
 use crate::store::testing::{TempDir, TestDb};
 use crate::universe::{DownloadConfig, ProgressMode};
 
@@ -72,27 +71,18 @@ async fn full_master_is_stored_diffed_and_selected(db: TestDb) {
     assert!(!first.universe.symbols().contains(&Symbol::new("069500").unwrap()), "ETFs are not in the rule");
 
     // Yesterday (as stored): 005930 halted, a KOSDAQ code that is gone today.
-    let mut row = instrument::Entity::find_by_id("005930")
-        .one(store.conn())
-        .await
-        .unwrap()
-        .unwrap()
-        .into_active_model();
-    row.halted = Set(true);
-    row.update(store.conn()).await.unwrap();
-    let mut gone = instrument::Entity::find_by_id("247540").one(store.conn()).await.unwrap().unwrap();
-    gone.code = "999990".into();
-    gone.into_active_model().reset_all().insert(store.conn()).await.unwrap();
+    test_rows::set_halted(store, "005930", true).await;
+    test_rows::copy_as(store, "247540", "999990").await;
 
     let second = refresh_universe(store, &dl, &cache, &config, kst(3, 9, 0), true).await.unwrap();
     let changes: Vec<(String, &str)> =
         second.changes.iter().map(|c| (c.symbol().to_string(), c.kind())).collect();
     assert_eq!(changes, [("005930".to_owned(), "TRADING_HALT"), ("999990".to_owned(), "DELISTING")]);
-    let gone = instrument::Entity::find_by_id("999990").one(store.conn()).await.unwrap().unwrap();
-    assert!(!gone.active, "a delisted instrument is kept inactive, not deleted");
+    let (gone_active, _) = test_rows::flags(store, "999990").await;
+    assert!(!gone_active, "a delisted instrument is kept inactive, not deleted");
     assert_eq!(second.markets[1].upsert.map(|u| u.deactivated), Some(1));
-    let halted = instrument::Entity::find_by_id("005930").one(store.conn()).await.unwrap().unwrap();
-    assert!(!halted.halted);
+    let (_, halted) = test_rows::flags(store, "005930").await;
+    assert!(!halted);
     let kinds = kinds(store).await;
     for kind in
         ["instrument.trading_halt", "instrument.delisting", "universe.master_updated", "universe.selected"]
@@ -150,12 +140,7 @@ async fn failed_download_keeps_the_last_good_master(db: TestDb) {
     assert!(!err.is_retryable());
     let ok = refresh_universe(store, &dl, &cache, &none, morning, false).await.unwrap();
     assert!(ok.universe.selected.is_empty());
-    let rows = instrument::Entity::find()
-        .filter(instrument::Column::Active.eq(true))
-        .all(store.conn())
-        .await
-        .unwrap();
-    assert!(!rows.is_empty());
+    assert!(test_rows::active_count(store).await > 0);
     sim.shutdown().await;
 }
 crate::storage_test!(failed_download, failed_download_keeps_the_last_good_master);
