@@ -187,15 +187,27 @@ pub async fn insert_ai_job_run(store: &Store, run: AiJobRun) -> Result<i64, Stor
 ///
 /// # Errors
 /// Returns [`StoreError::Db`] when the query fails.
-pub async fn ai_job_runs(
-    store: &Store,
-    trade_date: NaiveDate,
-) -> Result<Vec<entity::ai_job_run::Model>, StoreError> {
+pub async fn ai_job_runs(store: &Store, trade_date: NaiveDate) -> Result<Vec<AiJobRun>, StoreError> {
     Ok(entity::ai_job_run::Entity::find()
         .filter(entity::ai_job_run::Column::TradeDate.eq(trade_date))
         .order_by_asc(entity::ai_job_run::Column::Id)
         .all(store.conn())
-        .await?)
+        .await?
+        .into_iter()
+        .map(|m| AiJobRun {
+            kind: m.kind,
+            trade_date: m.trade_date,
+            model: m.model,
+            prompt_bytes: m.prompt_bytes,
+            prompt_tokens: m.prompt_tokens,
+            completion_tokens: m.completion_tokens,
+            latency_ms: m.latency_ms,
+            outcome: m.outcome,
+            error: m.error,
+            started_at: m.started_at,
+            finished_at: m.finished_at,
+        })
+        .collect())
 }
 
 /// A journal to store.
@@ -208,6 +220,25 @@ pub struct NewJournal {
     /// One-paragraph summary (for the notifiers).
     pub summary: String,
     /// The Markdown journal.
+    pub markdown: String,
+    /// Where the Markdown file was written, if anywhere.
+    pub path: Option<String>,
+    /// Creation time.
+    pub created_at: DateTime<Utc>,
+}
+
+/// A stored journal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredJournal {
+    /// Row id.
+    pub id: i64,
+    /// The trade date.
+    pub trade_date: NaiveDate,
+    /// `AI` or `TEMPLATE`.
+    pub source: String,
+    /// One-paragraph summary (scrubbed).
+    pub summary: String,
+    /// The Markdown journal (scrubbed).
     pub markdown: String,
     /// Where the Markdown file was written, if anywhere.
     pub path: Option<String>,
@@ -239,10 +270,19 @@ pub async fn insert_journal(store: &Store, journal: NewJournal) -> Result<i64, S
 pub async fn latest_journal(
     store: &Store,
     trade_date: NaiveDate,
-) -> Result<Option<entity::trade_journal::Model>, StoreError> {
+) -> Result<Option<StoredJournal>, StoreError> {
     Ok(entity::trade_journal::Entity::find()
         .filter(entity::trade_journal::Column::TradeDate.eq(trade_date))
         .order_by_desc(entity::trade_journal::Column::Id)
         .one(store.conn())
-        .await?)
+        .await?
+        .map(|m| StoredJournal {
+            id: m.id,
+            trade_date: m.trade_date,
+            source: m.source,
+            summary: m.summary,
+            markdown: m.markdown,
+            path: m.path,
+            created_at: m.created_at,
+        }))
 }

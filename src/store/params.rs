@@ -502,11 +502,42 @@ pub async fn params_history(
         .collect())
 }
 
+/// An `audit_log` row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuditEntry {
+    /// Row id.
+    pub id: i64,
+    /// When.
+    pub at: DateTime<Utc>,
+    /// Who.
+    pub actor: String,
+    /// What (`params.approve` …).
+    pub action: String,
+    /// On what (`strategy_param_drafts/<id>` …).
+    pub target: String,
+    /// Masked details.
+    pub details: serde_json::Value,
+}
+
 /// Returns the `audit_log` rows about a target, oldest first.
 ///
 /// # Errors
 /// Returns [`StoreError::Db`] when the query fails.
-pub async fn audit_for(store: &Store, target: &str) -> Result<Vec<entity::audit_log::Model>, StoreError> {
+pub async fn audit_for(store: &Store, target: &str) -> Result<Vec<AuditEntry>, StoreError> {
     use entity::audit_log::{Column, Entity};
-    Ok(Entity::find().filter(Column::Target.eq(target)).order_by_asc(Column::Id).all(store.conn()).await?)
+    Ok(Entity::find()
+        .filter(Column::Target.eq(target))
+        .order_by_asc(Column::Id)
+        .all(store.conn())
+        .await?
+        .into_iter()
+        .map(|m| AuditEntry {
+            id: m.id,
+            at: m.at,
+            actor: m.actor,
+            action: m.action,
+            target: m.target,
+            details: m.details,
+        })
+        .collect())
 }
