@@ -1,0 +1,121 @@
+//! The `aegis` binary end to end: `config check` exit codes and messages, `db migrate` /
+//! `db status`, and no secret in any output or log file of a run with known secrets.
+
+use crate::support::bin;
+use crate::support::db::{self, TempDir};
+
+const APP_KEY: &str = "PSabcdefghijklmnopqrstuvwxyz01234567";
+const ACCOUNT: &str = "50123456-01";
+
+fn app_secret() -> String {
+    "s3CrEt".repeat(30)
+}
+
+/// No variable at all (but `PATH`).
+const NO_ENV: [(&str, &str); 0] = [];
+
+#[test]
+fn config_check_with_empty_environment_lists_every_missing_key() {
+    let dir = TempDir::new("aegis-cli").unwrap();
+    let out = bin::run_in(&dir.0, &["config", "check"], NO_ENV);
+    let all = bin::text(&out);
+    assert_eq!(out.status.code(), Some(2), "{all}");
+    for key in ["KIS_APP_KEY", "KIS_APP_SECRET", "KIS_ACCOUNT", "KIS_HTS_ID"] {
+        assert!(all.contains(&format!("{key}: missing")), "{key} not listed:\n{all}");
+    }
+    assert!(!all.contains("panicked"), "{all}");
+}
+
+#[test]
+fn config_check_with_valid_env_file_exits_zero() {
+    let dir = TempDir::new("aegis-cli").unwrap();
+    let env = format!(
+        "MODE=PAPER\nKIS_APP_KEY={APP_KEY}\nKIS_APP_SECRET={}\nKIS_ACCOUNT={ACCOUNT}\nKIS_HTS_ID=trader01\n",
+        app_secret()
+    );
+    std::fs::write(dir.0.join(".env"), env).unwrap();
+    let out = bin::run_in(&dir.0, &["config", "check"], NO_ENV);
+    let all = bin::text(&out);
+    assert_eq!(out.status.code(), Some(0), "{all}");
+    assert!(all.contains("configuration OK"), "{all}");
+    assert!(all.contains("******5601"), "{all}");
+}
+
+#[test]
+fn unknown_toml_key_and_bad_values_are_all_reported() {
+    let dir = TempDir::new("aegis-cli").unwrap();
+    std::fs::write(
+        dir.0.join("aegis.toml"),
+        format!("mode = \"PAPER\"\n[kis]\napp_key = \"{APP_KEY}\"\naccount = \"1234-56\"\nhts = \"x\"\n[slack]\nchannel_id = \"general\"\nbot_token = \"xoxb-123456\"\n"),
+    )
+    .unwrap();
+    let out = bin::run_in(&dir.0, &["config", "check"], NO_ENV);
+    let all = bin::text(&out);
+    assert_eq!(out.status.code(), Some(2), "{all}");
+    assert!(all.contains("unknown key `[kis] hts`"), "{all}");
+    assert!(all.contains("KIS_ACCOUNT: invalid account number"), "{all}");
+    assert!(all.contains("SLACK_CHANNEL_ID"), "{all}");
+    assert!(all.contains("KIS_APP_SECRET: missing"), "{all}");
+    assert!(!all.contains(APP_KEY) && !all.contains("xoxb-123456"), "{all}");
+}
+
+#[test]
+fn no_secret_reaches_output_or_log_files() {
+    let dir = TempDir::new("aegis-cli").unwrap();
+    let logs = dir.0.join("logs");
+    let secret = app_secret();
+    let db = format!("sqlite://{}?mode=rwc", dir.0.join("a.db").display());
+    let env = [
+        ("KIS_APP_KEY", APP_KEY),
+        ("KIS_APP_SECRET", secret.as_str()),
+        ("KIS_ACCOUNT", ACCOUNT),
+        ("KIS_HTS_ID", "trader01"),
+        ("SLACK_BOT_TOKEN", "xoxb-0000-secret-token"),
+        ("SLACK_CHANNEL_ID", "C0123456789"),
+        ("LOG_LEVEL", "trace"),
+        ("LOG_DIR", logs.to_str().unwrap()),
+        ("DB_URL", db.as_str()),
+    ];
+    let mut captured = String::new();
+    for args in [&["config", "check"][..], &["db", "migrate"], &["db", "status"]] {
+        let out = bin::run_in(&dir.0, args, env);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {}", bin::text(&out));
+        captured.push_str(&bin::text(&out));
+    }
+    for entry in std::fs::read_dir(&logs).unwrap() {
+        captured.push_str(&std::fs::read_to_string(entry.unwrap().path()).unwrap());
+    }
+    assert!(captured.len() > 100, "expected some output: {captured}");
+    for s in [APP_KEY, secret.as_str(), "5012345601", "50123456", "xoxb-0000-secret-token"] {
+        assert!(!captured.contains(s), "secret leaked into output or logs");
+    }
+}
+
+#[test]
+fn db_migrate_and_status_on_sqlite_and_postgres() {
+    let dir = TempDir::new("aegis-cli").unwrap();
+    let mut urls = vec![format!("sqlite://{}?mode=rwc", dir.0.join("m.db").display())];
+    let pg = tokio::runtime::Runtime::new().unwrap().block_on(db::postgres());
+    if let Some(t) = &pg {
+        urls.push(t.url.clone());
+    }
+    for url in urls {
+        let env = [("DB_URL", url.as_str())];
+        let out = bin::run_in(&dir.0, &["db", "migrate"], env);
+        assert_eq!(out.status.code(), Some(0), "{}", bin::text(&out));
+        let out = bin::run_in(&dir.0, &["db", "status"], env);
+        let all = bin::text(&out);
+        assert_eq!(out.status.code(), Some(0), "{all}");
+        assert!(all.contains("applied    m20261121_000001_create_core_tables"), "{all}");
+        assert!(all.contains("0 pending"), "{all}");
+    }
+}
+
+#[test]
+fn bad_db_url_is_a_config_error() {
+    let dir = TempDir::new("aegis-cli").unwrap();
+    let out = bin::run_in(&dir.0, &["db", "status"], [("DB_URL", "mysql://u:topsecretpw@h/db")]);
+    let all = bin::text(&out);
+    assert_eq!(out.status.code(), Some(2), "{all}");
+    assert!(!all.contains("topsecretpw"), "{all}");
+}

@@ -1,0 +1,515 @@
+//! Pipeline engine tests: runs with fake stages on SQLite and PostgreSQL (success, failure with
+//! stop mode, re-run through the database, crash resume, closed day) and scheduler fire times.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use aegis::domain::calendar::{KST, KrxCalendar};
+use aegis::domain::mode::TradingMode;
+use aegis::domain::stage::{RetryPolicy, StageName, StageStatus, default_spec};
+use aegis::pipeline::schedule::{Schedule, Trigger, fire_times};
+use aegis::pipeline::{
+    Daemon, DaemonConfig, Fired, MemorySink, RunOutcome, Runner, Stage, StageContext, StageError,
+};
+use aegis::store::Store;
+use aegis::store::control::ControlStore;
+use aegis::store::pipeline::{PipelineStore, RequestKind};
+use aegis::store::testing::TestDb;
+use chrono::{NaiveDate, TimeZone, Utc};
+use futures::future::BoxFuture;
+use serde_json::{Value, json};
+use tokio::sync::{Notify, mpsc};
+use tokio_util::sync::CancellationToken;
+
+use crate::support::wait::wait_for;
+
+/// How each fake stage behaves, shared with the test.
+#[derive(Debug, Default)]
+struct Script {
+    calls: BTreeMap<StageName, u32>,
+    fatal: Vec<StageName>,
+    retryable: Vec<StageName>,
+    hang: Option<StageName>,
+}
+
+#[derive(Clone, Default)]
+struct Fakes {
+    script: Arc<Mutex<Script>>,
+    hanging: Arc<Notify>,
+}
+
+struct FakeStage {
+    name: StageName,
+    fakes: Fakes,
+}
+
+impl Stage for FakeStage {
+    type Output = Value;
+
+    fn name(&self) -> StageName {
+        self.name
+    }
+
+    fn run<'a>(&'a self, ctx: &'a mut StageContext) -> BoxFuture<'a, Result<Value, StageError>> {
+        Box::pin(async move {
+            let (fatal, retryable, hang) = {
+                let mut s = self.fakes.script.lock().unwrap();
+                *s.calls.entry(self.name).or_default() += 1;
+                (s.fatal.contains(&self.name), s.retryable.contains(&self.name), s.hang == Some(self.name))
+            };
+            if hang {
+                self.fakes.hanging.notify_one();
+                ctx.cancel.cancelled().await;
+                return Err(StageError::Cancelled);
+            }
+            if fatal {
+                return Err(StageError::Fatal(format!("{} refused by the broker (EGW00123)", self.name)));
+            }
+            if retryable {
+                return Err(StageError::Retryable("connection reset".into()));
+            }
+            Ok(
+                json!({"stage": self.name.as_str(), "seen": ctx.outputs.keys().map(|s| s.as_str()).collect::<Vec<_>>()}),
+            )
+        })
+    }
+}
+
+impl Fakes {
+    fn calls(&self, stage: StageName) -> u32 {
+        self.script.lock().unwrap().calls.get(&stage).copied().unwrap_or(0)
+    }
+
+    fn runner(&self, store: &Store, sink: &MemorySink, cancel: CancellationToken) -> Runner {
+        let calendar = Arc::new(KrxCalendar::builtin().unwrap());
+        let mut runner = Runner::new(store.clone(), calendar)
+            .with_sink(Arc::new(sink.clone()))
+            .with_cancel(cancel, Duration::from_secs(5));
+        for name in StageName::ALL {
+            runner = runner.with_stage(Arc::new(FakeStage { name, fakes: self.clone() }));
+        }
+        runner
+    }
+}
+
+fn day(s: &str) -> NaiveDate {
+    s.parse().unwrap()
+}
+
+/// A trading day (the exam-day special session, which the runner treats like any trading day).
+const TRADE_DAY: &str = "2026-11-19";
+
+async fn rows(store: &Store, date: NaiveDate) -> Vec<entity::stage_run::Model> {
+    let p = PipelineStore::new(store.conn().clone());
+    let run = p.find_run(date).await.unwrap().expect("run row");
+    p.attempts(run.id).await.unwrap()
+}
+
+async fn run_status(store: &Store, date: NaiveDate) -> String {
+    PipelineStore::new(store.conn().clone()).find_run(date).await.unwrap().expect("run row").status
+}
+
+async fn full_run_succeeds(t: TestDb) {
+    let fakes = Fakes::default();
+    let sink = MemorySink::default();
+    let runner = fakes.runner(&t.store, &sink, CancellationToken::new());
+    let date = day(TRADE_DAY);
+    assert_eq!(
+        runner.run_until(date, StageName::Journal).await.unwrap(),
+        RunOutcome::Completed { through: StageName::Journal }
+    );
+    let rows = rows(&t.store, date).await;
+    assert_eq!(rows.len(), 11);
+    for (row, stage) in rows.iter().zip(StageName::ALL) {
+        assert_eq!((row.stage.as_str(), row.attempt, row.status.as_str()), (stage.as_str(), 1, "SUCCEEDED"));
+        assert!(row.started_at.is_some() && row.finished_at.is_some());
+    }
+    let intraday = rows.iter().find(|r| r.stage == "intraday").unwrap();
+    assert_eq!(intraday.output.as_ref().unwrap()["seen"].as_array().unwrap().len(), 8);
+    assert_eq!(run_status(&t.store, date).await, "SUCCEEDED");
+    assert_eq!(sink.transitions().len(), 22);
+
+    // A second run executes nothing again.
+    runner.run_until(date, StageName::Journal).await.unwrap();
+    assert!(StageName::ALL.iter().all(|s| fakes.calls(*s) == 1));
+    let events = t.store.events().recent(100).await.unwrap();
+    assert_eq!(events.iter().filter(|e| e.kind == "stage_transition").count(), 22);
+
+    // An explicit re-run executes the stage again and leaves the finished run SUCCEEDED.
+    let outcome = runner.rerun(date, StageName::Universe, "operator").await.unwrap();
+    assert_eq!(outcome, RunOutcome::Completed { through: StageName::Universe });
+    assert_eq!(fakes.calls(StageName::Universe), 2);
+    assert_eq!(run_status(&t.store, date).await, "SUCCEEDED");
+}
+aegis::storage_test!(full_run, full_run_succeeds);
+
+async fn failure_stops_trading(t: TestDb) {
+    let fakes = Fakes::default();
+    fakes.script.lock().unwrap().fatal.push(StageName::AccessToken);
+    let sink = MemorySink::default();
+    let runner = fakes.runner(&t.store, &sink, CancellationToken::new());
+    let date = day(TRADE_DAY);
+    let outcome = runner.run_until(date, StageName::Journal).await.unwrap();
+    assert!(
+        matches!(&outcome, RunOutcome::Failed { stage: StageName::AccessToken, error } if error.contains("EGW00123"))
+    );
+    let rows = rows(&t.store, date).await;
+    assert_eq!(rows.len(), 2, "later stages must not run: {rows:?}");
+    assert_eq!(rows[1].status, "FAILED");
+    assert_eq!(fakes.calls(StageName::ApprovalKey), 0);
+    assert_eq!(run_status(&t.store, date).await, "FAILED");
+    let mode = ControlStore::new(t.store.conn().clone()).mode().await.unwrap();
+    assert!(matches!(mode, TradingMode::Stop { .. }), "{mode:?}");
+    let failed = sink.transitions().into_iter().find(|t| t.to == StageStatus::Failed).unwrap();
+    assert_eq!(failed.rerun_command, "aegis stage rerun access_token --date 2026-11-19");
+
+    // The failed run is not continued by a later trigger.
+    assert_eq!(
+        runner.run_until(date, StageName::Intraday).await.unwrap(),
+        RunOutcome::Blocked { stage: StageName::AccessToken }
+    );
+    assert_eq!(fakes.calls(StageName::AccessToken), 1);
+}
+aegis::storage_test!(failure, failure_stops_trading);
+
+async fn retryable_errors_are_retried(t: TestDb) {
+    let fakes = Fakes::default();
+    fakes.script.lock().unwrap().retryable.push(StageName::AccessToken);
+    let spec = aegis::domain::stage::StageSpec {
+        retry: RetryPolicy { max_attempts: 3, backoff: Duration::from_millis(1) },
+        ..default_spec(StageName::AccessToken)
+    };
+    let runner = fakes.runner(&t.store, &MemorySink::default(), CancellationToken::new()).with_spec(spec);
+    let date = day(TRADE_DAY);
+    assert!(matches!(runner.run_until(date, StageName::Universe).await.unwrap(), RunOutcome::Failed { .. }));
+    let attempts: Vec<_> = rows(&t.store, date)
+        .await
+        .into_iter()
+        .filter(|r| r.stage == "access_token")
+        .map(|r| r.attempt)
+        .collect();
+    assert_eq!(attempts, vec![1, 2, 3]);
+}
+aegis::storage_test!(retries, retryable_errors_are_retried);
+
+async fn rerun_request_is_picked_up(t: TestDb) {
+    let fakes = Fakes::default();
+    fakes.script.lock().unwrap().fatal.push(StageName::AccessToken);
+    let sink = MemorySink::default();
+    let cancel = CancellationToken::new();
+    let runner = Arc::new(fakes.runner(&t.store, &sink, cancel.clone()));
+    let config = DaemonConfig { poll_interval: Duration::from_millis(20), ..DaemonConfig::default() };
+    let daemon = Daemon::new(runner, None, config);
+    let (tx, rx) = mpsc::channel(8);
+    let handle = tokio::spawn(daemon.run(rx, cancel.clone()));
+    let date = day(TRADE_DAY);
+    let at = KST.with_ymd_and_hms(2026, 11, 19, 9, 0, 0).unwrap();
+    tx.send(Fired {
+        trigger: Trigger::Pipeline { name: "pre_market".into(), until: StageName::Journal },
+        trade_date: date,
+        at,
+    })
+    .await
+    .unwrap();
+    let store = t.store.clone();
+    wait_for("the failed run", 10, || {
+        let store = store.clone();
+        async move {
+            PipelineStore::new(store.conn().clone())
+                .find_run(date)
+                .await
+                .unwrap()
+                .is_some_and(|r| r.status == "FAILED")
+        }
+    })
+    .await;
+
+    // The operator fixes the cause and asks for a re-run through the database.
+    fakes.script.lock().unwrap().fatal.clear();
+    let p = PipelineStore::new(t.store.conn().clone());
+    let id =
+        p.insert_request(date, "access_token", RequestKind::Rerun, "operator", Utc::now()).await.unwrap();
+    wait_for("the run to finish", 10, || {
+        let store = store.clone();
+        async move { run_status(&store, date).await == "SUCCEEDED" }
+    })
+    .await;
+    let req = p.request(id).await.unwrap().unwrap();
+    assert_eq!(req.status, "DONE", "{req:?}");
+    let access: Vec<_> =
+        rows(&t.store, date).await.into_iter().filter(|r| r.stage == "access_token").collect();
+    assert_eq!(access.len(), 2);
+    assert_eq!(
+        (access[1].status.as_str(), access[1].requested_by.as_deref()),
+        ("SUCCEEDED", Some("operator"))
+    );
+    assert_eq!(fakes.calls(StageName::Journal), 1);
+
+    cancel.cancel();
+    handle.await.unwrap().unwrap();
+    assert!(
+        p.live_lease(aegis::pipeline::PIPELINE_LEASE, Utc::now()).await.unwrap().is_none(),
+        "lease released"
+    );
+}
+aegis::storage_test!(rerun_request, rerun_request_is_picked_up);
+
+async fn crash_resumes_without_repeating(t: TestDb) {
+    let fakes = Fakes::default();
+    fakes.script.lock().unwrap().hang = Some(StageName::Intraday);
+    let date = day(TRADE_DAY);
+    let first = fakes.runner(&t.store, &MemorySink::default(), CancellationToken::new());
+    let hanging = fakes.hanging.clone();
+    let task = tokio::spawn(async move { first.run_until(date, StageName::Journal).await });
+    hanging.notified().await;
+    task.abort(); // the process dies: no cleanup runs
+    let _ = task.await;
+    let intraday = rows(&t.store, date).await.into_iter().find(|r| r.stage == "intraday").unwrap();
+    assert_eq!(intraday.status, "RUNNING");
+
+    fakes.script.lock().unwrap().hang = None;
+    let second = fakes.runner(&t.store, &MemorySink::default(), CancellationToken::new());
+    assert_eq!(
+        second.run_until(date, StageName::Journal).await.unwrap(),
+        RunOutcome::Completed { through: StageName::Journal }
+    );
+    for stage in &StageName::ALL[..8] {
+        assert_eq!(fakes.calls(*stage), 1, "{stage} ran twice");
+    }
+    let intraday: Vec<_> = rows(&t.store, date).await.into_iter().filter(|r| r.stage == "intraday").collect();
+    assert_eq!(intraday.iter().map(|r| r.status.as_str()).collect::<Vec<_>>(), ["FAILED", "SUCCEEDED"]);
+    assert!(intraday[0].error.as_deref().unwrap().starts_with("interrupted"));
+}
+aegis::storage_test!(crash_resume, crash_resumes_without_repeating);
+
+async fn shutdown_interrupts_and_resumes(t: TestDb) {
+    let fakes = Fakes::default();
+    fakes.script.lock().unwrap().hang = Some(StageName::Intraday);
+    let date = day(TRADE_DAY);
+    let cancel = CancellationToken::new();
+    let runner = fakes.runner(&t.store, &MemorySink::default(), cancel.clone());
+    let hanging = fakes.hanging.clone();
+    let task = tokio::spawn(async move { runner.run_until(date, StageName::Journal).await });
+    hanging.notified().await;
+    cancel.cancel();
+    assert_eq!(task.await.unwrap().unwrap(), RunOutcome::Interrupted { stage: StageName::Intraday });
+    assert_eq!(run_status(&t.store, date).await, "RUNNING");
+    let mode = ControlStore::new(t.store.conn().clone()).mode().await.unwrap();
+    assert_eq!(mode, TradingMode::Normal, "a shutdown is not a failure");
+
+    fakes.script.lock().unwrap().hang = None;
+    let again = fakes.runner(&t.store, &MemorySink::default(), CancellationToken::new());
+    assert!(matches!(again.run_until(date, StageName::Journal).await.unwrap(), RunOutcome::Completed { .. }));
+    assert_eq!(fakes.calls(StageName::Universe), 1);
+}
+aegis::storage_test!(shutdown_resume, shutdown_interrupts_and_resumes);
+
+async fn closed_day_is_skipped(t: TestDb) {
+    let fakes = Fakes::default();
+    let runner = fakes.runner(&t.store, &MemorySink::default(), CancellationToken::new());
+    let date = day("2026-06-03");
+    let outcome = runner.run_until(date, StageName::Journal).await.unwrap();
+    assert!(
+        matches!(&outcome, RunOutcome::Skipped { reason } if reason.contains("전국동시지방선거")),
+        "{outcome:?}"
+    );
+    assert_eq!(run_status(&t.store, date).await, "SKIPPED");
+    assert!(rows(&t.store, date).await.is_empty());
+    assert!(StageName::ALL.iter().all(|s| fakes.calls(*s) == 0));
+    let weekend = runner.rerun(day("2026-11-21"), StageName::ConfigCheck, "operator").await.unwrap();
+    assert!(matches!(weekend, RunOutcome::Skipped { reason } if reason.contains("weekend")));
+}
+aegis::storage_test!(closed_day, closed_day_is_skipped);
+
+fn kst(y: i32, m: u32, d: u32, h: u32, min: u32) -> chrono::DateTime<chrono_tz::Tz> {
+    KST.with_ymd_and_hms(y, m, d, h, min, 0).unwrap()
+}
+
+fn pipeline_fires(
+    from: chrono::DateTime<chrono_tz::Tz>,
+    to: chrono::DateTime<chrono_tz::Tz>,
+    cal: &KrxCalendar,
+) -> Vec<(String, String)> {
+    let schedule = Schedule::builtin().unwrap();
+    fire_times(&schedule, cal, from, to)
+        .into_iter()
+        .filter_map(|(at, t)| match t {
+            Trigger::Pipeline { name, .. } => Some((at.format("%a %m-%d %H:%M").to_string(), name)),
+            Trigger::MasterRefresh => None,
+        })
+        .collect()
+}
+
+#[test]
+fn fire_times_for_the_exam_week_with_a_holiday() {
+    // Week of 2026-11-16: Tuesday reported closed by the broker, Thursday the exam-day session
+    // (open 10:00, close 16:30), Saturday and Sunday closed.
+    let mut cal = KrxCalendar::builtin().unwrap();
+    cal.apply_broker_holidays([(day("2026-11-17"), false)]);
+    let fires = pipeline_fires(kst(2026, 11, 16, 0, 0), kst(2026, 11, 23, 0, 0), &cal);
+    let expected: Vec<(String, String)> = [
+        ("Mon 11-16 08:00", "pre_market"),
+        ("Mon 11-16 08:50", "intraday"),
+        ("Mon 11-16 15:35", "close"),
+        ("Mon 11-16 17:00", "journal"),
+        ("Wed 11-18 08:00", "pre_market"),
+        ("Wed 11-18 08:50", "intraday"),
+        ("Wed 11-18 15:35", "close"),
+        ("Wed 11-18 17:00", "journal"),
+        ("Thu 11-19 09:00", "pre_market"),
+        ("Thu 11-19 09:50", "intraday"),
+        ("Thu 11-19 16:35", "close"),
+        ("Thu 11-19 18:00", "journal"),
+        ("Fri 11-20 08:00", "pre_market"),
+        ("Fri 11-20 08:50", "intraday"),
+        ("Fri 11-20 15:35", "close"),
+        ("Fri 11-20 17:00", "journal"),
+    ]
+    .into_iter()
+    .map(|(a, b)| (a.to_owned(), b.to_owned()))
+    .collect();
+    assert_eq!(fires, expected);
+
+    let all =
+        fire_times(&Schedule::builtin().unwrap(), &cal, kst(2026, 11, 16, 0, 0), kst(2026, 11, 23, 0, 0));
+    let refreshes: Vec<_> = all.iter().filter(|(_, t)| *t == Trigger::MasterRefresh).collect();
+    assert_eq!(refreshes.len(), 4 * 13, "master refreshes on the four trading days only");
+    assert!(refreshes.iter().any(|(at, _)| *at == kst(2026, 11, 19, 9, 46)), "refreshes never shift");
+    assert!(all.iter().all(|(at, _)| at.date_naive() != day("2026-11-17")));
+}
+
+#[test]
+fn fire_times_around_new_year() {
+    // 2026-12-31 and 2027-01-01 are closed; 2027-01-04 opens at 10:00 (close unchanged).
+    let cal = KrxCalendar::builtin().unwrap();
+    let fires = pipeline_fires(kst(2026, 12, 30, 12, 0), kst(2027, 1, 5, 0, 0), &cal);
+    let days: Vec<&str> = fires.iter().map(|(at, _)| at.as_str()).collect();
+    assert_eq!(
+        days,
+        [
+            "Wed 12-30 15:35",
+            "Wed 12-30 17:00",
+            "Mon 01-04 09:00",
+            "Mon 01-04 09:50",
+            "Mon 01-04 15:35",
+            "Mon 01-04 17:00"
+        ]
+    );
+}
+
+fn aegis_cli(url: &str, args: &[&str]) -> (Option<i32>, String) {
+    let out = crate::support::bin::run(args, [("DB_URL", url)]);
+    (out.status.code(), crate::support::bin::text(&out))
+}
+
+async fn cli_hands_requests_to_the_daemon_and_switches_modes(t: TestDb) {
+    let p = PipelineStore::new(t.store.conn().clone());
+    assert!(
+        p.acquire_lease(
+            aegis::pipeline::PIPELINE_LEASE,
+            "test-daemon",
+            chrono::TimeDelta::minutes(5),
+            Utc::now()
+        )
+        .await
+        .unwrap()
+    );
+    let url = t.url.clone();
+    let (code, out) = tokio::task::spawn_blocking(move || {
+        aegis_cli(&url, &["stage", "rerun", "access_token", "--date", TRADE_DAY])
+    })
+    .await
+    .unwrap();
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("request #1 queued"), "{out}");
+    let req = p.request(1).await.unwrap().expect("request row");
+    assert_eq!(
+        (req.stage.as_str(), req.kind.as_str(), req.status.as_str()),
+        ("access_token", "RERUN", "PENDING")
+    );
+    assert!(req.requested_by.starts_with("cli:"));
+
+    let url = t.url.clone();
+    let (halt, again, status) = tokio::task::spawn_blocking(move || {
+        (
+            aegis_cli(&url, &["halt", "--reason", "broker maintenance"]),
+            aegis_cli(&url, &["halt"]),
+            aegis_cli(&url, &["status", "--date", TRADE_DAY]),
+        )
+    })
+    .await
+    .unwrap();
+    assert_eq!(halt.0, Some(0), "{}", halt.1);
+    assert_eq!(again.0, Some(1), "{}", again.1);
+    assert!(again.1.contains("already stopped"), "{}", again.1);
+    assert!(status.1.contains("STOP (stopped by the operator: broker maintenance)"), "{}", status.1);
+    let mode = ControlStore::new(t.store.conn().clone()).mode().await.unwrap();
+    assert!(matches!(mode, TradingMode::Stop { .. }));
+    use sea_orm::{EntityTrait, PaginatorTrait};
+    assert_eq!(entity::audit_log::Entity::find().count(t.store.conn()).await.unwrap(), 1);
+}
+aegis::storage_test!(cli_ops, cli_hands_requests_to_the_daemon_and_switches_modes);
+
+async fn serve_starts_and_stops_cleanly(t: TestDb) {
+    let cancel = CancellationToken::new();
+    let runner = Arc::new(Fakes::default().runner(&t.store, &MemorySink::default(), cancel.clone()));
+    let schedule = Arc::new(Schedule::builtin().unwrap());
+    let config = DaemonConfig {
+        poll_interval: Duration::from_millis(20),
+        lease_ttl: Duration::from_secs(1),
+        ..DaemonConfig::default()
+    };
+    let task = tokio::spawn(aegis::pipeline::serve(runner, schedule, config, cancel.clone()));
+    let p = PipelineStore::new(t.store.conn().clone());
+    wait_for("the daemon lease", 10, || {
+        let p = p.clone();
+        async move { p.live_lease(aegis::pipeline::PIPELINE_LEASE, Utc::now()).await.unwrap().is_some() }
+    })
+    .await;
+    // A second daemon waits until the lease it sees would expire, then is refused: the first
+    // renewed it with its heartbeat meanwhile.
+    let short = DaemonConfig {
+        poll_interval: Duration::from_millis(20),
+        lease_ttl: Duration::from_millis(300),
+        ..DaemonConfig::default()
+    };
+    let other = Daemon::new(
+        Arc::new(Fakes::default().runner(&t.store, &MemorySink::default(), CancellationToken::new())),
+        None,
+        short.clone(),
+    );
+    let (_tx, rx) = mpsc::channel(1);
+    assert!(matches!(
+        other.run(rx, CancellationToken::new()).await,
+        Err(aegis::pipeline::DaemonError::LeaseHeld { .. })
+    ));
+    cancel.cancel();
+    task.await.unwrap().unwrap();
+    assert!(p.live_lease(aegis::pipeline::PIPELINE_LEASE, Utc::now()).await.unwrap().is_none());
+
+    // The lease of a killed daemon (no heartbeat, never released) is taken over once it expires.
+    let ttl = chrono::TimeDelta::milliseconds(400);
+    assert!(p.acquire_lease(aegis::pipeline::PIPELINE_LEASE, "killed", ttl, Utc::now()).await.unwrap());
+    let cancel = CancellationToken::new();
+    let next = Daemon::new(
+        Arc::new(Fakes::default().runner(&t.store, &MemorySink::default(), cancel.clone())),
+        None,
+        DaemonConfig { holder: "restarted".into(), ..short },
+    );
+    let (_tx, rx) = mpsc::channel(1);
+    let task = tokio::spawn(next.run(rx, cancel.clone()));
+    wait_for("the restarted daemon takes the lease over", 10, || {
+        let p = p.clone();
+        async move {
+            p.live_lease(aegis::pipeline::PIPELINE_LEASE, Utc::now())
+                .await
+                .unwrap()
+                .is_some_and(|l| l.holder == "restarted")
+        }
+    })
+    .await;
+    cancel.cancel();
+    task.await.unwrap().unwrap();
+}
+aegis::storage_test!(serve, serve_starts_and_stops_cleanly);
