@@ -73,7 +73,7 @@ async fn statuses(store: &Store) -> Vec<(OutboxChannel, OutboxStatus)> {
         .collect()
 }
 
-async fn failure_events(store: &Store) -> Vec<entity::event::Model> {
+async fn failure_events(store: &Store) -> Vec<aegis::store::events::EventRecord> {
     store
         .events()
         .recent(100)

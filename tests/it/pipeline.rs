@@ -100,7 +100,7 @@ fn day(s: &str) -> NaiveDate {
 /// A trading day (the exam-day special session, which the runner treats like any trading day).
 const TRADE_DAY: &str = "2026-11-19";
 
-async fn rows(store: &Store, date: NaiveDate) -> Vec<entity::stage_run::Model> {
+async fn rows(store: &Store, date: NaiveDate) -> Vec<aegis::ports::pipeline_runs::StageRunRecord> {
     let p = PipelineStore::new(store.conn().clone());
     let run = p.find_run(date).await.unwrap().expect("run row");
     p.attempts(run.id).await.unwrap()
