@@ -100,7 +100,9 @@ async fn orders_and_decrypted_fills_match_the_daily_inquiry() {
     while total < Decimal::from(13) {
         for ev in until(&mut streams.executions, 5, |e| matches!(e, ExecutionEvent::Fill(_))).await {
             if let ExecutionEvent::Fill(f) = &ev {
-                assert!(!f.reconciled, "fills come from notices here: {f:?}");
+                // As the notice says it: the session's KST date and the frozen 10:00 KST.
+                let at = day_at(10, 0);
+                assert_eq!((f.trade_date, f.exec_time), (at.date_naive(), at.time()), "{f:?}");
                 let e = filled.entry(f.broker_order_no.clone()).or_default();
                 e.0 += f.qty;
                 e.1 += f.qty * f.price;

@@ -1,13 +1,19 @@
 //! The socket is dropped 10 times during an accelerated simulated day while orders fill: every
-//! registration is restored after each reconnect and every fill arrives exactly once (from its
-//! notice, or recovered over REST when the notice was lost with the socket).
+//! registration is restored after each reconnect, each reconnect is reported, and every fill is
+//! counted exactly once by the orders' ledgers (`domain::fill::FillLedger`, as the trading core
+//! keeps them): from its notice, or from the snapshot of today's orders taken on `Reconnected`
+//! when the notice was lost with the socket.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use aegis::domain::market::{ExecutionEvent, FeedStatus, OrderRequest, Subscription};
+use aegis::domain::fill::{FillLedger, FillSnapshot, NoticeFill};
+use aegis::domain::market::{
+    BrokerOrder, ExecutionEvent, FeedStatus, FillNotice, OrderRequest, Subscription,
+};
+use aegis::domain::order::BrokerOrderNo;
 use aegis::domain::{Exchange, OrderType, Side};
 use aegis::ports::Broker;
 use aegis::sim::{FaultCommand, Sim, SimConfig};
@@ -17,6 +23,37 @@ use super::*;
 
 const CODES: [&str; 5] = ["005930", "000660", "035420", "900001", "900002"];
 const DROPS: usize = 10;
+/// The most any order of this test asks for (market buys of 1 to 3 shares).
+const MAX_ORDER_QTY: i64 = 3;
+
+/// The ledgers of the orders, by order number, as the consumer of the feed keeps them.
+#[derive(Default)]
+struct Ledgers(BTreeMap<String, FillLedger>);
+
+impl Ledgers {
+    fn of(&mut self, branch: &str, number: &str) -> &mut FillLedger {
+        let no = BrokerOrderNo::new(branch, number).unwrap();
+        self.0.entry(no.number.clone()).or_insert_with(|| FillLedger::new(no, Decimal::from(MAX_ORDER_QTY)))
+    }
+
+    fn notice(&mut self, f: &FillNotice) {
+        let no = BrokerOrderNo::new(&f.branch, &f.broker_order_no).unwrap();
+        let n = NoticeFill { broker_order_no: no, exec_time: f.exec_time, qty: f.qty, price: f.price };
+        self.of(&f.branch, &f.broker_order_no).apply_notice(&n).unwrap();
+    }
+
+    fn snapshot(&mut self, orders: &[BrokerOrder]) {
+        for o in orders.iter().filter(|o| o.filled_qty > Decimal::ZERO) {
+            let no = BrokerOrderNo::new(&o.branch, &o.broker_order_no).unwrap();
+            let s = FillSnapshot { broker_order_no: no, cum_qty: o.filled_qty, cum_amount: o.filled_amount };
+            self.of(&o.branch, &o.broker_order_no).apply_snapshot(&s).unwrap();
+        }
+    }
+
+    fn filled(&self) -> BTreeMap<String, Decimal> {
+        self.0.iter().map(|(no, l)| (no.clone(), l.cum_qty())).filter(|(_, q)| !q.is_zero()).collect()
+    }
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ten_socket_drops_lose_and_double_no_fill() {
@@ -69,13 +106,15 @@ async fn ten_socket_drops_lose_and_double_no_fill() {
         })
     };
 
-    let mut fills = Vec::new();
-    let mut reconnects = 0;
-    let mut drops = 0;
+    let mut ledgers = Ledgers::default();
+    let (mut reconnects, mut reported, mut drops, mut notices, mut snapshots) = (0, 0, 0, 0, 0);
     while reconnects < DROPS {
         for ev in until(&mut streams.executions, 10, is_connected).await {
             match ev {
-                ExecutionEvent::Fill(f) => fills.push(f),
+                ExecutionEvent::Fill(f) => {
+                    ledgers.notice(&f);
+                    notices += 1;
+                }
                 ExecutionEvent::Status(FeedStatus::Disconnected { .. }) => drops += 1,
                 ExecutionEvent::Status(FeedStatus::StopTrading { reason }) => panic!("{reason}"),
                 ExecutionEvent::Status(FeedStatus::Connected { registrations }) => {
@@ -83,6 +122,24 @@ async fn ten_socket_drops_lose_and_double_no_fill() {
                     reconnects += 1;
                 }
                 _ => {}
+            }
+        }
+        // The feed reports the reconnect right after Connected; the consumer then takes a snapshot.
+        for ev in
+            until(&mut streams.executions, 10, |e| *e == ExecutionEvent::Status(FeedStatus::Reconnected))
+                .await
+        {
+            match ev {
+                ExecutionEvent::Fill(f) => {
+                    ledgers.notice(&f);
+                    notices += 1;
+                }
+                ExecutionEvent::Status(FeedStatus::Reconnected) => {
+                    reported += 1;
+                    ledgers.snapshot(&broker.todays_orders().await.unwrap());
+                    snapshots += 1;
+                }
+                other => panic!("only fills come between Connected and Reconnected: {other:?}"),
             }
         }
     }
@@ -112,34 +169,29 @@ async fn ten_socket_drops_lose_and_double_no_fill() {
         sim.state()["fills"].as_array().unwrap().iter().map(|f| f["qty"].as_i64().unwrap()).sum();
     assert_eq!(total, Decimal::from(sim_total));
     assert_eq!(truth.len(), placed, "every market buy filled");
-    let received = |fills: &[aegis::domain::market::FillEvent]| {
-        let mut by_order: BTreeMap<String, Decimal> = BTreeMap::new();
-        for f in fills {
-            *by_order.entry(f.broker_order_no.clone()).or_default() += f.qty;
-        }
-        by_order
-    };
+    // The notices still under way arrive; nothing more comes afterwards.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-    while received(&fills) != truth && tokio::time::Instant::now() < deadline {
+    while ledgers.filled() != truth && tokio::time::Instant::now() < deadline {
         if let Ok(Some(ExecutionEvent::Fill(f))) =
             tokio::time::timeout(Duration::from_millis(200), streams.executions.recv()).await
         {
-            fills.push(f);
+            ledgers.notice(&f);
+            notices += 1;
         }
     }
-    // Nothing more arrives afterwards (no doubles).
     while let Ok(Some(ev)) = tokio::time::timeout(Duration::from_millis(300), streams.executions.recv()).await
     {
         if let ExecutionEvent::Fill(f) = ev {
-            fills.push(f);
+            ledgers.notice(&f);
+            notices += 1;
         }
     }
-    assert_eq!(received(&fills), truth, "fills missing or doubled");
-    let ids: BTreeSet<_> =
-        fills.iter().map(|f| (f.fill_id.broker_order_no.clone(), f.fill_id.cum_qty)).collect();
-    assert_eq!(ids.len(), fills.len(), "duplicate fill identities");
-    let recovered = fills.iter().filter(|f| f.reconciled).count();
-    eprintln!("{} fills over {drops} drops, {recovered} recovered over REST", fills.len());
+    assert_eq!(reported, reconnects, "every reconnect is reported");
+    assert_eq!(ledgers.filled(), truth, "fills missing or doubled");
+    let recovered = ledgers.0.values().flat_map(FillLedger::fills).filter(|f| f.is_synthetic()).count();
+    eprintln!(
+        "{notices} notices over {drops} drops, {snapshots} snapshots, {recovered} fills recovered from them"
+    );
     broker.disconnect().await.unwrap();
     sim.shutdown().await;
 }

@@ -3,11 +3,15 @@
 
 use aegis::domain::Side;
 use aegis::domain::fill::FillSnapshot;
-use aegis::domain::market::{ExecutionEvent, FillEvent, FillId};
+use aegis::domain::market::{ExecutionEvent, FeedStatus, FillNotice, to_kst};
 use aegis::domain::order::BrokerOrderNo;
+use aegis::ports::{Broker, BrokerError};
+use aegis::trading::executions::Handled;
+use aegis::trading::orders::SubmitOutcome;
 use chrono::TimeDelta;
 use proptest::prelude::*;
 use rust_decimal::Decimal;
+use rust_decimal_macros::dec;
 use sea_orm::{EntityTrait, QueryOrder};
 
 use super::{day, env, intent, start, sym};
@@ -25,26 +29,20 @@ async fn run(fills: &[(i64, i64)], extra: i64, inputs: &[Input]) -> DbState {
     let e = env(db, |_| {}, Default::default()).await;
     let total: i64 = fills.iter().map(|f| f.0).sum::<i64>() + extra;
     let out = e.core.submit(&intent("005930", Side::Buy, total, 70_000, "p")).await.unwrap();
-    let aegis::trading::orders::SubmitOutcome::Sent(order) = out else { panic!("sent") };
+    let SubmitOutcome::Sent(order) = out else { panic!("sent") };
     let no = BrokerOrderNo::new("06010", "1").unwrap();
     let notice = |i: usize| {
         let (qty, price) = fills[i];
-        let cum: i64 = fills[..=i].iter().map(|f| f.0).sum();
-        FillEvent {
-            fill_id: FillId {
-                trade_date: day(),
-                broker_order_no: no.number.clone(),
-                cum_qty: Decimal::from(cum),
-            },
+        let at = start() + TimeDelta::seconds(i64::try_from(i).unwrap());
+        FillNotice {
             trade_date: day(),
+            exec_time: to_kst(at).time(),
             broker_order_no: no.number.clone(),
             branch: no.branch.clone(),
             symbol: sym("005930"),
             side: Side::Buy,
             qty: Decimal::from(qty),
             price: Decimal::from(price),
-            at: start() + TimeDelta::seconds(i64::try_from(i).unwrap()),
-            reconciled: false,
         }
     };
     let snapshot = |i: usize| {
@@ -113,4 +111,59 @@ proptest! {
         let got = rt.block_on(run(&fills, extra, &inputs));
         prop_assert_eq!(got, expected);
     }
+}
+
+/// A fill whose notice was lost with the socket arrives through the snapshot the feed's
+/// `Reconnected` asks for, once: a failed snapshot is a warning and leaves it missing, the next
+/// one records it, its late notice is absorbed, and a fill after it adds up.
+#[tokio::test]
+async fn fills_missed_while_disconnected_arrive_through_the_reconnect_snapshot() {
+    let e = env(crate::support::db::sqlite().await, |_| {}, Default::default()).await;
+    let mut streams = e.broker.take_streams().unwrap();
+    let out = e.core.submit(&intent("005930", Side::Buy, 5, 70_000, "gap")).await.unwrap();
+    let SubmitOutcome::Sent(order) = out else { panic!("sent") };
+    let no = order.order.broker_order_no().unwrap().number.clone();
+    let filled = || async {
+        let stored = aegis::store::orders::get(e.db.store.conn(), order.id).await.unwrap().unwrap();
+        (stored.order.filled_qty(), stored.order.record().filled_amount)
+    };
+    let mut handle_all = async || {
+        let mut handled = Vec::new();
+        while let Ok(ev) = streams.executions.try_recv() {
+            handled.push((e.core.handle_execution(&ev).await.unwrap(), ev));
+        }
+        handled
+    };
+
+    e.broker.fill(&no, dec!(1), dec!(70000)).unwrap();
+    handle_all().await;
+    assert_eq!(filled().await, (dec!(1), dec!(70000)));
+
+    // Down: 2 fill and their notice is lost. The first snapshot after the reconnect fails.
+    e.clock.advance(TimeDelta::seconds(1));
+    let lost = e.broker.fill_unnoticed(&no, dec!(2), dec!(70100)).unwrap();
+    e.broker.reconnect("eof");
+    e.broker.fail_next(BrokerError::Connection { message: "down".into() });
+    let handled = handle_all().await;
+    assert_eq!(handled.last().unwrap().1, ExecutionEvent::Status(FeedStatus::Reconnected));
+    assert_eq!(crate::support::db::events_of(&e.db.store, "FEED_RECONCILE_FAILED").await.len(), 1);
+    assert_eq!(filled().await, (dec!(1), dec!(70000)), "still missing");
+
+    // The next reconnect's snapshot records it, once.
+    e.broker.reconnect("eof");
+    handle_all().await;
+    assert_eq!(filled().await, (dec!(3), dec!(210200)));
+    e.broker.reconnect("eof");
+    handle_all().await;
+    assert_eq!(filled().await, (dec!(3), dec!(210200)), "a snapshot again adds nothing");
+
+    // Its notice arrives late: absorbed, not added. A fill afterwards adds up.
+    e.core.handle_execution(&ExecutionEvent::Fill(lost)).await.unwrap();
+    assert_eq!(filled().await, (dec!(3), dec!(210200)));
+    e.clock.advance(TimeDelta::seconds(1));
+    e.broker.fill(&no, dec!(1), dec!(70200)).unwrap();
+    let handled = handle_all().await;
+    assert!(matches!(handled[..], [(Handled::FillRecorded(id), _)] if id == order.id), "{handled:?}");
+    assert_eq!(filled().await, (dec!(4), dec!(280400)));
+    assert_eq!(e.broker.todays_orders().await.unwrap()[0].filled_qty, dec!(4));
 }
