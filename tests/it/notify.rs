@@ -97,7 +97,7 @@ async fn failure_reaches_slack_and_email(db: TestDb) {
     let (fanout, cancel) = start(&db.store, deliverers, fast(5), true, true);
 
     fanout.notify(Notification::Stage(failed_stage())).await;
-    wait_for("slack and email delivered", 15, || async {
+    wait_for("slack and email delivered", 30, || async {
         slack.posts().len() == 1 && smtp.mails().len() == 1
     })
     .await;
@@ -131,10 +131,10 @@ async fn failure_reaches_slack_and_email(db: TestDb) {
         StageTransition { from: "RUNNING".into(), to: "SUCCEEDED".into(), error: None, ..failed_stage() };
     fanout.notify(Notification::Stage(ok)).await;
     fanout.notify(Notification::KillSwitch(KillSwitchTrip { reason: "daily loss limit".into() })).await;
-    wait_for("three posts, two mails", 15, || async { slack.posts().len() == 3 && smtp.mails().len() == 2 })
+    wait_for("three posts, two mails", 30, || async { slack.posts().len() == 3 && smtp.mails().len() == 2 })
         .await;
     assert!(smtp.mails()[1].data.contains("KILL SWITCH"));
-    wait_for("all sent", 15, || async {
+    wait_for("all sent", 30, || async {
         statuses(&db.store).await.iter().all(|(_, s)| *s == OutboxStatus::Sent)
     })
     .await;
@@ -158,8 +158,8 @@ async fn slack_outage_is_retried_then_delivered_once(db: TestDb) {
     fanout.notify(Notification::Stage(failed_stage())).await;
     assert!(t0.elapsed() < Duration::from_secs(2), "enqueue waited for Slack: {:?}", t0.elapsed());
 
-    wait_for("retried at least twice", 15, || async { slack.rejected() >= 2 }).await;
-    wait_for("failures recorded", 15, || async { failure_events(&db.store).await.len() >= 2 }).await;
+    wait_for("retried at least twice", 30, || async { slack.rejected() >= 2 }).await;
+    wait_for("failures recorded", 30, || async { failure_events(&db.store).await.len() >= 2 }).await;
     let ev = &failure_events(&db.store).await[0];
     assert_eq!(ev.severity, "WARNING");
     assert_eq!(ev.payload["channel"], "SLACK");
@@ -168,7 +168,7 @@ async fn slack_outage_is_retried_then_delivered_once(db: TestDb) {
     assert_eq!(statuses(&db.store).await, [(OutboxChannel::Slack, OutboxStatus::Pending)]);
 
     slack.set_failing(false);
-    wait_for("delivered after the outage", 15, || async {
+    wait_for("delivered after the outage", 30, || async {
         statuses(&db.store).await == [(OutboxChannel::Slack, OutboxStatus::Sent)]
     })
     .await;
@@ -191,7 +191,7 @@ async fn last_attempt_marks_failed(db: TestDb) {
     };
     let (fanout, cancel) = start(&db.store, deliverers, fast(3), true, false);
     fanout.notify(Notification::Stage(failed_stage())).await;
-    wait_for("given up", 15, || async {
+    wait_for("given up", 30, || async {
         statuses(&db.store).await == [(OutboxChannel::Slack, OutboxStatus::Failed)]
     })
     .await;
@@ -206,7 +206,7 @@ async fn last_attempt_marks_failed(db: TestDb) {
     slack.set_failing(false);
     slack.set_api_error(Some("channel_not_found"));
     fanout.notify(Notification::KillSwitch(KillSwitchTrip { reason: "x".into() })).await;
-    wait_for("permanent error fails at once", 15, || async {
+    wait_for("permanent error fails at once", 30, || async {
         statuses(&db.store).await.iter().filter(|(_, s)| *s == OutboxStatus::Failed).count() == 2
     })
     .await;
@@ -236,8 +236,8 @@ async fn pending_rows_are_delivered_after_restart(db: TestDb) {
     };
     let cancel = CancellationToken::new();
     OutboxWorker::new(&store, deliverers, fast(5), Arc::default()).spawn(cancel.clone());
-    wait_for("both delivered", 15, || async { smtp.mails().len() == 2 }).await;
-    wait_for("both sent", 15, || async {
+    wait_for("both delivered", 30, || async { smtp.mails().len() == 2 }).await;
+    wait_for("both sent", 30, || async {
         statuses(&store).await.iter().all(|(_, s)| *s == OutboxStatus::Sent)
     })
     .await;
@@ -257,13 +257,13 @@ async fn slack_down_then_up_on_the_same_port() {
     };
     let (fanout, cancel) = start(&db.store, deliverers, fast(1000), true, false);
     fanout.notify(Notification::Stage(failed_stage())).await;
-    wait_for("connection failures recorded", 15, || async { failure_events(&db.store).await.len() >= 2 })
+    wait_for("connection failures recorded", 30, || async { failure_events(&db.store).await.len() >= 2 })
         .await;
     assert!(failure_events(&db.store).await[0].message.contains("slack transport error"));
 
     let slack = FakeSlack::start_on(port).await;
-    wait_for("delivered once up", 15, || async { slack.posts().len() == 1 }).await;
-    wait_for("sent", 15, || async {
+    wait_for("delivered once up", 30, || async { slack.posts().len() == 1 }).await;
+    wait_for("sent", 30, || async {
         statuses(&db.store).await == [(OutboxChannel::Slack, OutboxStatus::Sent)]
     })
     .await;
@@ -306,7 +306,7 @@ async fn start_follows_the_settings() {
     let (fanout, worker) =
         aegis::notify::start(&db.store, &loaded.settings, console.clone(), fast(5), cancel.clone()).unwrap();
     fanout.notify(Notification::Stage(failed_stage())).await;
-    wait_for("posted", 15, || async { slack.posts().len() == 1 }).await;
+    wait_for("posted", 30, || async { slack.posts().len() == 1 }).await;
     assert_eq!(console.lines().len(), 1);
     // No SMTP configured: no email row.
     assert_eq!(statuses(&db.store).await.len(), 1);

@@ -213,7 +213,7 @@ async fn rerun_request_is_picked_up(t: TestDb) {
     .await
     .unwrap();
     let store = t.store.clone();
-    wait_for("the failed run", 10, || {
+    wait_for("the failed run", 20, || {
         let store = store.clone();
         async move {
             PipelineStore::new(store.conn().clone())
@@ -230,7 +230,7 @@ async fn rerun_request_is_picked_up(t: TestDb) {
     let p = PipelineStore::new(t.store.conn().clone());
     let id =
         p.insert_request(date, "access_token", RequestKind::Rerun, "operator", Utc::now()).await.unwrap();
-    wait_for("the run to finish", 10, || {
+    wait_for("the run to finish", 20, || {
         let store = store.clone();
         async move { run_status(&store, date).await == "SUCCEEDED" }
     })
@@ -462,7 +462,7 @@ async fn serve_starts_and_stops_cleanly(t: TestDb) {
     };
     let task = tokio::spawn(aegis::pipeline::serve(runner, schedule, config, cancel.clone()));
     let p = PipelineStore::new(t.store.conn().clone());
-    wait_for("the daemon lease", 10, || {
+    wait_for("the daemon lease", 20, || {
         let p = p.clone();
         async move { p.live_lease(aegis::pipeline::PIPELINE_LEASE, Utc::now()).await.unwrap().is_some() }
     })
@@ -499,7 +499,7 @@ async fn serve_starts_and_stops_cleanly(t: TestDb) {
     );
     let (_tx, rx) = mpsc::channel(1);
     let task = tokio::spawn(next.run(rx, cancel.clone()));
-    wait_for("the restarted daemon takes the lease over", 10, || {
+    wait_for("the restarted daemon takes the lease over", 20, || {
         let p = p.clone();
         async move {
             p.live_lease(aegis::pipeline::PIPELINE_LEASE, Utc::now())
