@@ -62,9 +62,8 @@ pub async fn compare_with_sim(
     date: NaiveDate,
     sim: &Value,
 ) -> Result<SimComparison, StoreError> {
-    let orders = crate::store::orders::list_for_date(store.conn(), date).await?;
-    let ids: Vec<i64> = orders.iter().map(|o| o.id).collect();
-    let fills = crate::store::fills::executions(store.conn(), &ids).await?;
+    let day = crate::ports::TradingLog::load_day(store, date).await?;
+    let (orders, fills) = (day.orders, day.executions);
     let mut out = SimComparison {
         db_orders: orders.len(),
         db_filled_qty: fills.iter().map(|f| f.qty).sum(),

@@ -269,6 +269,7 @@ async fn run_inner(args: HarnessArgs) -> anyhow::Result<i32> {
 
 async fn submit(core: &TradingCore, intent: &OrderIntent) -> anyhow::Result<i64> {
     loop {
+        core.refresh_mode().await;
         match core.submit(intent).await? {
             SubmitOutcome::Sent(s) | SubmitOutcome::Existing(s) | SubmitOutcome::Rejected(s) => {
                 return Ok(s.id);
@@ -296,7 +297,8 @@ async fn drive(
     kind: StepKind,
 ) -> anyhow::Result<()> {
     for _ in 0..200 {
-        let stored = crate::store::orders::get(core.store().conn(), id).await?.context("order row")?;
+        // Another process may have moved the order: read it back from the log.
+        let stored = core.log().order(id).await?.context("order row")?;
         match stored.order.status() {
             s if s.is_terminal() => return Ok(()),
             OrderStatus::Submitting | OrderStatus::SubmitUnknown => {

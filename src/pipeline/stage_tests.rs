@@ -6,7 +6,6 @@
 use std::sync::{Arc, Mutex};
 
 use chrono::{TimeZone, Utc};
-use sea_orm::DbErr;
 use serde_json::json;
 
 use super::*;
@@ -60,7 +59,7 @@ fn stage_errors_keep_their_cause_and_retry_class() {
 fn the_report_names_each_cause_once() {
     let err = StageError::Trading {
         what: "recovery".into(),
-        source: TradingError::Store(StoreError::Db(DbErr::Custom("disk full".into()))),
+        source: TradingError::Store(StoreError::db("disk full")),
     };
     let text = err.report();
     assert!(text.starts_with("recovery: database error: "), "{text}");

@@ -1,12 +1,16 @@
-//! The ports the core calls: the broker, the clock and the token store.
+//! The ports the core calls: the broker, the clock, the token store and the repositories (the
+//! trading log of orders, fills and positions; pipeline runs), all in domain types.
 //!
 //! Traits return boxed futures so the service layer can hold them as `Arc<dyn Broker>`.
 
 pub mod clock;
 pub mod error;
+pub mod event_log;
 pub mod fake_broker;
 pub mod pipeline_runs;
+pub mod store_error;
 pub mod token_store;
+pub mod trading_log;
 
 use std::fmt;
 
@@ -16,11 +20,14 @@ use tokio::sync::mpsc;
 
 pub use clock::{Clock, FakeClock, SystemClock};
 pub use error::BrokerError;
+pub use event_log::{NewEvent, Severity};
 pub use fake_broker::FakeBroker;
 pub use pipeline_runs::{
     AttemptUpdate, LeaseRecord, PipelineRunRecord, PipelineRuns, RequestKind, StageRequest, StageRunRecord,
 };
+pub use store_error::{DbFailure, StoreError};
 pub use token_store::{InMemoryTokenStore, IssueFn, StoredToken, TokenKey, TokenStore, TokenStoreError};
+pub use trading_log::{Inserted, OrderMeta, OrderWrite, StoredOrder, TradingLog, UpdateExtra};
 
 use crate::domain::Symbol;
 use crate::domain::market::{

@@ -8,7 +8,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use futures::future::BoxFuture;
 use serde_json::Value;
 
-use crate::store::StoreError;
+use super::store_error::StoreError;
 
 /// A boxed future resolving to a pipeline repository result.
 pub type PipelineFuture<'a, T> = BoxFuture<'a, Result<T, StoreError>>;

@@ -7,30 +7,7 @@ use serde_json::Value;
 use super::StoreError;
 use crate::telemetry::{Redactor, mask_account, mask_approval_key};
 
-/// How serious an event is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Severity {
-    /// Routine record.
-    Info,
-    /// Something an operator should look at.
-    Warning,
-    /// A failure.
-    Error,
-    /// Trading was stopped or must be.
-    Critical,
-}
-
-impl Severity {
-    /// Returns the stored text.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::Info => "INFO",
-            Self::Warning => "WARNING",
-            Self::Error => "ERROR",
-            Self::Critical => "CRITICAL",
-        }
-    }
-}
+pub use crate::ports::event_log::Severity;
 
 /// A stored event, as the operator views and tests read it back.
 #[derive(Debug, Clone, PartialEq)]

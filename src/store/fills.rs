@@ -5,7 +5,7 @@
 //! business day), so the key starts with the order's trading date. A key already held by a row of
 //! another order is never dropped silently: it is a [`StoreError::IdentityConflict`].
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::str::FromStr;
 
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
@@ -269,6 +269,66 @@ pub async fn sync_ledger<C: ConnectionTrait>(
         report.deleted += 1;
     }
     Ok(report)
+}
+
+/// Returns the stored fills of orders of `trade_date`, per order, and the same fills as
+/// executions in time order (then row order), in one query.
+///
+/// # Errors
+/// Returns [`StoreError::Db`] or [`StoreError::Corrupt`].
+pub async fn of_orders<C: ConnectionTrait>(
+    conn: &C,
+    order_ids: &[i64],
+    trade_date: NaiveDate,
+) -> Result<(HashMap<i64, Vec<Fill>>, Vec<Execution>), StoreError> {
+    let mut per_order: HashMap<i64, Vec<Fill>> = HashMap::new();
+    if order_ids.is_empty() {
+        return Ok((per_order, Vec::new()));
+    }
+    let mut rows = Entity::find()
+        .filter(Column::OrderId.is_in(order_ids.iter().copied()))
+        .order_by_asc(Column::FilledAt)
+        .order_by_asc(Column::Id)
+        .all(conn)
+        .await?;
+    let mut executions = Vec::with_capacity(rows.len());
+    for m in &rows {
+        let symbol = Symbol::new(m.symbol.as_str()).map_err(|e| corrupt(m.id, e.to_string()))?;
+        let side = Side::from_str(&m.side).map_err(|e| corrupt(m.id, e.to_string()))?;
+        executions.push(Execution { symbol, side, qty: m.qty.get(), amount: amount_of(m) });
+    }
+    // A ledger lists its fills in row order.
+    rows.sort_by_key(|m| m.id);
+    for m in &rows {
+        per_order.entry(m.order_id).or_default().push(to_fill(m, trade_date)?);
+    }
+    Ok((per_order, executions))
+}
+
+/// Changes the quantity and amount of the fill row with `key` (a synthetic fill partly replaced
+/// by notices).
+///
+/// # Errors
+/// Returns [`StoreError::Db`].
+pub async fn update_by_key<C: ConnectionTrait>(conn: &C, key: &str, fill: &Fill) -> Result<(), StoreError> {
+    let price = fill.price().map_or(Decimal::ZERO, |p| p.round_dp(PRICE_DP));
+    Entity::update_many()
+        .col_expr(Column::Qty, Expr::value(Dec(fill.qty)))
+        .col_expr(Column::Amount, Expr::value(Dec(fill.amount)))
+        .col_expr(Column::Price, Expr::value(Dec(price)))
+        .filter(Column::FillKey.eq(key))
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
+/// Removes the fill row with `key` (a synthetic fill fully replaced by notices).
+///
+/// # Errors
+/// Returns [`StoreError::Db`].
+pub async fn delete_by_key<C: ConnectionTrait>(conn: &C, key: &str) -> Result<(), StoreError> {
+    Entity::delete_many().filter(Column::FillKey.eq(key)).exec(conn).await?;
+    Ok(())
 }
 
 /// Returns the fills of the given orders as executions, in time order (then row order).

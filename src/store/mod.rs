@@ -13,6 +13,7 @@ pub mod pipeline;
 pub mod positions;
 pub mod testing;
 pub mod tokens;
+pub mod trading_log;
 
 #[cfg(test)]
 mod identity_tests;
@@ -22,39 +23,12 @@ use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseBackend, Databa
 
 pub use events::{EventRecorder, Severity};
 
-/// Errors of the store layer.
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    /// The database could not be reached or opened (the URL is never echoed: it may hold a password).
-    #[error("cannot connect to the {backend} database: {reason}")]
-    Connect {
-        /// `sqlite` or `postgres`.
-        backend: &'static str,
-        /// The driver's reason, with credentials removed.
-        reason: String,
-    },
-    /// A query failed.
-    #[error("database error: {0}")]
-    Db(#[from] DbErr),
-    /// One broker identity — an order number of a trading date, or a fill of it — maps to more
-    /// than one of our orders. Nothing is written: the row would belong to the wrong order.
-    #[error("broker identity {key} is claimed by more than one order: {orders:?}")]
-    IdentityConflict {
-        /// The identity (`<YYYY-MM-DD>:<order number>`, followed by the fill for a fill key).
-        key: String,
-        /// Our order rows that claim it (the ones already holding it first).
-        orders: Vec<i64>,
-    },
-    /// A stored value could not be mapped to a domain value.
-    #[error("corrupt {table} row {id}: {reason}")]
-    Corrupt {
-        /// The table.
-        table: &'static str,
-        /// The row's id.
-        id: String,
-        /// What is wrong.
-        reason: String,
-    },
+pub use crate::ports::StoreError;
+
+impl From<DbErr> for StoreError {
+    fn from(e: DbErr) -> Self {
+        Self::db(e.to_string())
+    }
 }
 
 /// One migration and whether it is applied.
@@ -118,6 +92,15 @@ impl Store {
     /// Returns the underlying connection.
     pub fn conn(&self) -> &DatabaseConnection {
         &self.db
+    }
+
+    /// Counts every statement run through this handle, and through clones made after this call,
+    /// in `counter` (transaction begin and commit are not statements). Tests hold the trading
+    /// path to its statement budget with it.
+    pub fn count_statements(&mut self, counter: std::sync::Arc<std::sync::atomic::AtomicU64>) {
+        self.db.set_metric_callback(move |_| {
+            counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        });
     }
 
     /// Returns the backend in use.

@@ -28,58 +28,7 @@ pub fn row_id(order_id: Uuid) -> i64 {
     i64::from_ne_bytes(order_id.as_u64_pair().1.to_ne_bytes())
 }
 
-/// Row fields that are not part of the domain order.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OrderMeta {
-    /// Trading date the order belongs to.
-    pub trade_date: NaiveDate,
-    /// Strategy row, when the order came from a stored strategy.
-    pub strategy_id: Option<i64>,
-}
-
-/// An order read back with the row fields the trading core uses.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoredOrder {
-    /// The domain order.
-    pub order: Order,
-    /// Row id (also `events.order_id`).
-    pub id: i64,
-    /// Trading date.
-    pub trade_date: NaiveDate,
-    /// When the row was written.
-    pub created_at: DateTime<Utc>,
-    /// When the latest submit attempt started (set with `SUBMITTING`).
-    pub sent_at: Option<DateTime<Utc>>,
-    /// Reject code and reason, when rejected.
-    pub reject: Option<(String, String)>,
-}
-
-/// The result of [`insert_or_get`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Inserted {
-    /// A new row was written.
-    Created(StoredOrder),
-    /// The key was already present; the existing order is returned unchanged.
-    Existing(StoredOrder),
-}
-
-impl Inserted {
-    /// Returns the order, new or existing.
-    pub fn stored(&self) -> &StoredOrder {
-        match self {
-            Self::Created(s) | Self::Existing(s) => s,
-        }
-    }
-}
-
-/// Extra columns written by a guarded update.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct UpdateExtra {
-    /// Sets `sent_at` (the start of a submit attempt).
-    pub sent_at: Option<DateTime<Utc>>,
-    /// Sets the reject code and reason.
-    pub reject: Option<(String, String)>,
-}
+pub use crate::ports::trading_log::{Inserted, OrderMeta, StoredOrder, UpdateExtra};
 
 fn corrupt(id: i64, reason: impl Into<String>) -> StoreError {
     StoreError::Corrupt { table: TABLE, id: id.to_string(), reason: reason.into() }
@@ -187,11 +136,33 @@ pub async fn insert_or_get<C: ConnectionTrait>(
         ..Default::default()
     };
     let res = Entity::insert(row).on_conflict_do_nothing_on([Column::IdempotencyKey]).exec(conn).await?;
-    let created = matches!(res, TryInsertResult::Inserted(_));
+    if let TryInsertResult::Inserted(done) = res {
+        // The row is exactly what was written: no need to read it back.
+        let id = done.last_insert_id;
+        let rec = OrderRecord {
+            id: order_uuid(id),
+            request: req.clone(),
+            broker_order_no: None,
+            status: OrderStatus::New,
+            filled_qty: Decimal::ZERO,
+            filled_amount: Decimal::ZERO,
+            attempt: 0,
+        };
+        let order = Order::restore(rec).map_err(|e| corrupt(id, e.to_string()))?;
+        let stored = StoredOrder {
+            order,
+            id,
+            trade_date: meta.trade_date,
+            created_at: now,
+            sent_at: None,
+            reject: None,
+        };
+        return Ok(Inserted::Created(stored));
+    }
     let stored = find_by_key(conn, &req.key)
         .await?
         .ok_or_else(|| corrupt(0, format!("order with key {} vanished after insert", req.key)))?;
-    Ok(if created { Inserted::Created(stored) } else { Inserted::Existing(stored) })
+    Ok(Inserted::Existing(stored))
 }
 
 /// Returns the order with an idempotency key.

@@ -1,15 +1,16 @@
 //! Executions: real-time notices and fills (`ExecutionEvent`) and REST snapshots (today's orders)
 //! converge on the same database state whichever arrives first and however often.
 //!
-//! Fills go through the order's [`crate::domain::fill::FillLedger`] (rebuilt from the `fills`
-//! rows), so a fill is stored once whatever its source; the order row then moves to the ledger's
-//! cumulative quantity (forward only) and positions are recomputed from the fills.
+//! Fills go through the order's [`crate::domain::fill::FillLedger`] (held in memory, rebuilt from
+//! the `fills` rows with the day's state), so a fill is stored once whatever its source; the new
+//! fill rows and the order's move to the ledger's cumulative quantity (forward only) are one unit
+//! of work, and positions in memory take the new fills (the `positions` table is written with each
+//! reconciliation and at the close).
 //!
 //! Broker order numbers restart every trading date, so an event finds its order by (trading date,
 //! number): a notice by the date of the session it arrived in, a snapshot row by its order date.
 
 use rust_decimal::Decimal;
-use sea_orm::TransactionTrait;
 use serde_json::json;
 
 use super::orders::{fold_cancel_records, is_broker_order};
@@ -17,10 +18,14 @@ use super::{Checkpoint, TradingCore, TradingError};
 use crate::domain::fill::{FillLedger, FillSnapshot, LedgerOutcome, NoticeFill};
 use crate::domain::market::{BrokerOrder, ExecutionEvent, FeedStatus, FillNotice, NoticeKind, OrderNotice};
 use crate::domain::mode::StopReason;
+use crate::domain::order::Applied;
 use crate::domain::order::{BrokerOrderNo, OrderEvent, OrderStatus};
+use crate::ports::trading_log::{FillsWrite, FillsWritten, OrderWrite};
+use crate::ports::{StoredOrder, UpdateExtra};
 use crate::store::Severity;
-use crate::store::fills::{self as fill_rows, FillMeta};
-use crate::store::orders::{self as order_rows, StoredOrder, UpdateExtra};
+
+/// Attempts of a fill write before giving up (another writer kept moving the order).
+const MAX_FILL_ATTEMPTS: u32 = 5;
 
 /// What handling one execution event did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -154,7 +159,10 @@ impl TradingCore {
 
     /// Finds our submitting order an acceptance notice belongs to, by fingerprint (unique only).
     async fn match_pending(&self, n: &OrderNotice) -> Result<Option<i64>, TradingError> {
-        let orders = order_rows::list_for_date(self.store.conn(), n.trade_date).await?;
+        if n.trade_date != self.config.trade_date {
+            return Ok(None);
+        }
+        let orders = self.orders().await?;
         let cands: Vec<i64> = orders
             .iter()
             .filter(|o| o.order.status().needs_resolution() && o.order.broker_order_no().is_none())
@@ -179,7 +187,7 @@ impl TradingCore {
         let no = BrokerOrderNo::new(&f.branch, &f.broker_order_no)?;
         // The notice's own KST execution time: its identity in the ledger (`FillKey::Notice`).
         let notice = NoticeFill { broker_order_no: no, exec_time: f.exec_time, qty: f.qty, price: f.price };
-        let (s, new) = self.apply_ledger(&stored, LedgerInput::Notice(notice), None).await?;
+        let (s, new) = self.apply_ledger(&stored, LedgerInput::Notice(notice)).await?;
         Ok(if new { Handled::FillRecorded(s.id) } else { Handled::Duplicate(s.id) })
     }
 
@@ -192,78 +200,126 @@ impl TradingCore {
         order_id: i64,
         snap: &FillSnapshot,
     ) -> Result<StoredOrder, TradingError> {
-        let stored =
-            order_rows::get(self.store.conn(), order_id).await?.ok_or(TradingError::NotFound(order_id))?;
-        Ok(self.apply_ledger(&stored, LedgerInput::Snapshot(snap.clone()), None).await?.0)
+        let stored = self.order(order_id).await?.ok_or(TradingError::NotFound(order_id))?;
+        Ok(self.apply_ledger(&stored, LedgerInput::Snapshot(snap.clone())).await?.0)
     }
 
-    /// Offers a notice or snapshot to the order's ledger; new fills, the order row and positions are
-    /// written. Returns the order and whether anything new was recorded.
+    /// Offers a notice or snapshot to the order's ledger (held in memory); new fills and the
+    /// order's new state are written in one unit of work — a fill insert, the order's guarded
+    /// update and one insert of the events — and then taken into memory with the positions.
+    /// Returns the order and whether anything new was recorded.
     async fn apply_ledger(
         &self,
         stored: &StoredOrder,
         input: LedgerInput,
-        price_hint: Option<Decimal>,
     ) -> Result<(StoredOrder, bool), TradingError> {
         let id = stored.id;
-        let order = &stored.order;
-        let Some(no) = order.broker_order_no().cloned() else { return Ok((stored.clone(), false)) };
-        let r = order.request();
-        let meta = FillMeta {
-            order_id: id,
-            trade_date: stored.trade_date,
-            symbol: r.symbol.clone(),
-            side: r.side,
-            filled_at: self.clock.now(),
-        };
-        let txn = self.store.conn().begin().await.map_err(crate::store::StoreError::from)?;
-        let mut ledger: FillLedger = fill_rows::load_ledger(&txn, id, stored.trade_date, &no, r.qty).await?;
-        let outcome = match input {
-            LedgerInput::Notice(n) => ledger.apply_notice(&n),
-            LedgerInput::Snapshot(mut s) => {
-                if s.cum_amount.is_zero() && s.cum_qty > ledger.cum_qty() {
-                    // A reconciled fill carries only its own price: complete the cumulative amount.
-                    let p = price_hint.unwrap_or(Decimal::ZERO);
-                    s.cum_amount = ledger.cum_amount() + (s.cum_qty - ledger.cum_qty()) * p;
+        let mut stored = stored.clone();
+        for _ in 0..MAX_FILL_ATTEMPTS {
+            let Some(no) = stored.order.broker_order_no().cloned() else { return Ok((stored, false)) };
+            let qty = stored.order.request().qty;
+            let before =
+                self.with_book(|b| b.ledger(id).cloned()).unwrap_or_else(|| FillLedger::new(no, qty));
+            let mut ledger = before.clone();
+            let outcome = match &input {
+                LedgerInput::Notice(n) => ledger.apply_notice(n),
+                LedgerInput::Snapshot(s) => ledger.apply_snapshot(s),
+            };
+            let outcome = match outcome {
+                Ok(o) => o,
+                Err(e) => {
+                    let payload = json!({ "error": e.to_string() });
+                    self.event("FILL_REFUSED", Severity::Error, &e.to_string(), payload, Some(id)).await;
+                    return Ok((stored, false));
                 }
-                ledger.apply_snapshot(&s)
+            };
+            if !matches!(outcome, LedgerOutcome::Recorded { .. }) {
+                // The order row may lag behind its fills after a crash: catch it up.
+                let caught = self.catch_up_order(id, &ledger).await?;
+                return Ok((caught, false));
             }
-        };
-        let outcome = match outcome {
-            Ok(o) => o,
-            Err(e) => {
-                drop(txn);
-                let payload = json!({ "error": e.to_string() });
-                self.event("FILL_REFUSED", Severity::Error, &e.to_string(), payload, Some(id)).await;
-                return Ok((stored.clone(), false));
+            // The order's new state, when the fill moves it (never while it is still `NEW`).
+            let mut moved = stored.order.clone();
+            let expected = (moved.status(), moved.record().attempt);
+            let mut transition = None;
+            if stored.order.status() != OrderStatus::New {
+                let ev = stored.order.fill_event(ledger.cum_qty(), ledger.cum_amount());
+                match moved.apply(&ev) {
+                    Ok(Applied::Unchanged) => {}
+                    Ok(_) => transition = Some(ev),
+                    Err(e) => {
+                        let payload =
+                            json!({ "from": expected.0.as_str(), "event": ev, "error": e.to_string() });
+                        self.event(
+                            "ORDER_TRANSITION_REFUSED",
+                            Severity::Warning,
+                            &e.to_string(),
+                            payload,
+                            Some(id),
+                        )
+                        .await;
+                        moved = stored.order.clone();
+                    }
+                }
             }
-        };
-        if !matches!(outcome, LedgerOutcome::Recorded { .. }) {
-            drop(txn);
-            // The order row may lag behind its fills after a crash: catch it up.
-            let caught = self.catch_up_order(id, &ledger).await?;
-            return Ok((caught, false));
-        }
-        let report = match fill_rows::sync_ledger(&txn, &ledger, &meta).await {
-            Ok(r) => r,
-            Err(e) => {
+            let now = self.clock.now();
+            let payload = json!({ "outcome": format!("{outcome:?}"), "cum_qty": ledger.cum_qty() });
+            let mut events =
+                vec![self.new_event("FILL_RECORDED", Severity::Info, "fill recorded", payload, Some(id))];
+            if let Some(ev) = &transition {
+                let payload = json!({
+                    "from": expected.0.as_str(), "to": moved.status().as_str(), "event": ev,
+                    "symbol": moved.request().symbol.as_str(),
+                });
+                let msg = format!("order {id}: {} -> {} on {ev}", expected.0, moved.status());
+                events.push(self.new_event("ORDER_TRANSITION", Severity::Info, &msg, payload, Some(id)));
+            }
+            let extra = UpdateExtra::default();
+            let symbol = stored.order.request().symbol.clone();
+            let write = FillsWrite {
+                order_id: id,
+                trade_date: stored.trade_date,
+                symbol: &symbol,
+                side: stored.order.request().side,
+                before: before.fills(),
+                ledger: &ledger,
+                order: transition.as_ref().map(|_| OrderWrite {
+                    order: &moved,
+                    expected,
+                    extra: &extra,
+                    now,
+                }),
+                filled_at: now,
+            };
+            match self.log.record_fills(write, &events).await {
+                Ok(FillsWritten::Committed { .. }) => {}
+                Ok(FillsWritten::OrderMoved) => {
+                    // Another writer moved the order: read the day back and offer the input again.
+                    self.reload().await?;
+                    stored = self.order(id).await?.ok_or(TradingError::NotFound(id))?;
+                    continue;
+                }
                 // Rolled back: a fill is never attached to another order's key, nor dropped quietly.
-                drop(txn);
-                return Err(self.store_failure(e, Some(id)).await);
+                Err(e) => return Err(self.store_failure(e, Some(id)).await),
             }
-        };
-        txn.commit().await.map_err(crate::store::StoreError::from)?;
-        let payload = json!({ "outcome": format!("{outcome:?}"), "inserted": report.inserted, "updated": report.updated, "deleted": report.deleted, "cum_qty": ledger.cum_qty() });
-        self.event("FILL_RECORDED", Severity::Info, "fill recorded", payload, Some(id)).await;
-        self.checkpoint(Checkpoint::Fill, &id.to_string());
-        let s = self.catch_up_order(id, &ledger).await?;
-        self.recompute_positions().await?;
-        Ok((s, true))
+            stored.order = moved;
+            let positions_ok = self.with_book(|b| {
+                let ok = b.take_fills(id, ledger, before.fills(), &symbol);
+                b.put(stored.clone());
+                ok
+            });
+            if !positions_ok {
+                self.reload().await?;
+            }
+            self.checkpoint(Checkpoint::Fill, &id.to_string());
+            return Ok((stored, true));
+        }
+        Err(TradingError::Contended { order_id: id, attempts: MAX_FILL_ATTEMPTS })
     }
 
-    /// Moves the order row to the ledger's cumulative fill (forward only; refusals are recorded).
+    /// Moves the order to the ledger's cumulative fill (forward only; refusals are recorded).
     async fn catch_up_order(&self, id: i64, ledger: &FillLedger) -> Result<StoredOrder, TradingError> {
-        let stored = order_rows::get(self.store.conn(), id).await?.ok_or(TradingError::NotFound(id))?;
+        let stored = self.order(id).await?.ok_or(TradingError::NotFound(id))?;
         let cum = ledger.cum_qty();
         if cum.is_zero()
             || (cum == stored.order.filled_qty()

@@ -1,17 +1,23 @@
-//! Trading use cases: the order service (write-ahead rows, idempotent submission, resolution of
-//! unknown outcomes, cancels), executions (notices and snapshots converge on one state), the
-//! guard (modes and kill switch) and crash recovery.
+//! Trading use cases: the engine (the day's state in memory, the strategy, the decision path),
+//! the order service (write-ahead rows, idempotent submission, resolution of unknown outcomes,
+//! cancels), executions (notices and snapshots converge on one state), the guard (modes and kill
+//! switch) and crash recovery.
 //!
-//! Everything goes through [`TradingCore`], which holds the store, the broker and clock ports, the
-//! guard and the configuration. Every transition and error is written to `events`.
+//! [`TradingCore`] holds the ports — the [`TradingLog`] (orders, fills, positions, events), the
+//! broker, the clock — with the guard, the configuration and the day's [`book::Book`]: reads come
+//! from the book, every change is written through the log first. Every transition and error is
+//! written to `events`.
 
+mod book;
+pub mod engine;
+#[cfg(test)]
+mod engine_tests;
 pub mod executions;
 pub mod guard;
 pub mod orders;
 pub mod recovery;
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
@@ -23,11 +29,12 @@ use crate::domain::order::{Applied, BrokerOrderNo, OrderError, OrderEvent};
 use crate::domain::position::{FeeSchedule, Holding};
 use crate::domain::price::PriceContext;
 use crate::domain::risk::RiskConfig;
-use crate::domain::strategy::LastPrices;
 use crate::notify::{Alert, AlertKind, Notifier};
+use crate::ports::trading_log::OrderWrite;
 use crate::ports::{Broker, BrokerError, Clock};
-use crate::store::orders::{self as order_rows, StoredOrder, UpdateExtra};
-use crate::store::{Severity, Store, StoreError};
+use crate::ports::{NewEvent, Severity, StoreError, StoredOrder, TradingLog, UpdateExtra};
+use crate::store::Store;
+use book::Book;
 
 pub use guard::{ControlModeStore, Guard, GuardError, InMemoryModeStore, ModeStore};
 
@@ -142,15 +149,16 @@ impl Checkpoint {
 /// A callback told about each checkpoint with the signal id (or order id) involved.
 pub type CheckpointHook = Arc<dyn Fn(Checkpoint, &str) + Send + Sync>;
 
-/// The trading core: ports, guard, configuration and the small in-memory market state.
+/// The trading core: ports, guard, configuration and the day's state in memory ([`book::Book`]),
+/// written through the [`TradingLog`] before it changes.
 pub struct TradingCore {
     store: Store,
+    log: Arc<dyn TradingLog>,
     broker: Arc<dyn Broker>,
     clock: Arc<dyn Clock>,
     guard: Arc<Guard>,
     config: TradingConfig,
-    last_prices: Mutex<LastPrices>,
-    price_ctx: Mutex<HashMap<Symbol, PriceContext>>,
+    book: Mutex<Book>,
     hook: Option<CheckpointHook>,
     notifier: Option<Arc<dyn Notifier>>,
 }
@@ -165,7 +173,7 @@ impl std::fmt::Debug for TradingCore {
 const MAX_GUARDED_ATTEMPTS: u32 = 5;
 
 impl TradingCore {
-    /// Assembles the core.
+    /// Assembles the core; the store is its trading log.
     pub fn new(
         store: Store,
         broker: Arc<dyn Broker>,
@@ -173,14 +181,15 @@ impl TradingCore {
         guard: Arc<Guard>,
         config: TradingConfig,
     ) -> Self {
+        let log: Arc<dyn TradingLog> = Arc::new(store.clone());
         Self {
             store,
+            log,
             broker,
             clock,
             guard,
+            book: Mutex::new(Book::new(config.fees)),
             config,
-            last_prices: Mutex::new(LastPrices::new()),
-            price_ctx: Mutex::new(HashMap::new()),
             hook: None,
             notifier: None,
         }
@@ -201,9 +210,14 @@ impl TradingCore {
         self
     }
 
-    /// Returns the store.
+    /// Returns the store (alerts and the guard's mode live there too).
     pub fn store(&self) -> &Store {
         &self.store
+    }
+
+    /// Returns the trading log.
+    pub fn log(&self) -> &Arc<dyn TradingLog> {
+        &self.log
     }
 
     /// Returns the clock.
@@ -226,22 +240,72 @@ impl TradingCore {
         &self.config
     }
 
+    fn book(&self) -> MutexGuard<'_, Book> {
+        self.book.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Runs `f` on the day's state (never held across an await).
+    pub(crate) fn with_book<T>(&self, f: impl FnOnce(&mut Book) -> T) -> T {
+        f(&mut self.book())
+    }
+
     /// Records the last price of an instrument (for guardrails and unrealized P&L).
     pub fn mark_price(&self, symbol: &Symbol, price: Decimal) {
-        self.last_prices.lock().unwrap_or_else(PoisonError::into_inner).insert(symbol.clone(), price);
+        self.book().mark(symbol, price);
     }
 
     /// Sets the tick table and daily band used to check an instrument's order prices.
     pub fn set_price_context(&self, symbol: &Symbol, ctx: PriceContext) {
-        self.price_ctx.lock().unwrap_or_else(PoisonError::into_inner).insert(symbol.clone(), ctx);
-    }
-
-    fn last_prices(&self) -> LastPrices {
-        self.last_prices.lock().unwrap_or_else(PoisonError::into_inner).clone()
+        self.book().price_ctx.insert(symbol.clone(), ctx);
     }
 
     fn price_context(&self, symbol: &Symbol) -> PriceContext {
-        self.price_ctx.lock().unwrap_or_else(PoisonError::into_inner).get(symbol).copied().unwrap_or_default()
+        self.book().price_ctx.get(symbol).copied().unwrap_or_default()
+    }
+
+    /// Returns the day's orders as held in memory, oldest first.
+    ///
+    /// # Errors
+    /// Returns a store error when the state cannot be loaded.
+    pub async fn orders(&self) -> Result<Vec<StoredOrder>, TradingError> {
+        self.ensure_loaded().await?;
+        Ok(self.book().orders().cloned().collect())
+    }
+
+    /// Returns one order (from memory, else from the log).
+    ///
+    /// # Errors
+    /// Returns a store error.
+    pub async fn order(&self, id: i64) -> Result<Option<StoredOrder>, TradingError> {
+        self.ensure_loaded().await?;
+        if let Some(o) = self.book().order(id) {
+            return Ok(Some(o.clone()));
+        }
+        let found = self.log.order(id).await?;
+        if let Some(o) = &found {
+            self.book().put(o.clone());
+        }
+        Ok(found)
+    }
+
+    /// Loads the day's state from the log unless it is loaded.
+    async fn ensure_loaded(&self) -> Result<(), TradingError> {
+        if self.book().loaded {
+            return Ok(());
+        }
+        self.reload().await
+    }
+
+    /// Rebuilds the day's state from the log (orders, fills, positions); last prices are kept.
+    ///
+    /// # Errors
+    /// Returns a store error; fills that do not make valid ledgers or positions are corrupt.
+    pub async fn reload(&self) -> Result<(), TradingError> {
+        let day = self.log.load_day(self.config.trade_date).await?;
+        self.book()
+            .load(day, self.config.fees, &self.config.opening)
+            .map_err(|reason| StoreError::Corrupt { table: "fills", id: "*".into(), reason })?;
+        Ok(())
     }
 
     fn checkpoint(&self, at: Checkpoint, what: &str) {
@@ -250,22 +314,37 @@ impl TradingCore {
         }
     }
 
+    /// An event of the session's trading date.
+    fn new_event(
+        &self,
+        kind: &'static str,
+        severity: Severity,
+        message: &str,
+        payload: Value,
+        order_id: Option<i64>,
+    ) -> NewEvent {
+        NewEvent {
+            kind,
+            severity,
+            message: message.to_owned(),
+            payload,
+            trade_date: Some(self.config.trade_date),
+            order_id,
+        }
+    }
+
     /// Records an event; a failure to record is logged, never raised (recording must not stop trading).
     async fn event(
         &self,
-        kind: &str,
+        kind: &'static str,
         severity: Severity,
         message: &str,
         payload: Value,
         order_id: Option<i64>,
     ) {
-        let res = self
-            .store
-            .events()
-            .record(kind, severity, message, payload, Some(self.config.trade_date), order_id)
-            .await;
-        if let Err(e) = res {
-            tracing::error!(kind, error = %e, "cannot record event");
+        let e = self.new_event(kind, severity, message, payload, order_id);
+        if let Err(err) = self.log.record_events(std::slice::from_ref(&e)).await {
+            tracing::error!(kind, error = %err, "cannot record event");
         }
     }
 
@@ -293,7 +372,7 @@ impl TradingCore {
     }
 
     /// Returns our order that the broker knows under `number` on `trade_date` (an order number
-    /// identifies an order only within its trading date).
+    /// identifies an order only within its trading date): from memory, else from the log.
     ///
     /// # Errors
     /// Returns a store error; two orders holding the number is an
@@ -304,13 +383,31 @@ impl TradingCore {
         number: &str,
     ) -> Result<Option<StoredOrder>, TradingError> {
         let Ok(no) = BrokerOrderNo::new("", number) else { return Ok(None) };
-        match order_rows::find_by_broker_no(self.store.conn(), trade_date, &no.number).await {
-            Ok(found) => Ok(found),
+        self.ensure_loaded().await?;
+        let held = self.book().by_broker(trade_date, &no.number);
+        match held.as_slice() {
+            [one] => return Ok(self.book().order(*one).cloned()),
+            [] => {}
+            many => {
+                let err = StoreError::IdentityConflict {
+                    key: crate::store::orders::broker_identity(trade_date, &no.number),
+                    orders: many.to_vec(),
+                };
+                return Err(self.store_failure(err, None).await);
+            }
+        }
+        match self.log.order_by_broker_no(trade_date, &no.number).await {
+            Ok(found) => {
+                if let Some(o) = &found {
+                    self.book().put(o.clone());
+                }
+                Ok(found)
+            }
             Err(e) => Err(self.store_failure(e, None).await),
         }
     }
 
-    /// Applies an event to a stored order with a guarded update, re-reading and re-applying when
+    /// Applies an event to an order with a guarded update, re-reading and re-applying when
     /// another writer moved the row first. Refused moves are recorded and leave the row unchanged.
     ///
     /// # Errors
@@ -321,10 +418,19 @@ impl TradingCore {
         event: &OrderEvent,
         extra: &UpdateExtra,
     ) -> Result<(StoredOrder, Option<Applied>), TradingError> {
+        self.apply_order_event_with(order_id, event, extra, Vec::new()).await
+    }
+
+    /// As [`Self::apply_order_event`], recording `also` in the same write as the transition.
+    async fn apply_order_event_with(
+        &self,
+        order_id: i64,
+        event: &OrderEvent,
+        extra: &UpdateExtra,
+        mut also: Vec<NewEvent>,
+    ) -> Result<(StoredOrder, Option<Applied>), TradingError> {
+        let mut stored = self.order(order_id).await?.ok_or(TradingError::NotFound(order_id))?;
         for _ in 0..MAX_GUARDED_ATTEMPTS {
-            let stored = order_rows::get(self.store.conn(), order_id)
-                .await?
-                .ok_or(TradingError::NotFound(order_id))?;
             let mut order = stored.order.clone();
             let expected = (order.status(), order.record().attempt);
             let applied = match order.apply(event) {
@@ -333,33 +439,50 @@ impl TradingCore {
                     let payload = serde_json::json!({
                         "from": expected.0.as_str(), "event": event, "error": e.to_string(),
                     });
-                    self.event(
+                    also.push(self.new_event(
                         "ORDER_TRANSITION_REFUSED",
                         Severity::Warning,
                         &e.to_string(),
                         payload,
                         Some(order_id),
-                    )
-                    .await;
+                    ));
+                    if let Err(err) = self.log.record_events(&also).await {
+                        tracing::error!(error = %err, "cannot record event");
+                    }
                     return Ok((stored, None));
                 }
             };
             if applied == Applied::Unchanged {
+                if !also.is_empty()
+                    && let Err(err) = self.log.record_events(&also).await
+                {
+                    tracing::error!(error = %err, "cannot record event");
+                }
                 return Ok((stored, Some(applied)));
             }
             let now = self.clock.now();
-            if order_rows::update_guarded(self.store.conn(), &order, expected, extra, now).await? {
-                let payload = serde_json::json!({
-                    "from": expected.0.as_str(), "to": order.status().as_str(), "event": event,
-                    "symbol": order.request().symbol.as_str(),
-                });
-                let msg = format!("order {order_id}: {} -> {} on {event}", expected.0, order.status());
-                self.event("ORDER_TRANSITION", Severity::Info, &msg, payload, Some(order_id)).await;
-                let stored = order_rows::get(self.store.conn(), order_id)
-                    .await?
-                    .ok_or(TradingError::NotFound(order_id))?;
+            let payload = serde_json::json!({
+                "from": expected.0.as_str(), "to": order.status().as_str(), "event": event,
+                "symbol": order.request().symbol.as_str(),
+            });
+            let msg = format!("order {order_id}: {} -> {} on {event}", expected.0, order.status());
+            let mut events = also.clone();
+            events.push(self.new_event("ORDER_TRANSITION", Severity::Info, &msg, payload, Some(order_id)));
+            let write = OrderWrite { order: &order, expected, extra, now };
+            if self.log.update_order(write, &events).await? {
+                stored.order = order;
+                if let Some(at) = extra.sent_at {
+                    stored.sent_at = Some(at);
+                }
+                if let Some(r) = &extra.reject {
+                    stored.reject = Some(r.clone());
+                }
+                self.book().put(stored.clone());
                 return Ok((stored, Some(applied)));
             }
+            // Another writer moved the row: read it back and apply again.
+            stored = self.log.order(order_id).await?.ok_or(TradingError::NotFound(order_id))?;
+            self.book().put(stored.clone());
         }
         Err(TradingError::Contended { order_id, attempts: MAX_GUARDED_ATTEMPTS })
     }

@@ -16,8 +16,8 @@ use super::{TradingCore, TradingError};
 use crate::domain::mode::StopReason;
 use crate::domain::order::OrderStatus;
 use crate::domain::position::{Holding, HoldingDiff};
+use crate::ports::{Severity, StoreError};
 use crate::store::orders as order_rows;
-use crate::store::{Severity, StoreError};
 
 /// One difference recovery found (and what it did about it).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -101,7 +101,9 @@ impl TradingCore {
                 return self.finish(report, vec![format!("cannot read the broker's orders: {e}")]).await;
             }
         };
-        let orders = order_rows::list_for_date(self.store.conn(), self.config.trade_date).await?;
+        // Start from what the log holds, not from what an earlier run left in memory.
+        self.reload().await?;
+        let orders = self.orders().await?;
         report.orders_checked = orders.len();
         for stored in &orders {
             let id = stored.id;
@@ -145,7 +147,7 @@ impl TradingCore {
                 });
             }
         }
-        let ours = order_rows::list_for_date(self.store.conn(), self.config.trade_date).await?;
+        let ours = self.orders().await?;
         // The broker identities our orders claim: (trading date, number), each by one order only.
         let mut claimed: HashMap<_, i64> = HashMap::new();
         for o in &ours {

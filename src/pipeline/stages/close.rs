@@ -14,6 +14,7 @@ use super::trading::build_core;
 use super::{StageDeps, broker_err, store_err, trading_err};
 use crate::domain::stage::StageName;
 use crate::pipeline::stage::{OutputError, Stage, StageContext, StageError};
+use crate::ports::TradingLog;
 use crate::store::Severity;
 use crate::trading::orders::CancelOutcome;
 
@@ -33,11 +34,8 @@ impl Close {
 impl Close {
     async fn close(&self, ctx: &StageContext) -> Result<CloseOutput, StageError> {
         let core = build_core(&self.deps, ctx).await?;
-        let conn = ctx.store.conn();
+        let log: &dyn TradingLog = &ctx.store;
         let date = ctx.trade_date;
-        let list = |what: &'static str| async move {
-            crate::store::orders::list_for_date(conn, date).await.map_err(|e| store_err(what, e))
-        };
         let (mut canceled, mut pending) = (0u32, 0u32);
         let in_session = self
             .deps
@@ -45,7 +43,8 @@ impl Close {
             .session(date)
             .is_some_and(|s| self.deps.clock.now() < crate::domain::market::kst_to_utc(date, s.close));
         if self.deps.config.cancel_open_at_close && in_session {
-            for o in list("orders").await?.iter().filter(|o| o.order.status().is_open()) {
+            let day = log.load_day(date).await.map_err(|e| store_err("orders", e))?;
+            for o in day.orders.iter().filter(|o| o.order.status().is_open()) {
                 match core.cancel(o.id).await.map_err(|e| trading_err("cancel", e))? {
                     CancelOutcome::Done(_) => canceled += 1,
                     CancelOutcome::Pending(_) => pending += 1,
@@ -58,9 +57,8 @@ impl Close {
         core.apply_orders_snapshot(&broker_orders).await.map_err(|e| trading_err("reconcile", e))?;
         let report = core.recover().await.map_err(|e| trading_err("final reconciliation", e))?;
 
-        let orders = list("orders").await?;
-        let ids: Vec<i64> = orders.iter().map(|o| o.id).collect();
-        let fills = crate::store::fills::executions(conn, &ids).await.map_err(|e| store_err("fills", e))?;
+        let day = log.load_day(date).await.map_err(|e| store_err("orders and fills", e))?;
+        let (orders, fills) = (day.orders, day.executions);
         let mut by_status: BTreeMap<&'static str, usize> = BTreeMap::new();
         for o in &orders {
             *by_status.entry(o.order.status().as_str()).or_default() += 1;

@@ -1,8 +1,8 @@
 //! The `intraday` stage: reconciles first (a restart after a crash resumes cleanly), registers the
 //! universe's trades and our executions (quotes are not registered: the strategy reads trades), then runs the event loop until the session
-//! close by the injected clock — market events feed the strategy, whose intents go through
-//! [`TradingCore::submit`]; executions go to [`TradingCore::handle_execution`]; a periodic REST
-//! snapshot reconciles orders and fills and resolves unknown outcomes.
+//! close by the injected clock. It only drives the [`Engine`]: market events go to
+//! [`Engine::on_market`], executions to [`Engine::on_execution`], the reconcile timer to
+//! [`Engine::reconcile`] and the close to [`Engine::wind_down`]; it keeps the counters and alerts.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,25 +10,20 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use futures::future::BoxFuture;
 use rust_decimal::Decimal;
-use serde_json::json;
 
 use super::outputs::{IntradayOutput, IntradayRun, ParamLoadOutput, ParamsVerdict, UniverseOutput};
 use super::trading::build_core;
 use super::watch::IntradayAlerts;
-use super::{StageDeps, broker_err, store_err, trading_err};
+use super::{StageDeps, broker_err, trading_err};
 use crate::domain::Symbol;
 use crate::domain::market::{ExecutionEvent, MarketEvent, Subscription, kst_to_utc};
-use crate::domain::mode::{Action, ModeEvent, TradingMode};
-use crate::domain::position::Positions;
+use crate::domain::mode::{ModeEvent, TradingMode};
 use crate::domain::price::{PriceBand, PriceContext};
 use crate::domain::stage::StageName;
-use crate::domain::strategy::{
-    MarketInput, MeanReversion, MeanReversionParams, OpenOrderView, OrderIntent, Strategy, StrategyView,
-};
 use crate::pipeline::stage::{Stage, StageContext, StageError};
-use crate::store::Severity;
 use crate::store::control::ControlStore;
 use crate::trading::TradingCore;
+use crate::trading::engine::{BoxedStrategy, Engine, build_strategy};
 use crate::trading::executions::Handled;
 use crate::trading::orders::SubmitOutcome;
 
@@ -75,46 +70,22 @@ impl Intraday {
 }
 
 /// What `param_load` decided: the strategy to run and whether its intents are sent.
-fn strategy_of(ctx: &StageContext, id: &str) -> Result<Option<(MeanReversion, bool)>, StageError> {
+fn strategy_of(ctx: &StageContext, id: &str) -> Result<Option<(BoxedStrategy, bool)>, StageError> {
     let Some(out) = ctx.output::<ParamLoadOutput>()? else { return Ok(None) };
     let send = match out.decision {
         ParamsVerdict::Trade => true,
         ParamsVerdict::Observe => false,
         ParamsVerdict::Skip => return Ok(None),
     };
-    let p = MeanReversionParams::from_json(&out.params)
-        .map_err(|e| StageError::fatal("strategy parameters", e))?;
-    Ok(Some((MeanReversion::new(id, p), send)))
+    let strategy =
+        build_strategy(id, &out.params).map_err(|e| StageError::fatal("strategy parameters", e))?;
+    Ok(Some((strategy, send)))
 }
 
 /// Returns the universe selected by the `universe` stage (capped; none when it has no output).
 fn universe_of(ctx: &StageContext) -> Result<Vec<Symbol>, StageError> {
     let selected = ctx.output::<UniverseOutput>()?.map(|u| u.selected).unwrap_or_default();
     Ok(selected.into_iter().take(MAX_SYMBOLS).collect())
-}
-
-/// The strategy's view of our state, rebuilt from the database after changes.
-async fn load_view(core: &TradingCore) -> Result<(Positions, Vec<OpenOrderView>), StageError> {
-    let cfg = core.config();
-    let conn = core.store().conn();
-    let orders = crate::store::orders::list_for_date(conn, cfg.trade_date)
-        .await
-        .map_err(|e| store_err("orders", e))?;
-    let ids: Vec<i64> = orders.iter().map(|o| o.id).collect();
-    let execs = crate::store::fills::executions(conn, &ids).await.map_err(|e| store_err("fills", e))?;
-    let positions = Positions::from_fills(cfg.fees, &cfg.opening, &execs)
-        .map_err(|e| StageError::fatal("positions", e))?;
-    let open = orders
-        .iter()
-        .filter(|o| o.order.status().is_open())
-        .map(|o| OpenOrderView {
-            symbol: o.order.request().symbol.clone(),
-            side: o.order.request().side,
-            leaves_qty: o.order.leaves_qty(),
-            price: o.order.request().price,
-        })
-        .collect();
-    Ok((positions, open))
 }
 
 /// Mirrors a mode the operator set in the database (halt, observe, resume) into the guard.
@@ -133,98 +104,20 @@ async fn sync_mode(core: &TradingCore, control: &ControlStore) {
     }
 }
 
-/// Returns the key of a broker order number on a trading date (zero padding ignored).
-fn live_key(date: chrono::NaiveDate, number: &str) -> (chrono::NaiveDate, String) {
-    (date, number.trim().trim_start_matches('0').to_owned())
-}
-
-/// Reconciles our live orders with the broker's snapshot of today's orders (terminal orders are
-/// left alone) and resolves unknown outcomes. Broker orders are ours by (trading date, number).
-async fn reconcile(core: &TradingCore) -> Result<(), String> {
-    let stored = crate::store::orders::list_for_date(core.store().conn(), core.config().trade_date)
-        .await
-        .map_err(|e| e.to_string())?;
-    let live: std::collections::BTreeSet<(chrono::NaiveDate, String)> = stored
-        .iter()
-        .filter(|s| !s.order.status().is_terminal())
-        .filter_map(|s| s.order.broker_order_no().map(|n| live_key(s.trade_date, &n.number)))
-        .collect();
-    if !live.is_empty() {
-        let orders = core.broker().todays_orders().await.map_err(|e| format!("orders snapshot: {e}"))?;
-        let ours: Vec<_> = orders
-            .into_iter()
-            .filter(|b| live.contains(&live_key(b.trade_date(), &b.broker_order_no)))
-            .collect();
-        core.apply_orders_snapshot(&ours).await.map_err(|e| format!("apply snapshot: {e}"))?;
-    }
-    for s in stored.iter().filter(|s| s.order.status().needs_resolution()) {
-        core.resolve_unknown(s.id).await.map_err(|e| format!("resolve order {}: {e}", s.id))?;
-    }
-    Ok(())
-}
-
-/// The mutable state of one run of the loop.
+/// The driver's state of one run of the loop: the engine, the counters and the alerts.
 struct Loop {
-    core: TradingCore,
-    strategy: Option<(MeanReversion, bool)>,
-    view: Option<(Positions, Vec<OpenOrderView>)>,
+    engine: Engine,
     progress: IntradayProgress,
     alerts: IntradayAlerts,
 }
 
 impl Loop {
-    /// Stops the strategy and cancels every open order before the close.
-    async fn wind_down(&mut self) {
-        self.strategy = None;
-        let date = self.core.config().trade_date;
-        let open = match crate::store::orders::list_for_date(self.core.store().conn(), date).await {
-            Ok(list) => list.into_iter().filter(|o| o.order.status().is_open()).collect::<Vec<_>>(),
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot list open orders before the close");
-                return;
-            }
-        };
-        tracing::info!(orders = open.len(), "strategy stopped; canceling open orders before the close");
-        for o in open {
-            if let Err(e) = self.core.cancel(o.id).await {
-                tracing::warn!(order = o.id, error = %e, "cancel before the close failed");
-            }
-        }
-        self.view = None;
-    }
-
     async fn on_market(&mut self, ev: MarketEvent) -> Result<(), StageError> {
         self.progress.market_events += 1;
-        let MarketEvent::Trade(t) = ev else { return Ok(()) };
-        self.core.mark_price(&t.symbol, t.price);
-        if self.strategy.is_none() || !self.core.guard().allows(Action::ComputeSignals) {
-            return Ok(());
-        }
-        if self.view.is_none() {
-            self.view = Some(load_view(&self.core).await?);
-        }
-        let input = MarketInput { symbol: t.symbol.clone(), price: t.price, volume: t.qty, ts: t.at };
-        let intents: Vec<OrderIntent> = match (&mut self.strategy, &self.view) {
-            (Some((strategy, _)), Some((positions, open))) => {
-                strategy.on_market(&input, &StrategyView { positions, open_orders: open })
-            }
-            _ => Vec::new(),
-        };
-        let send = self.strategy.as_ref().is_some_and(|(_, send)| *send);
-        for intent in intents {
-            self.progress.signals += 1;
-            if !send {
-                let payload = json!({ "intent": intent, "decision": "OBSERVE" });
-                let _ = self
-                    .core
-                    .store()
-                    .events()
-                    .record("SIGNAL_OBSERVED", Severity::Info, &intent.reason, payload, None, None)
-                    .await;
-                continue;
-            }
-            let outcome = self.core.submit(&intent).await;
-            let now = self.core.clock().now();
+        let step = self.engine.on_market(&ev).await;
+        self.progress.signals += step.signals;
+        for outcome in step.submitted {
+            let now = self.engine.core().clock().now();
             match outcome {
                 Ok(SubmitOutcome::Sent(_)) => {
                     self.progress.orders_sent += 1;
@@ -245,22 +138,20 @@ impl Loop {
                 }
                 Err(e) => return Err(trading_err("submit", e)),
             }
-            self.view = None;
         }
         Ok(())
     }
 
     async fn on_execution(&mut self, ev: ExecutionEvent) -> Result<(), StageError> {
         if let ExecutionEvent::Status(status) = &ev {
-            self.alerts.on_feed(status, self.core.clock().now()).await;
+            self.alerts.on_feed(status, self.engine.core().clock().now()).await;
         }
-        match self.core.handle_execution(&ev).await {
+        match self.engine.on_execution(&ev).await {
             Ok(Handled::FillRecorded(_)) => self.progress.fills += 1,
             Ok(_) => {}
             Err(e) if e.is_retryable() => tracing::warn!(error = %e, "execution not recorded yet"),
             Err(e) => return Err(trading_err("execution", e)),
         }
-        self.view = None;
         Ok(())
     }
 }
@@ -322,14 +213,17 @@ impl Intraday {
             self.deps.config.risk.max_orders_per_day,
             sent_before,
         );
+        let (strategy, send) = match strategy {
+            Some((s, send)) => (Some(s), send),
+            None => (None, false),
+        };
+        let engine = Engine::start(core, strategy, send).await.map_err(|e| trading_err("engine state", e))?;
         let mut lp = Loop {
-            core,
-            strategy,
-            view: None,
+            engine,
             progress: IntradayProgress { open: Some(open_at), close: Some(close_at), ..Default::default() },
             alerts,
         };
-        let control = ControlStore::new(ctx.store.conn().clone());
+        let control = ctx.store.control();
         let mut tick = tokio::time::interval(TICK);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut reconcile_every = tokio::time::interval(self.deps.config.reconcile_every.max(TICK));
@@ -353,20 +247,19 @@ impl Intraday {
                     }
                     if !wound_down && cfg.cancel_open_at_close && now >= close_at - cfg.cancel_lead {
                         wound_down = true;
-                        lp.wind_down().await;
+                        lp.engine.wind_down().await;
                     }
                     if now >= close_at {
                         break;
                     }
                     if ticks.is_multiple_of(5) {
-                        sync_mode(&lp.core, &control).await;
+                        sync_mode(lp.engine.core(), &control).await;
                     }
                 }
                 _ = reconcile_every.tick() => {
-                    if let Err(e) = reconcile(&lp.core).await {
+                    if let Err(e) = lp.engine.reconcile().await {
                         tracing::warn!(error = %e, "intraday reconciliation failed");
                     }
-                    lp.view = None;
                 }
                 Some(ev) = streams.executions.recv() => { result = lp.on_execution(ev).await; }
                 Some(ev) = streams.market.recv() => { result = lp.on_market(ev).await; }
@@ -387,7 +280,7 @@ impl Intraday {
         if interrupted {
             return Err(StageError::Cancelled);
         }
-        if let Err(e) = reconcile(&lp.core).await {
+        if let Err(e) = lp.engine.reconcile().await {
             tracing::warn!(error = %e, "end-of-session reconciliation failed");
         }
         let p = &lp.progress;

@@ -64,6 +64,8 @@ async fn run(fills: &[(i64, i64)], extra: i64, inputs: &[Input]) -> DbState {
             }
         }
     }
+    // Positions are held in memory and written with each reconciliation: write them now.
+    e.core.flush_positions().await.unwrap();
     let back = aegis::store::orders::get(e.db.store.conn(), order.id).await.unwrap().unwrap();
     let rows = entity::fill::Entity::find()
         .order_by_asc(entity::fill::Column::FillKey)

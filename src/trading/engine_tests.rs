@@ -1,0 +1,169 @@
+//! The engine's statement budget, counted by the database driver through the store port: a
+//! submitted order (signal → write-ahead row → broker → accepted) costs at most five statements
+//! and a recorded fill at most three, on SQLite and on PostgreSQL.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use chrono::{DateTime, NaiveDate, TimeZone, Utc};
+use rust_decimal::Decimal;
+use rust_decimal_macros::dec;
+
+use super::engine::{Decision, Engine};
+use super::executions::Handled;
+use super::orders::SubmitOutcome;
+use super::{Guard, InMemoryModeStore, TradingConfig, TradingCore};
+use crate::domain::market::{ExecutionEvent, MarketEvent, SessionPhase, TradeTick};
+use crate::domain::strategy::{MarketInput, OrderIntent, Strategy, StrategyView};
+use crate::domain::{OrderType, Side, Symbol};
+use crate::ports::{Broker, Clock, FakeBroker, FakeClock};
+use crate::store::testing::TestDb;
+
+/// Orders placed (and fills recorded) per run.
+const ORDERS: usize = 12;
+/// Statements one submitted order may cost.
+const PER_ORDER: u64 = 5;
+/// Statements one recorded fill may cost.
+const PER_FILL: u64 = 3;
+
+fn day() -> NaiveDate {
+    NaiveDate::from_ymd_opt(2026, 11, 23).expect("date")
+}
+
+fn start() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 23, 1, 0, 0).single().expect("time")
+}
+
+/// Buys one lot on every trade it sees.
+struct EveryTrade;
+
+impl Strategy for EveryTrade {
+    fn id(&self) -> &str {
+        "every-trade"
+    }
+
+    fn on_market(&mut self, input: &MarketInput, _view: &StrategyView<'_>) -> Vec<OrderIntent> {
+        vec![OrderIntent {
+            symbol: input.symbol.clone(),
+            side: Side::Buy,
+            order_type: OrderType::Limit,
+            qty: dec!(1),
+            price: Some(input.price),
+            reason: "test".into(),
+            signal_id: format!("sig-{}", input.ts.timestamp_millis()),
+        }]
+    }
+}
+
+fn trade(symbol: &Symbol, at: DateTime<Utc>, price: Decimal) -> MarketEvent {
+    let z = Decimal::ZERO;
+    MarketEvent::Trade(TradeTick {
+        symbol: symbol.clone(),
+        at,
+        price,
+        qty: dec!(10),
+        change: z,
+        change_rate: z,
+        open: price,
+        high: price,
+        low: price,
+        best_ask: price,
+        best_bid: price,
+        cum_volume: z,
+        cum_value: z,
+        aggressor: None,
+        phase: SessionPhase::Continuous,
+        halted: false,
+    })
+}
+
+async fn statement_budget_body(db: TestDb) {
+    let counter = Arc::new(AtomicU64::new(0));
+    let mut store = db.store.clone();
+    store.count_statements(counter.clone());
+    let clock = FakeClock::new(start());
+    let c: Arc<dyn Clock> = Arc::new(clock.clone());
+    let broker = Arc::new(FakeBroker::new(c.clone()));
+    let mut streams = broker.take_streams().expect("streams");
+    let guard =
+        Guard::load(Arc::new(InMemoryModeStore::default()), store.events(), c.clone(), Default::default())
+            .await
+            .expect("guard");
+    let core =
+        TradingCore::new(store, broker.clone(), c, Arc::new(guard), TradingConfig::new(day(), "budget"));
+    let mut engine = Engine::start(core, Some(Box::new(EveryTrade)), true).await.expect("engine");
+    let symbol = Symbol::new("005930").expect("symbol");
+    let (mut order_statements, mut fill_statements) = (Vec::new(), Vec::new());
+    for i in 0..ORDERS {
+        clock.advance(chrono::TimeDelta::seconds(1));
+        let ev = trade(&symbol, clock.now(), dec!(70000));
+        counter.store(0, Ordering::Relaxed);
+        let step = engine.on_market(&ev).await;
+        order_statements.push(counter.load(Ordering::Relaxed));
+        let [Ok(SubmitOutcome::Sent(sent))] = step.submitted.as_slice() else {
+            panic!("order {i}: expected one sent order, got {step:?}");
+        };
+        let no = sent.order.broker_order_no().expect("accepted").number.clone();
+        broker.fill(&no, dec!(1), dec!(70000)).expect("fill");
+        let mut recorded = false;
+        while let Ok(ev) = streams.executions.try_recv() {
+            counter.store(0, Ordering::Relaxed);
+            let handled = engine.on_execution(&ev).await.expect("execution");
+            if matches!(ev, ExecutionEvent::Fill(_)) {
+                assert!(matches!(handled, Handled::FillRecorded(_)), "order {i}: {handled:?}");
+                fill_statements.push(counter.load(Ordering::Relaxed));
+                recorded = true;
+            }
+        }
+        assert!(recorded, "order {i}: no fill notice arrived");
+    }
+    assert!(
+        order_statements.iter().all(|n| *n <= PER_ORDER),
+        "statements per submitted order: {order_statements:?}"
+    );
+    assert!(
+        fill_statements.iter().all(|n| *n <= PER_FILL),
+        "statements per recorded fill: {fill_statements:?}"
+    );
+    // Nothing was skipped to get there: every order and fill is in the log, the positions add up.
+    let day_log = crate::ports::TradingLog::load_day(&db.store, day()).await.expect("log");
+    assert_eq!(day_log.orders.len(), ORDERS);
+    assert!(day_log.orders.iter().all(|o| o.order.filled_qty() == dec!(1)));
+    assert_eq!(day_log.executions.len(), ORDERS);
+    let held = engine.core().risk_snapshot().await.expect("snapshot").holdings;
+    assert_eq!(held.get(&symbol).copied(), Some(Decimal::from(ORDERS)));
+    eprintln!("statements per submitted order {order_statements:?}, per recorded fill {fill_statements:?}");
+}
+crate::storage_test!(statement_budget, statement_budget_body);
+
+async fn engine(db: &TestDb, clock: &FakeClock, tune: impl FnOnce(&mut TradingConfig), send: bool) -> Engine {
+    let c: Arc<dyn Clock> = Arc::new(clock.clone());
+    let broker = Arc::new(FakeBroker::new(c.clone()));
+    let guard =
+        Guard::load(Arc::new(InMemoryModeStore::default()), db.store.events(), c.clone(), Default::default())
+            .await
+            .expect("guard");
+    let mut cfg = TradingConfig::new(day(), "decide");
+    tune(&mut cfg);
+    let core = TradingCore::new(db.store.clone(), broker, c, Arc::new(guard), cfg);
+    Engine::start(core, Some(Box::new(EveryTrade)), send).await.expect("engine")
+}
+
+#[tokio::test]
+async fn decisions_follow_the_guardrails_and_observe_mode() {
+    let db = TestDb::new(crate::store::testing::Backend::Sqlite).await.expect("db").expect("sqlite");
+    let clock = FakeClock::new(start());
+    let symbol = Symbol::new("005930").expect("symbol");
+    let ev = trade(&symbol, start(), dec!(70000));
+    let mut capped = engine(&db, &clock, |c| c.risk.max_order_value = Some(dec!(1000)), true).await;
+    assert!(matches!(capped.decide(&ev).as_slice(), [Decision::Blocked(_)]));
+    let mut open = engine(&db, &clock, |_| {}, true).await;
+    assert!(matches!(open.decide(&ev).as_slice(), [Decision::Send(_)]));
+    let mut observing = engine(&db, &clock, |_| {}, false).await;
+    assert!(matches!(observing.decide(&ev).as_slice(), [Decision::Observe(_)]));
+    // An off-tick price (70,050 where the tick is 100) is blocked by the price rules.
+    let off_tick = trade(&symbol, start(), dec!(70050));
+    assert!(matches!(open.decide(&off_tick).as_slice(), [Decision::Blocked(_)]));
+    observing.stop_strategy();
+    assert!(observing.decide(&ev).is_empty());
+}
