@@ -468,9 +468,8 @@ pub enum Subscription {
 
 /// Market-data events (may be dropped under backpressure; the next update supersedes them).
 ///
-/// Held inline, not boxed: the codec writes each record straight into its event, so the feed's
-/// hot path allocates nothing per record (moving an event copies a few hundred bytes, which is
-/// cheaper than a heap allocation and its free on the consumer's thread).
+/// Held inline, not boxed: the codec parses each record straight into its event in the frame's
+/// [`MarketBatch`], so the feed's hot path allocates nothing per record (one vector per frame).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[expect(clippy::large_enum_variant, reason = "inline on purpose: no allocation per market-data record")]
 pub enum MarketEvent {
@@ -479,6 +478,10 @@ pub enum MarketEvent {
     /// Trade print.
     Trade(TradeTick),
 }
+
+/// The market events of one real-time data frame, in record order: the unit the market channel
+/// carries (one allocation per frame, and under backpressure a whole frame is dropped).
+pub type MarketBatch = Vec<MarketEvent>;
 
 /// Health of the real-time feed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -33,7 +33,7 @@ pub struct FeedConfig {
     pub reconnect_base: Duration,
     /// Registration cap per session.
     pub max_registrations: usize,
-    /// Capacity of the market-data channel.
+    /// Capacity of the market-data channel, in batches (one per data frame).
     pub market_buffer: usize,
 }
 

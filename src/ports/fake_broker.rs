@@ -14,8 +14,8 @@ use super::{Broker, BrokerError, BrokerFuture, BrokerStreams, Clock};
 use crate::domain::Symbol;
 use crate::domain::market::{
     AccountSnapshot, BrokerFill, BrokerOrder, CancelRequest, DailyBar, ExecutionEvent, FeedStatus,
-    FillNotice, Holiday, MarketEvent, ModifyRequest, NoticeKind, OrderAck, OrderBook, OrderNotice,
-    OrderRequest, Quote, Subscription, to_kst,
+    FillNotice, Holiday, MarketBatch, MarketEvent, ModifyRequest, NoticeKind, OrderAck, OrderBook,
+    OrderNotice, OrderRequest, Quote, Subscription, to_kst,
 };
 
 /// One recorded call.
@@ -87,7 +87,7 @@ struct State {
 pub struct FakeBroker {
     clock: Arc<dyn Clock>,
     state: Mutex<State>,
-    market_tx: mpsc::Sender<MarketEvent>,
+    market_tx: mpsc::Sender<MarketBatch>,
     exec_tx: mpsc::UnboundedSender<ExecutionEvent>,
     streams: Mutex<Option<BrokerStreams>>,
 }
@@ -150,9 +150,9 @@ impl FakeBroker {
         });
     }
 
-    /// Publishes a market event to the market channel.
+    /// Publishes a market event to the market channel (as a batch of one).
     pub fn push_market(&self, event: MarketEvent) {
-        let _ = self.market_tx.try_send(event);
+        let _ = self.market_tx.try_send(vec![event]);
     }
 
     /// Returns the active subscriptions.

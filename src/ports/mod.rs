@@ -31,7 +31,7 @@ pub use trading_log::{Inserted, OrderMeta, OrderWrite, StoredOrder, TradingLog, 
 
 use crate::domain::Symbol;
 use crate::domain::market::{
-    AccountSnapshot, BrokerFill, BrokerOrder, CancelRequest, DailyBar, ExecutionEvent, Holiday, MarketEvent,
+    AccountSnapshot, BrokerFill, BrokerOrder, CancelRequest, DailyBar, ExecutionEvent, Holiday, MarketBatch,
     ModifyRequest, OrderAck, OrderBook, OrderRequest, Quote, Subscription,
 };
 
@@ -40,12 +40,13 @@ pub type BrokerFuture<'a, T> = BoxFuture<'a, Result<T, BrokerError>>;
 
 pub use crate::config::Secret;
 
-/// The real-time channels of a broker: market data (bounded; may drop under backpressure) and
-/// executions and feed status (unbounded; never dropped).
+/// The real-time channels of a broker: market data (bounded, one batch per data frame; a whole
+/// batch may be dropped under backpressure) and executions and feed status (unbounded; never
+/// dropped).
 #[derive(Debug)]
 pub struct BrokerStreams {
-    /// Quotes and trades.
-    pub market: mpsc::Receiver<MarketEvent>,
+    /// Quotes and trades, one batch per data frame.
+    pub market: mpsc::Receiver<MarketBatch>,
     /// Notices, fills and feed status.
     pub executions: mpsc::UnboundedReceiver<ExecutionEvent>,
 }

@@ -28,7 +28,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::codec::{Ack, Decoded, Decoder, ExecutionRecord, Frame, Records, parse_frame};
 use crate::domain::Mode;
-use crate::domain::market::{ExecutionEvent, FeedStatus, MarketEvent, Subscription, to_kst};
+use crate::domain::market::{ExecutionEvent, FeedStatus, MarketBatch, Subscription, to_kst};
 use crate::kis::config::FeedConfig;
 use crate::ports::{BrokerError, Clock, Secret};
 
@@ -65,8 +65,8 @@ pub struct FeedSettings {
 /// Event senders of a feed.
 #[derive(Debug, Clone)]
 pub struct FeedOutputs {
-    /// Market data.
-    pub market: mpsc::Sender<MarketEvent>,
+    /// Market data, one batch per data frame.
+    pub market: mpsc::Sender<MarketBatch>,
     /// Executions and status.
     pub executions: mpsc::UnboundedSender<ExecutionEvent>,
 }
@@ -188,6 +188,7 @@ struct Task {
     renew_key: bool,
     /// A socket was lost since the last connection: the next one is a reconnect.
     lost: bool,
+    /// Market records dropped because the channel was full (a whole frame at a time).
     dropped_market: u64,
 }
 
@@ -481,15 +482,15 @@ impl Task {
     }
 }
 
-/// Hands a decoded frame's events to the feed's outputs (borrowing the task's other fields while
-/// the decoder lends out the records).
+/// Hands a decoded frame's events to the feed's outputs, moved, not copied: the frame's market
+/// events go on as the one batch the decoder parsed them into.
 struct Delivery<'a> {
     out: &'a FeedOutputs,
     dropped_market: &'a mut u64,
 }
 
 impl Delivery<'_> {
-    fn deliver(&mut self, decoded: Decoded<'_>) {
+    fn deliver(&mut self, decoded: Decoded) {
         if let Some(drift) = decoded.drift {
             let (tr_id, expected, observed) = (drift.tr_id, drift.expected, drift.observed);
             tracing::warn!(target: "aegis::kis::ws", %tr_id, expected, observed, "layout drift");
@@ -497,19 +498,10 @@ impl Delivery<'_> {
             let _ = self.out.executions.send(ExecutionEvent::Status(status));
         }
         match decoded.records {
-            Records::Trades(trades) => {
-                for t in trades {
-                    self.market(MarketEvent::Trade(t.clone()));
-                }
-            }
-            Records::Quotes(quotes) => {
-                for q in quotes {
-                    self.market(MarketEvent::Quote(q.clone()));
-                }
-            }
+            Records::Market(batch) => self.market(batch),
             Records::Executions(executions) => {
                 for e in executions {
-                    let event = match e.clone() {
+                    let event = match e {
                         ExecutionRecord::Notice(n) => ExecutionEvent::Notice(n),
                         ExecutionRecord::Fill(f) => ExecutionEvent::Fill(f),
                     };
@@ -519,10 +511,17 @@ impl Delivery<'_> {
         }
     }
 
-    fn market(&mut self, event: MarketEvent) {
-        if self.out.market.try_send(event).is_err() {
-            *self.dropped_market += 1;
-            if self.dropped_market.is_power_of_two() {
+    /// Sends a frame's market events; when the channel is full the whole frame is dropped and its
+    /// records counted (a warning each time the count passes a power of two).
+    fn market(&mut self, batch: MarketBatch) {
+        let records = batch.len() as u64;
+        if records == 0 {
+            return;
+        }
+        if self.out.market.try_send(batch).is_err() {
+            let before = *self.dropped_market;
+            *self.dropped_market += records;
+            if before.checked_ilog2() != self.dropped_market.checked_ilog2() {
                 tracing::warn!(target: "aegis::kis::ws", dropped = *self.dropped_market, "market channel full");
             }
         }

@@ -15,7 +15,7 @@ use tokio::sync::broadcast;
 use url::Url;
 
 use super::*;
-use crate::domain::market::FillNotice;
+use crate::domain::market::{FillNotice, MarketEvent};
 use crate::domain::{Side, Symbol};
 use crate::kis::ws::crypto::NoticeCipher;
 use crate::ports::FakeClock;
@@ -136,7 +136,7 @@ struct Harness {
     feed: Feed,
     backend: Arc<Backend>,
     executions: mpsc::UnboundedReceiver<ExecutionEvent>,
-    _market: mpsc::Receiver<MarketEvent>,
+    market: mpsc::Receiver<MarketBatch>,
 }
 
 async fn harness(tune: impl FnOnce(&mut FeedConfig)) -> Harness {
@@ -158,7 +158,7 @@ async fn harness(tune: impl FnOnce(&mut FeedConfig)) -> Harness {
         account: Secret::new("1234567801"),
         custtype: "P".into(),
     };
-    let (market_tx, market) = mpsc::channel(64);
+    let (market_tx, market) = mpsc::channel(settings.config.market_buffer);
     let (exec_tx, executions) = mpsc::unbounded_channel();
     let backend = Arc::new(Backend::default());
     let clock =
@@ -169,7 +169,7 @@ async fn harness(tune: impl FnOnce(&mut FeedConfig)) -> Harness {
         clock.clone(),
         FeedOutputs { market: market_tx, executions: exec_tx },
     );
-    Harness { server, feed, backend, executions, _market: market }
+    Harness { server, feed, backend, executions, market }
 }
 
 async fn next_event(rx: &mut mpsc::UnboundedReceiver<ExecutionEvent>) -> ExecutionEvent {
@@ -276,6 +276,48 @@ async fn reports_notice_fills_as_they_say_and_a_reconnect_after_each_drop() {
     while let Ok(ev) = h.executions.try_recv() {
         assert!(!matches!(ev, ExecutionEvent::Fill(_)), "no fill from the feed itself: {ev:?}");
     }
+}
+
+/// An H0STCNT0 frame of `n` trade prints of 005930 at 71 900, 1 to `n` shares.
+fn trade_frame(n: usize) -> String {
+    let record = |qty: usize| {
+        format!(
+            "005930^093354^71900^5^-100^-0.14^72023.83^72100^72400^71700^71900^71800^{qty}^3052507^219853241700^5105^6937^1832^84.90^1366314^1159996^1^0.39^20.28^090020^5^-200^090820^5^-500^092619^2^200^20230612^20^N^65945^216924^1118750^2199206^0.05^2424142^125.92^0^^72100"
+        )
+    };
+    format!("0|H0STCNT0|{n:03}|{}", (1..=n).map(record).collect::<Vec<_>>().join("^"))
+}
+
+#[tokio::test]
+async fn each_data_frame_is_one_batch_and_a_full_channel_drops_whole_frames() {
+    let mut h = harness(|c| c.market_buffer = 1).await;
+    h.feed.subscribe(Subscription::Executions).await.unwrap();
+    h.feed.subscribe(Subscription::Trades(sym(0))).await.unwrap();
+    assert!(matches!(
+        next_event(&mut h.executions).await,
+        ExecutionEvent::Status(FeedStatus::Connected { .. })
+    ));
+    // The channel holds one batch: the first frame's; the second frame is dropped whole. The fill
+    // after them shows both were handled.
+    for frame in [trade_frame(3), trade_frame(2), fill_frame("094941")] {
+        h.server.push.send(ServerCmd::Send(frame)).unwrap();
+    }
+    assert!(matches!(next_event(&mut h.executions).await, ExecutionEvent::Fill(_)));
+    let qty = |batch: &MarketBatch| {
+        batch
+            .iter()
+            .map(|ev| match ev {
+                MarketEvent::Trade(t) => t.qty,
+                MarketEvent::Quote(_) => dec!(0),
+            })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(qty(&h.market.try_recv().unwrap()), [dec!(1), dec!(2), dec!(3)]);
+    assert!(h.market.try_recv().is_err(), "the second frame was dropped");
+    // With room again, the next frame arrives.
+    h.server.push.send(ServerCmd::Send(trade_frame(1))).unwrap();
+    let batch = tokio::time::timeout(Duration::from_secs(5), h.market.recv()).await.unwrap().unwrap();
+    assert_eq!(qty(&batch), [dec!(1)]);
 }
 
 #[tokio::test]

@@ -16,7 +16,7 @@ use super::trading::build_core;
 use super::watch::IntradayAlerts;
 use super::{StageDeps, broker_err, trading_err};
 use crate::domain::Symbol;
-use crate::domain::market::{ExecutionEvent, MarketEvent, Subscription, kst_to_utc};
+use crate::domain::market::{ExecutionEvent, MarketBatch, MarketEvent, Subscription, kst_to_utc};
 use crate::domain::mode::{ModeEvent, TradingMode};
 use crate::domain::price::{PriceBand, PriceContext};
 use crate::domain::stage::StageName;
@@ -112,9 +112,17 @@ struct Loop {
 }
 
 impl Loop {
-    async fn on_market(&mut self, ev: MarketEvent) -> Result<(), StageError> {
+    /// Handles a data frame's market events in order (stops at the first error).
+    async fn on_market(&mut self, batch: MarketBatch) -> Result<(), StageError> {
+        for ev in &batch {
+            self.on_market_event(ev).await?;
+        }
+        Ok(())
+    }
+
+    async fn on_market_event(&mut self, ev: &MarketEvent) -> Result<(), StageError> {
         self.progress.market_events += 1;
-        let step = self.engine.on_market(&ev).await;
+        let step = self.engine.on_market(ev).await;
         self.progress.signals += step.signals;
         for outcome in step.submitted {
             let now = self.engine.core().clock().now();
@@ -262,7 +270,7 @@ impl Intraday {
                     }
                 }
                 Some(ev) = streams.executions.recv() => { result = lp.on_execution(ev).await; }
-                Some(ev) = streams.market.recv() => { result = lp.on_market(ev).await; }
+                Some(batch) = streams.market.recv() => { result = lp.on_market(batch).await; }
             }
         }
         for s in subs {

@@ -146,8 +146,8 @@ async fn orders_and_decrypted_fills_match_the_daily_inquiry() {
 
     // The print reached the trade registration of that symbol.
     let mut trade_seen = false;
-    while let Ok(ev) = streams.market.try_recv() {
-        trade_seen |= matches!(&ev, MarketEvent::Trade(t) if t.symbol.as_str() == a);
+    while let Ok(batch) = streams.market.try_recv() {
+        trade_seen |= batch.iter().any(|ev| matches!(ev, MarketEvent::Trade(t) if t.symbol.as_str() == a));
     }
     assert!(trade_seen, "no H0STCNT0 tick for {a}");
 

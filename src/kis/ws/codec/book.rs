@@ -1,15 +1,16 @@
-//! Ten-level books (H0STASP0): each record parsed by named field into the [`QuoteEvent`] in its
-//! slot; the 46 numbers from `ASKP1` to `ANTC_CNQN` are read as one run.
+//! Ten-level books (H0STASP0): each record parsed by named field into its [`QuoteEvent`], in
+//! place at the end of the frame's batch; the 46 numbers from `ASKP1` to `ANTC_CNQN` are read as
+//! one run.
 
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 
 use super::kst::KstDay;
 use super::layout::{Field, book, consecutive};
-use super::market::{Market, field_error, phase, slot};
+use super::market::{Market, field_error, phase};
 use super::run::{Numbers, ReadNumbers};
 use crate::domain::Symbol;
-use crate::domain::market::{BOOK_DEPTH, BookLevel, QuoteEvent, SessionPhase};
+use crate::domain::market::{BOOK_DEPTH, BookLevel, MarketEvent, QuoteEvent, SessionPhase};
 use crate::kis::ws::error::KisWsError;
 
 /// The first and last field of the run of numbers [`BookNumbers`] reads.
@@ -38,34 +39,34 @@ const _: () = assert!(
 );
 
 impl Market<'_> {
-    /// Decodes `count` book records of the session `day` into `slots` (written over as
-    /// [`Self::trades`] writes).
+    /// Decodes `count` book records of the session `day` onto the end of `events` (as
+    /// [`Self::trades`] does).
     #[inline(never)]
     pub(super) fn books(
         self,
         count: usize,
         width: usize,
         day: &KstDay,
-        slots: &mut Vec<QuoteEvent>,
+        events: &mut Vec<MarketEvent>,
     ) -> Result<(), KisWsError> {
         let mut m = Market::new(self.f, self.tr);
-        for i in 0..count {
-            m.book(day, slots, i)?;
+        for _ in 0..count {
+            m.book(day, events)?;
             m.next_record(width);
         }
         Ok(())
     }
 
-    /// A 10-level book of the session day, written over slot `i`. Every field of the event is
-    /// written.
+    /// A 10-level book of the session day, pushed onto `events` blank and parsed over in place.
+    /// Every field of the event is written.
     #[inline(always)]
-    fn book(&mut self, day: &KstDay, slots: &mut Vec<QuoteEvent>, i: usize) -> Result<(), KisWsError> {
+    fn book(&mut self, day: &KstDay, events: &mut Vec<MarketEvent>) -> Result<(), KisWsError> {
         let symbol = self.symbol(book::MKSC_SHRN_ISCD)?;
         let at = day.at(self.seconds(book::BSOP_HOUR)?);
-        let Some(q) = slot(slots, i, || blank_quote(symbol.clone())) else {
-            return Err(field_error(self.tr, book::MKSC_SHRN_ISCD.name)); // never: slots holds at least `i`
+        events.push(MarketEvent::Quote(blank_quote(symbol)));
+        let Some(MarketEvent::Quote(q)) = events.last_mut() else {
+            return Err(field_error(self.tr, book::MKSC_SHRN_ISCD.name)); // never: just pushed
         };
-        q.symbol = symbol;
         q.at = at;
         q.phase = phase(self.raw(book::HOUR_CLS_CODE));
         self.numbers(RUN, &mut BookNumbers(q))?;
@@ -73,7 +74,7 @@ impl Market<'_> {
     }
 }
 
-/// A book slot's first event (every field is written over before it is returned).
+/// A book before its record is parsed over it (every field but the symbol is written).
 fn blank_quote(symbol: Symbol) -> QuoteEvent {
     QuoteEvent {
         symbol,

@@ -1,5 +1,5 @@
-//! The [`Decoder`]: decodes data frames into typed events, one loop per channel, into record
-//! slots it keeps from frame to frame (a frame's records are returned borrowed from it).
+//! The [`Decoder`]: decodes a data frame into typed events, one loop per channel, each record
+//! parsed in place into the frame's own vector, which is handed out by value.
 
 use std::collections::HashMap;
 
@@ -12,7 +12,7 @@ use super::notice::{ExecutionRecord, Rec};
 use super::separators::Separators;
 use super::trade::TradeDay;
 use super::{Channel, MAX_RECORD_FIELDS, NOTICE_FIELDS_LEGACY};
-use crate::domain::market::{QuoteEvent, TradeTick};
+use crate::domain::market::MarketBatch;
 use crate::kis::ws::crypto::NoticeCipher;
 use crate::kis::ws::error::KisWsError;
 use crate::ports::Secret;
@@ -29,25 +29,22 @@ pub struct LayoutDrift {
     pub observed: usize,
 }
 
-/// The records of one data frame, all of its channel, in order. They are borrowed from the
-/// decoder, which writes the next frame's records over them (a record is parsed straight into
-/// its event: nothing is allocated, zeroed or copied per record).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Records<'a> {
-    /// Trade prints (H0STCNT0).
-    Trades(&'a [TradeTick]),
-    /// 10-level books (H0STASP0).
-    Quotes(&'a [QuoteEvent]),
+/// The records of one data frame, all of its channel, in order, owned: the frame's one vector,
+/// into which each record was parsed in place (nothing is allocated or copied per record), is
+/// passed on as it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Records {
+    /// Trade prints (H0STCNT0) or 10-level books (H0STASP0).
+    Market(MarketBatch),
     /// Our executions (H0STCNI0 / H0STCNI9); notices of other accounts are left out.
-    Executions(&'a [ExecutionRecord]),
+    Executions(Vec<ExecutionRecord>),
 }
 
-impl Records<'_> {
+impl Records {
     /// Number of records.
     pub fn len(&self) -> usize {
         match self {
-            Self::Trades(r) => r.len(),
-            Self::Quotes(r) => r.len(),
+            Self::Market(r) => r.len(),
             Self::Executions(r) => r.len(),
         }
     }
@@ -60,15 +57,15 @@ impl Records<'_> {
 
 /// A decoded data frame.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Decoded<'a> {
+pub struct Decoded {
     /// Set the first time a channel's records carry extra fields.
     pub drift: Option<LayoutDrift>,
     /// The frame's records.
-    pub records: Records<'a>,
+    pub records: Records,
 }
 
-/// Decodes data frames into typed events; remembers notice keys and which drifts were reported,
-/// and keeps the last frame's events, whose memory the next frame's records are written into.
+/// Decodes data frames into typed events; remembers notice keys, which drifts were reported and
+/// the last trade date.
 #[derive(Default)]
 pub struct Decoder {
     session: Option<KstDay>,
@@ -78,14 +75,10 @@ pub struct Decoder {
     separators: Separators,
     /// The last trade date seen (`BSOP_DATE` bytes) and its day, parsed once per change.
     trade_day: TradeDay,
-    /// Record slots of each channel (as many as the longest frame had records).
-    trades: Vec<TradeTick>,
-    quotes: Vec<QuoteEvent>,
-    executions: Vec<ExecutionRecord>,
 }
 
 impl std::fmt::Debug for Decoder {
-    // Not the events: the slots past the last frame's records are stale.
+    // The channels with keys, not the keys; not the separator scratch.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Decoder")
             .field("session", &self.session.map(|s| s.date()))
@@ -118,15 +111,16 @@ impl Decoder {
         self.ciphers.insert(tr_id.to_owned(), cipher);
     }
 
-    /// Decodes every record of a data frame. The records stay valid until the next call.
+    /// Decodes every record of a data frame into one vector, returned by value (one allocation
+    /// per frame).
     ///
     /// # Errors
     /// Returns [`KisWsError`] when the frame is malformed; nothing of it is returned then (nor a
     /// layout drift it showed: the next well-formed frame reports that).
-    pub fn decode(&mut self, frame: &DataFrame<'_>) -> Result<Decoded<'_>, KisWsError> {
+    pub fn decode(&mut self, frame: &DataFrame<'_>) -> Result<Decoded, KisWsError> {
         let channel =
             Channel::of(frame.tr_id).ok_or_else(|| KisWsError::UnsupportedChannel(frame.tr_id.to_owned()))?;
-        let (width, known, count) = if frame.encrypted {
+        let (width, known, records) = if frame.encrypted {
             let cipher =
                 self.ciphers.get(frame.tr_id).ok_or_else(|| KisWsError::MissingKey(frame.tr_id.into()))?;
             let plain = cipher.decrypt(frame.payload)?;
@@ -138,23 +132,18 @@ impl Decoder {
             self.drift_reported[channel.index()] = true;
             LayoutDrift { tr_id: frame.tr_id.to_owned(), expected: known, observed: width }
         });
-        let records = match channel {
-            Channel::Trades => Records::Trades(self.trades.get(..count).unwrap_or_default()),
-            Channel::Book => Records::Quotes(self.quotes.get(..count).unwrap_or_default()),
-            Channel::Notices => Records::Executions(&self.executions),
-        };
         Ok(Decoded { drift, records })
     }
 
-    /// Decodes the records of a payload into the channel's slots; returns the record width, the
-    /// known width and the record count.
+    /// Decodes the `count` records of a payload; returns the record width, the known width and
+    /// the records.
     fn decode_records(
         &mut self,
         channel: Channel,
         tr: &str,
         count: usize,
         payload: &str,
-    ) -> Result<(usize, usize, usize), KisWsError> {
+    ) -> Result<(usize, usize, Records), KisWsError> {
         let bytes = payload.as_bytes();
         let fields = self.separators.mark(bytes);
         if !fields.is_multiple_of(count) {
@@ -174,13 +163,19 @@ impl Decoder {
         let session = self.session.unwrap_or_else(|| KstDay::new(NaiveDate::default()));
         let account = self.account.as_ref().map(Secret::expose);
         let walk = self.separators.fields(bytes);
-        match channel {
+        let records = match channel {
             Channel::Trades => {
-                Market::new(walk, tr).trades(count, width, &mut self.trade_day, &mut self.trades)?
+                let mut events = MarketBatch::with_capacity(count);
+                Market::new(walk, tr).trades(count, width, &mut self.trade_day, &mut events)?;
+                Records::Market(events)
             }
-            Channel::Book => Market::new(walk, tr).books(count, width, &session, &mut self.quotes)?,
+            Channel::Book => {
+                let mut events = MarketBatch::with_capacity(count);
+                Market::new(walk, tr).books(count, width, &session, &mut events)?;
+                Records::Market(events)
+            }
             Channel::Notices => {
-                self.executions.clear();
+                let mut executions = Vec::with_capacity(count);
                 let mut walk = walk;
                 for _ in 0..count {
                     let mut rec: [&[u8]; MAX_RECORD_FIELDS] = [&[]; MAX_RECORD_FIELDS];
@@ -189,11 +184,12 @@ impl Decoder {
                     }
                     let r = Rec { f: rec.get(..width).unwrap_or_default(), tr };
                     if let Some(ev) = r.notice(session.date(), known, account)? {
-                        self.executions.push(ev);
+                        executions.push(ev);
                     }
                 }
+                Records::Executions(executions)
             }
-        }
-        Ok((width, known, count))
+        };
+        Ok((width, known, records))
     }
 }

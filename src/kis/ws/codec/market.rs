@@ -85,22 +85,6 @@ impl<'a> Market<'a> {
     }
 }
 
-/// Slot `i` of `slots`, which holds at least `i` of them; a new one made by `blank` when it
-/// holds exactly `i` (the first frame with that many records).
-#[inline(always)]
-pub(super) fn slot<T>(slots: &mut Vec<T>, i: usize, blank: impl FnOnce() -> T) -> Option<&mut T> {
-    if i >= slots.len() {
-        grow(slots, blank);
-    }
-    slots.get_mut(i)
-}
-
-#[cold]
-#[inline(never)]
-fn grow<T>(slots: &mut Vec<T>, blank: impl FnOnce() -> T) {
-    slots.push(blank());
-}
-
 /// The error of a malformed field.
 #[cold]
 #[inline(never)]

@@ -4,7 +4,8 @@
 //!
 //! Where things are:
 //! - [`frame`]: the header split and the control frames ([`parse_frame`]).
-//! - [`decoder`]: the [`Decoder`], which keeps notice keys, drift reports and the record slots.
+//! - [`decoder`]: the [`Decoder`], which keeps notice keys and drift reports and hands each
+//!   frame's records out in one owned vector.
 //! - [`layout`]: the named field positions of each TR (`trade::STCK_PRPR`, `book::ASKP`, …).
 //! - `trade`, `book`, `notice`: one record of each channel into its event, by named field.
 //! - `market`: the sequential reader the trade and book records are parsed with.

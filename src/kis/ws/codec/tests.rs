@@ -10,7 +10,7 @@ use super::{
     parse_hhmmss, parse_yyyymmdd,
 };
 use crate::domain::Side;
-use crate::domain::market::{BookLevel, NoticeKind, QuoteEvent, SessionPhase, TradeTick};
+use crate::domain::market::{BookLevel, MarketEvent, NoticeKind, QuoteEvent, SessionPhase, TradeTick};
 use crate::kis::ws::crypto::NoticeCipher;
 use crate::kis::ws::error::KisWsError;
 
@@ -29,7 +29,7 @@ fn records(one: &str, n: usize) -> String {
     vec![one; n].join("^")
 }
 
-/// An owned copy of what a frame decoded into: its drift first, then its records.
+/// What a frame decoded into: its drift first, then its records.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[expect(clippy::large_enum_variant, reason = "a few copies per test")]
 enum Item {
@@ -44,9 +44,11 @@ fn decode_all(dec: &mut Decoder, text: &str) -> Result<Vec<Item>, KisWsError> {
     let decoded = dec.decode(&frame)?;
     let mut items: Vec<Item> = decoded.drift.into_iter().map(Item::Drift).collect();
     match decoded.records {
-        Records::Trades(r) => items.extend(r.iter().cloned().map(Item::Trade)),
-        Records::Quotes(r) => items.extend(r.iter().cloned().map(Item::Quote)),
-        Records::Executions(r) => items.extend(r.iter().cloned().map(Item::Execution)),
+        Records::Market(r) => items.extend(r.into_iter().map(|ev| match ev {
+            MarketEvent::Trade(t) => Item::Trade(t),
+            MarketEvent::Quote(q) => Item::Quote(q),
+        })),
+        Records::Executions(r) => items.extend(r.into_iter().map(Item::Execution)),
     }
     Ok(items)
 }
@@ -116,10 +118,10 @@ fn bumped(record: &str) -> String {
 }
 
 #[test]
-fn events_written_over_the_last_frames_equal_fresh_ones() {
-    // Every field of the second record differs from the first (checked below), so a field the
-    // decoder did not write over would keep the first frame's value and differ from a fresh
-    // decoder's.
+fn every_field_is_parsed_and_a_used_decoder_decodes_like_a_fresh_one() {
+    // Every field of the bumped record differs from the original's (checked below), so no field
+    // keeps the blank event's value; and a decoder that kept state from an earlier frame (the
+    // last trade date) decodes like a fresh one.
     for (tr, one) in [("H0STCNT0", TRADE), ("H0STASP0", BOOK)] {
         let (first, second) = (records(one, 3), format!("{}^{one}", bumped(one)));
         let mut dec = Decoder::new(date(), None);

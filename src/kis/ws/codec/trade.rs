@@ -1,14 +1,14 @@
 //! Trade prints (H0STCNT0 and its integrated / NXT twins): each record parsed by named field
-//! into the [`TradeTick`] in its slot.
+//! into its [`TradeTick`], in place at the end of the frame's batch.
 
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 
 use super::kst::KstDay;
 use super::layout::trade;
-use super::market::{Market, field_error, phase, slot};
+use super::market::{Market, field_error, phase};
 use super::strict::parse_yyyymmdd;
-use crate::domain::market::{SessionPhase, TradeTick};
+use crate::domain::market::{MarketEvent, SessionPhase, TradeTick};
 use crate::domain::{Side, Symbol};
 use crate::kis::ws::error::KisWsError;
 
@@ -16,36 +16,36 @@ use crate::kis::ws::error::KisWsError;
 pub(super) type TradeDay = Option<([u8; 8], KstDay)>;
 
 impl Market<'_> {
-    /// Decodes `count` trade records into `slots` (one loop per channel keeps each hot loop's
-    /// state in registers). Each record is written over the event in its slot; on an error the
-    /// slots hold partly written events, which are never returned.
+    /// Decodes `count` trade records onto the end of `events` (one loop per channel keeps each
+    /// hot loop's state in registers). On an error `events` ends with a partly written event;
+    /// the caller drops the batch.
     #[inline(never)]
     pub(super) fn trades(
         self,
         count: usize,
         width: usize,
         day: &mut TradeDay,
-        slots: &mut Vec<TradeTick>,
+        events: &mut Vec<MarketEvent>,
     ) -> Result<(), KisWsError> {
         // A fresh local copy (not the argument's memory) keeps the walker in registers.
         let mut m = Market::new(self.f, self.tr);
-        for i in 0..count {
-            m.trade(day, slots, i)?;
+        for _ in 0..count {
+            m.trade(day, events)?;
             m.next_record(width);
         }
         Ok(())
     }
 
-    /// A trade print, written over slot `i`; `day` caches the day of the last trade date seen.
-    /// Every field of the event is written.
+    /// A trade print, pushed onto `events` blank and parsed over in place; `day` caches the day
+    /// of the last trade date seen. Every field of the event is written.
     #[inline(always)]
-    fn trade(&mut self, day: &mut TradeDay, slots: &mut Vec<TradeTick>, i: usize) -> Result<(), KisWsError> {
+    fn trade(&mut self, day: &mut TradeDay, events: &mut Vec<MarketEvent>) -> Result<(), KisWsError> {
         let symbol = self.symbol(trade::MKSC_SHRN_ISCD)?;
         let secs = self.seconds(trade::STCK_CNTG_HOUR)?;
-        let Some(t) = slot(slots, i, || blank_trade(symbol.clone())) else {
-            return Err(field_error(self.tr, trade::MKSC_SHRN_ISCD.name)); // never: slots holds at least `i`
+        events.push(MarketEvent::Trade(blank_trade(symbol)));
+        let Some(MarketEvent::Trade(t)) = events.last_mut() else {
+            return Err(field_error(self.tr, trade::MKSC_SHRN_ISCD.name)); // never: just pushed
         };
-        t.symbol = symbol;
         self.put(trade::STCK_PRPR, &mut t.price)?;
         self.put(trade::PRDY_VRSS, &mut t.change)?;
         self.put(trade::PRDY_CTRT, &mut t.change_rate)?;
@@ -81,7 +81,7 @@ impl Market<'_> {
     }
 }
 
-/// A trade slot's first event (every field is written over before it is returned).
+/// A trade print before its record is parsed over it (every field but the symbol is written).
 fn blank_trade(symbol: Symbol) -> TradeTick {
     TradeTick {
         symbol,
