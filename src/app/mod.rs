@@ -17,7 +17,7 @@ pub use sink::NotifySink;
 
 use crate::config::{Loaded, Settings};
 use crate::domain::calendar::KrxCalendar;
-use crate::domain::stage::{DEFAULT_SPECS, RetryPolicy};
+use crate::domain::stage::{DEFAULT_SPECS, StageRetry};
 use crate::journal::{LlmClient, LlmConfig};
 use crate::kis::KisBroker;
 use crate::kis::config::KisConfig;
@@ -164,7 +164,7 @@ impl App {
         if let Some(backoff) = opts.retry_backoff {
             for spec in DEFAULT_SPECS {
                 runner = runner.with_spec(crate::domain::stage::StageSpec {
-                    retry: RetryPolicy { backoff, ..spec.retry },
+                    retry: StageRetry { backoff, ..spec.retry },
                     ..spec
                 });
             }

@@ -225,14 +225,14 @@ impl fmt::Display for RunStatus {
 
 /// How often and how patiently a stage is retried within one invocation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RetryPolicy {
+pub struct StageRetry {
     /// Attempts per invocation, at least 1.
     pub max_attempts: u32,
     /// Wait before the second attempt; doubled for each further attempt.
     pub backoff: Duration,
 }
 
-impl RetryPolicy {
+impl StageRetry {
     /// A policy that never retries.
     pub const NONE: Self = Self { max_attempts: 1, backoff: Duration::ZERO };
 
@@ -254,7 +254,7 @@ pub struct StageSpec {
     /// Longest time one attempt may take.
     pub timeout: Duration,
     /// Retry policy for retryable errors.
-    pub retry: RetryPolicy,
+    pub retry: StageRetry,
     /// Whether a failure switches trading to stop mode.
     pub stop_trading_on_failure: bool,
 }
@@ -271,7 +271,7 @@ const fn spec(
         name,
         needs,
         timeout: Duration::from_secs(timeout_secs),
-        retry: RetryPolicy { max_attempts, backoff: Duration::from_secs(backoff_secs) },
+        retry: StageRetry { max_attempts, backoff: Duration::from_secs(backoff_secs) },
         stop_trading_on_failure,
     }
 }
@@ -300,7 +300,7 @@ pub fn default_spec(name: StageName) -> StageSpec {
         name,
         needs: &[],
         timeout: Duration::from_secs(60),
-        retry: RetryPolicy::NONE,
+        retry: StageRetry::NONE,
         stop_trading_on_failure: true,
     })
 }
@@ -392,7 +392,7 @@ mod tests {
 
     #[test]
     fn backoff_doubles_and_is_capped() {
-        let p = RetryPolicy { max_attempts: 5, backoff: Duration::from_secs(10) };
+        let p = StageRetry { max_attempts: 5, backoff: Duration::from_secs(10) };
         assert_eq!(p.delay_before(2), Duration::from_secs(10));
         assert_eq!(p.delay_before(3), Duration::from_secs(20));
         assert_eq!(p.delay_before(4), Duration::from_secs(40));

@@ -5,7 +5,7 @@ use std::time::Duration;
 use url::Url;
 
 use super::breaker::BreakerConfig;
-use super::retry::RetryPolicy;
+use super::retry::RequestRetry;
 use crate::domain::Mode;
 use crate::ports::Secret;
 
@@ -63,7 +63,7 @@ pub struct KisConfig {
     /// Requests per second per app key.
     pub requests_per_second: u32,
     /// Retry policy for transient failures.
-    pub retry: RetryPolicy,
+    pub retry: RequestRetry,
     /// Circuit breaker settings (per endpoint group).
     pub breaker: BreakerConfig,
     /// Send a hashkey header on order POSTs.
@@ -104,7 +104,7 @@ impl KisConfig {
             refresh_ahead: Duration::from_secs(30 * 60),
             token_issue_spacing: Duration::from_secs(60),
             requests_per_second: rps,
-            retry: RetryPolicy::default(),
+            retry: RequestRetry::default(),
             breaker: BreakerConfig::default(),
             hashkey: true,
             legacy_tr_ids: false,

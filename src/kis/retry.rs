@@ -5,7 +5,7 @@ use std::time::Duration;
 
 /// How often and how patiently transient failures are retried.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RetryPolicy {
+pub struct RequestRetry {
     /// Retries after the first attempt.
     pub retries: u32,
     /// Delay before the first retry; doubles for each further retry.
@@ -14,13 +14,13 @@ pub struct RetryPolicy {
     pub max_delay: Duration,
 }
 
-impl Default for RetryPolicy {
+impl Default for RequestRetry {
     fn default() -> Self {
         Self { retries: 3, base_delay: Duration::from_secs(1), max_delay: Duration::from_secs(30) }
     }
 }
 
-impl RetryPolicy {
+impl RequestRetry {
     /// Returns the delay before retry number `retry` (0-based): `base · 2^retry`, capped.
     pub fn delay(&self, retry: u32) -> Duration {
         let factor = 1u32.checked_shl(retry).unwrap_or(u32::MAX);
@@ -31,13 +31,13 @@ impl RetryPolicy {
 /// Counts retries of one kind against a policy.
 #[derive(Debug, Clone, Copy)]
 pub struct Backoff {
-    policy: RetryPolicy,
+    policy: RequestRetry,
     used: u32,
 }
 
 impl Backoff {
     /// Returns a fresh counter.
-    pub fn new(policy: RetryPolicy) -> Self {
+    pub fn new(policy: RequestRetry) -> Self {
         Self { policy, used: 0 }
     }
 
@@ -57,10 +57,10 @@ mod tests {
 
     #[test]
     fn backoff_doubles_and_stops() {
-        let mut b = Backoff::new(RetryPolicy::default());
+        let mut b = Backoff::new(RequestRetry::default());
         let delays: Vec<u64> = std::iter::from_fn(|| b.next_delay()).map(|d| d.as_secs()).collect();
         assert_eq!(delays, vec![1, 2, 4]);
-        let p = RetryPolicy {
+        let p = RequestRetry {
             retries: 40,
             base_delay: Duration::from_secs(1),
             max_delay: Duration::from_secs(10),

@@ -27,7 +27,7 @@ pub use email::{EmailError, EmailSender};
 pub use fanout::Fanout;
 pub use render::{EmailMessage, Rendered, render};
 pub use slack::{SlackError, SlackSender};
-pub use worker::{Deliverers, DeliveryError, OutboxWorker, RetryPolicy, WorkerConfig};
+pub use worker::{Deliverers, DeliveryError, DeliveryRetry, OutboxWorker, WorkerConfig};
 
 /// Starts notifications for a process: builds the channel adapters the settings configure,
 /// spawns the [`OutboxWorker`] (stopped by `cancel`) and returns the [`Fanout`] to notify through.

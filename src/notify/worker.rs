@@ -29,7 +29,7 @@ fn truncate(text: &str, max: usize) -> String {
 
 /// Exponential backoff between delivery attempts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RetryPolicy {
+pub struct DeliveryRetry {
     /// Attempts in total, the first included.
     pub max_attempts: u32,
     /// Delay after the first failed attempt.
@@ -38,13 +38,13 @@ pub struct RetryPolicy {
     pub max: Duration,
 }
 
-impl Default for RetryPolicy {
+impl Default for DeliveryRetry {
     fn default() -> Self {
         Self { max_attempts: 5, initial: Duration::from_secs(1), max: Duration::from_secs(60) }
     }
 }
 
-impl RetryPolicy {
+impl DeliveryRetry {
     /// Returns the delay after failed attempt number `attempt` (1-based): `initial * 2^(attempt-1)`,
     /// capped at `max`.
     pub fn delay_after(&self, attempt: u32) -> Duration {
@@ -57,7 +57,7 @@ impl RetryPolicy {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct WorkerConfig {
     /// Retry policy.
-    pub retry: RetryPolicy,
+    pub retry: DeliveryRetry,
     /// Longest idle sleep between looks at the table (rows from other processes are found by it).
     pub poll_interval: Duration,
     /// Time limit of one delivery.
@@ -71,7 +71,7 @@ pub struct WorkerConfig {
 impl Default for WorkerConfig {
     fn default() -> Self {
         Self {
-            retry: RetryPolicy::default(),
+            retry: DeliveryRetry::default(),
             poll_interval: Duration::from_secs(5),
             send_timeout: Duration::from_secs(30),
             lease: Duration::from_secs(120),
@@ -319,7 +319,7 @@ mod tests {
 
     #[test]
     fn backoff_doubles_and_caps() {
-        let p = RetryPolicy::default();
+        let p = DeliveryRetry::default();
         let secs: Vec<u64> = (1..=8).map(|a| p.delay_after(a).as_secs()).collect();
         assert_eq!(secs, [1, 2, 4, 8, 16, 32, 60, 60]);
         assert_eq!(p.delay_after(200), Duration::from_secs(60));

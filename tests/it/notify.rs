@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use aegis::notify::{
-    Console, Deliverers, EmailSender, Fanout, KillSwitchTrip, Notification, OutboxWorker, RetryPolicy,
+    Console, Deliverers, DeliveryRetry, EmailSender, Fanout, KillSwitchTrip, Notification, OutboxWorker,
     SlackSender, StageTransition, WorkerConfig,
 };
 use aegis::store::Store;
@@ -37,7 +37,7 @@ fn failed_stage() -> StageTransition {
 
 fn fast(max_attempts: u32) -> WorkerConfig {
     WorkerConfig {
-        retry: RetryPolicy {
+        retry: DeliveryRetry {
             max_attempts,
             initial: Duration::from_millis(20),
             max: Duration::from_millis(80),

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use aegis::domain::calendar::{KST, KrxCalendar};
 use aegis::domain::mode::TradingMode;
-use aegis::domain::stage::{RetryPolicy, StageName, StageStatus, default_spec};
+use aegis::domain::stage::{StageName, StageRetry, StageStatus, default_spec};
 use aegis::pipeline::schedule::{Schedule, Trigger, fire_times};
 use aegis::pipeline::{
     Daemon, DaemonConfig, Fired, MemorySink, RunOutcome, Runner, Stage, StageContext, StageError,
@@ -177,7 +177,7 @@ async fn retryable_errors_are_retried(t: TestDb) {
     let fakes = Fakes::default();
     fakes.script.lock().unwrap().retryable.push(StageName::AccessToken);
     let spec = aegis::domain::stage::StageSpec {
-        retry: RetryPolicy { max_attempts: 3, backoff: Duration::from_millis(1) },
+        retry: StageRetry { max_attempts: 3, backoff: Duration::from_millis(1) },
         ..default_spec(StageName::AccessToken)
     };
     let runner = fakes.runner(&t.store, &MemorySink::default(), CancellationToken::new()).with_spec(spec);

@@ -26,7 +26,7 @@ use crate::kis::auth::{TokenManager, app_key_fingerprint};
 use crate::kis::breaker::{Breakers, EndpointGroup};
 use crate::kis::config::KisConfig;
 use crate::kis::limiter::{Priority, RateLimiter};
-use crate::kis::retry::{Backoff, RetryPolicy};
+use crate::kis::retry::{Backoff, RequestRetry};
 use crate::ports::{BrokerError, Clock, Secret, TokenStore};
 
 const ORDER_PATH: &str = "/uapi/domestic-stock/v1/trading/order-cash";
@@ -62,7 +62,7 @@ pub struct KisRest {
     mode: Mode,
     legacy: bool,
     hashkey: bool,
-    retry: RetryPolicy,
+    retry: RequestRetry,
     page_delay: Duration,
 }
 
