@@ -78,6 +78,12 @@ impl Redactor {
     }
 }
 
+/// Returns an owned copy of the text with every secret registered with the global [`Redactor`]
+/// replaced by `REDACTED` (for texts that are stored or sent: errors, reasons, summaries).
+pub fn scrubbed(text: &str) -> String {
+    Redactor::global().scrub(text).into_owned()
+}
+
 /// Registers every secret of the settings (and the full account number) with the global redactor.
 pub fn register_settings_secrets(settings: &crate::config::Settings) {
     let r = Redactor::global();

@@ -9,7 +9,7 @@ use serde_json::json;
 use url::Url;
 
 use crate::config::{AiSettings, Secret};
-use crate::telemetry::Redactor;
+use crate::telemetry::{Redactor, scrubbed};
 
 /// Settings of the chat-completions client.
 #[derive(Debug, Clone)]
@@ -161,7 +161,7 @@ fn chain(e: &reqwest::Error) -> String {
         text.push_str(&s.to_string());
         source = s.source();
     }
-    Redactor::global().scrub(&text).into_owned()
+    scrubbed(&text)
 }
 
 /// The chat-completions client.

@@ -6,7 +6,7 @@ use serde_json::json;
 
 use crate::domain::journal::DayRecord;
 use crate::domain::strategy::ParamSpec;
-use crate::telemetry::Redactor;
+use crate::telemetry::scrubbed;
 
 /// Section keywords every journal (model-written or template) has in a Markdown heading.
 pub const REQUIRED_SECTIONS: [&str; 7] =
@@ -60,7 +60,7 @@ pub fn build_prompt(
         "strategy": { "name": strategy, "parameters": schema, "current": current_params },
     });
     let text = serde_json::to_string_pretty(&body).unwrap_or_default();
-    Redactor::global().scrub(&format!("Write the trade journal for this day.\n\n{text}")).into_owned()
+    scrubbed(&format!("Write the trade journal for this day.\n\n{text}"))
 }
 
 /// The model's validated answer.
@@ -149,12 +149,11 @@ pub fn parse_answer(content: &str, limits: &OutputLimits) -> Result<AiJournal, O
     if !missing.is_empty() {
         return Err(OutputError::MissingSections(missing));
     }
-    let scrub = |s: &str| Redactor::global().scrub(s).into_owned();
     Ok(AiJournal {
-        journal_markdown: scrub(&raw.journal_markdown),
-        summary: scrub(raw.summary.trim()),
+        journal_markdown: scrubbed(&raw.journal_markdown),
+        summary: scrubbed(raw.summary.trim()),
         param_draft: raw.param_draft,
-        rationale: scrub(raw.rationale.trim()),
+        rationale: scrubbed(raw.rationale.trim()),
     })
 }
 

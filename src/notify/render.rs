@@ -11,7 +11,7 @@ use slack_morphism::prelude::{
 };
 
 use super::{Alert, JournalSummary, KillSwitchTrip, Notification, StageTransition};
-use crate::telemetry::Redactor;
+use crate::telemetry::scrubbed;
 
 /// Slack's limit for a header's text.
 const HEADER_MAX: usize = 150;
@@ -36,10 +36,6 @@ pub struct Rendered {
     pub email: EmailMessage,
     /// One console line.
     pub console: String,
-}
-
-fn scrub(text: &str) -> String {
-    Redactor::global().scrub(text).into_owned()
 }
 
 /// Returns at most `max` characters of the text, marking a cut with "…".
@@ -110,7 +106,7 @@ pub fn render(msg: &Notification) -> Rendered {
 }
 
 fn stage(t: &StageTransition) -> Rendered {
-    let error = t.error.as_deref().map(scrub);
+    let error = t.error.as_deref().map(scrubbed);
     let duration = t.duration.map(fmt_duration).unwrap_or_else(|| "-".to_owned());
     let title = format!("Stage {}: {} → {}", t.stage, t.from, t.to);
     let mut blocks = vec![
@@ -155,7 +151,7 @@ fn stage(t: &StageTransition) -> Rendered {
 }
 
 fn kill_switch(k: &KillSwitchTrip) -> Rendered {
-    let reason = scrub(&k.reason);
+    let reason = scrubbed(&k.reason);
     let blocks = vec![
         header("Kill switch tripped: trading stopped"),
         section(format!("*Reason*\n{}", esc(&truncate(&reason, SECTION_MAX)))),
@@ -172,7 +168,7 @@ fn kill_switch(k: &KillSwitchTrip) -> Rendered {
 }
 
 fn alert(a: &Alert) -> Rendered {
-    let text = scrub(&a.text);
+    let text = scrubbed(&a.text);
     let blocks = vec![
         header(&format!("Alert: {}", a.kind.title())),
         section(esc(&truncate(&text, SECTION_MAX))),
@@ -190,7 +186,7 @@ fn alert(a: &Alert) -> Rendered {
 }
 
 fn journal(j: &JournalSummary) -> Rendered {
-    let summary = scrub(&j.summary);
+    let summary = scrubbed(&j.summary);
     let blocks = vec![
         header(&format!("Trade journal {}", j.trade_date)),
         section(esc(&truncate(&summary, SECTION_MAX))),
@@ -212,6 +208,7 @@ mod tests {
 
     use super::*;
     use crate::notify::AlertKind;
+    use crate::telemetry::Redactor;
 
     fn failed() -> StageTransition {
         StageTransition {

@@ -22,7 +22,7 @@ use crate::ports::pipeline_runs::{AttemptUpdate, PipelineRunRecord, PipelineRuns
 use crate::ports::{Clock, SystemClock};
 use crate::store::control::ControlStore;
 use crate::store::{Severity, Store, StoreError};
-use crate::telemetry::Redactor;
+use crate::telemetry::scrubbed;
 
 /// Errors of the runner itself (stage failures are outcomes, not errors).
 #[derive(Debug, thiserror::Error)]
@@ -121,10 +121,6 @@ impl std::fmt::Debug for Runner {
             .field("stages", &self.stages.keys().collect::<Vec<_>>())
             .finish_non_exhaustive()
     }
-}
-
-fn scrub(text: &str) -> String {
-    Redactor::global().scrub(text).into_owned()
 }
 
 fn parse_status(row: &StageRunRecord) -> Result<StageStatus, RunnerError> {
@@ -527,7 +523,7 @@ impl Runner {
         let (event, attempted, retryable, error, output) = match result {
             Ok(v) => (StageEvent::Succeed, Attempted::Succeeded(v.clone()), false, None, Some(v)),
             Err(StageError::Skip(why)) => {
-                (StageEvent::Skip, Attempted::Skipped, false, Some(scrub(&why)), None)
+                (StageEvent::Skip, Attempted::Skipped, false, Some(scrubbed(&why)), None)
             }
             Err(StageError::Cancelled) => (
                 StageEvent::Interrupt,
@@ -537,7 +533,7 @@ impl Runner {
                 None,
             ),
             Err(e) => {
-                let text = scrub(&e.report());
+                let text = scrubbed(&e.report());
                 let retryable = e.is_retryable();
                 span.in_scope(|| tracing::warn!(error = %text, retryable, "stage attempt failed"));
                 (StageEvent::Fail, Attempted::Failed(text.clone()), retryable, Some(text), None)

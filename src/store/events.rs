@@ -5,7 +5,7 @@ use sea_orm::{ActiveModelTrait, DatabaseConnection, EntityTrait, QueryOrder, Que
 use serde_json::Value;
 
 use super::StoreError;
-use crate::telemetry::{Redactor, mask_account, mask_approval_key};
+use crate::telemetry::{mask_account, mask_approval_key, scrubbed};
 
 pub use crate::ports::event_log::Severity;
 
@@ -72,7 +72,7 @@ pub fn mask_payload(value: Value) -> Value {
                 .collect(),
         ),
         Value::Array(items) => Value::Array(items.into_iter().map(mask_payload).collect()),
-        Value::String(s) => Value::String(Redactor::global().scrub(&s).into_owned()),
+        Value::String(s) => Value::String(scrubbed(&s)),
         other => other,
     }
 }
@@ -107,7 +107,7 @@ impl EventRecorder {
             trade_date: Set(trade_date),
             kind: Set(kind.to_owned()),
             severity: Set(severity.as_str().to_owned()),
-            message: Set(Redactor::global().scrub(message).into_owned()),
+            message: Set(scrubbed(message)),
             payload: Set(mask_payload(payload)),
             order_id: Set(order_id),
             ..Default::default()

@@ -9,11 +9,7 @@ use crate::domain::journal::{
     StageView, compute_pnl,
 };
 use crate::domain::position::FeeSchedule;
-use crate::telemetry::Redactor;
-
-fn scrub(text: &str) -> String {
-    Redactor::global().scrub(text).into_owned()
-}
+use crate::telemetry::scrubbed;
 
 /// Reads everything recorded for a trade date into a [`DayRecord`]; texts are scrubbed of
 /// registered secrets and event payloads are left out.
@@ -44,12 +40,12 @@ pub async fn day_record(
                 status: s.status,
                 started_at: s.started_at,
                 finished_at: s.finished_at,
-                error: s.error.as_deref().map(scrub),
+                error: s.error.as_deref().map(scrubbed),
             })
             .collect(),
         None => Vec::new(),
     };
-    let pipeline = run.map(|r| PipelineView { status: r.status, reason: r.reason.as_deref().map(scrub) });
+    let pipeline = run.map(|r| PipelineView { status: r.status, reason: r.reason.as_deref().map(scrubbed) });
 
     let order_rows = entity::order::Entity::find()
         .filter(entity::order::Column::TradeDate.eq(trade_date))
@@ -69,7 +65,7 @@ pub async fn day_record(
             status: o.status,
             filled_qty: o.filled_qty.0,
             avg_fill_price: o.avg_fill_price.map(|p| p.0),
-            reject_reason: o.reject_reason.as_deref().map(scrub),
+            reject_reason: o.reject_reason.as_deref().map(scrubbed),
         })
         .collect();
     let mut fills = Vec::new();
@@ -117,7 +113,12 @@ pub async fn day_record(
             EventClass::Error => &mut errors,
         };
         if list.len() < classes.max_per_class {
-            list.push(EventView { at: e.at, kind: e.kind, severity: e.severity, message: scrub(&e.message) });
+            list.push(EventView {
+                at: e.at,
+                kind: e.kind,
+                severity: e.severity,
+                message: scrubbed(&e.message),
+            });
         }
     }
     Ok(DayRecord {
@@ -175,7 +176,7 @@ pub async fn insert_ai_job_run(store: &Store, run: AiJobRun) -> Result<i64, Stor
         completion_tokens: Set(run.completion_tokens),
         latency_ms: Set(run.latency_ms),
         outcome: Set(run.outcome),
-        error: Set(run.error.as_deref().map(scrub)),
+        error: Set(run.error.as_deref().map(scrubbed)),
         started_at: Set(run.started_at),
         finished_at: Set(run.finished_at),
         ..Default::default()
@@ -254,8 +255,8 @@ pub async fn insert_journal(store: &Store, journal: NewJournal) -> Result<i64, S
     let row = entity::trade_journal::ActiveModel {
         trade_date: Set(journal.trade_date),
         source: Set(journal.source),
-        summary: Set(scrub(&journal.summary)),
-        markdown: Set(scrub(&journal.markdown)),
+        summary: Set(scrubbed(&journal.summary)),
+        markdown: Set(scrubbed(&journal.markdown)),
         path: Set(journal.path),
         created_at: Set(journal.created_at),
         ..Default::default()

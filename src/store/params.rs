@@ -16,7 +16,7 @@ use sea_orm::{
 use serde_json::json;
 
 use super::{Store, StoreError};
-use crate::telemetry::Redactor;
+use crate::telemetry::scrubbed;
 
 /// The status of a draft.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -240,7 +240,6 @@ async fn strategy_name<C: sea_orm::ConnectionTrait>(db: &C, id: i64) -> Result<S
 /// # Errors
 /// Returns [`StoreError::Db`] when the insert fails.
 pub async fn insert_draft(store: &Store, draft: NewDraft) -> Result<Draft, StoreError> {
-    let scrub = |s: &str| Redactor::global().scrub(s).into_owned();
     let (status, decided_at, decided_by) = match &draft.rejected {
         Some(_) => (DraftStatus::Rejected, Some(draft.created_at), Some("validation".to_owned())),
         None => (DraftStatus::Pending, None, None),
@@ -250,9 +249,9 @@ pub async fn insert_draft(store: &Store, draft: NewDraft) -> Result<Draft, Store
         trade_date: Set(draft.trade_date),
         params: Set(draft.params),
         source: Set(draft.source),
-        rationale: Set(scrub(&draft.rationale)),
+        rationale: Set(scrubbed(&draft.rationale)),
         status: Set(status.as_str().to_owned()),
-        reason: Set(draft.rejected.as_deref().map(scrub)),
+        reason: Set(draft.rejected.as_deref().map(scrubbed)),
         created_at: Set(draft.created_at),
         decided_at: Set(decided_at),
         decided_by: Set(decided_by),
@@ -431,7 +430,7 @@ pub async fn reject_draft(
     reason: &str,
     now: DateTime<Utc>,
 ) -> Result<Draft, ParamsError> {
-    let reason = Redactor::global().scrub(reason).into_owned();
+    let reason = scrubbed(reason);
     let txn = store.conn().begin().await?;
     let draft = decide(&txn, id, DraftStatus::Rejected, Some(&reason), actor, now).await?;
     let details = json!({ "strategy": draft.strategy, "trade_date": draft.trade_date, "reason": reason });

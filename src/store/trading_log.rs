@@ -20,7 +20,7 @@ use crate::ports::trading_log::{
     DayLog, FillsWrite, FillsWritten, Inserted, LogFuture, OrderMeta, OrderWrite, StoredOrder, TradingLog,
 };
 use crate::store::fills::FillMeta;
-use crate::telemetry::Redactor;
+use crate::telemetry::scrubbed;
 
 /// Returns the row of an event: message scrubbed, payload masked.
 pub(crate) fn event_row(e: &NewEvent, at: DateTime<Utc>) -> entity::event::ActiveModel {
@@ -29,7 +29,7 @@ pub(crate) fn event_row(e: &NewEvent, at: DateTime<Utc>) -> entity::event::Activ
         trade_date: Set(e.trade_date),
         kind: Set(e.kind.to_owned()),
         severity: Set(e.severity.as_str().to_owned()),
-        message: Set(Redactor::global().scrub(&e.message).into_owned()),
+        message: Set(scrubbed(&e.message)),
         payload: Set(mask_payload(e.payload.clone())),
         order_id: Set(e.order_id),
         ..Default::default()
