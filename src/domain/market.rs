@@ -265,9 +265,10 @@ impl BrokerFill {
     }
 }
 
-/// One position in the account.
+/// One position as the broker reports it in the account balance (its line of an
+/// [`AccountSnapshot`]); our own opening position is [`crate::domain::position::Holding`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Holding {
+pub struct AccountHolding {
     /// Instrument.
     pub symbol: Symbol,
     /// Instrument name.
@@ -298,7 +299,7 @@ pub struct AccountSnapshot {
     /// Settled deposit at D+2.
     pub cash_d2: Decimal,
     /// Positions.
-    pub holdings: Vec<Holding>,
+    pub holdings: Vec<AccountHolding>,
     /// Total purchase amount of the positions.
     pub purchase_total: Decimal,
     /// Total evaluation of the positions.

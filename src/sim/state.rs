@@ -182,9 +182,9 @@ pub struct Fill {
     pub time: DateTime<FixedOffset>,
 }
 
-/// One position.
+/// One position of a simulated account.
 #[derive(Debug, Clone, Default, Serialize)]
-pub struct Holding {
+pub struct SimHolding {
     /// Shares held.
     pub qty: i64,
     /// Shares reserved by open sell orders.
@@ -213,7 +213,7 @@ pub struct Account {
     /// Cash reserved by open buy orders.
     pub reserved: Decimal,
     /// Positions by symbol.
-    pub holdings: BTreeMap<String, Holding>,
+    pub holdings: BTreeMap<String, SimHolding>,
     /// Total assets at the start of the day.
     pub start_assets: Decimal,
 }

@@ -9,8 +9,8 @@ use serde_json::Value;
 
 use super::error::KisHttpError;
 use crate::domain::market::{
-    AccountSnapshot, BOOK_DEPTH, BookLevel, BrokerOrder, DailyBar, Holding, Holiday, OrderAck, OrderBook,
-    Quote, kst_to_utc,
+    AccountHolding, AccountSnapshot, BOOK_DEPTH, BookLevel, BrokerOrder, DailyBar, Holiday, OrderAck,
+    OrderBook, Quote, kst_to_utc,
 };
 use crate::domain::{OrderType, Side, Symbol};
 use crate::kis::ws::codec::{parse_decimal, parse_hhmmss, parse_yyyymmdd};
@@ -264,8 +264,8 @@ impl BalanceRow {
     ///
     /// # Errors
     /// Returns [`KisHttpError::Decode`] for malformed fields.
-    pub fn to_holding(&self) -> Result<Holding, KisHttpError> {
-        Ok(Holding {
+    pub fn to_holding(&self) -> Result<AccountHolding, KisHttpError> {
+        Ok(AccountHolding {
             symbol: symbol(&self.pdno)?,
             name: self.prdt_name.trim().to_owned(),
             qty: num("hldg_qty", &self.hldg_qty)?,

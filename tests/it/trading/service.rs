@@ -2,7 +2,7 @@
 //! switch triggers, unknown outcomes, cancels in stop mode and recovery.
 
 use aegis::domain::Side;
-use aegis::domain::market::{AccountSnapshot, ExecutionEvent, FeedStatus, Holding};
+use aegis::domain::market::{AccountHolding, AccountSnapshot, ExecutionEvent, FeedStatus};
 use aegis::domain::mode::{Action, KillSwitchConfig, ModeEvent, StopReason, TradingMode};
 use aegis::domain::order::OrderStatus;
 use aegis::domain::price::{PriceBand, PriceContext, TickTable};
@@ -227,7 +227,7 @@ fn account(holdings: Vec<(&str, Decimal, Decimal)>) -> AccountSnapshot {
         cash_d2: z,
         holdings: holdings
             .into_iter()
-            .map(|(s, qty, avg)| Holding {
+            .map(|(s, qty, avg)| AccountHolding {
                 symbol: sym(s),
                 name: String::new(),
                 qty,
