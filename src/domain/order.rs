@@ -209,7 +209,7 @@ impl fmt::Display for OrderEvent {
 /// A refused move: the event is not legal in the current status. Nothing was applied.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("invalid order transition from {from} on {event}")]
-pub struct InvalidTransition {
+pub struct InvalidOrderTransition {
     /// Status the order was in (and stays in).
     pub from: OrderStatus,
     /// The refused event.
@@ -219,8 +219,8 @@ pub struct InvalidTransition {
 /// Returns the status an event moves an order to: the one flat transition table.
 ///
 /// # Errors
-/// Returns [`InvalidTransition`] for every move not listed (backwards, sideways or from a terminal).
-pub fn transition(from: OrderStatus, event: &OrderEvent) -> Result<OrderStatus, InvalidTransition> {
+/// Returns [`InvalidOrderTransition`] for every move not listed (backwards, sideways or from a terminal).
+pub fn transition(from: OrderStatus, event: &OrderEvent) -> Result<OrderStatus, InvalidOrderTransition> {
     use OrderEvent as E;
     use OrderStatus as S;
     let to = match (from, event) {
@@ -248,7 +248,7 @@ pub fn transition(from: OrderStatus, event: &OrderEvent) -> Result<OrderStatus, 
         (S::CancelPending, E::CancelRequested) => S::CancelPending,
         (S::CancelPending, E::CancelRejected { .. }) => S::CancelPending,
         (S::CancelPending, E::CancelConfirmed) => S::Canceled,
-        _ => return Err(InvalidTransition { from, event: event.clone() }),
+        _ => return Err(InvalidOrderTransition { from, event: event.clone() }),
     };
     Ok(to)
 }
@@ -258,7 +258,7 @@ pub fn transition(from: OrderStatus, event: &OrderEvent) -> Result<OrderStatus, 
 pub enum OrderError {
     /// The status table refuses the event.
     #[error(transparent)]
-    InvalidTransition(#[from] InvalidTransition),
+    InvalidTransition(#[from] InvalidOrderTransition),
     /// A fill would take the filled quantity above the order quantity.
     #[error("fill exceeds order quantity: cumulative {cum_qty} > ordered {order_qty}")]
     FillExceedsQuantity {

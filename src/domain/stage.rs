@@ -160,7 +160,7 @@ pub enum StageEvent {
 /// A refused stage transition.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("invalid stage transition from {from} on {event:?}")]
-pub struct InvalidTransition {
+pub struct InvalidStageTransition {
     /// Status before (and after).
     pub from: StageStatus,
     /// The refused event.
@@ -170,8 +170,8 @@ pub struct InvalidTransition {
 /// Returns the status an event leads to: the one flat stage transition table.
 ///
 /// # Errors
-/// Returns [`InvalidTransition`] for every pair not listed (terminal states accept nothing).
-pub const fn transition(from: StageStatus, event: StageEvent) -> Result<StageStatus, InvalidTransition> {
+/// Returns [`InvalidStageTransition`] for every pair not listed (terminal states accept nothing).
+pub const fn transition(from: StageStatus, event: StageEvent) -> Result<StageStatus, InvalidStageTransition> {
     use StageEvent as E;
     use StageStatus as S;
     match (from, event) {
@@ -182,7 +182,7 @@ pub const fn transition(from: StageStatus, event: StageEvent) -> Result<StageSta
         (S::Running, E::Fail) => Ok(S::Failed),
         (S::Running, E::Skip) => Ok(S::Skipped),
         (S::Running, E::Interrupt) => Ok(S::Failed),
-        _ => Err(InvalidTransition { from, event }),
+        _ => Err(InvalidStageTransition { from, event }),
     }
 }
 
@@ -340,7 +340,7 @@ mod tests {
                     Some(to) => assert_eq!(transition(from, event), Ok(to), "{from} on {event:?}"),
                     None => assert_eq!(
                         transition(from, event),
-                        Err(InvalidTransition { from, event }),
+                        Err(InvalidStageTransition { from, event }),
                         "{from} on {event:?} must be refused"
                     ),
                 }

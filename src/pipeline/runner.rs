@@ -16,7 +16,8 @@ use super::stage::{DynStage, StageContext, StageError};
 use crate::domain::calendar::KrxCalendar;
 use crate::domain::mode::{ModeEvent, StopReason};
 use crate::domain::stage::{
-    DEFAULT_SPECS, InvalidTransition, RunStatus, StageEvent, StageName, StageSpec, StageStatus, transition,
+    DEFAULT_SPECS, InvalidStageTransition, RunStatus, StageEvent, StageName, StageSpec, StageStatus,
+    transition,
 };
 use crate::ports::pipeline_runs::{AttemptUpdate, PipelineRunRecord, PipelineRuns, StageRunRecord};
 use crate::ports::{Clock, SystemClock};
@@ -51,7 +52,7 @@ pub enum RunnerError {
     },
     /// The state machine refused a transition (a bug or a concurrent writer).
     #[error(transparent)]
-    Transition(#[from] InvalidTransition),
+    Transition(#[from] InvalidStageTransition),
     /// Another process changed the attempt under us.
     #[error("stage {stage} attempt {attempt} was changed by another process")]
     Conflict {
