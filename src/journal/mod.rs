@@ -19,4 +19,4 @@ pub use crate::domain::journal::{DayRecord, EventClasses};
 pub use batch::{JournalConfig, JournalError, JournalOutcome, JournalSource, run_journal_batch};
 pub use drafts::{DraftSource, REFERENCE_STRATEGY, rule_draft, validate_draft};
 pub use llm::{ChatFailure, ChatReply, LlmClient, LlmConfig, LlmError};
-pub use prompt::{AiJournal, OutputError, OutputLimits, build_prompt, parse_answer};
+pub use prompt::{AiJournal, AnswerError, OutputLimits, build_prompt, parse_answer};

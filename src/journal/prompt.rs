@@ -78,7 +78,7 @@ pub struct AiJournal {
 
 /// Why a model answer was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum OutputError {
+pub enum AnswerError {
     /// The answer is not the requested JSON object.
     #[error("answer is not the requested JSON object: {0}")]
     NotJson(String),
@@ -120,8 +120,8 @@ pub fn missing_sections(markdown: &str) -> Vec<&'static str> {
 /// draft, all within the limits.
 ///
 /// # Errors
-/// Returns [`OutputError`] describing the first problem.
-pub fn parse_answer(content: &str, limits: &OutputLimits) -> Result<AiJournal, OutputError> {
+/// Returns [`AnswerError`] describing the first problem.
+pub fn parse_answer(content: &str, limits: &OutputLimits) -> Result<AiJournal, AnswerError> {
     let trimmed = content.trim();
     let unfenced = trimmed
         .strip_prefix("```json")
@@ -131,13 +131,13 @@ pub fn parse_answer(content: &str, limits: &OutputLimits) -> Result<AiJournal, O
     let raw: RawAnswer = serde_json::from_str(unfenced.trim()).map_err(|e| {
         let mut msg = e.to_string();
         msg.truncate(200);
-        OutputError::NotJson(msg)
+        AnswerError::NotJson(msg)
     })?;
     let check = |field: &'static str, text: &str, limit: usize, required: bool| {
         if required && text.trim().is_empty() {
-            Err(OutputError::Empty(field))
+            Err(AnswerError::Empty(field))
         } else if text.len() > limit {
-            Err(OutputError::TooLarge { field, limit })
+            Err(AnswerError::TooLarge { field, limit })
         } else {
             Ok(())
         }
@@ -147,7 +147,7 @@ pub fn parse_answer(content: &str, limits: &OutputLimits) -> Result<AiJournal, O
     check("rationale", &raw.rationale, limits.max_rationale_bytes, false)?;
     let missing = missing_sections(&raw.journal_markdown);
     if !missing.is_empty() {
-        return Err(OutputError::MissingSections(missing));
+        return Err(AnswerError::MissingSections(missing));
     }
     Ok(AiJournal {
         journal_markdown: scrubbed(&raw.journal_markdown),
@@ -182,21 +182,21 @@ mod tests {
     #[test]
     fn garbage_oversize_and_incomplete_answers_are_refused() {
         let limits = OutputLimits::default();
-        assert!(matches!(parse_answer("Sure! Here is your journal.", &limits), Err(OutputError::NotJson(_))));
-        assert!(matches!(parse_answer("{\"summary\": \"x\"}", &limits), Err(OutputError::NotJson(_))));
-        assert!(matches!(parse_answer(&answer(MD, json!([1])), &limits), Err(OutputError::NotJson(_))));
+        assert!(matches!(parse_answer("Sure! Here is your journal.", &limits), Err(AnswerError::NotJson(_))));
+        assert!(matches!(parse_answer("{\"summary\": \"x\"}", &limits), Err(AnswerError::NotJson(_))));
+        assert!(matches!(parse_answer(&answer(MD, json!([1])), &limits), Err(AnswerError::NotJson(_))));
         let err =
             parse_answer(&answer("## Summary\n## Orders\n", serde_json::Value::Null), &limits).unwrap_err();
         assert_eq!(
             err,
-            OutputError::MissingSections(vec!["stages", "fills", "positions", "guardrails", "disconnects"])
+            AnswerError::MissingSections(vec!["stages", "fills", "positions", "guardrails", "disconnects"])
         );
         let small = OutputLimits { max_markdown_bytes: 10, ..limits };
         assert!(matches!(
             parse_answer(&answer(MD, serde_json::Value::Null), &small),
-            Err(OutputError::TooLarge { field: "journal_markdown", .. })
+            Err(AnswerError::TooLarge { field: "journal_markdown", .. })
         ));
         let empty = json!({"journal_markdown": MD, "summary": " ", "param_draft": null}).to_string();
-        assert_eq!(parse_answer(&empty, &limits), Err(OutputError::Empty("summary")));
+        assert_eq!(parse_answer(&empty, &limits), Err(AnswerError::Empty("summary")));
     }
 }
