@@ -184,7 +184,7 @@ pub struct OrderRow {
 
 /// A position as the operator's `aegis positions` lists it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PositionRow {
+pub struct PositionListing {
     /// Instrument code.
     pub symbol: String,
     /// Held quantity.
@@ -230,14 +230,14 @@ impl ControlStore {
     ///
     /// # Errors
     /// Returns [`StoreError::Db`] when the query fails.
-    pub async fn positions(&self) -> Result<Vec<PositionRow>, StoreError> {
+    pub async fn positions(&self) -> Result<Vec<PositionListing>, StoreError> {
         use sea_orm::QueryOrder;
         Ok(entity::position::Entity::find()
             .order_by_asc(entity::position::Column::Symbol)
             .all(&self.db)
             .await?
             .into_iter()
-            .map(|p| PositionRow {
+            .map(|p| PositionListing {
                 symbol: p.symbol,
                 qty: p.qty.0,
                 avg_price: p.avg_price.0,
