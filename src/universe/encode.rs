@@ -6,7 +6,7 @@ use chrono::Datelike;
 use encoding_rs::EUC_KR;
 use rust_decimal::Decimal;
 
-use super::layout::{Field, Layout};
+use super::layout::{FixedWidthField, Layout};
 use crate::domain::instrument::{Market, MarketWarning, MasterRecord};
 
 /// Why a record cannot be written in its market's layout.
@@ -40,7 +40,7 @@ struct Writer<'a> {
 }
 
 impl Writer<'_> {
-    fn misfit(&self, field: Field, value: impl ToString) -> EncodeError {
+    fn misfit(&self, field: FixedWidthField, value: impl ToString) -> EncodeError {
         EncodeError::DoesNotFit {
             symbol: self.symbol.to_owned(),
             field: field.name,
@@ -49,7 +49,7 @@ impl Writer<'_> {
     }
 
     /// Writes left-justified, space-padded bytes.
-    fn put(&mut self, field: Field, bytes: &[u8]) -> Result<(), EncodeError> {
+    fn put(&mut self, field: FixedWidthField, bytes: &[u8]) -> Result<(), EncodeError> {
         if bytes.len() > field.width {
             return Err(self.misfit(field, String::from_utf8_lossy(bytes)));
         }
@@ -65,7 +65,7 @@ impl Writer<'_> {
         Ok(())
     }
 
-    fn text(&mut self, field: Field, text: &str) -> Result<(), EncodeError> {
+    fn text(&mut self, field: FixedWidthField, text: &str) -> Result<(), EncodeError> {
         let (bytes, _, unmappable) = EUC_KR.encode(text);
         if unmappable {
             return Err(self.misfit(field, text));
@@ -73,14 +73,14 @@ impl Writer<'_> {
         self.put(field, &bytes)
     }
 
-    fn number(&mut self, field: Field, value: Option<u64>) -> Result<(), EncodeError> {
+    fn number(&mut self, field: FixedWidthField, value: Option<u64>) -> Result<(), EncodeError> {
         match value {
             None => self.put(field, b""),
             Some(v) => self.put(field, format!("{v:0width$}", width = field.width).as_bytes()),
         }
     }
 
-    fn decimal(&mut self, field: Field, value: Option<Decimal>) -> Result<(), EncodeError> {
+    fn decimal(&mut self, field: FixedWidthField, value: Option<Decimal>) -> Result<(), EncodeError> {
         let whole = match value {
             None => None,
             Some(d) => Some(
@@ -93,14 +93,14 @@ impl Writer<'_> {
         self.number(field, whole)
     }
 
-    fn flag(&mut self, field: Field, on: bool) -> Result<(), EncodeError> {
+    fn flag(&mut self, field: FixedWidthField, on: bool) -> Result<(), EncodeError> {
         self.put(field, if on { b"Y" } else { b"N" })
     }
 
     fn optional_flag(
         &mut self,
         layout: &Layout,
-        field: Option<Field>,
+        field: Option<FixedWidthField>,
         on: bool,
         flag: &'static str,
     ) -> Result<(), EncodeError> {

@@ -38,7 +38,7 @@ impl Market {
 
 /// One fixed-width field: its name in the vendor layout, byte offset and byte width.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Field {
+pub struct FixedWidthField {
     /// The vendor field name (`stck_sdpr`).
     pub name: &'static str,
     /// Offset of the first byte within the record.
@@ -47,15 +47,15 @@ pub struct Field {
     pub width: usize,
 }
 
-impl Field {
+impl FixedWidthField {
     /// Returns the byte range of the field within a record.
     pub const fn range(self) -> std::ops::Range<usize> {
         self.offset..self.offset + self.width
     }
 }
 
-const fn f(name: &'static str, offset: usize, width: usize) -> Field {
-    Field { name, offset, width }
+const fn f(name: &'static str, offset: usize, width: usize) -> FixedWidthField {
+    FixedWidthField { name, offset, width }
 }
 
 /// The fields the parser reads from one market's records (the others are skipped).
@@ -68,62 +68,62 @@ pub struct Layout {
     /// Record length in bytes, excluding the LF terminator.
     pub record_bytes: usize,
     /// Short code (`mksc_shrn_iscd`).
-    pub short_code: Field,
+    pub short_code: FixedWidthField,
     /// ISIN (`stnd_iscd`).
-    pub isin: Field,
+    pub isin: FixedWidthField,
     /// Korean name (`hts_kor_isnm`), CP949.
-    pub name: Field,
+    pub name: FixedWidthField,
     /// Security group (`scrt_grp_cls_code`).
-    pub group: Field,
+    pub group: FixedWidthField,
     /// Base price (`stck_sdpr`).
-    pub base_price: Field,
+    pub base_price: FixedWidthField,
     /// Regular-session lot (`frml_mrkt_deal_qty_unit`).
-    pub lot_size: Field,
+    pub lot_size: FixedWidthField,
     /// Trading halt (`trht_yn`).
-    pub halted: Field,
+    pub halted: FixedWidthField,
     /// Liquidation trading (`sltr_yn`).
-    pub liquidation: Field,
+    pub liquidation: FixedWidthField,
     /// Administrative issue (`mang_issu_yn`).
-    pub admin_issue: Field,
+    pub admin_issue: FixedWidthField,
     /// Market warning level (`mrkt_alrm_cls_code`).
-    pub warning: Field,
+    pub warning: FixedWidthField,
     /// Warning-to-risk advance notice (`mrkt_alrm_risk_adnt_yn`).
-    pub warning_risk_notice: Field,
+    pub warning_risk_notice: FixedWidthField,
     /// Unfaithful disclosure (`insn_pbnt_yn`).
-    pub unfaithful_disclosure: Field,
+    pub unfaithful_disclosure: FixedWidthField,
     /// Margin rate in percent (`marg_rate`).
-    pub margin_rate: Field,
+    pub margin_rate: FixedWidthField,
     /// Credit trading allowed (`crdt_able`).
-    pub credit_available: Field,
+    pub credit_available: FixedWidthField,
     /// Previous-day volume (`prdy_vol`).
-    pub prev_volume: Field,
+    pub prev_volume: FixedWidthField,
     /// Face value (`stck_fcam`).
-    pub face_value: Field,
+    pub face_value: FixedWidthField,
     /// Listing date (`stck_lstn_date`).
-    pub listed_on: Field,
+    pub listed_on: FixedWidthField,
     /// Listed shares (`lstn_stcn`).
-    pub listed_shares: Field,
+    pub listed_shares: FixedWidthField,
     /// Preferred-share class (`prst_cls_code`).
-    pub preferred: Field,
+    pub preferred: FixedWidthField,
     /// Short-selling overheated (`ssts_hot_yn`).
-    pub short_sale_overheat: Field,
+    pub short_sale_overheat: FixedWidthField,
     /// Abnormal surge (`stange_runup_yn`).
-    pub abnormal_surge: Field,
+    pub abnormal_surge: FixedWidthField,
     /// Previous-day market capitalisation in 100 million KRW (`prdy_avls_scal`).
-    pub prev_market_cap: Field,
+    pub prev_market_cap: FixedWidthField,
     /// Low liquidity (`low_current_yn`).
-    pub low_liquidity: Option<Field>,
+    pub low_liquidity: Option<FixedWidthField>,
     /// Special-purpose acquisition company (`etpr_undt_objt_co_yn`).
-    pub spac: Option<Field>,
+    pub spac: Option<FixedWidthField>,
     /// Short-term overheating code (`short_over_cls_code`).
-    pub short_term_overheat: Option<Field>,
+    pub short_term_overheat: Option<FixedWidthField>,
     /// Investment-caution alert, KOSDAQ only (`invt_alrm_yn`).
-    pub investment_alert: Option<Field>,
+    pub investment_alert: Option<FixedWidthField>,
 }
 
 impl Layout {
     /// Returns every field the parser reads, for checks and diagnostics.
-    pub fn fields(&self) -> Vec<Field> {
+    pub fn fields(&self) -> Vec<FixedWidthField> {
         let mut all = vec![
             self.short_code,
             self.isin,
@@ -157,10 +157,10 @@ impl Layout {
     }
 }
 
-const SHORT_CODE: Field = f("mksc_shrn_iscd", 0, 9);
-const ISIN: Field = f("stnd_iscd", 9, 12);
-const NAME: Field = f("hts_kor_isnm", 21, 40);
-const GROUP: Field = f("scrt_grp_cls_code", 61, 2);
+const SHORT_CODE: FixedWidthField = f("mksc_shrn_iscd", 0, 9);
+const ISIN: FixedWidthField = f("stnd_iscd", 9, 12);
+const NAME: FixedWidthField = f("hts_kor_isnm", 21, 40);
+const GROUP: FixedWidthField = f("scrt_grp_cls_code", 61, 2);
 
 /// The KOSPI layout (288-byte records).
 pub const KOSPI: Layout = Layout {

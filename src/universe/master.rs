@@ -8,7 +8,7 @@ use chrono::NaiveDate;
 use encoding_rs::EUC_KR;
 use rust_decimal::Decimal;
 
-use super::layout::{Field, Layout};
+use super::layout::{FixedWidthField, Layout};
 use crate::domain::Symbol;
 use crate::domain::instrument::{InstrumentFlags, Market, MarketWarning, MasterRecord, SecurityGroup};
 
@@ -289,7 +289,7 @@ pub fn parse_record(layout: &Layout, line: &[u8]) -> Result<MasterRecord, BadRec
             other => return Err(invalid(field, other)),
         },
     };
-    let optional_flag = |field: Option<Field>| field.map_or(Ok(false), |f| r.flag(f));
+    let optional_flag = |field: Option<FixedWidthField>| field.map_or(Ok(false), |f| r.flag(f));
     let flags = InstrumentFlags {
         liquidation_trading: r.flag(layout.liquidation)?,
         warning_risk_notice: r.flag(layout.warning_risk_notice)?,
@@ -324,7 +324,7 @@ pub fn parse_record(layout: &Layout, line: &[u8]) -> Result<MasterRecord, BadRec
     })
 }
 
-fn invalid(field: Field, value: &str) -> BadRecordReason {
+fn invalid(field: FixedWidthField, value: &str) -> BadRecordReason {
     BadRecordReason::InvalidValue { field: field.name, value: value.to_owned() }
 }
 
@@ -334,12 +334,12 @@ struct Record<'a> {
 }
 
 impl<'a> Record<'a> {
-    fn bytes(&self, field: Field) -> &'a [u8] {
+    fn bytes(&self, field: FixedWidthField) -> &'a [u8] {
         self.line.get(field.range()).unwrap_or_default()
     }
 
     /// Returns an ASCII field with its space padding removed.
-    fn ascii(&self, field: Field) -> Result<&'a str, BadRecordReason> {
+    fn ascii(&self, field: FixedWidthField) -> Result<&'a str, BadRecordReason> {
         let bytes = self.bytes(field);
         if !bytes.is_ascii() {
             return Err(BadRecordReason::Undecodable { field: field.name });
@@ -350,7 +350,7 @@ impl<'a> Record<'a> {
     }
 
     /// Returns a CP949 text field with its trailing padding removed.
-    fn text(&self, field: Field) -> Result<String, BadRecordReason> {
+    fn text(&self, field: FixedWidthField) -> Result<String, BadRecordReason> {
         EUC_KR
             .decode_without_bom_handling_and_without_replacement(self.bytes(field))
             .map(|s| s.trim_end().to_owned())
@@ -358,7 +358,7 @@ impl<'a> Record<'a> {
     }
 
     /// Returns a zero-padded unsigned number, `None` when the field is blank.
-    fn number(&self, field: Field) -> Result<Option<u64>, BadRecordReason> {
+    fn number(&self, field: FixedWidthField) -> Result<Option<u64>, BadRecordReason> {
         let text = self.ascii(field)?;
         if text.is_empty() {
             return Ok(None);
@@ -370,7 +370,7 @@ impl<'a> Record<'a> {
     }
 
     /// Returns a `Y`/`N` flag; blank reads as `N`.
-    fn flag(&self, field: Field) -> Result<bool, BadRecordReason> {
+    fn flag(&self, field: FixedWidthField) -> Result<bool, BadRecordReason> {
         match self.ascii(field)? {
             "Y" => Ok(true),
             "N" | "" => Ok(false),
@@ -379,7 +379,7 @@ impl<'a> Record<'a> {
     }
 
     /// Returns a `YYYYMMDD` date; blank or all zeros reads as `None`.
-    fn date(&self, field: Field) -> Result<Option<NaiveDate>, BadRecordReason> {
+    fn date(&self, field: FixedWidthField) -> Result<Option<NaiveDate>, BadRecordReason> {
         let text = self.ascii(field)?;
         if text.is_empty() || text.bytes().all(|b| b == b'0') {
             return Ok(None);
