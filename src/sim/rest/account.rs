@@ -11,14 +11,14 @@ use super::super::Shared;
 use super::super::fields as F;
 use super::super::matching::won;
 use super::super::wire::{self, J, msg};
-use super::Tr;
+use super::TrIds;
 use super::paging::{Resp, begin, dec4, dec8, name_of, page_response, paginate, rate2, single};
 use crate::domain::{Mode, Side};
 
-const BALANCE: Tr = Tr { live: &["TTTC8434R"], paper: &["VTTC8434R"] };
-const PSBL_ORDER: Tr = Tr { live: &["TTTC8908R"], paper: &["VTTC8908R"] };
-const PSBL_SELL: Tr = Tr { live: &["TTTC8408R"], paper: &[] };
-const PERIOD_PROFIT: Tr = Tr { live: &["TTTC8715R"], paper: &[] };
+const BALANCE: TrIds = TrIds { live: &["TTTC8434R"], paper: &["VTTC8434R"] };
+const PSBL_ORDER: TrIds = TrIds { live: &["TTTC8908R"], paper: &["VTTC8908R"] };
+const PSBL_SELL: TrIds = TrIds { live: &["TTTC8408R"], paper: &[] };
+const PERIOD_PROFIT: TrIds = TrIds { live: &["TTTC8715R"], paper: &[] };
 
 /// `GET …/trading/inquire-balance`.
 pub async fn balance(State(shared): State<Arc<Shared>>, headers: HeaderMap, RawQuery(raw): RawQuery) -> Resp {

@@ -14,11 +14,11 @@ use super::super::Shared;
 use super::super::fields as F;
 use super::super::market::{Bar, SymbolMarket, pct};
 use super::super::wire::{self, J};
-use super::Tr;
+use super::TrIds;
 use super::quotes::{Resp, begin, code_of, quote_ok};
 
-const DAILY: Tr = Tr { live: &["FHKST03010100"], paper: &["FHKST03010100"] };
-const MINUTE: Tr = Tr { live: &["FHKST03010200"], paper: &["FHKST03010200"] };
+const DAILY: TrIds = TrIds { live: &["FHKST03010100"], paper: &["FHKST03010100"] };
+const MINUTE: TrIds = TrIds { live: &["FHKST03010200"], paper: &["FHKST03010200"] };
 
 fn chart_summary(m: Option<&SymbolMarket>, names: &[&str]) -> J {
     let Some(m) = m else {

@@ -11,12 +11,12 @@ use super::super::fields as F;
 use super::super::matching::won;
 use super::super::state::{Order, OrderKind};
 use super::super::wire::{self, J, s};
-use super::Tr;
+use super::TrIds;
 use super::paging::{Resp, begin, dec4, exch_of, name_of, ord_dvsn_name, page_response, paginate_with};
 use crate::domain::{Mode, Side};
 
-const PSBL_RVSECNCL: Tr = Tr { live: &["TTTC0084R", "TTTC8036R"], paper: &[] };
-const DAILY_CCLD: Tr = Tr {
+const PSBL_RVSECNCL: TrIds = TrIds { live: &["TTTC0084R", "TTTC8036R"], paper: &[] };
+const DAILY_CCLD: TrIds = TrIds {
     live: &["TTTC0081R", "CTSC9215R", "TTTC8001R", "CTSC9115R"],
     paper: &["VTTC0081R", "VTSC9215R", "VTTC8001R", "VTSC9115R"],
 };

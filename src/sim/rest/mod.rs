@@ -30,7 +30,7 @@ use crate::domain::Mode;
 
 /// TR ids an endpoint accepts per mode (current and legacy).
 #[derive(Debug, Clone, Copy)]
-pub struct Tr {
+pub struct TrIds {
     /// Live TR ids.
     pub live: &'static [&'static str],
     /// Paper TR ids (empty: live only).
@@ -178,7 +178,7 @@ pub fn check_rate(shared: &Shared, appkey: &str, tr_id: Option<&str>) -> Result<
 ///
 /// # Errors
 /// Returns the exact KIS error response of the first failed check.
-pub fn gate(shared: &Shared, headers: &HeaderMap, tr: &Tr) -> Result<Gate, Response<Body>> {
+pub fn gate(shared: &Shared, headers: &HeaderMap, tr: &TrIds) -> Result<Gate, Response<Body>> {
     let tr_id = header(headers, "tr_id");
     let echo = (!tr_id.is_empty()).then_some(tr_id.as_str());
     let appkey = check_app(shared, headers, echo)?;

@@ -10,16 +10,16 @@ use super::super::Shared;
 use super::super::matching::{Amend, NewOrder, Reject};
 use super::super::state::Order;
 use super::super::wire::{self, J, head, msg, obj, s};
-use super::{Tr, account, gate, header};
+use super::{TrIds, account, gate, header};
 use crate::domain::Side;
 
-const CASH_SELL: Tr = Tr { live: &["TTTC0011U", "TTTC0801U"], paper: &["VTTC0011U", "VTTC0801U"] };
-const CASH_BUY: Tr = Tr { live: &["TTTC0012U", "TTTC0802U"], paper: &["VTTC0012U", "VTTC0802U"] };
-const CASH_ALL: Tr = Tr {
+const CASH_SELL: TrIds = TrIds { live: &["TTTC0011U", "TTTC0801U"], paper: &["VTTC0011U", "VTTC0801U"] };
+const CASH_BUY: TrIds = TrIds { live: &["TTTC0012U", "TTTC0802U"], paper: &["VTTC0012U", "VTTC0802U"] };
+const CASH_ALL: TrIds = TrIds {
     live: &["TTTC0011U", "TTTC0801U", "TTTC0012U", "TTTC0802U"],
     paper: &["VTTC0011U", "VTTC0801U", "VTTC0012U", "VTTC0802U"],
 };
-const RVSECNCL: Tr = Tr { live: &["TTTC0013U", "TTTC0803U"], paper: &["VTTC0013U", "VTTC0803U"] };
+const RVSECNCL: TrIds = TrIds { live: &["TTTC0013U", "TTTC0803U"], paper: &["VTTC0013U", "VTTC0803U"] };
 
 fn field(v: &serde_json::Value, key: &str) -> String {
     v.get(key).and_then(serde_json::Value::as_str).unwrap_or_default().trim().to_owned()

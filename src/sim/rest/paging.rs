@@ -14,7 +14,7 @@ use rust_decimal::Decimal;
 use super::super::Shared;
 use super::super::state::SimState;
 use super::super::wire::{self, J, msg, pad_euckr, pad100, s};
-use super::{Gate, Tr, account, gate, params};
+use super::{Gate, TrIds, account, gate, params};
 
 /// A finished response.
 pub type Resp = Response<Body>;
@@ -125,7 +125,7 @@ pub(super) fn begin(
     shared: Arc<Shared>,
     headers: &HeaderMap,
     raw: Option<String>,
-    tr: &Tr,
+    tr: &TrIds,
 ) -> Result<Ctx, Resp> {
     let g = gate(&shared, headers, tr)?;
     let q = params(raw.as_deref());

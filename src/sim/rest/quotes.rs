@@ -12,14 +12,14 @@ use super::super::Shared;
 use super::super::fields as F;
 use super::super::market::{SymbolMarket, pct, tick_size};
 use super::super::wire::{self, J, msg, pad_euckr, s};
-use super::{Gate, Tr, gate, params};
+use super::{Gate, TrIds, gate, params};
 use crate::domain::Mode;
 
-const PRICE: Tr = Tr { live: &["FHKST01010100"], paper: &["FHKST01010100"] };
-const ASKING: Tr = Tr { live: &["FHKST01010200"], paper: &["FHKST01010200"] };
-const HOLIDAY: Tr = Tr { live: &["CTCA0903R"], paper: &[] };
-const SEARCH_INFO: Tr = Tr { live: &["CTPF1604R"], paper: &[] };
-const SEARCH_STOCK: Tr = Tr { live: &["CTPF1002R"], paper: &[] };
+const PRICE: TrIds = TrIds { live: &["FHKST01010100"], paper: &["FHKST01010100"] };
+const ASKING: TrIds = TrIds { live: &["FHKST01010200"], paper: &["FHKST01010200"] };
+const HOLIDAY: TrIds = TrIds { live: &["CTCA0903R"], paper: &[] };
+const SEARCH_INFO: TrIds = TrIds { live: &["CTPF1604R"], paper: &[] };
+const SEARCH_STOCK: TrIds = TrIds { live: &["CTPF1002R"], paper: &[] };
 
 /// A finished response.
 pub type Resp = Response<Body>;
@@ -34,7 +34,7 @@ pub(super) fn begin(
     shared: &Shared,
     headers: &HeaderMap,
     raw: Option<String>,
-    tr: &Tr,
+    tr: &TrIds,
     market_code: bool,
 ) -> Result<(Gate, HashMap<String, String>), Resp> {
     let g = gate(shared, headers, tr)?;
