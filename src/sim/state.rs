@@ -241,7 +241,7 @@ pub struct Token {
 
 /// One WebSocket approval key.
 #[derive(Debug, Clone, Serialize)]
-pub struct Approval {
+pub struct IssuedApprovalKey {
     /// Masked key.
     pub masked: String,
     /// The key (never serialized).
@@ -321,7 +321,7 @@ pub struct SimState {
     /// Last tokenP call per app key.
     pub token_calls: HashMap<String, DateTime<FixedOffset>>,
     /// Issued approval keys.
-    pub approvals: Vec<Approval>,
+    pub approvals: Vec<IssuedApprovalKey>,
     /// Open WebSocket sessions.
     pub sessions: BTreeMap<u64, SessionInfo>,
     /// Recent request instants per app key (rate limit window).

@@ -11,7 +11,7 @@ use chrono::TimeDelta;
 use sha2::{Digest, Sha256};
 
 use super::super::Shared;
-use super::super::state::{Approval, Token, mask};
+use super::super::state::{IssuedApprovalKey, Token, mask};
 use super::super::wire::{self, J, msg, obj, s};
 use super::{check_app, check_rate};
 
@@ -137,7 +137,7 @@ pub async fn approval(State(shared): State<Arc<Shared>>, body: Bytes) -> Respons
     let now = shared.clock.now();
     let mut st = shared.lock();
     let key = st.random_uuid();
-    st.approvals.push(Approval { masked: mask(&key), key: key.clone(), appkey, issued: now });
+    st.approvals.push(IssuedApprovalKey { masked: mask(&key), key: key.clone(), appkey, issued: now });
     wire::respond(StatusCode::OK, None, None, &obj([("approval_key", s(key))]))
 }
 
