@@ -9,7 +9,7 @@ use rust_decimal::Decimal;
 use super::clock::at;
 use super::market::{Print, SymbolMarket, Tick, session_close, session_open};
 use super::records;
-use super::state::{Feed, Order, OrderEvent, OrderStatus, SimState};
+use super::state::{FeedMessage, Order, OrderEvent, OrderStatus, SimState};
 use crate::domain::Side;
 
 /// Trades streamed per symbol per advance of the markets, about: an advance streams the end of
@@ -25,10 +25,10 @@ impl SimState {
     /// Advances every market to `now`, matching resting orders on each print and rolling days.
     pub fn advance_to(&mut self, now: DateTime<FixedOffset>) {
         if self.faults.take_ws_close(now) {
-            let _ = self.feed.send(Feed::CloseAll);
+            let _ = self.feed.send(FeedMessage::CloseAll);
         }
         if std::mem::take(&mut self.faults.malformed_frame) {
-            let _ = self.feed.send(Feed::Malformed);
+            let _ = self.feed.send(FeedMessage::Malformed);
         }
         loop {
             let day = self.date;
@@ -73,7 +73,7 @@ impl SimState {
             // Records are formatted only near the end of a long advance.
             let rate = m.activity.trades_per_sec.max(0.001);
             let window = TimeDelta::milliseconds((STREAMED_TRADES / rate * 1_000.0).min(86_400_000.0) as i64);
-            let mut frames: VecDeque<Feed> = VecDeque::new();
+            let mut frames: VecDeque<FeedMessage> = VecDeque::new();
             while m.next_event <= target {
                 let t = m.next_event;
                 let tick = m.step(t.time());
@@ -84,12 +84,12 @@ impl SimState {
                     }
                     if streamed {
                         let record = records::trade(&m, &p);
-                        frames.push_back(Feed::Data { tr_id: "H0STCNT0", key: sym.clone(), record });
+                        frames.push_back(FeedMessage::Data { tr_id: "H0STCNT0", key: sym.clone(), record });
                     }
                 }
                 if streamed {
                     let record = records::book(&m, t.time());
-                    frames.push_back(Feed::Data { tr_id: "H0STASP0", key: sym.clone(), record });
+                    frames.push_back(FeedMessage::Data { tr_id: "H0STASP0", key: sym.clone(), record });
                 }
                 while frames.len() > STREAMED_MAX {
                     frames.pop_front();
@@ -209,8 +209,9 @@ impl SimState {
         }
         let trade = records::trade(&m, &print);
         let book = records::book(&m, print.time);
-        let _ = self.feed.send(Feed::Data { tr_id: "H0STCNT0", key: symbol.to_owned(), record: trade });
-        let _ = self.feed.send(Feed::Data { tr_id: "H0STASP0", key: symbol.to_owned(), record: book });
+        let _ =
+            self.feed.send(FeedMessage::Data { tr_id: "H0STCNT0", key: symbol.to_owned(), record: trade });
+        let _ = self.feed.send(FeedMessage::Data { tr_id: "H0STASP0", key: symbol.to_owned(), record: book });
         self.markets.insert(symbol.to_owned(), m);
         Some(p)
     }

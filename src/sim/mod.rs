@@ -40,7 +40,7 @@ pub use clock::SimClock;
 pub use faults::{FaultCommand, TokenFault};
 
 use crate::domain::{AccountNo, Mode};
-use state::{Feed, SimState};
+use state::{FeedMessage, SimState};
 
 /// Errors of starting or driving the simulator.
 #[derive(Debug, thiserror::Error)]
@@ -235,7 +235,7 @@ pub struct Shared {
     /// The simulated clock.
     pub clock: SimClock,
     /// Fan-out to WebSocket sessions.
-    pub feed: broadcast::Sender<Feed>,
+    pub feed: broadcast::Sender<FeedMessage>,
     /// Cancelled on shutdown.
     pub cancel: CancellationToken,
     refuse: AtomicBool,

@@ -270,7 +270,7 @@ pub struct SessionInfo {
 
 /// A message fanned out to WebSocket sessions.
 #[derive(Debug, Clone)]
-pub enum Feed {
+pub enum FeedMessage {
     /// A plain market-data record of `tr_id` for `key` (stock code).
     Data {
         /// TR id (`H0STCNT0`, `H0STASP0`).
@@ -339,16 +339,16 @@ pub struct SimState {
     /// Notices emitted (after faults) and the held-back notice of a reorder fault.
     pub notices_sent: u64,
     /// A notice held back by a reorder fault.
-    pub held_notice: Option<Feed>,
+    pub held_notice: Option<FeedMessage>,
     /// Credential generator.
     pub rng: ChaCha8Rng,
     /// Fan-out to WebSocket sessions.
-    pub feed: broadcast::Sender<Feed>,
+    pub feed: broadcast::Sender<FeedMessage>,
 }
 
 impl SimState {
     /// Builds the initial state from `cfg` as of `now`.
-    pub fn new(cfg: SimConfig, now: DateTime<FixedOffset>, feed: broadcast::Sender<Feed>) -> Self {
+    pub fn new(cfg: SimConfig, now: DateTime<FixedOffset>, feed: broadcast::Sender<FeedMessage>) -> Self {
         let calendar = Calendar::new(cfg.holidays.clone());
         let markets = cfg
             .symbols
@@ -437,7 +437,7 @@ impl SimState {
     /// Emits an execution notice, applying the duplicate / reorder / delay faults.
     pub fn emit_notice(&mut self, record: String) {
         let tr_id = self.cfg.notice_tr();
-        let feed = Feed::Notice { tr_id, hts_id: self.cfg.hts_id.clone(), record };
+        let feed = FeedMessage::Notice { tr_id, hts_id: self.cfg.hts_id.clone(), record };
         let mut out = Vec::new();
         if super::faults::take(&mut self.faults.notice_reorder) && self.held_notice.is_none() {
             self.held_notice = Some(feed);

@@ -15,7 +15,7 @@ use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 
 use super::Shared;
 use super::crypto;
-use super::state::{Feed, SessionInfo, mask};
+use super::state::{FeedMessage, SessionInfo, mask};
 use super::wire::{J, obj, s};
 use crate::domain::Mode;
 
@@ -234,14 +234,14 @@ impl Session {
 
     /// Turns a run of feed events into frames for this session; returns `None` to close.
     /// Market-data records that piled up are batched per TR (`CNT` > 1, at most 99 per frame).
-    fn frames(&self, events: Vec<Feed>) -> Option<Vec<String>> {
+    fn frames(&self, events: Vec<FeedMessage>) -> Option<Vec<String>> {
         let mut out: Vec<String> = Vec::new();
         let mut groups: Vec<(&'static str, Vec<String>)> = Vec::new();
         for ev in events {
             match ev {
-                Feed::CloseAll => return None,
-                Feed::Malformed => out.push("0|H0STCNT0|003|005930^0930".to_owned()),
-                Feed::Data { tr_id, key, record } => {
+                FeedMessage::CloseAll => return None,
+                FeedMessage::Malformed => out.push("0|H0STCNT0|003|005930^0930".to_owned()),
+                FeedMessage::Data { tr_id, key, record } => {
                     if !self.regs.iter().any(|(t, k)| t == tr_id && *k == key) {
                         continue;
                     }
@@ -250,7 +250,7 @@ impl Session {
                         None => groups.push((tr_id, vec![record])),
                     }
                 }
-                Feed::Notice { tr_id, hts_id, record } => {
+                FeedMessage::Notice { tr_id, hts_id, record } => {
                     if !self.regs.iter().any(|(t, k)| t == tr_id && *k == hts_id) {
                         continue;
                     }
