@@ -136,8 +136,8 @@ impl TradingCore {
     }
 
     /// Adopts the stored mode (the operator may have switched it); a failure is recorded and the
-    /// in-memory mode is kept. The engine calls it on its tick; a one-off caller calls it before
-    /// [`Self::submit`], which reads the mode from memory only.
+    /// in-memory mode is kept. [`Self::submit`] calls it only while the mode holds orders back;
+    /// the engine follows the stored mode on its tick, and a one-off caller refreshes first.
     pub async fn refresh_mode(&self) {
         if let Err(e) = self.guard.refresh().await {
             self.event("MODE_REFRESH_FAILED", Severity::Error, &e.to_string(), json!({}), None).await;
@@ -159,6 +159,12 @@ impl TradingCore {
             && s.order.status() != OrderStatus::New
         {
             return Ok(SubmitOutcome::Existing(s.clone()));
+        }
+        if !self.guard.allows(Action::NewOrder) {
+            // Held back: an operator may have resumed (or switched to observe) from another
+            // process. A halt while trading is picked up by the engine's tick instead, so the
+            // order path reads nothing but memory.
+            self.refresh_mode().await;
         }
         if !self.guard.allows(Action::NewOrder) && self.guard.allows(Action::ComputeSignals) {
             let payload = json!({ "signal_id": intent.signal_id, "intent": intent });
