@@ -6,6 +6,7 @@
 pub mod clock;
 pub mod error;
 pub mod event_log;
+#[cfg(any(test, feature = "test-support"))]
 pub mod fake_broker;
 pub mod pipeline_runs;
 pub mod store_error;
@@ -21,6 +22,7 @@ use tokio::sync::mpsc;
 pub use clock::{Clock, FakeClock, SystemClock};
 pub use error::BrokerError;
 pub use event_log::{NewEvent, Severity};
+#[cfg(any(test, feature = "test-support"))]
 pub use fake_broker::FakeBroker;
 pub use pipeline_runs::{
     AttemptUpdate, LeaseRecord, PipelineRunRecord, PipelineRuns, RequestKind, StageRequest, StageRunRecord,

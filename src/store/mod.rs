@@ -11,6 +11,7 @@ pub mod outbox;
 pub mod params;
 pub mod pipeline;
 pub mod positions;
+#[cfg(any(test, feature = "test-support"))]
 pub mod testing;
 pub mod tokens;
 pub mod trading_log;
