@@ -274,15 +274,7 @@ impl OutboxWorker {
         let text = truncate(&Redactor::global().scrub(&err.to_string()), ERROR_MAX);
         let retryable = err.is_retryable();
         let last = !retryable || attempt >= self.config.retry.max_attempts;
-        if last {
-            self.outbox.mark_failed(entry.id, &text).await?;
-        } else {
-            let mut delay = self.config.retry.delay_after(attempt);
-            if let DeliveryError::Slack(s) = &err {
-                delay = delay.max(s.retry_after().unwrap_or_default());
-            }
-            self.outbox.schedule_retry(entry.id, now + delay, &text).await?;
-        }
+        // The event first: whoever sees the row's new state finds its failure recorded too.
         let message = format!(
             "{} delivery of {} #{} failed (attempt {attempt}/{}{}): {text}",
             entry.channel.as_str(),
@@ -308,6 +300,15 @@ impl OutboxWorker {
             .await
         {
             tracing::warn!(outbox_id = entry.id, error = %e, "delivery failure not recorded as an event");
+        }
+        if last {
+            self.outbox.mark_failed(entry.id, &text).await?;
+        } else {
+            let mut delay = self.config.retry.delay_after(attempt);
+            if let DeliveryError::Slack(s) = &err {
+                delay = delay.max(s.retry_after().unwrap_or_default());
+            }
+            self.outbox.schedule_retry(entry.id, now + delay, &text).await?;
         }
         Ok(true)
     }
