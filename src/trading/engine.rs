@@ -140,10 +140,8 @@ impl Engine {
     }
 
     /// Handles one market event: decides, then submits what is to be sent (a blocked intent goes
-    /// through the submit path too, which records why it was blocked).
-    ///
-    /// # Errors
-    /// Never fails itself; each submission's result is in the step.
+    /// through the submit path too, which records why it was blocked). Each submission's result,
+    /// error included, is in the step.
     pub async fn on_market(&mut self, event: &MarketEvent) -> MarketStep {
         let decisions = self.decide(event);
         let mut step = MarketStep { signals: decisions.len() as u64, submitted: Vec::new() };
