@@ -6,7 +6,7 @@ use std::hint::black_box;
 use std::sync::Arc;
 
 use aegis::domain::Symbol;
-use aegis::domain::market::{MarketEvent, SessionPhase, TradeTick};
+use aegis::domain::market::{MarketEvent, TradeTick};
 use aegis::ports::{Clock, FakeBroker, FakeClock};
 use aegis::store::testing::{Backend, TestDb};
 use aegis::trading::engine::{Engine, build_strategy};
@@ -33,26 +33,13 @@ fn events() -> Vec<MarketEvent> {
             let k = i % SYMBOLS;
             let step = i64::try_from(seed % 5).unwrap_or(2) - 2;
             prices[k] = (prices[k] + step * 100).clamp(60_000, 80_000);
-            let price = Decimal::from(prices[k]);
-            let z = Decimal::ZERO;
-            MarketEvent::Trade(TradeTick {
-                symbol: symbols[k].clone(),
-                at: start + TimeDelta::milliseconds(i64::try_from(i).unwrap_or(0) * 50),
-                price,
-                qty: Decimal::TEN,
-                change: z,
-                change_rate: z,
-                open: price,
-                high: price,
-                low: price,
-                best_ask: price,
-                best_bid: price,
-                cum_volume: z,
-                cum_value: z,
-                aggressor: None,
-                phase: SessionPhase::Continuous,
-                halted: false,
-            })
+            let at = start + TimeDelta::milliseconds(i64::try_from(i).unwrap_or(0) * 50);
+            MarketEvent::Trade(TradeTick::print(
+                symbols[k].clone(),
+                at,
+                Decimal::from(prices[k]),
+                Decimal::TEN,
+            ))
         })
         .collect()
 }

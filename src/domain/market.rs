@@ -119,6 +119,31 @@ pub struct TradeTick {
     pub halted: bool,
 }
 
+impl TradeTick {
+    /// A continuous-session print of `qty` at `price` with nothing else known: the day's open,
+    /// high and low and the best quotes are the price; changes and cumulative totals are zero.
+    pub fn print(symbol: Symbol, at: DateTime<Utc>, price: Decimal, qty: Decimal) -> Self {
+        Self {
+            symbol,
+            at,
+            price,
+            qty,
+            change: Decimal::ZERO,
+            change_rate: Decimal::ZERO,
+            open: price,
+            high: price,
+            low: price,
+            best_ask: price,
+            best_bid: price,
+            cum_volume: Decimal::ZERO,
+            cum_value: Decimal::ZERO,
+            aggressor: None,
+            phase: SessionPhase::Continuous,
+            halted: false,
+        }
+    }
+}
+
 /// What an order notice acknowledges.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum NoticeKind {

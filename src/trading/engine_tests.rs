@@ -13,7 +13,7 @@ use super::engine::{Decision, Engine};
 use super::executions::Handled;
 use super::orders::SubmitOutcome;
 use super::{Guard, InMemoryModeStore, TradingConfig, TradingCore};
-use crate::domain::market::{ExecutionEvent, MarketEvent, SessionPhase, TradeTick};
+use crate::domain::market::{ExecutionEvent, MarketEvent, TradeTick};
 use crate::domain::strategy::{MarketInput, OrderIntent, Strategy, StrategyView};
 use crate::domain::{OrderType, Side, Symbol};
 use crate::ports::{Broker, Clock, FakeBroker, FakeClock};
@@ -56,25 +56,7 @@ impl Strategy for EveryTrade {
 }
 
 fn trade(symbol: &Symbol, at: DateTime<Utc>, price: Decimal) -> MarketEvent {
-    let z = Decimal::ZERO;
-    MarketEvent::Trade(TradeTick {
-        symbol: symbol.clone(),
-        at,
-        price,
-        qty: dec!(10),
-        change: z,
-        change_rate: z,
-        open: price,
-        high: price,
-        low: price,
-        best_ask: price,
-        best_bid: price,
-        cum_volume: z,
-        cum_value: z,
-        aggressor: None,
-        phase: SessionPhase::Continuous,
-        halted: false,
-    })
+    MarketEvent::Trade(TradeTick::print(symbol.clone(), at, price, dec!(10)))
 }
 
 async fn statement_budget_body(db: TestDb) {
