@@ -18,11 +18,9 @@ use super::{Checkpoint, TradingCore, TradingError};
 use crate::domain::fill::{FillLedger, FillSnapshot, LedgerOutcome, NoticeFill};
 use crate::domain::market::{BrokerOrder, ExecutionEvent, FeedStatus, FillNotice, NoticeKind, OrderNotice};
 use crate::domain::mode::StopReason;
-use crate::domain::order::Applied;
-use crate::domain::order::{BrokerOrderNo, OrderEvent, OrderStatus};
+use crate::domain::order::{Applied, BrokerOrderNo, OrderEvent, OrderStatus};
 use crate::ports::trading_log::{FillsWrite, FillsWritten, OrderWrite};
-use crate::ports::{StoredOrder, UpdateExtra};
-use crate::store::Severity;
+use crate::ports::{Severity, StoredOrder, UpdateExtra};
 
 /// Attempts of a fill write before giving up (another writer kept moving the order).
 const MAX_FILL_ATTEMPTS: u32 = 5;
