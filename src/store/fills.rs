@@ -223,7 +223,8 @@ pub async fn load_ledger<C: ConnectionTrait>(
 }
 
 /// Makes the rows of an order equal to its ledger: inserts new fills, updates synthetic fills whose
-/// quantity shrank and deletes the ones fully replaced by notices.
+/// quantity shrank and deletes the ones fully replaced by notices. The rows are read first; a caller
+/// that holds them already calls [`sync_ledger_from`].
 ///
 /// # Errors
 /// Returns [`StoreError::IdentityConflict`] when a new fill's key is held by a row of another
@@ -234,8 +235,23 @@ pub async fn sync_ledger<C: ConnectionTrait>(
     ledger: &FillLedger,
     meta: &FillMeta,
 ) -> Result<SyncReport, StoreError> {
-    let rows = Entity::find().filter(Column::OrderId.eq(meta.order_id)).all(conn).await?;
-    let mut existing: BTreeMap<String, Model> = rows.into_iter().map(|m| (m.fill_key.clone(), m)).collect();
+    let before = for_order(conn, meta.order_id, meta.trade_date).await?;
+    sync_ledger_from(conn, &before, ledger, meta).await
+}
+
+/// As [`sync_ledger`], given the order's stored fills (`before`) instead of reading them.
+///
+/// # Errors
+/// As [`sync_ledger`]; a notice fill of `before` missing from the ledger is
+/// [`StoreError::Corrupt`].
+pub async fn sync_ledger_from<C: ConnectionTrait>(
+    conn: &C,
+    before: &[Fill],
+    ledger: &FillLedger,
+    meta: &FillMeta,
+) -> Result<SyncReport, StoreError> {
+    let mut existing: BTreeMap<String, &Fill> =
+        before.iter().map(|f| (fill_key(meta.trade_date, &f.id), f)).collect();
     let mut report = SyncReport::default();
     for fill in ledger.fills() {
         let key = fill_key(meta.trade_date, &fill.id);
@@ -247,25 +263,18 @@ pub async fn sync_ledger<C: ConnectionTrait>(
                     report.duplicates += 1;
                 }
             }
-            Some(m) if m.qty.get() != fill.qty || amount_of(&m) != fill.amount => {
-                let price = fill.price().map_or(Decimal::ZERO, |p| p.round_dp(PRICE_DP));
-                Entity::update_many()
-                    .col_expr(Column::Qty, Expr::value(Dec(fill.qty)))
-                    .col_expr(Column::Amount, Expr::value(Dec(fill.amount)))
-                    .col_expr(Column::Price, Expr::value(Dec(price)))
-                    .filter(Column::Id.eq(m.id))
-                    .exec(conn)
-                    .await?;
+            Some(old) if old.qty != fill.qty || old.amount != fill.amount => {
+                update_by_key(conn, &key, fill).await?;
                 report.updated += 1;
             }
             Some(_) => {}
         }
     }
-    for m in existing.values() {
-        if m.source != FillSource::Snapshot.as_str() {
-            return Err(corrupt(m.id, "a notice fill is missing from the ledger"));
+    for (key, old) in &existing {
+        if !old.is_synthetic() {
+            return Err(corrupt(key, "a notice fill is missing from the ledger"));
         }
-        Entity::delete_by_id(m.id).exec(conn).await?;
+        delete_by_key(conn, key).await?;
         report.deleted += 1;
     }
     Ok(report)

@@ -5,14 +5,11 @@
 //! events; a new fill is one `INSERT` of the fill, one `UPDATE` of the order and one `INSERT` of
 //! the events, in one transaction.
 
-use std::collections::HashMap;
-
 use chrono::{DateTime, NaiveDate, Utc};
 use sea_orm::{EntityTrait, Set, TransactionTrait};
 
 use super::events::mask_payload;
 use super::{Store, StoreError, fills, orders, positions};
-use crate::domain::fill::Fill;
 use crate::domain::order::{IdempotencyKey, NewOrder};
 use crate::domain::position::Positions;
 use crate::ports::NewEvent;
@@ -112,40 +109,7 @@ impl TradingLog for Store {
                 side: write.side,
                 filled_at: write.filled_at,
             };
-            let before: HashMap<String, &Fill> =
-                write.before.iter().map(|f| (fills::fill_key(write.trade_date, &f.id), f)).collect();
-            let mut inserted = 0;
-            let mut replaced = 0;
-            let mut kept = Vec::with_capacity(before.len());
-            for fill in write.ledger.fills() {
-                let key = fills::fill_key(write.trade_date, &fill.id);
-                match before.get(&key) {
-                    None => {
-                        if fills::insert(&txn, fill, &meta).await? {
-                            inserted += 1;
-                        }
-                    }
-                    Some(old) if old.qty != fill.qty || old.amount != fill.amount => {
-                        fills::update_by_key(&txn, &key, fill).await?;
-                        replaced += 1;
-                    }
-                    Some(_) => {}
-                }
-                kept.push(key);
-            }
-            for (key, old) in &before {
-                if !kept.contains(key) {
-                    if !old.is_synthetic() {
-                        return Err(StoreError::Corrupt {
-                            table: "fills",
-                            id: key.clone(),
-                            reason: "a notice fill is missing from the ledger".into(),
-                        });
-                    }
-                    fills::delete_by_key(&txn, key).await?;
-                    replaced += 1;
-                }
-            }
+            let report = fills::sync_ledger_from(&txn, write.before, write.ledger, &meta).await?;
             if let Some(w) = write.order
                 && !orders::update_guarded(&txn, w.order, w.expected, w.extra, w.now).await?
             {
@@ -154,7 +118,10 @@ impl TradingLog for Store {
             }
             insert_events(&txn, events).await?;
             txn.commit().await?;
-            Ok(FillsWritten::Committed { inserted, replaced })
+            Ok(FillsWritten::Committed {
+                inserted: report.inserted,
+                replaced: report.updated + report.deleted,
+            })
         })
     }
 
