@@ -47,7 +47,8 @@ pub enum Command {
     /// Manage the database schema.
     #[command(subcommand)]
     Db(DbCommand),
-    /// Review strategy-parameter drafts (exit 3: unknown id, 4: already decided or invalid).
+    /// Review or propose strategy-parameter drafts (exit 3: unknown id, 4: already decided or
+    /// invalid, 5: parameter file refused).
     #[command(subcommand)]
     Params(ParamsCommand),
     /// Run the daemon: the Asia/Seoul scheduler and the daily pipeline (stop with Ctrl-C or SIGTERM).
@@ -102,6 +103,23 @@ pub enum ParamsCommand {
         /// Draft id.
         id: i64,
         /// Who approves (default: $USER).
+        #[arg(long)]
+        by: Option<String>,
+    },
+    /// Propose parameters from a TOML file: a valid file becomes a PENDING draft to approve
+    /// (exit 5 when the file is refused).
+    ///
+    /// The file: `strategy = "mean_reversion"` (optional), `trade_date = "YYYY-MM-DD"` (optional,
+    /// default the next KRX trading day), `rationale = "…"` (required) and a `[params]` table
+    /// checked against the strategy's schema (a parameter left out takes its default).
+    Propose {
+        /// The parameter file.
+        #[arg(long, value_name = "PARAMS.toml")]
+        file: PathBuf,
+        /// Trade date (YYYY-MM-DD); wins over the file's `trade_date`.
+        #[arg(long)]
+        date: Option<chrono::NaiveDate>,
+        /// Who proposes (default: $USER).
         #[arg(long)]
         by: Option<String>,
     },
