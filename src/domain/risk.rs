@@ -1,7 +1,7 @@
 //! Pre-trade guardrails: each check is configured and switched on separately (`None` = off), runs
 //! over a snapshot of our state plus the intent, and reports every breach it finds.
 //!
-//! Exposure and open-position caps apply to buys. Orders that only reduce a holding (a sell no
+//! Exposure (per instrument and gross) and open-position caps apply to buys. Orders that only reduce a holding (a sell no
 //! larger than what is held and not already being sold) pass the daily-loss check unless
 //! configured otherwise: blocking exits would keep risk on. Value per order and orders per day
 //! apply to every order.
@@ -15,6 +15,9 @@ use super::order::MAX_INPUT;
 use super::position::Positions;
 use super::strategy::{LastPrices, OpenOrderView, OrderIntent};
 use super::types::{Side, Symbol};
+
+/// Orders per day when nothing else is configured (`RISK_MAX_ORDERS_PER_DAY`'s default).
+pub const DEFAULT_MAX_ORDERS_PER_DAY: u32 = 200;
 
 /// Daily loss limit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -53,6 +56,10 @@ pub struct RiskConfig {
     pub max_order_value: Option<Decimal>,
     /// Largest number of orders sent per day.
     pub max_orders_per_day: Option<u32>,
+    /// Largest gross exposure in KRW: the value of every holding, every open buy and a new buy,
+    /// at reference prices. Absent from outputs stored before it existed.
+    #[serde(default)]
+    pub max_gross_exposure: Option<Decimal>,
 }
 
 /// Our state as the guardrails see it.
@@ -101,6 +108,41 @@ impl RiskSnapshot {
     fn open_qty(&self, s: &Symbol, side: Side) -> Decimal {
         self.open_orders.iter().filter(|o| &o.symbol == s && o.side == side).map(|o| o.leaves_qty).sum()
     }
+
+    /// Returns the reference price of an instrument: its last price, else the order's own price;
+    /// `None` when neither is known or in range.
+    fn reference_price(&self, s: &Symbol, order_price: Option<Decimal>) -> Option<Decimal> {
+        valid_price(self.last_prices.get(s).copied()).or_else(|| valid_price(order_price))
+    }
+
+    /// Returns the value of every holding and open buy plus a buy of `intent`, at reference
+    /// prices, or the instruments without one. `Decimal::MAX` when the sum overflows.
+    fn gross_exposure(&self, intent: &OrderIntent) -> Result<Decimal, Vec<Symbol>> {
+        let held = self.holdings.iter().filter(|(_, q)| !q.is_zero()).map(|(s, q)| (s, *q, None));
+        let open = self
+            .open_orders
+            .iter()
+            .filter(|o| o.side == Side::Buy)
+            .map(|o| (&o.symbol, o.leaves_qty, o.price));
+        let new = std::iter::once((&intent.symbol, intent.qty, intent.price));
+        let mut total = Some(Decimal::ZERO);
+        let mut unpriced: Vec<Symbol> = Vec::new();
+        for (sym, qty, order_price) in held.chain(open).chain(new) {
+            match self.reference_price(sym, order_price) {
+                Some(p) => {
+                    total = total.and_then(|t| qty.abs().checked_mul(p).and_then(|v| t.checked_add(v)))
+                }
+                None if !unpriced.contains(sym) => unpriced.push(sym.clone()),
+                None => {}
+            }
+        }
+        if unpriced.is_empty() { Ok(total.unwrap_or(Decimal::MAX)) } else { Err(unpriced) }
+    }
+}
+
+/// A price usable as a reference: positive and within the order input range.
+fn valid_price(p: Option<Decimal>) -> Option<Decimal> {
+    p.filter(|p| *p > Decimal::ZERO && *p <= MAX_INPUT)
 }
 
 /// One guardrail an intent breaks.
@@ -155,6 +197,14 @@ pub enum Breach {
         /// Configured limit.
         limit: u32,
     },
+    /// A buy would take the value of all holdings and open buys above the gross exposure cap.
+    #[error("gross exposure would be {projected}, above the limit {limit}")]
+    GrossExposure {
+        /// Value of the holdings, the open buys and the intent.
+        projected: Decimal,
+        /// Configured limit.
+        limit: Decimal,
+    },
     /// A value check needs a price and none is known, or it is out of range (fails closed).
     #[error("no reference price for {symbol}")]
     NoReferencePrice {
@@ -174,10 +224,7 @@ pub fn check_intent(cfg: &RiskConfig, snap: &RiskSnapshot, intent: &OrderIntent)
         return Err(vec![Breach::InvalidQuantity { qty: intent.qty }]);
     }
     let reducing = intent.side == Side::Sell && intent.qty <= snap.held(sym) - snap.open_qty(sym, Side::Sell);
-    let price = intent
-        .price
-        .or_else(|| snap.last_prices.get(sym).copied())
-        .filter(|p| *p > Decimal::ZERO && *p <= MAX_INPUT);
+    let price = valid_price(intent.price.or_else(|| snap.last_prices.get(sym).copied()));
 
     if let Some(l) = cfg.daily_loss {
         let pnl = snap.realized_pnl + if l.include_unrealized { snap.unrealized_pnl } else { Decimal::ZERO };
@@ -219,6 +266,20 @@ pub fn check_intent(cfg: &RiskConfig, snap: &RiskSnapshot, intent: &OrderIntent)
                 breaches.push(Breach::NoReferencePrice { symbol: sym.clone() });
             }
             None => {}
+        }
+    }
+    if let (Some(limit), Side::Buy) = (cfg.max_gross_exposure, intent.side) {
+        match snap.gross_exposure(intent) {
+            Ok(projected) if projected > limit => breaches.push(Breach::GrossExposure { projected, limit }),
+            Ok(_) => {}
+            Err(unpriced) => {
+                for symbol in unpriced {
+                    let b = Breach::NoReferencePrice { symbol };
+                    if !breaches.contains(&b) {
+                        breaches.push(b);
+                    }
+                }
+            }
         }
     }
     if let Some(limit) = cfg.max_orders_per_day

@@ -1,5 +1,7 @@
-//! One test per guardrail, plus switches, exemptions and configuration parsing.
+//! One test per guardrail, plus switches, exemptions and configuration parsing; a property test of
+//! the gross exposure cap.
 
+use proptest::prelude::*;
 use rust_decimal_macros::dec;
 
 use super::*;
@@ -177,4 +179,120 @@ fn config_parses_from_toml_and_rejects_unknown_keys() {
     assert_eq!(cfg.symbol_exposure, Some(ExposureLimit::Value(dec!(5_000_000))));
     assert!(cfg.daily_loss.is_some_and(|d| d.include_unrealized && !d.block_reducing));
     assert!(toml::from_str::<RiskConfig>("max_orders = 1").is_err());
+}
+
+fn gross_cfg(limit: Decimal) -> RiskConfig {
+    RiskConfig { max_gross_exposure: Some(limit), ..RiskConfig::default() }
+}
+
+fn open_buy(s: &str, qty: Decimal, price: Option<Decimal>) -> OpenOrderView {
+    OpenOrderView { symbol: sym(s), side: Side::Buy, leaves_qty: qty, price }
+}
+
+#[test]
+fn gross_exposure_counts_holdings_open_buys_and_the_intent_at_reference_prices() {
+    // Holding 10 × 50_000 (last) + open buy 5 × 20_000 (its own price) + open sell (ignored).
+    let mut snap = snap_holding("005930", dec!(10));
+    snap.last_prices.insert(sym("005930"), dec!(50_000));
+    snap.open_orders.push(open_buy("000660", dec!(5), Some(dec!(20_000))));
+    snap.open_orders.push(OpenOrderView {
+        symbol: sym("005930"),
+        side: Side::Sell,
+        leaves_qty: dec!(10),
+        price: Some(dec!(1)),
+    });
+    let cfg = gross_cfg(dec!(700_000));
+    // 500_000 + 100_000 + 1 × 100_000 = 700_000: at the limit passes.
+    assert_eq!(check_intent(&cfg, &snap, &intent("035720", Side::Buy, dec!(1), Some(dec!(100_000)))), Ok(()));
+    let err =
+        check_intent(&cfg, &snap, &intent("035720", Side::Buy, dec!(2), Some(dec!(100_000)))).unwrap_err();
+    assert_eq!(err, vec![Breach::GrossExposure { projected: dec!(800_000), limit: dec!(700_000) }]);
+    // The last price wins over the order's price: 000660 now trades at 40_000.
+    snap.last_prices.insert(sym("000660"), dec!(40_000));
+    let err =
+        check_intent(&cfg, &snap, &intent("035720", Side::Buy, dec!(1), Some(dec!(100_000)))).unwrap_err();
+    assert_eq!(err, vec![Breach::GrossExposure { projected: dec!(800_000), limit: dec!(700_000) }]);
+    // Sells are never blocked by it, even far above the limit.
+    let sell = intent("005930", Side::Sell, dec!(10), Some(dec!(1_000_000)));
+    assert_eq!(check_intent(&gross_cfg(dec!(1)), &snap, &sell), Ok(()));
+    // Off by default.
+    assert_eq!(
+        check_intent(&RiskConfig::default(), &snap, &intent("035720", Side::Buy, dec!(9), None)),
+        Ok(())
+    );
+}
+
+#[test]
+fn gross_exposure_fails_closed_without_a_reference_price() {
+    // A holding without a last price (its price is unknown), a market buy without one either.
+    let snap = snap_holding("005930", dec!(1));
+    let cfg = gross_cfg(dec!(1e12));
+    let err = check_intent(&cfg, &snap, &intent("000660", Side::Buy, dec!(1), None)).unwrap_err();
+    assert_eq!(
+        err,
+        vec![
+            Breach::NoReferencePrice { symbol: sym("005930") },
+            Breach::NoReferencePrice { symbol: sym("000660") }
+        ]
+    );
+    // Only one breach per instrument when another value check misses the same price.
+    let both = RiskConfig { max_order_value: Some(dec!(1e12)), ..cfg };
+    let mut snap = RiskSnapshot::default();
+    snap.open_orders.push(open_buy("000660", dec!(1), Some(dec!(0))));
+    let err = check_intent(&both, &snap, &intent("000660", Side::Buy, dec!(1), None)).unwrap_err();
+    assert_eq!(err, vec![Breach::NoReferencePrice { symbol: sym("000660") }]);
+}
+
+#[test]
+fn stored_configs_without_the_gross_exposure_field_still_parse() {
+    let old = r#"{"daily_loss":null,"symbol_exposure":null,"max_open_positions":null,"max_order_value":null,"max_orders_per_day":200}"#;
+    let cfg: RiskConfig = serde_json::from_str(old).unwrap();
+    assert_eq!(cfg.max_gross_exposure, None);
+    assert_eq!(cfg.max_orders_per_day, Some(DEFAULT_MAX_ORDERS_PER_DAY));
+    let new = gross_cfg(dec!(5_000_000));
+    let back: RiskConfig = serde_json::from_str(&serde_json::to_string(&new).unwrap()).unwrap();
+    assert_eq!(back, new);
+}
+
+proptest! {
+    /// A buy passes the gross cap exactly when holdings + open buys + the intent, each at its
+    /// reference price, stay within it; a smaller buy passes whenever a larger one does.
+    #[test]
+    fn gross_exposure_is_the_priced_sum(
+        held in proptest::collection::vec((0u8..4, 1u32..1_000, 1u32..200_000), 0..4),
+        open in proptest::collection::vec((0u8..4, 1u32..1_000, 1u32..200_000), 0..4),
+        qty in 1u32..1_000,
+        price in 1u32..200_000,
+        limit in 1u64..2_000_000_000,
+    ) {
+        let codes = ["005930", "000660", "035720", "035420"];
+        let mut snap = RiskSnapshot::default();
+        let mut expected = Decimal::ZERO;
+        for (i, q, p) in &held {
+            let s = sym(codes[usize::from(*i)]);
+            *snap.holdings.entry(s.clone()).or_default() += Decimal::from(*q);
+            snap.last_prices.insert(s, Decimal::from(*p));
+        }
+        for (s, q) in &snap.holdings {
+            expected += q * snap.last_prices[s];
+        }
+        for (i, q, p) in &open {
+            let code = codes[usize::from(*i)];
+            snap.open_orders.push(open_buy(code, Decimal::from(*q), Some(Decimal::from(*p))));
+            let reference = snap.last_prices.get(&sym(code)).copied().unwrap_or(Decimal::from(*p));
+            expected += Decimal::from(*q) * reference;
+        }
+        let buy = intent("086520", Side::Buy, Decimal::from(qty), Some(Decimal::from(price)));
+        expected += Decimal::from(qty) * Decimal::from(price);
+        let cfg = gross_cfg(Decimal::from(limit));
+        let out = check_intent(&cfg, &snap, &buy);
+        if expected <= Decimal::from(limit) {
+            prop_assert_eq!(out, Ok(()));
+            let smaller = intent("086520", Side::Buy, Decimal::ONE, Some(Decimal::from(price)));
+            prop_assert_eq!(check_intent(&cfg, &snap, &smaller), Ok(()));
+        } else {
+            let breach = Breach::GrossExposure { projected: expected, limit: Decimal::from(limit) };
+            prop_assert_eq!(out, Err(vec![breach]));
+        }
+    }
 }

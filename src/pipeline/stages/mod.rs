@@ -94,7 +94,10 @@ impl StagesConfig {
             params_policy: ParamsPolicy::ReuseLastActive,
             default_params: None,
             symbols,
-            risk: RiskConfig { max_orders_per_day: Some(200), ..RiskConfig::default() },
+            risk: RiskConfig {
+                max_orders_per_day: Some(crate::domain::risk::DEFAULT_MAX_ORDERS_PER_DAY),
+                ..RiskConfig::default()
+            },
             kill_switch: KillSwitchConfig { max_rejects: Some(10), ..KillSwitchConfig::default() },
             fees: FeeSchedule::default(),
             master_base,
