@@ -1,4 +1,5 @@
-//! The `leases` table: which process holds a named lease (the pipeline daemon), kept by a heartbeat.
+//! The `leases` table: which process holds a named lease (the pipeline daemon), kept by a heartbeat,
+//! and the fencing epoch that grows by one whenever the lease changes holder.
 
 use sea_orm::entity::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -12,6 +13,7 @@ pub struct Model {
     pub holder: String,
     pub heartbeat_at: DateTimeUtc,
     pub expires_at: DateTimeUtc,
+    pub epoch: i64,
 }
 
 /// Relations of `leases`.

@@ -8,6 +8,7 @@ mod m20261122_000002_create_notification_outbox;
 mod m20261122_000003_create_control_tables;
 mod m20261122_000004_trading_extras;
 mod m20261204_000005_rekey_fills;
+mod m20261207_000006_lease_epoch;
 mod schema_util;
 
 /// Every migration of aegis, oldest first.
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000003_create_control_tables::Migration),
             Box::new(m20261122_000004_trading_extras::Migration),
             Box::new(m20261204_000005_rekey_fills::Migration),
+            Box::new(m20261207_000006_lease_epoch::Migration),
         ]
     }
 }

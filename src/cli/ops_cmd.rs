@@ -13,7 +13,8 @@ use crate::domain::calendar::{KST, KrxCalendar};
 use crate::domain::mode::{ModeEvent, TradingMode};
 use crate::domain::stage::StageName;
 use crate::pipeline::runner::{RunOutcome, Runner};
-use crate::pipeline::{ConsoleSink, PIPELINE_LEASE, stages};
+use crate::pipeline::{ConsoleSink, LeaseKeeper, PIPELINE_LEASE, holder_name, stages};
+use crate::ports::Fence;
 use crate::store::Store;
 use crate::store::control::{ControlError, ControlStore};
 use crate::store::pipeline::{PipelineStore, RequestKind};
@@ -264,9 +265,12 @@ async fn stage(loaded: &Loaded, store: &Store, cmd: StageCommand) -> i32 {
         StageCommand::Rerun { stage, date } => (RequestKind::Rerun, stage, date.unwrap_or_else(today_kst)),
     };
     let pipeline = store.pipeline();
-    let holder = format!("cli-{}", std::process::id());
-    let ttl = chrono::TimeDelta::minutes(10);
-    match pipeline.acquire_lease(PIPELINE_LEASE, &holder, ttl, Utc::now()).await {
+    // The CLI leads like a daemon while the stage runs: a heartbeat renews the lease, and losing
+    // it cancels the stage; its order writes name the lease epoch.
+    let fence = Arc::new(Fence::new(PIPELINE_LEASE, holder_name("cli")));
+    let store = store.clone().with_fence(fence.clone());
+    let keeper = LeaseKeeper::new(Arc::new(pipeline.clone()), fence, Duration::from_secs(30));
+    match keeper.try_acquire().await {
         Ok(true) => {}
         Ok(false) => {
             // A daemon drives the pipeline: hand the request over through the database.
@@ -283,16 +287,26 @@ async fn stage(loaded: &Loaded, store: &Store, cmd: StageCommand) -> i32 {
         }
         Err(e) => return fail(e),
     }
+    let heartbeat = keeper.keep();
     let calendar = match load_calendar() {
         Ok(c) => Arc::new(c),
         Err(e) => {
-            let _ = pipeline.release_lease(PIPELINE_LEASE, &holder).await;
+            heartbeat.stop().await;
+            let _ = keeper.release().await;
             eprintln!("error: {e}");
             return super::EXIT_CONFIG;
         }
     };
     let cancel = tokio_util::sync::CancellationToken::new();
     let signals = crate::pipeline::service::cancel_on_signal(cancel.clone());
+    let lost = heartbeat.lost().clone();
+    let on_loss = {
+        let cancel = cancel.clone();
+        tokio::spawn(async move {
+            lost.cancelled().await;
+            cancel.cancel();
+        })
+    };
     // With broker settings the stage runs here with everything the daemon has (the KIS adapter,
     // Slack and email); without them only the stages that need no broker can run.
     let app = if crate::app::kis_config(&loaded.settings).is_ok() {
@@ -310,7 +324,9 @@ async fn stage(loaded: &Loaded, store: &Store, cmd: StageCommand) -> i32 {
             Ok(app) => Some(app),
             Err(e) => {
                 signals.abort();
-                let _ = pipeline.release_lease(PIPELINE_LEASE, &holder).await;
+                on_loss.abort();
+                heartbeat.stop().await;
+                let _ = keeper.release().await;
                 eprintln!("error: {e}");
                 return super::EXIT_CONFIG;
             }
@@ -335,7 +351,13 @@ async fn stage(loaded: &Loaded, store: &Store, cmd: StageCommand) -> i32 {
         app.shutdown().await;
     }
     signals.abort();
-    if let Err(e) = pipeline.release_lease(PIPELINE_LEASE, &holder).await {
+    on_loss.abort();
+    let lost = heartbeat.lost().is_cancelled();
+    heartbeat.stop().await;
+    if lost {
+        eprintln!("error: the pipeline lease was lost to another process; the stage was cancelled");
+    }
+    if let Err(e) = keeper.release().await {
         eprintln!("warning: cannot release the pipeline lease: {e}");
     }
     match result {

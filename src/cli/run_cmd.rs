@@ -15,8 +15,9 @@ use crate::domain::Symbol;
 use crate::notify::{Console, WorkerConfig};
 use crate::pipeline::schedule::Schedule;
 use crate::pipeline::stages::StagesConfig;
-use crate::pipeline::{Daemon, DaemonConfig, SystemClock, serve};
+use crate::pipeline::{Daemon, DaemonConfig, PIPELINE_LEASE, SystemClock, holder_name, serve};
 use crate::ports::Clock;
+use crate::ports::Fence;
 use crate::store::Store;
 
 /// Arguments of `aegis run`.
@@ -38,9 +39,9 @@ pub struct RunArgs {
     /// schedule is then evaluated on that clock (rehearsals on a compressed day, tests).
     #[arg(long, hide = true)]
     pub sim_clock: bool,
-    /// Time to live of the pipeline lease in seconds (the heartbeat runs at a third of it, at
-    /// most every 3 s); a restarted daemon waits this long for the lease of a killed one.
-    #[arg(long, hide = true, value_name = "SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    /// Time to live of the pipeline lease in seconds (the heartbeat renews it at a third of
+    /// that, at most every 3 s): a standby takes over this long after its leader died.
+    #[arg(long, value_name = "SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub lease_ttl_secs: u64,
 }
 
@@ -141,8 +142,11 @@ pub async fn run(loaded: &Loaded, args: RunArgs) -> i32 {
     } else {
         Arc::new(SystemClock)
     };
+    // Every order this process writes names the lease epoch it leads under: a daemon that lost
+    // the lease to a standby cannot write (and so cannot send) an order.
+    let fence = Arc::new(Fence::new(PIPELINE_LEASE, holder_name("daemon")));
     let store = match Store::open(loaded.settings.db_url.expose()).await {
-        Ok(s) => s,
+        Ok(s) => s.with_fence(fence.clone()),
         Err(e) => return fail(1, e),
     };
     let cancel = CancellationToken::new();
@@ -155,6 +159,7 @@ pub async fn run(loaded: &Loaded, args: RunArgs) -> i32 {
     let notifier: Arc<dyn crate::notify::Notifier> = Arc::new(app.fanout.clone());
     let lease_ttl = Duration::from_secs(args.lease_ttl_secs);
     let config = DaemonConfig {
+        fence,
         notifier: Some(notifier),
         lease_ttl,
         poll_interval: (lease_ttl / 3).clamp(Duration::from_millis(100), Duration::from_secs(3)),

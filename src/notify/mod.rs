@@ -127,6 +127,10 @@ pub enum AlertKind {
     /// One broker order number of a trading date (or a fill of it) maps to two of our orders;
     /// nothing was attached to either.
     IdentityConflict,
+    /// This process lost the pipeline lease: its order writes are fenced off and it stands by.
+    LeaseLost,
+    /// This process took the pipeline lease over from another holder and leads now.
+    LeaseTakenOver,
 }
 
 impl AlertKind {
@@ -138,6 +142,8 @@ impl AlertKind {
             Self::OrderLimitNear => "order_limit_near",
             Self::StageOverdue => "stage_overdue",
             Self::IdentityConflict => "identity_conflict",
+            Self::LeaseLost => "lease_lost",
+            Self::LeaseTakenOver => "lease_taken_over",
         }
     }
 
@@ -149,6 +155,8 @@ impl AlertKind {
             Self::OrderLimitNear => "Daily order limit nearly reached",
             Self::StageOverdue => "Stage overdue",
             Self::IdentityConflict => "Broker order number claimed twice",
+            Self::LeaseLost => "Pipeline lease lost; standing by",
+            Self::LeaseTakenOver => "Standby took the pipeline over",
         }
     }
 }

@@ -1,6 +1,9 @@
-//! The pipeline daemon loop: holds the pipeline lease with a heartbeat, runs the pipeline when a
-//! trigger fires (and on start-up for the triggers already due today), and executes operator
-//! run/re-run requests from `stage_requests` without a restart.
+//! The pipeline daemon loop: stands by until it holds the pipeline lease, then leads — runs the
+//! pipeline when a trigger fires (and on start-up for the triggers already due today) and executes
+//! operator run/re-run requests from `stage_requests` without a restart — while a heartbeat task
+//! renews the lease. Losing the lease cancels the running work at once (its order writes are
+//! already fenced off) and the daemon stands by again; a standby whose leader died takes over once
+//! the lease lapses and resumes the day where the database says it stands.
 //!
 //! One piece of work runs at a time; requests are taken when the loop is idle (a request made
 //! during the intraday stage waits for it to end).
@@ -14,6 +17,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use super::lease::LeaseKeeper;
 use super::runner::{RunOutcome, Runner, RunnerError};
 use super::schedule::{Schedule, Trigger, fire_times};
 use super::scheduler::Fired;
@@ -21,19 +25,26 @@ use crate::domain::calendar::KrxCalendar;
 use crate::domain::stage::StageName;
 use crate::notify::Notifier;
 use crate::notify::alerts::{ExpectedTransition, StageOverdueRule};
+use crate::notify::{Alert, AlertKind};
 use crate::ports::pipeline_runs::{PipelineRuns, RequestKind, StageRequest};
-use crate::ports::{Clock, SystemClock};
+use crate::ports::{Clock, Fence, SystemClock};
 use crate::store::StoreError;
 
 /// The name of the lease the daemon (or a CLI running a stage itself) holds.
 pub const PIPELINE_LEASE: &str = "pipeline";
 
+/// Returns a lease holder name unique to this process (`<role>-<pid>-<random>`).
+pub fn holder_name(role: &str) -> String {
+    format!("{role}-{}-{}", std::process::id(), &uuid::Uuid::new_v4().simple().to_string()[..8])
+}
+
 /// Daemon settings.
 #[derive(Debug, Clone)]
 pub struct DaemonConfig {
-    /// Lease holder name (unique per process).
-    pub holder: String,
-    /// How often requests are polled and the lease renewed.
+    /// The pipeline lease this process leads under (its holder name is unique per process); the
+    /// store the runner writes orders through should be fenced by the same fence.
+    pub fence: Arc<Fence>,
+    /// How often requests are polled and a standby retries the lease.
     pub poll_interval: Duration,
     /// How long the lease survives without a heartbeat.
     pub lease_ttl: Duration,
@@ -47,11 +58,7 @@ pub struct DaemonConfig {
 impl Default for DaemonConfig {
     fn default() -> Self {
         Self {
-            holder: format!(
-                "daemon-{}-{}",
-                std::process::id(),
-                &uuid::Uuid::new_v4().simple().to_string()[..8]
-            ),
+            fence: Arc::new(Fence::new(PIPELINE_LEASE, holder_name("daemon"))),
             poll_interval: Duration::from_secs(3),
             lease_ttl: Duration::from_secs(30),
             overdue_grace: Duration::from_secs(15 * 60),
@@ -66,18 +73,18 @@ pub enum DaemonError {
     /// The database failed.
     #[error(transparent)]
     Store(#[from] StoreError),
-    /// Another live process drives the pipeline.
-    #[error("another process ({holder}) holds the pipeline lease; is a daemon already running?")]
-    LeaseHeld {
-        /// The other holder.
-        holder: String,
-    },
-    /// The lease was taken over (the heartbeat stalled longer than its time to live).
-    #[error("the pipeline lease was lost to another process")]
-    LeaseLost,
     /// The cron scheduler could not start.
     #[error(transparent)]
     Scheduler(#[from] super::scheduler::SchedulerError),
+}
+
+/// How a tenure as leader ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Led {
+    /// The shutdown token fired.
+    Stopped,
+    /// The heartbeat lost the lease.
+    LeaseLost,
 }
 
 #[derive(Debug, Clone)]
@@ -201,46 +208,78 @@ impl Daemon {
         self
     }
 
-    fn ttl(&self) -> chrono::TimeDelta {
-        chrono::TimeDelta::from_std(self.config.lease_ttl).unwrap_or(chrono::TimeDelta::seconds(30))
-    }
-
-    /// Runs until `cancel` fires: takes the lease, catches up on today's due triggers, then
-    /// serves triggers and requests. On cancellation it lets the running stage stop, records its
-    /// state and releases the lease.
+    /// Runs until `cancel` fires: stands by until it holds the lease, then leads (catches up on
+    /// today's due triggers, serves triggers and requests). Losing the lease cancels the running
+    /// work and returns to standing by. On cancellation it lets the running stage stop, records
+    /// its state and releases the lease.
     ///
     /// # Errors
-    /// Returns [`DaemonError`] when the lease is held or lost or the database fails.
+    /// Returns [`DaemonError`] when the database fails.
     pub async fn run(
         self,
         mut triggers: mpsc::Receiver<Fired>,
         cancel: CancellationToken,
     ) -> Result<(), DaemonError> {
-        let holder = self.config.holder.clone();
-        // A daemon killed without releasing its lease holds it until the lease expires: a
-        // restart waits for the expiry it first sees (plus a poll); a lease renewed meanwhile
-        // belongs to a live daemon, and this one gives up.
-        let mut give_up: Option<chrono::DateTime<Utc>> = None;
-        while !self.store.acquire_lease(PIPELINE_LEASE, &holder, self.ttl(), Utc::now()).await? {
-            let now = Utc::now();
-            let lease = self.store.live_lease(PIPELINE_LEASE, now).await?;
-            let other = lease.as_ref().map_or_else(String::new, |l| l.holder.clone());
-            let poll = chrono::TimeDelta::from_std(self.config.poll_interval).unwrap_or_default();
-            let deadline = *give_up.get_or_insert_with(|| {
-                tracing::warn!(%other, "the pipeline lease is held; waiting for it to expire");
-                lease.as_ref().map_or(now, |l| l.expires_at) + poll
-            });
-            if now >= deadline {
-                return Err(DaemonError::LeaseHeld { holder: other });
+        let keeper = LeaseKeeper::new(self.store.clone(), self.config.fence.clone(), self.config.lease_ttl);
+        let standby_poll = self.config.poll_interval.min(Duration::from_secs(1));
+        let mut targets: BTreeMap<NaiveDate, StageName> = BTreeMap::new();
+        let mut first = true;
+        loop {
+            let previous = self.store.live_lease(PIPELINE_LEASE, Utc::now()).await?;
+            if !keeper.acquire(standby_poll, &cancel).await? {
+                return Ok(());
             }
-            tokio::select! {
-                () = cancel.cancelled() => return Ok(()),
-                () = tokio::time::sleep(self.config.poll_interval.min(Duration::from_secs(1))) => {}
+            let holder = keeper.holder().to_owned();
+            let epoch = keeper.fence().token().map_or(0, |t| t.epoch);
+            tracing::info!(%holder, epoch, "pipeline daemon leads");
+            if let Some(other) = previous.filter(|l| l.holder != holder) {
+                self.alert(AlertKind::LeaseTakenOver, format!(
+                    "{holder} took the pipeline over from {} (lease epoch {epoch}); the day resumes where the database stands",
+                    other.holder
+                ))
+                .await;
+            } else if !first {
+                tracing::info!(%holder, "the pipeline lease is held again");
+            }
+            first = false;
+            let heartbeat = keeper.keep();
+            let led = self.lead(&holder, &heartbeat, &mut triggers, &cancel, &mut targets).await;
+            heartbeat.stop().await;
+            match led {
+                Ok(Led::Stopped) => {
+                    keeper.release().await?;
+                    tracing::info!(%holder, "pipeline daemon stopped");
+                    return Ok(());
+                }
+                Ok(Led::LeaseLost) => {
+                    self.alert(AlertKind::LeaseLost, format!(
+                        "{holder} lost the pipeline lease (epoch {epoch}); its work was cancelled, its order writes are refused, and it stands by"
+                    ))
+                    .await;
+                }
+                Err(e) => {
+                    let _ = keeper.release().await;
+                    return Err(e);
+                }
             }
         }
+    }
+
+    /// Serves triggers and requests while the lease is held: until `cancel` fires
+    /// ([`Led::Stopped`]) or the heartbeat reports the lease lost ([`Led::LeaseLost`]), cancelling
+    /// the running work in both cases and recording its outcome.
+    async fn lead(
+        &self,
+        holder: &str,
+        heartbeat: &super::lease::Heartbeat,
+        triggers: &mut mpsc::Receiver<Fired>,
+        cancel: &CancellationToken,
+        targets: &mut BTreeMap<NaiveDate, StageName>,
+    ) -> Result<Led, DaemonError> {
+        // The work of this tenure stops on a shutdown and on losing the lease.
+        let tenure = cancel.child_token();
+        let runner = Arc::new(self.runner.scoped(tenure.clone()));
         let now = self.clock.now();
-        tracing::info!(%holder, "pipeline daemon started");
-        let mut targets: BTreeMap<NaiveDate, StageName> = BTreeMap::new();
         let mut queue: VecDeque<Work> = VecDeque::new();
         if let Some(schedule) = &self.schedule {
             let today = now.with_timezone(&schedule.tz).date_naive();
@@ -257,7 +296,7 @@ impl Daemon {
             if job.is_none()
                 && let Some(work) = queue.pop_front()
             {
-                job = Some(tokio::spawn(Self::work(self.runner.clone(), work)));
+                job = Some(tokio::spawn(Self::work(runner.clone(), work)));
             }
             let job_done = async {
                 match job.as_mut() {
@@ -266,7 +305,8 @@ impl Daemon {
                 }
             };
             tokio::select! {
-                () = cancel.cancelled() => break Ok(()),
+                () = cancel.cancelled() => break Ok(Led::Stopped),
+                () = heartbeat.lost().cancelled() => break Ok(Led::LeaseLost),
                 fired = triggers.recv() => match fired {
                     Some(Fired { trigger: Trigger::Pipeline { until, .. }, trade_date, .. }) => {
                         let target = targets.entry(trade_date).or_insert(until);
@@ -281,41 +321,59 @@ impl Daemon {
                 done = job_done => {
                     job = None;
                     match done {
-                        Ok((work, outcome)) => {
-                            if let Some(next) = self.after(&work, outcome, &mut targets).await? {
-                                queue.push_back(next);
-                            }
-                        }
+                        Ok((work, outcome)) => match self.after(&work, outcome, targets).await {
+                            Ok(Some(next)) => queue.push_back(next),
+                            Ok(None) => {}
+                            Err(e) => break Err(e),
+                        },
                         Err(e) => tracing::error!(error = %e, "pipeline job panicked"),
                     }
                 }
                 _ = tick.tick() => {
-                    if !self.store.acquire_lease(PIPELINE_LEASE, &holder, self.ttl(), Utc::now()).await? {
-                        break Err(DaemonError::LeaseLost);
+                    let taken = if job.is_none() && queue.is_empty() {
+                        self.store.take_request(holder, self.clock.now()).await
+                    } else {
+                        Ok(None)
+                    };
+                    match taken {
+                        Ok(Some(req)) => {
+                            tracing::info!(request = req.id, stage = %req.stage, kind = %req.kind, "stage request taken");
+                            queue.push_back(Work::Request(req));
+                        }
+                        Ok(None) => {}
+                        Err(e) => break Err(e.into()),
                     }
-                    if job.is_none()
-                        && queue.is_empty()
-                        && let Some(req) = self.store.take_request(&holder, self.clock.now()).await?
-                    {
-                        tracing::info!(request = req.id, stage = %req.stage, kind = %req.kind, "stage request taken");
-                        queue.push_back(Work::Request(req));
-                    }
-                    if let Some(work) = self.catch_up(&mut targets) {
+                    if let Some(work) = self.catch_up(targets) {
                         queue.push_back(work);
                     }
                     self.watch_overdue(&mut overdue).await;
                 }
             }
         };
-        if let Some(handle) = job.take() {
-            // The runner shares the cancelled token: the stage stops and its state is recorded.
-            if let Ok((work, outcome)) = handle.await {
-                let _ = self.after(&work, outcome, &mut targets).await;
-            }
+        // Losing the lease stops the work at once; so does a shutdown (the stage records its
+        // state within the runner's grace).
+        tenure.cancel();
+        if let Some(handle) = job.take()
+            && let Ok((work, outcome)) = handle.await
+        {
+            let _ = self.after(&work, outcome, targets).await;
         }
-        self.store.release_lease(PIPELINE_LEASE, &holder).await?;
-        tracing::info!(%holder, "pipeline daemon stopped");
+        // Work queued but not started is asked for again by the schedule on the next tenure.
+        if matches!(result, Ok(Led::LeaseLost)) {
+            targets.clear();
+        }
         result
+    }
+
+    async fn alert(&self, kind: AlertKind, text: String) {
+        let date = self.clock.now().with_timezone(&crate::domain::calendar::KST).date_naive();
+        crate::notify::raise_alert(
+            self.runner.store(),
+            self.config.notifier.as_deref(),
+            date,
+            Alert { kind, text },
+        )
+        .await;
     }
 
     /// Returns the pipeline work due by the schedule that no trigger has asked for yet (a firing
@@ -417,8 +475,7 @@ impl Daemon {
 /// `cancel` token ([`Runner::with_cancel`]).
 ///
 /// # Errors
-/// Returns a [`DaemonError`] when the scheduler cannot start, the lease is held or lost, or the
-/// database fails.
+/// Returns a [`DaemonError`] when the scheduler cannot start or the database fails.
 pub async fn serve(
     runner: Arc<Runner>,
     schedule: Arc<Schedule>,

@@ -3,6 +3,7 @@
 //! serves triggers and operator requests, and the system-service helpers.
 
 pub mod daemon;
+pub mod lease;
 pub mod runner;
 pub mod schedule;
 pub mod scheduler;
@@ -14,7 +15,8 @@ pub mod stage;
 pub mod stages;
 
 pub use crate::ports::{Clock, FakeClock, SystemClock};
-pub use daemon::{Daemon, DaemonConfig, DaemonError, PIPELINE_LEASE, serve};
+pub use daemon::{Daemon, DaemonConfig, DaemonError, PIPELINE_LEASE, holder_name, serve};
+pub use lease::{Heartbeat, LeaseKeeper};
 pub use runner::{RunOutcome, Runner, RunnerError};
 pub use schedule::{Schedule, ScheduleError, Trigger, fire_times};
 pub use scheduler::{Fired, PipelineScheduler};

@@ -103,6 +103,7 @@ enum Attempted {
 }
 
 /// Executes pipeline runs.
+#[derive(Clone)]
 pub struct Runner {
     store: Store,
     pipeline: Arc<dyn PipelineRuns>,
@@ -181,6 +182,19 @@ impl Runner {
         self.cancel = cancel;
         self.shutdown_grace = grace;
         self
+    }
+
+    /// Returns this runner stopping on `cancel` instead of its own token (the daemon scopes the
+    /// work of one lease tenure: losing the lease cancels it, a shutdown too when `cancel` is a
+    /// child of the shutdown token).
+    #[must_use]
+    pub fn scoped(&self, cancel: CancellationToken) -> Self {
+        Self { cancel, ..self.clone() }
+    }
+
+    /// Returns the token the runner stops on.
+    pub fn cancel_token(&self) -> &CancellationToken {
+        &self.cancel
     }
 
     /// Returns the pipeline runs the runner writes to.

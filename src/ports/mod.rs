@@ -8,6 +8,7 @@ pub mod error;
 pub mod event_log;
 #[cfg(any(test, feature = "test-support"))]
 pub mod fake_broker;
+pub mod fence;
 pub mod pipeline_runs;
 pub mod store_error;
 pub mod token_store;
@@ -24,6 +25,7 @@ pub use error::BrokerError;
 pub use event_log::{NewEvent, Severity};
 #[cfg(any(test, feature = "test-support"))]
 pub use fake_broker::FakeBroker;
+pub use fence::{Fence, FenceToken};
 pub use pipeline_runs::{
     AttemptUpdate, LeaseRecord, PipelineRunRecord, PipelineRuns, RequestKind, StageRequest, StageRunRecord,
 };

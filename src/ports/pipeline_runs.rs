@@ -95,6 +95,8 @@ pub struct LeaseRecord {
     pub heartbeat_at: DateTime<Utc>,
     /// When it lapses without a heartbeat.
     pub expires_at: DateTime<Utc>,
+    /// The fencing epoch: one more every time the lease changes holder.
+    pub epoch: i64,
 }
 
 /// The kind of an operator stage request.
@@ -272,8 +274,9 @@ pub trait PipelineRuns: Send + Sync + std::fmt::Debug {
     /// Returns a [`StoreError`] when the storage fails.
     fn request(&self, id: i64) -> PipelineFuture<'_, Option<StageRequest>>;
 
-    /// Takes or renews the named lease for `holder` until `now + ttl`; returns false when another
-    /// holder's lease has not expired.
+    /// Takes or renews the named lease for `holder` until `now + ttl` and returns the epoch it is
+    /// held under (unchanged on a renewal, one more on a takeover); `None` when another holder's
+    /// lease has not expired.
     ///
     /// # Errors
     /// Returns a [`StoreError`] when the storage fails.
@@ -283,9 +286,9 @@ pub trait PipelineRuns: Send + Sync + std::fmt::Debug {
         holder: &'a str,
         ttl: chrono::TimeDelta,
         now: DateTime<Utc>,
-    ) -> PipelineFuture<'a, bool>;
+    ) -> PipelineFuture<'a, Option<i64>>;
 
-    /// Releases the named lease if `holder` holds it.
+    /// Releases the named lease if `holder` holds it (expired at once; the epoch stays).
     ///
     /// # Errors
     /// Returns a [`StoreError`] when the storage fails.

@@ -29,6 +29,19 @@ pub enum StoreError {
         /// Our order rows that claim it (the ones already holding it first).
         orders: Vec<i64>,
     },
+    /// This process does not hold the pipeline lease under the epoch it writes with (another
+    /// process took the lease over, or it was never taken): the order write is refused.
+    #[error(
+        "order write refused: {holder} does not hold the {lease} lease{epoch} (another process took it over)"
+    )]
+    Fenced {
+        /// The lease.
+        lease: String,
+        /// This process's holder name.
+        holder: String,
+        /// ` under epoch N` when an epoch was named, else empty.
+        epoch: String,
+    },
     /// A stored value could not be mapped to a domain value.
     #[error("corrupt {table} row {id}: {reason}")]
     Corrupt {

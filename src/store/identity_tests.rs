@@ -34,7 +34,7 @@ async fn order(conn: &DatabaseConnection, date: NaiveDate, signal: &str, number:
         exchange: Exchange::Krx,
     };
     let meta = OrderMeta { trade_date: date, strategy_id: None };
-    let id = orders::insert_or_get(conn, &req, &meta, Utc::now()).await.unwrap().stored().id;
+    let id = orders::insert_or_get(conn, &req, &meta, Utc::now(), None).await.unwrap().stored().id;
     entity::order::Entity::update_many()
         .col_expr(entity::order::Column::BrokerOrderNo, Expr::value(number))
         .col_expr(entity::order::Column::BrokerBranch, Expr::value("06010"))
@@ -90,11 +90,11 @@ async fn keys(conn: &DatabaseConnection) -> Vec<String> {
 async fn old_fill_keys_migrate_body(db: TestDb) {
     let conn = db.store.conn();
     // Back to the schema before trading dates were part of fill keys, with its kind of rows.
-    Migrator::down(conn, Some(1)).await.unwrap();
+    Migrator::down(conn, Some(2)).await.unwrap();
     let pending = Migrator::get_pending_migrations(conn).await.unwrap();
     assert_eq!(
         pending.iter().map(|m| m.name().to_owned()).collect::<Vec<_>>(),
-        ["m20261204_000005_rekey_fills"]
+        ["m20261204_000005_rekey_fills", "m20261207_000006_lease_epoch"]
     );
     let first = order(conn, day(23), "a", "0000000001").await;
     let second = order(conn, day(24), "b", "0000000001").await;

@@ -41,10 +41,12 @@ pub struct MigrationState {
     pub applied: bool,
 }
 
-/// A handle to the database.
+/// A handle to the database. A fenced handle ([`Store::with_fence`]) writes orders only while its
+/// process holds the pipeline lease under the epoch it took it with.
 #[derive(Debug, Clone)]
 pub struct Store {
     db: DatabaseConnection,
+    fence: Option<std::sync::Arc<crate::ports::Fence>>,
 }
 
 fn backend_name(url: &str) -> &'static str {
@@ -87,12 +89,31 @@ impl Store {
             // WAL lets the daemon and the operator CLI use the file at the same time.
             db.execute_unprepared("PRAGMA journal_mode=WAL; PRAGMA busy_timeout=10000;").await?;
         }
-        Ok(Self { db })
+        Ok(Self { db, fence: None })
     }
 
     /// Returns the underlying connection.
     pub fn conn(&self) -> &DatabaseConnection {
         &self.db
+    }
+
+    /// Returns this handle with its order writes fenced by `fence`: each names the lease epoch in
+    /// the statement itself and is refused (`StoreError::Fenced`) once the lease changed holder.
+    #[must_use]
+    pub fn with_fence(mut self, fence: std::sync::Arc<crate::ports::Fence>) -> Self {
+        self.fence = Some(fence);
+        self
+    }
+
+    /// The token order writes name: `Ok(None)` when unfenced (tests, the demo, tools),
+    /// [`StoreError::Fenced`] when fenced and the lease is not held right now.
+    pub(crate) fn fence_token(&self) -> Result<Option<crate::ports::FenceToken>, StoreError> {
+        let Some(fence) = &self.fence else { return Ok(None) };
+        fence.token().map(Some).ok_or_else(|| StoreError::Fenced {
+            lease: fence.name().to_owned(),
+            holder: fence.holder().to_owned(),
+            epoch: String::new(),
+        })
     }
 
     /// Counts every statement run through this handle, and through clones made after this call,

@@ -3,18 +3,27 @@
 //!
 //! The domain order id is derived from the row id ([`order_uuid`] / [`row_id`]), so the row id is
 //! the single identity of an order in the database and in `events.order_id`.
+//!
+//! Fencing: given a [`FenceToken`], the insert and every guarded update carry the condition "the
+//! pipeline lease is still held by this holder under this epoch" inside the statement itself (an
+//! `EXISTS` over `leases`, `FOR SHARE` on PostgreSQL so a takeover waits for the write to commit;
+//! SQLite serializes writers), so fencing costs no extra round trip on the happy path.
 
 use chrono::{DateTime, NaiveDate, Utc};
 use entity::Dec;
 use entity::order::{ActiveModel, Column, Entity, Model};
 use rust_decimal::Decimal;
-use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set, TryInsertResult};
+use sea_orm::sea_query::{Expr, OnConflict, Query, SelectStatement};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue, ColumnTrait, ConnectionTrait, EntityTrait, Iterable, QueryFilter,
+    QueryOrder, Set, TryInsertResult,
+};
 use uuid::Uuid;
 
 use super::StoreError;
 use crate::domain::order::{BrokerOrderNo, IdempotencyKey, NewOrder, Order, OrderRecord, OrderStatus};
 use crate::domain::{Exchange, OrderType, Side, Symbol};
+use crate::ports::FenceToken;
 
 const TABLE: &str = "orders";
 
@@ -98,17 +107,80 @@ fn to_stored(m: Model) -> Result<StoredOrder, StoreError> {
     })
 }
 
+/// The condition "the lease is held by `token`'s holder under its epoch", for a statement's
+/// `WHERE`.
+fn lease_held(token: &FenceToken) -> Expr {
+    Expr::exists(
+        Query::select()
+            .expr(Expr::val(1))
+            .from(entity::lease::Entity)
+            .and_where(entity::lease::Column::Name.eq(token.name.as_str()))
+            .and_where(entity::lease::Column::Holder.eq(token.holder.as_str()))
+            .and_where(entity::lease::Column::Epoch.eq(token.epoch))
+            .lock_shared()
+            .to_owned(),
+    )
+}
+
+/// The error of a write refused by the fence.
+fn fenced(token: &FenceToken) -> StoreError {
+    StoreError::Fenced {
+        lease: token.name.clone(),
+        holder: token.holder.clone(),
+        epoch: format!(" under epoch {}", token.epoch),
+    }
+}
+
+/// Returns `Ok` when the lease is still held under `token` (one query; only asked after a fenced
+/// statement changed nothing, to tell a refused write from a lost race).
+async fn check_fence<C: ConnectionTrait>(conn: &C, token: &FenceToken) -> Result<(), StoreError> {
+    let held = conn.query_one(&Query::select().expr(lease_held(token)).to_owned()).await?;
+    let held = held.map(|r| r.try_get_by_index::<bool>(0)).transpose()?.unwrap_or(false);
+    if held { Ok(()) } else { Err(fenced(token)) }
+}
+
+/// `INSERT INTO orders (…) SELECT … WHERE <lease held> ON CONFLICT DO NOTHING RETURNING id`: the
+/// row's id, or `None` when the key exists or the fence refused.
+async fn insert_fenced<C: ConnectionTrait>(
+    conn: &C,
+    row: &ActiveModel,
+    token: &FenceToken,
+) -> Result<Option<i64>, StoreError> {
+    let (mut columns, mut values) = (Vec::new(), Vec::new());
+    for column in Column::iter() {
+        if let ActiveValue::Set(v) = row.get(column)
+            && v != v.as_null()
+        {
+            columns.push(column);
+            values.push(Expr::val(v));
+        }
+    }
+    let select: SelectStatement = Query::select().exprs(values).and_where(lease_held(token)).to_owned();
+    let mut insert = Query::insert();
+    insert
+        .into_table(Entity)
+        .columns(columns)
+        .select_from(select)
+        .map_err(|e| StoreError::db(e.to_string()))?
+        .on_conflict(OnConflict::column(Column::IdempotencyKey).do_nothing().to_owned())
+        .returning_col(Column::Id);
+    let row = conn.query_one(&insert).await?;
+    Ok(row.map(|r| r.try_get::<i64>("", "id")).transpose()?)
+}
+
 /// Writes a `NEW` order row unless its idempotency key exists; on a duplicate key (also when a
 /// concurrent writer wins the race) the existing order is returned. The database's unique
-/// constraint decides.
+/// constraint decides. With a `fence`, the row is written only while the lease is held under it.
 ///
 /// # Errors
-/// Returns [`StoreError::Db`] on a failed query and [`StoreError::Corrupt`] for an unreadable row.
+/// Returns [`StoreError::Fenced`] when the fence refused, [`StoreError::Db`] on a failed query and
+/// [`StoreError::Corrupt`] for an unreadable row.
 pub async fn insert_or_get<C: ConnectionTrait>(
     conn: &C,
     req: &NewOrder,
     meta: &OrderMeta,
     now: DateTime<Utc>,
+    fence: Option<&FenceToken>,
 ) -> Result<Inserted, StoreError> {
     let row = ActiveModel {
         idempotency_key: Set(req.key.as_str().to_owned()),
@@ -135,10 +207,17 @@ pub async fn insert_or_get<C: ConnectionTrait>(
         submit_attempt: Set(0),
         ..Default::default()
     };
-    let res = Entity::insert(row).on_conflict_do_nothing_on([Column::IdempotencyKey]).exec(conn).await?;
-    if let TryInsertResult::Inserted(done) = res {
+    let inserted = match fence {
+        Some(token) => insert_fenced(conn, &row, token).await?,
+        None => {
+            match Entity::insert(row).on_conflict_do_nothing_on([Column::IdempotencyKey]).exec(conn).await? {
+                TryInsertResult::Inserted(done) => Some(done.last_insert_id),
+                _ => None,
+            }
+        }
+    };
+    if let Some(id) = inserted {
         // The row is exactly what was written: no need to read it back.
-        let id = done.last_insert_id;
         let rec = OrderRecord {
             id: order_uuid(id),
             request: req.clone(),
@@ -158,6 +237,9 @@ pub async fn insert_or_get<C: ConnectionTrait>(
             reject: None,
         };
         return Ok(Inserted::Created(stored));
+    }
+    if let Some(token) = fence {
+        check_fence(conn, token).await?;
     }
     let stored = find_by_key(conn, &req.key)
         .await?
@@ -235,16 +317,18 @@ pub async fn list_for_date<C: ConnectionTrait>(
 
 /// Moves an order row to the state of `order` only if the row is still at `expected`
 /// (status and submit attempt): two writers can never move an order backwards. Returns false
-/// when another writer changed the row first (reload and re-apply).
+/// when another writer changed the row first (reload and re-apply). With a `fence`, the row moves
+/// only while the lease is held under it.
 ///
 /// # Errors
-/// Returns [`StoreError::Db`] on a failed query.
+/// Returns [`StoreError::Fenced`] when the fence refused, [`StoreError::Db`] on a failed query.
 pub async fn update_guarded<C: ConnectionTrait>(
     conn: &C,
     order: &Order,
     expected: (OrderStatus, u32),
     extra: &UpdateExtra,
     now: DateTime<Utc>,
+    fence: Option<&FenceToken>,
 ) -> Result<bool, StoreError> {
     let rec = order.record();
     let attempt = i32::try_from(rec.attempt).unwrap_or(i32::MAX);
@@ -266,13 +350,20 @@ pub async fn update_guarded<C: ConnectionTrait>(
             .col_expr(Column::RejectCode, Expr::value(code.clone()))
             .col_expr(Column::RejectReason, Expr::value(reason.clone()));
     }
-    let res = q
+    q = q
         .filter(Column::Id.eq(row_id(order.id())))
         .filter(Column::Status.eq(expected.0.as_str()))
-        .filter(Column::SubmitAttempt.eq(expected_attempt))
-        .exec(conn)
-        .await?;
-    Ok(res.rows_affected == 1)
+        .filter(Column::SubmitAttempt.eq(expected_attempt));
+    if let Some(token) = fence {
+        q = q.filter(lease_held(token));
+    }
+    if q.exec(conn).await?.rows_affected == 1 {
+        return Ok(true);
+    }
+    if let Some(token) = fence {
+        check_fence(conn, token).await?;
+    }
+    Ok(false)
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@ use sea_orm::{
 };
 
 use super::StoreError;
+use sea_orm::sea_query::Expr;
 
 pub use crate::ports::pipeline_runs::{AttemptUpdate, RequestKind, request_status};
 use crate::ports::pipeline_runs::{
@@ -59,7 +60,13 @@ fn request_record(m: stage_request::Model) -> StageRequest {
 }
 
 fn lease_record(m: lease::Model) -> LeaseRecord {
-    LeaseRecord { name: m.name, holder: m.holder, heartbeat_at: m.heartbeat_at, expires_at: m.expires_at }
+    LeaseRecord {
+        name: m.name,
+        holder: m.holder,
+        heartbeat_at: m.heartbeat_at,
+        expires_at: m.expires_at,
+        epoch: m.epoch,
+    }
 }
 
 /// Reads and writes pipeline rows.
@@ -350,8 +357,9 @@ impl PipelineStore {
         Ok(stage_request::Entity::find_by_id(id).one(&self.db).await?.map(request_record))
     }
 
-    /// Takes or renews the named lease for `holder` until `now + ttl`; returns false when another
-    /// holder's lease has not expired.
+    /// Takes or renews the named lease for `holder` until `now + ttl` and returns the epoch it is
+    /// held under: a renewal keeps the epoch, taking over an expired lease adds one, a new lease
+    /// starts at 1. Returns `None` when another holder's lease has not expired.
     ///
     /// # Errors
     /// Returns [`StoreError::Db`] when the queries fail.
@@ -361,41 +369,57 @@ impl PipelineStore {
         holder: &str,
         ttl: chrono::TimeDelta,
         now: DateTime<Utc>,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<Option<i64>, StoreError> {
         let expires = now + ttl;
-        let res = lease::Entity::update_many()
-            .set(lease::ActiveModel {
-                holder: Set(holder.to_owned()),
-                heartbeat_at: Set(now),
-                expires_at: Set(expires),
-                ..Default::default()
-            })
+        let renewed = lease::Entity::update_many()
+            .col_expr(lease::Column::HeartbeatAt, Expr::value(now))
+            .col_expr(lease::Column::ExpiresAt, Expr::value(expires))
             .filter(lease::Column::Name.eq(name))
-            .filter(lease::Column::Holder.eq(holder).or(lease::Column::ExpiresAt.lt(now)))
+            .filter(lease::Column::Holder.eq(holder))
             .exec(&self.db)
             .await?;
-        if res.rows_affected == 1 {
-            return Ok(true);
+        if renewed.rows_affected == 0 {
+            // An expired lease changes holder under the next epoch; a live one stays untouched.
+            let taken = lease::Entity::update_many()
+                .col_expr(lease::Column::Holder, Expr::value(holder))
+                .col_expr(lease::Column::HeartbeatAt, Expr::value(now))
+                .col_expr(lease::Column::ExpiresAt, Expr::value(expires))
+                .col_expr(lease::Column::Epoch, Expr::col(lease::Column::Epoch).add(1))
+                .filter(lease::Column::Name.eq(name))
+                .filter(lease::Column::ExpiresAt.lt(now))
+                .exec(&self.db)
+                .await?;
+            if taken.rows_affected == 0 {
+                if lease::Entity::find_by_id(name.to_owned()).one(&self.db).await?.is_some() {
+                    return Ok(None);
+                }
+                let row = lease::ActiveModel {
+                    name: Set(name.to_owned()),
+                    holder: Set(holder.to_owned()),
+                    heartbeat_at: Set(now),
+                    expires_at: Set(expires),
+                    epoch: Set(1),
+                };
+                // A concurrent insert makes this fail: the other process holds the lease.
+                return Ok(row.insert(&self.db).await.ok().map(|_| 1));
+            }
         }
-        if lease::Entity::find_by_id(name.to_owned()).one(&self.db).await?.is_some() {
-            return Ok(false);
-        }
-        let row = lease::ActiveModel {
-            name: Set(name.to_owned()),
-            holder: Set(holder.to_owned()),
-            heartbeat_at: Set(now),
-            expires_at: Set(expires),
-        };
-        // A concurrent insert makes this fail: the other process holds the lease.
-        Ok(row.insert(&self.db).await.is_ok())
+        // Read back under the holder: a takeover racing this one leaves a single winner.
+        Ok(lease::Entity::find_by_id(name.to_owned())
+            .filter(lease::Column::Holder.eq(holder))
+            .one(&self.db)
+            .await?
+            .map(|l| std::cmp::Ord::max(l.epoch, 1)))
     }
 
-    /// Releases the named lease if `holder` holds it.
+    /// Releases the named lease if `holder` holds it: the row stays (expired at once) so the
+    /// next holder takes it under the next epoch, and epochs only ever grow.
     ///
     /// # Errors
-    /// Returns [`StoreError::Db`] when the delete fails.
+    /// Returns [`StoreError::Db`] when the update fails.
     pub async fn release_lease(&self, name: &str, holder: &str) -> Result<(), StoreError> {
-        lease::Entity::delete_many()
+        lease::Entity::update_many()
+            .col_expr(lease::Column::ExpiresAt, Expr::value(DateTime::<Utc>::UNIX_EPOCH))
             .filter(lease::Column::Name.eq(name))
             .filter(lease::Column::Holder.eq(holder))
             .exec(&self.db)
@@ -521,7 +545,7 @@ impl PipelineRuns for PipelineStore {
         holder: &'a str,
         ttl: chrono::TimeDelta,
         now: DateTime<Utc>,
-    ) -> PipelineFuture<'a, bool> {
+    ) -> PipelineFuture<'a, Option<i64>> {
         Box::pin(Self::acquire_lease(self, name, holder, ttl, now))
     }
 

@@ -80,13 +80,24 @@ impl TradingLog for Store {
         meta: &'a OrderMeta,
         now: DateTime<Utc>,
     ) -> LogFuture<'a, Inserted> {
-        Box::pin(orders::insert_or_get(self.conn(), request, meta, now))
+        Box::pin(async move {
+            let fence = self.fence_token()?;
+            orders::insert_or_get(self.conn(), request, meta, now, fence.as_ref()).await
+        })
     }
 
     fn update_order<'a>(&'a self, write: OrderWrite<'a>, events: &'a [NewEvent]) -> LogFuture<'a, bool> {
         Box::pin(async move {
-            if !orders::update_guarded(self.conn(), write.order, write.expected, write.extra, write.now)
-                .await?
+            let fence = self.fence_token()?;
+            if !orders::update_guarded(
+                self.conn(),
+                write.order,
+                write.expected,
+                write.extra,
+                write.now,
+                fence.as_ref(),
+            )
+            .await?
             {
                 return Ok(false);
             }
@@ -101,6 +112,7 @@ impl TradingLog for Store {
         events: &'a [NewEvent],
     ) -> LogFuture<'a, FillsWritten> {
         Box::pin(async move {
+            let fence = self.fence_token()?;
             let txn = self.conn().begin().await?;
             let meta = FillMeta {
                 order_id: write.order_id,
@@ -111,7 +123,7 @@ impl TradingLog for Store {
             };
             let report = fills::sync_ledger_from(&txn, write.before, write.ledger, &meta).await?;
             if let Some(w) = write.order
-                && !orders::update_guarded(&txn, w.order, w.expected, w.extra, w.now).await?
+                && !orders::update_guarded(&txn, w.order, w.expected, w.extra, w.now, fence.as_ref()).await?
             {
                 txn.rollback().await?;
                 return Ok(FillsWritten::OrderMoved);

@@ -70,7 +70,9 @@ impl TradingError {
             Self::Broker(e) => e.is_retryable(),
             Self::Contended { .. } => true,
             Self::Store(StoreError::Db(_) | StoreError::Connect { .. }) => true,
-            Self::Store(StoreError::Corrupt { .. } | StoreError::IdentityConflict { .. })
+            Self::Store(
+                StoreError::Corrupt { .. } | StoreError::IdentityConflict { .. } | StoreError::Fenced { .. },
+            )
             | Self::Order(_)
             | Self::NotFound(_) => false,
         }

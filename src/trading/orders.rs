@@ -15,7 +15,9 @@ use crate::domain::order::{BrokerOrderNo, IdempotencyKey, NewOrder, Order, Order
 use crate::domain::price::check_order_price;
 use crate::domain::risk::{Breach, RiskSnapshot, check_intent};
 use crate::domain::strategy::OrderIntent;
-use crate::ports::{BrokerError, Inserted, NewEvent, OrderMeta, Severity, StoredOrder, UpdateExtra};
+use crate::ports::{
+    BrokerError, Inserted, NewEvent, OrderMeta, Severity, StoreError, StoredOrder, UpdateExtra,
+};
 
 /// Why an intent was not sent.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -198,7 +200,20 @@ impl TradingCore {
             None => {
                 let meta =
                     OrderMeta { trade_date: self.config.trade_date, strategy_id: self.config.strategy_row };
-                let inserted = self.log.insert_order(&request, &meta, self.clock.now()).await?;
+                let inserted = match self.log.insert_order(&request, &meta, self.clock.now()).await {
+                    Ok(inserted) => inserted,
+                    Err(e @ StoreError::Fenced { .. }) => {
+                        // Refused before the broker call: this process no longer leads.
+                        let payload = json!({ "signal_id": intent.signal_id, "key": key.as_str() });
+                        let ev =
+                            self.new_event("ORDER_FENCED", Severity::Error, &e.to_string(), payload, None);
+                        if let Err(re) = self.log.record_events(&[ev]).await {
+                            tracing::warn!(error = %re, "cannot record the fenced order");
+                        }
+                        return Err(e.into());
+                    }
+                    Err(e) => return Err(e.into()),
+                };
                 self.with_book(|b| b.put(inserted.stored().clone()));
                 match inserted {
                     Inserted::Created(s) => {

@@ -414,6 +414,7 @@ async fn cli_hands_requests_to_the_daemon_and_switches_modes(t: TestDb) {
         )
         .await
         .unwrap()
+        .is_some()
     );
     let url = t.url.clone();
     let (code, out) = tokio::task::spawn_blocking(move || {
@@ -467,35 +468,60 @@ async fn serve_starts_and_stops_cleanly(t: TestDb) {
         async move { p.live_lease(aegis::pipeline::PIPELINE_LEASE, Utc::now()).await.unwrap().is_some() }
     })
     .await;
-    // A second daemon waits until the lease it sees would expire, then is refused: the first
-    // renewed it with its heartbeat meanwhile.
+    // A second daemon stands by while the first renews the lease, and takes over (the next
+    // epoch) as soon as the first stops and gives it back.
     let short = DaemonConfig {
         poll_interval: Duration::from_millis(20),
         lease_ttl: Duration::from_millis(300),
         ..DaemonConfig::default()
     };
-    let other = Daemon::new(
-        Arc::new(Fakes::default().runner(&t.store, &MemorySink::default(), CancellationToken::new())),
+    let standby_holder = short.fence.holder().to_owned();
+    let standby_cancel = CancellationToken::new();
+    let standby = Daemon::new(
+        Arc::new(Fakes::default().runner(&t.store, &MemorySink::default(), standby_cancel.clone())),
         None,
-        short.clone(),
+        short,
     );
     let (_tx, rx) = mpsc::channel(1);
-    assert!(matches!(
-        other.run(rx, CancellationToken::new()).await,
-        Err(aegis::pipeline::DaemonError::LeaseHeld { .. })
-    ));
+    let standby = tokio::spawn(standby.run(rx, standby_cancel.clone()));
+    tokio::time::sleep(Duration::from_millis(900)).await;
+    let led = p.live_lease(aegis::pipeline::PIPELINE_LEASE, Utc::now()).await.unwrap().unwrap();
+    assert_ne!(led.holder, standby_holder, "the leader renews; the standby waits");
+    assert_eq!(led.epoch, 1);
+    assert!(!standby.is_finished(), "the standby stands by instead of exiting");
     cancel.cancel();
     task.await.unwrap().unwrap();
-    assert!(p.live_lease(aegis::pipeline::PIPELINE_LEASE, Utc::now()).await.unwrap().is_none());
+    wait_for("the standby takes over", 20, || {
+        let p = p.clone();
+        let holder = standby_holder.clone();
+        async move {
+            p.live_lease(aegis::pipeline::PIPELINE_LEASE, Utc::now())
+                .await
+                .unwrap()
+                .is_some_and(|l| l.holder == holder && l.epoch == 2)
+        }
+    })
+    .await;
+    standby_cancel.cancel();
+    standby.await.unwrap().unwrap();
+    assert!(p.live_lease(aegis::pipeline::PIPELINE_LEASE, Utc::now()).await.unwrap().is_none(), "released");
 
     // The lease of a killed daemon (no heartbeat, never released) is taken over once it expires.
     let ttl = chrono::TimeDelta::milliseconds(400);
-    assert!(p.acquire_lease(aegis::pipeline::PIPELINE_LEASE, "killed", ttl, Utc::now()).await.unwrap());
+    assert!(
+        p.acquire_lease(aegis::pipeline::PIPELINE_LEASE, "killed", ttl, Utc::now()).await.unwrap().is_some()
+    );
     let cancel = CancellationToken::new();
+    let restarted = DaemonConfig {
+        fence: Arc::new(aegis::ports::Fence::new(aegis::pipeline::PIPELINE_LEASE, "restarted")),
+        poll_interval: Duration::from_millis(20),
+        lease_ttl: Duration::from_millis(300),
+        ..DaemonConfig::default()
+    };
     let next = Daemon::new(
         Arc::new(Fakes::default().runner(&t.store, &MemorySink::default(), cancel.clone())),
         None,
-        DaemonConfig { holder: "restarted".into(), ..short },
+        restarted,
     );
     let (_tx, rx) = mpsc::channel(1);
     let task = tokio::spawn(next.run(rx, cancel.clone()));

@@ -280,6 +280,7 @@ async fn every_entity_round_trips(t: TestDb) {
         holder: "host:123".into(),
         heartbeat_at: at(12),
         expires_at: at(13),
+        epoch: 7,
     };
     lease.clone().into_active_model().insert(db).await.unwrap();
     assert_eq!(entity::lease::Entity::find_by_id("daemon").one(db).await.unwrap(), Some(lease));

@@ -190,13 +190,26 @@ fn broker_err(what: &str, e: BrokerError) -> StageError {
 }
 
 /// Maps a trading error to a stage error (retryable when the trading layer says so).
+/// A write refused by the lease fence interrupts the stage instead of failing it: the process
+/// lost the lease, and a failure would trip the kill switch the new leader trades under.
 fn trading_err(what: &str, e: TradingError) -> StageError {
-    StageError::Trading { what: what.to_owned(), source: e }
+    match e {
+        TradingError::Store(e @ StoreError::Fenced { .. }) => fenced(what, &e),
+        e => StageError::Trading { what: what.to_owned(), source: e },
+    }
+}
+
+fn fenced(what: &str, e: &StoreError) -> StageError {
+    tracing::error!(what, error = %e, "order write fenced off: this process no longer leads");
+    StageError::Cancelled
 }
 
 /// Maps a store error to a (retryable) stage error.
 fn store_err(what: &str, e: StoreError) -> StageError {
-    StageError::Store { what: what.to_owned(), source: e }
+    match e {
+        e @ StoreError::Fenced { .. } => fenced(what, &e),
+        e => StageError::Store { what: what.to_owned(), source: e },
+    }
 }
 
 /// Returns the opening holdings recorded by `account_check` (none when it has no output).

@@ -28,7 +28,10 @@ async fn auth_failure_body(db: TestDb) {
     let env = env(&sim, &db.url, Some(&slack.base));
     let app = build(&db.store, options(&sim, loaded(env.clone()), &dir));
     let config = DaemonConfig {
-        holder: format!("e2e-{}", uuid::Uuid::new_v4().simple()),
+        fence: std::sync::Arc::new(aegis::ports::Fence::new(
+            aegis::pipeline::PIPELINE_LEASE,
+            format!("e2e-{}", uuid::Uuid::new_v4().simple()),
+        )),
         poll_interval: Duration::from_millis(100),
         lease_ttl: Duration::from_secs(60),
         ..DaemonConfig::default()

@@ -1,13 +1,15 @@
 //! End to end against `aegis sim` (port 0, compressed clock) on SQLite and PostgreSQL: a full
 //! simulated day through every stage, an injected authentication failure with its Slack message
 //! and operator re-run, a daemon killed in the middle of the intraday stage and restarted, two
-//! trading days whose order numbers repeat, and the `aegis demo` binary. This module holds the
+//! trading days whose order numbers repeat, a leader SIGKILLed with a hot standby taking over,
+//! and the `aegis demo` binary. This module holds the
 //! suite's simulator with a compressed clock, a hermetic configuration pointing the KIS adapter at
 //! it, and the application wired on a test database.
 
 mod auth;
 mod day;
 mod demo;
+mod failover;
 mod repeat;
 mod resume;
 
@@ -170,4 +172,13 @@ pub async fn orders(store: &Store) -> usize {
 pub async fn aegis_cli(env: &BTreeMap<String, String>, args: &[&str]) -> (bool, String) {
     let out = crate::support::bin::run_async(args, env).await;
     (out.status.success(), crate::support::bin::text(&out))
+}
+
+/// Starts `aegis run` on the simulator's clock as its own process (lease time to live 2 s).
+pub fn spawn_daemon(env: &BTreeMap<String, String>, dir: &TempDir) -> tokio::process::Child {
+    let data = dir.0.join("data");
+    let args = ["run", "--sim-clock", "--lease-ttl-secs", "2", "--symbols", "005930,247540", "--data-dir"];
+    let mut cmd = crate::support::bin::command(&dir.0, &args, env);
+    cmd.arg(data).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null());
+    tokio::process::Command::from(cmd).kill_on_drop(true).spawn().unwrap()
 }

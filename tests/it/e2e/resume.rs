@@ -7,7 +7,7 @@ use aegis::domain::stage::StageName;
 use aegis::pipeline::RunOutcome;
 use aegis::store::testing::{TempDir, TestDb};
 
-use super::{build, env, loaded, options, orders, stages, start_sim, status, trade_date};
+use super::{build, env, loaded, options, orders, spawn_daemon, stages, start_sim, status, trade_date};
 use crate::support::wait::wait_for;
 
 async fn resume_body(db: TestDb) {
@@ -45,15 +45,6 @@ async fn resume_body(db: TestDb) {
     sim.shutdown().await;
 }
 aegis::storage_test!(resume_after_kill, resume_body);
-
-/// Starts `aegis run` on the simulator's clock as its own process.
-fn spawn_daemon(env: &std::collections::BTreeMap<String, String>, dir: &TempDir) -> tokio::process::Child {
-    let data = dir.0.join("data");
-    let args = ["run", "--sim-clock", "--lease-ttl-secs", "2", "--symbols", "005930,247540", "--data-dir"];
-    let mut cmd = crate::support::bin::command(&dir.0, &args, env);
-    cmd.arg(data).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null());
-    tokio::process::Command::from(cmd).kill_on_drop(true).spawn().unwrap()
-}
 
 /// The daemon process (`aegis run`) killed with SIGKILL while the intraday stage trades, then
 /// started again: it takes the dead process's lease over, resumes at intraday without repeating

@@ -5,6 +5,7 @@
 
 mod convergence;
 mod crash;
+mod fencing;
 mod service;
 mod sim_stop;
 mod store;

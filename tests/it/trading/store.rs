@@ -36,14 +36,14 @@ async fn idempotent_insert_and_guarded_updates(t: TestDb) {
     let req = request("sig-1");
     let m = meta();
     let (a, b) = tokio::join!(
-        orders::insert_or_get(conn, &req, &m, start()),
-        orders::insert_or_get(conn, &req, &m, start())
+        orders::insert_or_get(conn, &req, &m, start(), None),
+        orders::insert_or_get(conn, &req, &m, start(), None)
     );
     let (a, b) = (a.unwrap(), b.unwrap());
     let created = [&a, &b].iter().filter(|i| matches!(i, orders::Inserted::Created(_))).count();
     assert_eq!(created, 1, "the unique key lets exactly one writer create the row");
     assert_eq!(a.stored().id, b.stored().id);
-    let again = orders::insert_or_get(conn, &req, &meta(), start()).await.unwrap();
+    let again = orders::insert_or_get(conn, &req, &meta(), start(), None).await.unwrap();
     assert!(matches!(again, orders::Inserted::Existing(_)));
     let stored = again.stored().clone();
     assert_eq!(stored.order.request(), &req);
@@ -51,11 +51,15 @@ async fn idempotent_insert_and_guarded_updates(t: TestDb) {
     let mut moved = stored.order.clone();
     moved.apply(&OrderEvent::Submit).unwrap();
     let extra = orders::UpdateExtra { sent_at: Some(start()), ..Default::default() };
-    assert!(orders::update_guarded(conn, &moved, (OrderStatus::New, 0), &extra, start()).await.unwrap());
+    assert!(
+        orders::update_guarded(conn, &moved, (OrderStatus::New, 0), &extra, start(), None).await.unwrap()
+    );
     // A stale writer that still believes the order is NEW cannot overwrite it.
     let mut stale = stored.order.clone();
     stale.apply(&OrderEvent::CancelRequested).unwrap();
-    assert!(!orders::update_guarded(conn, &stale, (OrderStatus::New, 0), &extra, start()).await.unwrap());
+    assert!(
+        !orders::update_guarded(conn, &stale, (OrderStatus::New, 0), &extra, start(), None).await.unwrap()
+    );
     let back = orders::get(conn, stored.id).await.unwrap().unwrap();
     assert_eq!(back.order.status(), OrderStatus::Submitting);
     assert_eq!(back.sent_at, Some(start()));
@@ -64,9 +68,16 @@ async fn idempotent_insert_and_guarded_updates(t: TestDb) {
     moved.apply(&OrderEvent::Accepted { broker_order_no: no.clone() }).unwrap();
     moved.apply(&moved.fill_event(dec!(4), dec!(280000.5))).unwrap();
     assert!(
-        orders::update_guarded(conn, &moved, (OrderStatus::Submitting, 0), &Default::default(), start())
-            .await
-            .unwrap()
+        orders::update_guarded(
+            conn,
+            &moved,
+            (OrderStatus::Submitting, 0),
+            &Default::default(),
+            start(),
+            None
+        )
+        .await
+        .unwrap()
     );
     let back = orders::find_by_broker_no(conn, day(), "0000000077").await.unwrap().unwrap();
     assert_eq!(back.order, moved, "every domain field round-trips exactly");
@@ -85,8 +96,11 @@ storage_test!(orders_insert_and_update, idempotent_insert_and_guarded_updates);
 
 async fn fills_dedup_sync_and_positions(t: TestDb) {
     let conn = t.store.conn();
-    let stored =
-        orders::insert_or_get(conn, &request("sig-2"), &meta(), start()).await.unwrap().stored().clone();
+    let stored = orders::insert_or_get(conn, &request("sig-2"), &meta(), start(), None)
+        .await
+        .unwrap()
+        .stored()
+        .clone();
     let no = BrokerOrderNo::new("06010", "5").unwrap();
     let fill_meta = fills::FillMeta {
         order_id: stored.id,
