@@ -60,8 +60,13 @@ fn trade(symbol: &Symbol, at: DateTime<Utc>, price: Decimal) -> MarketEvent {
 }
 
 async fn statement_budget_body(db: TestDb) {
+    // The daemon's store is fenced: the lease check rides inside each order write, for free.
+    let fence = Arc::new(crate::ports::Fence::new(crate::pipeline::PIPELINE_LEASE, "budget"));
+    let ttl = chrono::TimeDelta::minutes(5);
+    let epoch = db.store.pipeline().acquire_lease(fence.name(), fence.holder(), ttl, Utc::now()).await;
+    fence.hold(epoch.expect("lease").expect("free lease"));
     let counter = Arc::new(AtomicU64::new(0));
-    let mut store = db.store.clone();
+    let mut store = db.store.clone().with_fence(fence);
     store.count_statements(counter.clone());
     let clock = FakeClock::new(start());
     let c: Arc<dyn Clock> = Arc::new(clock.clone());
