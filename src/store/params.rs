@@ -71,7 +71,7 @@ pub struct Draft {
     pub trade_date: NaiveDate,
     /// The proposed parameters.
     pub params: serde_json::Value,
-    /// `AI` or `RULE`.
+    /// `AI` or `RULE` (journal drafts), or `OPERATOR:<name>` (`aegis params propose --file`).
     pub source: String,
     /// Why they are proposed.
     pub rationale: String,
@@ -96,7 +96,7 @@ pub struct NewDraft {
     pub trade_date: NaiveDate,
     /// The proposed parameters.
     pub params: serde_json::Value,
-    /// `AI` or `RULE`.
+    /// `AI` or `RULE` (journal drafts), or `OPERATOR:<name>` (`aegis params propose --file`).
     pub source: String,
     /// Why they are proposed.
     pub rationale: String,
