@@ -1,6 +1,9 @@
 //! `aegis config check`.
 
-use crate::config::{KEYS, Loaded, is_secret};
+use rust_decimal::Decimal;
+
+use crate::config::{KEYS, Loaded, RiskSettings, is_secret};
+use crate::domain::risk::ExposureLimit;
 
 /// Prints every problem (exit 2) or a summary of the effective settings (exit 0).
 pub fn check(loaded: &Loaded) -> i32 {
@@ -23,9 +26,36 @@ pub fn check(loaded: &Loaded) -> i32 {
     println!("  slack              {}", if s.slack.is_some() { "on" } else { "off" });
     println!("  email              {}", if s.smtp.is_some() { "on" } else { "off" });
     println!("  AI journal         {}", if s.ai.is_some() { "model" } else { "template" });
+    print_risk(&s.risk);
     let secrets = KEYS.iter().filter(|k| is_secret(k.name)).count();
     println!("  ({secrets} secret keys are never printed)");
     0
+}
+
+/// Prints the effective risk limits, one `RISK_*` key a line (`off` when unset).
+fn print_risk(risk: &RiskSettings) {
+    let g = &risk.guardrails;
+    let krw = |v: Option<Decimal>| v.map_or_else(|| "off".to_owned(), |d| format!("{d} KRW"));
+    let count = |v: Option<String>| v.unwrap_or_else(|| "off".to_owned());
+    let daily = match risk.kill_switch_daily_loss {
+        Some(l) => format!(
+            "{} KRW (kill switch: blocks new risk, trips STOP; {})",
+            l.max_loss,
+            if l.include_unrealized { "realized + unrealized P&L" } else { "realized P&L only" }
+        ),
+        None => "off".to_owned(),
+    };
+    let position = match g.symbol_exposure {
+        Some(ExposureLimit::Value(v)) => Some(v),
+        Some(ExposureLimit::Quantity(_)) | None => None,
+    };
+    println!("  risk limits");
+    println!("    RISK_DAILY_LOSS_KRW          {daily}");
+    println!("    RISK_MAX_ORDER_VALUE_KRW     {}", krw(g.max_order_value));
+    println!("    RISK_MAX_POSITION_VALUE_KRW  {}", krw(position));
+    println!("    RISK_MAX_GROSS_EXPOSURE_KRW  {}", krw(g.max_gross_exposure));
+    println!("    RISK_MAX_OPEN_POSITIONS      {}", count(g.max_open_positions.map(|n| n.to_string())));
+    println!("    RISK_MAX_ORDERS_PER_DAY      {}", count(g.max_orders_per_day.map(|n| n.to_string())));
 }
 
 fn db_kind(url: &str) -> String {

@@ -73,7 +73,15 @@ pub(crate) fn stages_config(loaded: &Loaded, args: &RunArgs) -> Result<StagesCon
         args.symbols.iter().map(Symbol::new).collect::<Result<Vec<_>, _>>().map_err(|e| e.to_string())?;
     let mut cfg = StagesConfig::new(master, args.data_dir.join("master"), symbols);
     cfg.journal_dir = Some(args.data_dir.join("journal"));
+    cfg.risk = loaded.settings.risk.guardrails;
+    cfg.kill_switch.daily_loss = loaded.settings.risk.kill_switch_daily_loss;
     Ok(cfg)
+}
+
+/// Returns the configuration problems that forbid trading: every problem of a `RISK_*` key
+/// (including MODE=LIVE without `RISK_DAILY_LOSS_KRW`). `aegis run` refuses to start on any.
+pub(crate) fn trading_problems(loaded: &Loaded) -> Vec<String> {
+    loaded.problems.iter().filter(|p| p.key().starts_with("RISK_")).map(ToString::to_string).collect()
 }
 
 /// The settings of `aegis run` with every option at its default (what `aegis stage run` uses
@@ -115,6 +123,10 @@ pub(crate) fn build_app(
 
 /// Runs the daemon until SIGTERM or Ctrl-C; 0 after a clean stop.
 pub async fn run(loaded: &Loaded, args: RunArgs) -> i32 {
+    let risk = trading_problems(loaded);
+    if !risk.is_empty() {
+        return fail(super::EXIT_CONFIG, format!("refusing to trade: {}", risk.join("; ")));
+    }
     let db = loaded.problems_for(&["DB_URL"]);
     if !db.is_empty() {
         return fail(super::EXIT_CONFIG, db.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "));

@@ -12,11 +12,12 @@ mod validate;
 use std::path::PathBuf;
 use std::time::Duration;
 
-pub use keys::{KEYS, Key, is_secret};
+pub use keys::{KEYS, Key, Kind, Range, is_secret};
 pub use secret::Secret;
 pub use sources::{RawConfig, Sources};
 pub use validate::ConfigProblem;
 
+use crate::domain::risk::{DailyLossLimit, RiskConfig};
 use crate::domain::{AccountNo, Mode};
 
 /// Log output format.
@@ -120,6 +121,17 @@ pub struct AiSettings {
     pub timeout: Duration,
 }
 
+/// Operator risk limits (the `RISK_*` keys).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RiskSettings {
+    /// Pre-trade guardrails (`StagesConfig::risk`): daily loss, value per order, per-instrument
+    /// value, gross exposure, open positions, orders per day.
+    pub guardrails: RiskConfig,
+    /// The kill switch's daily loss limit (`KillSwitchConfig::daily_loss`): the same
+    /// `RISK_DAILY_LOSS_KRW` that blocks new risk also trips STOP mode.
+    pub kill_switch_daily_loss: Option<DailyLossLimit>,
+}
+
 /// Every setting of aegis.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -137,6 +149,8 @@ pub struct Settings {
     pub smtp: Option<SmtpSettings>,
     /// AI provider, when configured.
     pub ai: Option<AiSettings>,
+    /// Operator risk limits.
+    pub risk: RiskSettings,
 }
 
 /// The outcome of loading: the settings that could be built and every problem found.

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use super::keys::{KEYS, find};
+use super::keys::{KEYS, Key, Kind, find};
 use super::validate::ConfigProblem;
 
 /// Where configuration comes from.
@@ -122,27 +122,69 @@ fn read_toml(path: &Path, explicit: bool, raw: &mut RawConfig) {
     }
     for (name, shown, value) in flat {
         let key = name.to_ascii_uppercase();
-        if find(&key).is_none() {
+        let Some(known) = find(&key) else {
             raw.problems.push(ConfigProblem::UnknownKey { key: shown, source: path.display().to_string() });
             continue;
-        }
-        let text = match value {
-            toml::Value::String(s) => s,
-            toml::Value::Integer(i) => i.to_string(),
-            toml::Value::Float(f) => f.to_string(),
-            toml::Value::Boolean(b) => b.to_string(),
-            toml::Value::Array(items) => items
-                .iter()
-                .map(|i| match i {
-                    toml::Value::String(s) => s.clone(),
-                    other => other.to_string(),
-                })
-                .collect::<Vec<_>>()
-                .join(","),
-            other => other.to_string(),
         };
-        raw.set(&key, text, "aegis.toml");
+        // Every value is checked here, whatever a later layer sets: a wrong one is reported
+        // against the file and not used.
+        match toml_text(known, value) {
+            Ok(text) => raw.set(&key, text, "aegis.toml"),
+            Err(reason) => raw.problems.push(ConfigProblem::FileValue {
+                key: known.name,
+                path: path.display().to_string(),
+                shown,
+                reason,
+            }),
+        }
     }
+}
+
+/// Names a TOML value's type for messages (never its content: it may be a secret).
+fn toml_type(v: &toml::Value) -> &'static str {
+    match v {
+        toml::Value::String(_) => "a string",
+        toml::Value::Integer(_) => "an integer",
+        toml::Value::Float(_) => "a float",
+        toml::Value::Boolean(_) => "a boolean",
+        toml::Value::Datetime(_) => "a date-time",
+        toml::Value::Array(_) => "an array",
+        toml::Value::Table(_) => "a table",
+    }
+}
+
+/// Turns a TOML value into the key's textual value when its TOML type and its content fit the
+/// key's [`Kind`]: text keys take strings only, numbers and booleans take their TOML type or a
+/// string that parses, lists take an array of strings or a comma-separated string.
+fn toml_text(key: &Key, value: toml::Value) -> Result<String, String> {
+    use toml::Value as V;
+    let wrong = |v: &V| format!("expected {}, got {}", key.kind.expected(), toml_type(v));
+    let text = match (key.kind, value) {
+        // A blank string is "unset", as in `.env`.
+        (_, V::String(s)) if s.trim().is_empty() => return Ok(s),
+        (_, V::String(s)) => s,
+        (Kind::Bool, V::Boolean(b)) => b.to_string(),
+        (Kind::Int(_) | Kind::Decimal(_), V::Integer(i)) => i.to_string(),
+        (Kind::Decimal(_), V::Float(f)) if f.is_finite() => f.to_string(),
+        (Kind::List, V::Array(items)) => {
+            let mut parts = Vec::with_capacity(items.len());
+            for item in &items {
+                match item {
+                    V::String(s) => parts.push(s.clone()),
+                    other => {
+                        return Err(format!(
+                            "expected a list of strings, got {} in the list",
+                            toml_type(other)
+                        ));
+                    }
+                }
+            }
+            parts.join(",")
+        }
+        (_, other) => return Err(wrong(&other)),
+    };
+    key.check(&text)?;
+    Ok(text)
 }
 
 fn read_env_file(path: &Path, explicit: bool, raw: &mut RawConfig) {
@@ -157,8 +199,18 @@ fn read_env_file(path: &Path, explicit: bool, raw: &mut RawConfig) {
     };
     for item in iter {
         match item {
-            Ok((k, v)) if find(&k).is_some() => raw.set(&k, v, ".env"),
-            Ok(_) => {}
+            Ok((k, v)) => match find(&k).map(|key| (key, key.check(&v))) {
+                // Blank is "unset"; a wrong value is reported against the file and not used.
+                Some(_) if v.trim().is_empty() => raw.set(&k, v, ".env"),
+                Some((_, Ok(()))) => raw.set(&k, v, ".env"),
+                Some((key, Err(reason))) => raw.problems.push(ConfigProblem::FileValue {
+                    key: key.name,
+                    path: path.display().to_string(),
+                    shown: k,
+                    reason,
+                }),
+                None => {}
+            },
             Err(e) => raw
                 .problems
                 .push(ConfigProblem::File { path: path.display().to_string(), reason: env_error(&e) }),

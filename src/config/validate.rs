@@ -5,12 +5,25 @@ use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
 
+use rust_decimal::Decimal;
+
+use super::keys::{Key, Range, find};
 use super::sources::RawConfig;
 use super::{
-    AiSettings, KisSettings, Loaded, LogFormat, LogSettings, Secret, Settings, SlackSettings, SmtpSettings,
-    SmtpTls, default_urls,
+    AiSettings, KisSettings, Loaded, LogFormat, LogSettings, RiskSettings, Secret, Settings, SlackSettings,
+    SmtpSettings, SmtpTls, default_urls,
 };
+use crate::domain::risk::{DEFAULT_MAX_ORDERS_PER_DAY, DailyLossLimit, ExposureLimit, RiskConfig};
 use crate::domain::{AccountNo, Mode};
+
+/// What `aegis config check` says when MODE=LIVE has no daily loss limit.
+pub(super) const LIVE_NEEDS_DAILY_LOSS: &str =
+    "MODE=LIVE requires a daily loss limit (the kill switch); set RISK_DAILY_LOSS_KRW";
+
+/// `KIS_RATE_LIMIT_PER_SEC` against a loopback host (`aegis sim`), which is not bound by KIS's
+/// 20 calls/s.
+const SIM_RATE_RANGE: Range =
+    Range { min: 1, max: 10_000, unit: "calls per second against a loopback simulator" };
 
 /// One configuration problem. Its text never contains a secret value.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,6 +49,18 @@ pub enum ConfigProblem {
         /// The file.
         source: String,
     },
+    /// A value in a configuration file (`aegis.toml`, `.env`) has the wrong type or is out of
+    /// range; reported even when a later layer overrides it.
+    FileValue {
+        /// The key.
+        key: &'static str,
+        /// The file.
+        path: String,
+        /// The key as written in the file (`[kis] app_key`).
+        shown: String,
+        /// What is wrong (no secret value).
+        reason: String,
+    },
     /// A configuration file could not be read or parsed.
     File {
         /// The file.
@@ -49,7 +74,7 @@ impl ConfigProblem {
     /// Returns the key concerned (`""` for file-level problems).
     pub fn key(&self) -> &str {
         match self {
-            Self::Missing { key, .. } | Self::Invalid { key, .. } => key,
+            Self::Missing { key, .. } | Self::Invalid { key, .. } | Self::FileValue { key, .. } => key,
             Self::UnknownKey { .. } | Self::File { .. } => "",
         }
     }
@@ -61,6 +86,9 @@ impl fmt::Display for ConfigProblem {
             Self::Missing { key, why } => write!(f, "{key}: missing ({why})"),
             Self::Invalid { key, reason } => write!(f, "{key}: {reason}"),
             Self::UnknownKey { key, source } => write!(f, "{source}: unknown key `{key}`"),
+            Self::FileValue { key, path, shown, reason } => {
+                write!(f, "{key}: {reason} (`{shown}` in {path})")
+            }
             Self::File { path, reason } => write!(f, "{path}: {reason}"),
         }
     }
@@ -80,8 +108,16 @@ impl Ctx<'_> {
         self.problems.push(ConfigProblem::Invalid { key, reason: reason.into() });
     }
 
+    /// Reports a missing key, unless the key already has a problem (e.g. a wrong value in
+    /// `aegis.toml` that was therefore not used).
     fn missing(&mut self, key: &'static str, why: &'static str) {
-        self.problems.push(ConfigProblem::Missing { key, why });
+        if !self.has_problem(key) {
+            self.problems.push(ConfigProblem::Missing { key, why });
+        }
+    }
+
+    fn has_problem(&self, key: &str) -> bool {
+        self.problems.iter().any(|p| p.key() == key)
     }
 
     fn parse<T: FromStr>(&mut self, key: &'static str, default: T, what: &str) -> T {
@@ -97,16 +133,39 @@ impl Ctx<'_> {
         }
     }
 
-    fn bool(&mut self, key: &'static str, default: bool) -> bool {
-        match self.get(key).map(str::to_ascii_lowercase).as_deref() {
-            None => default,
-            Some("true" | "1" | "yes" | "on") => true,
-            Some("false" | "0" | "no" | "off") => false,
-            Some(v) => {
-                self.invalid(key, format!("`{v}` is not a boolean (true/false)"));
-                default
+    /// Parses a value with the key's own parser from the key table (type and range), reporting a
+    /// problem and returning `None` when it is wrong.
+    fn typed<T>(
+        &mut self,
+        key: &'static str,
+        parse: impl FnOnce(&Key, &str) -> Result<T, String>,
+    ) -> Option<T> {
+        let v = self.get(key)?;
+        let Some(k) = find(key) else {
+            self.invalid(key, "not in the key table");
+            return None;
+        };
+        match parse(k, v) {
+            Ok(x) => Some(x),
+            Err(reason) => {
+                self.invalid(key, reason);
+                None
             }
         }
+    }
+
+    /// A whole-number key within its range; `fallback` when unset or wrong.
+    fn int(&mut self, key: &'static str, fallback: u64) -> u64 {
+        self.typed(key, Key::int_value).unwrap_or(fallback)
+    }
+
+    /// A decimal key within its range; `None` when unset or wrong.
+    fn decimal(&mut self, key: &'static str) -> Option<Decimal> {
+        self.typed(key, Key::decimal_value)
+    }
+
+    fn bool(&mut self, key: &'static str, default: bool) -> bool {
+        self.typed(key, Key::bool_value).unwrap_or(default)
     }
 
     fn secret_with_len(&mut self, key: &'static str, len: usize) -> Option<Secret> {
@@ -208,19 +267,18 @@ pub(super) fn build(raw: &RawConfig) -> Loaded {
         c.invalid("KIS_CUSTTYPE", "must be P (individual) or B (corporate)");
     }
     let hashkey = c.bool("KIS_HASHKEY", true);
-    let timeout_secs: u64 = c.parse("KIS_TIMEOUT_SECS", 5, "a number of seconds");
-    if timeout_secs == 0 {
-        c.invalid("KIS_TIMEOUT_SECS", "must be at least 1");
-    }
-    let default_rate = match mode {
+    let timeout_secs = c.int("KIS_TIMEOUT_SECS", 5);
+    let default_rate: u64 = match mode {
         Mode::Live => 20,
         Mode::Paper => 2,
     };
-    let rate_limit_per_sec: u32 = c.parse("KIS_RATE_LIMIT_PER_SEC", default_rate, "a whole number");
-    if rate_limit_per_sec == 0 {
-        c.invalid("KIS_RATE_LIMIT_PER_SEC", "must be at least 1");
-    }
-    let ahead_mins: u64 = c.parse("KIS_TOKEN_REFRESH_AHEAD_MINS", 30, "a number of minutes");
+    // KIS allows 20 calls/s on a live app key; a loopback host is the simulator, which takes more.
+    let rate_limit_per_sec = if is_loopback(&rest_base_url) {
+        c.typed("KIS_RATE_LIMIT_PER_SEC", |k, v| k.int_in(v, SIM_RATE_RANGE)).unwrap_or(default_rate)
+    } else {
+        c.int("KIS_RATE_LIMIT_PER_SEC", default_rate)
+    };
+    let ahead_mins = c.int("KIS_TOKEN_REFRESH_AHEAD_MINS", 30);
 
     let db_url = c.get("DB_URL").unwrap_or("sqlite://./aegis.db?mode=rwc").to_owned();
     let db_ok = ["sqlite:", "postgres://", "postgresql://"].iter().any(|p| db_url.starts_with(p));
@@ -245,6 +303,7 @@ pub(super) fn build(raw: &RawConfig) -> Loaded {
     let slack = build_slack(&mut c);
     let smtp = build_smtp(&mut c);
     let ai = build_ai(&mut c);
+    let risk = build_risk(&mut c, mode);
 
     let settings = Settings {
         mode,
@@ -257,15 +316,16 @@ pub(super) fn build(raw: &RawConfig) -> Loaded {
             ws_url,
             custtype,
             hashkey,
-            timeout: Duration::from_secs(timeout_secs.max(1)),
-            rate_limit_per_sec: rate_limit_per_sec.max(1),
-            token_refresh_ahead: Duration::from_secs(ahead_mins * 60),
+            timeout: Duration::from_secs(timeout_secs),
+            rate_limit_per_sec: u32::try_from(rate_limit_per_sec).unwrap_or(u32::MAX),
+            token_refresh_ahead: Duration::from_secs(ahead_mins.saturating_mul(60)),
         },
         db_url: Secret::new(db_url),
         log,
         slack,
         smtp,
         ai,
+        risk,
     };
     Loaded { settings, problems: c.problems }
 }
@@ -296,7 +356,7 @@ fn build_slack(c: &mut Ctx<'_>) -> Option<SlackSettings> {
 
 fn build_smtp(c: &mut Ctx<'_>) -> Option<SmtpSettings> {
     let host = c.get("SMTP_HOST").map(str::to_owned)?;
-    let port: u16 = c.parse("SMTP_PORT", 587, "a port number");
+    let port = u16::try_from(c.int("SMTP_PORT", 587)).unwrap_or(587);
     let tls = match c.get("SMTP_TLS").map(str::to_ascii_lowercase).as_deref() {
         None | Some("starttls") => SmtpTls::StartTls,
         Some("tls") => SmtpTls::Tls,
@@ -337,7 +397,7 @@ fn build_smtp(c: &mut Ctx<'_>) -> Option<SmtpSettings> {
 
 fn build_ai(c: &mut Ctx<'_>) -> Option<AiSettings> {
     let any = ["AI_API_BASE", "AI_API_KEY", "AI_MODEL"].iter().any(|k| c.get(k).is_some());
-    let timeout: u64 = c.parse("AI_TIMEOUT_SECS", 60, "a number of seconds");
+    let timeout = c.int("AI_TIMEOUT_SECS", 60);
     if !any {
         return None;
     }
@@ -350,7 +410,33 @@ fn build_ai(c: &mut Ctx<'_>) -> Option<AiSettings> {
     }
     let api_base = c.url("AI_API_BASE", "http://127.0.0.1/", &["https", "http"]);
     let api_key = c.get("AI_API_KEY").map(Secret::new);
-    Some(AiSettings { api_base, api_key, model: model?, timeout: Duration::from_secs(timeout.max(1)) })
+    Some(AiSettings { api_base, api_key, model: model?, timeout: Duration::from_secs(timeout) })
+}
+
+/// Builds the operator risk limits (`RISK_*`). MODE=LIVE without a daily loss limit is a problem:
+/// the limit is the kill switch.
+fn build_risk(c: &mut Ctx<'_>, mode: Mode) -> RiskSettings {
+    let include_unrealized = c.bool("RISK_DAILY_LOSS_INCLUDE_UNREALIZED", true);
+    let daily_loss = c.decimal("RISK_DAILY_LOSS_KRW").map(|max_loss| DailyLossLimit {
+        max_loss,
+        include_unrealized,
+        block_reducing: false,
+    });
+    if mode == Mode::Live && daily_loss.is_none() && !c.has_problem("RISK_DAILY_LOSS_KRW") {
+        c.invalid("RISK_DAILY_LOSS_KRW", LIVE_NEEDS_DAILY_LOSS);
+    }
+    let max_orders = c.int("RISK_MAX_ORDERS_PER_DAY", DEFAULT_MAX_ORDERS_PER_DAY.into());
+    let guardrails = RiskConfig {
+        daily_loss,
+        symbol_exposure: c.decimal("RISK_MAX_POSITION_VALUE_KRW").map(ExposureLimit::Value),
+        max_open_positions: c
+            .typed("RISK_MAX_OPEN_POSITIONS", Key::int_value)
+            .map(|n| usize::try_from(n).unwrap_or(usize::MAX)),
+        max_order_value: c.decimal("RISK_MAX_ORDER_VALUE_KRW"),
+        max_orders_per_day: Some(u32::try_from(max_orders).unwrap_or(DEFAULT_MAX_ORDERS_PER_DAY)),
+        max_gross_exposure: c.decimal("RISK_MAX_GROSS_EXPOSURE_KRW"),
+    };
+    RiskSettings { guardrails, kill_switch_daily_loss: daily_loss }
 }
 
 #[cfg(test)]
@@ -440,6 +526,208 @@ mod tests {
         env.push(("KIS_WS_URL", "ws://127.0.0.1:8080/tryitout".to_owned()));
         let pairs: Vec<_> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
         assert!(load(&sources(&pairs)).problems.is_empty());
+    }
+
+    fn pairs<'a>(env: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
+        env.iter().map(|(k, v)| (*k, v.as_str())).collect()
+    }
+
+    fn with(extra: &[(&'static str, &str)]) -> Loaded {
+        let mut env = valid_env();
+        env.extend(extra.iter().map(|(k, v)| (*k, (*v).to_owned())));
+        load(&sources(&pairs(&env)))
+    }
+
+    fn texts(loaded: &Loaded) -> Vec<String> {
+        loaded.problems.iter().map(ToString::to_string).collect()
+    }
+
+    /// Loads `aegis.toml` with `text` plus the environment `env`.
+    fn with_toml(text: &str, env: &[(&'static str, String)]) -> Loaded {
+        let dir = crate::store::testing::TempDir::new("aegis-config").unwrap();
+        let path = dir.0.join("aegis.toml");
+        std::fs::write(&path, text).unwrap();
+        let mut src = sources(&pairs(env));
+        src.toml_path = Some(path);
+        load(&src)
+    }
+
+    #[test]
+    fn numeric_keys_are_bounded() {
+        let loaded = with(&[("KIS_TOKEN_REFRESH_AHEAD_MINS", "2000")]);
+        assert_eq!(texts(&loaded), ["KIS_TOKEN_REFRESH_AHEAD_MINS: 2000 is out of range (0..=720 minutes)"]);
+        assert_eq!(loaded.settings.kis.token_refresh_ahead, Duration::from_secs(30 * 60));
+        let loaded = with(&[("KIS_TOKEN_REFRESH_AHEAD_MINS", "99999999999999")]);
+        assert_eq!(loaded.problems.len(), 1);
+        assert!(texts(&loaded)[0].contains("out of range (0..=720 minutes)"));
+        let loaded = with(&[("KIS_TOKEN_REFRESH_AHEAD_MINS", "720"), ("KIS_TIMEOUT_SECS", "120")]);
+        assert!(loaded.problems.is_empty(), "{:?}", loaded.problems);
+        assert_eq!(loaded.settings.kis.token_refresh_ahead, Duration::from_secs(720 * 60));
+        for (key, bad) in [
+            ("KIS_TIMEOUT_SECS", "0"),
+            ("KIS_TIMEOUT_SECS", "121"),
+            ("KIS_RATE_LIMIT_PER_SEC", "0"),
+            ("KIS_RATE_LIMIT_PER_SEC", "21"),
+            ("SMTP_PORT", "70000"),
+            ("AI_TIMEOUT_SECS", "0"),
+            ("RISK_MAX_OPEN_POSITIONS", "0"),
+            ("RISK_MAX_ORDERS_PER_DAY", "10001"),
+            ("RISK_MAX_ORDER_VALUE_KRW", "-5"),
+        ] {
+            let loaded =
+                with(&[(key, bad), ("SMTP_HOST", "localhost"), ("SMTP_FROM", "a@b.c"), ("SMTP_TO", "d@e.f")]);
+            let found = texts(&loaded);
+            assert!(
+                found.iter().any(|t| t.starts_with(&format!("{key}: {bad} is out of range ("))),
+                "{key}={bad}: {found:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_simulator_on_loopback_may_take_more_than_twenty_calls_a_second() {
+        let loaded =
+            with(&[("KIS_REST_BASE_URL", "http://127.0.0.1:9000"), ("KIS_RATE_LIMIT_PER_SEC", "200")]);
+        assert!(loaded.problems.is_empty(), "{:?}", loaded.problems);
+        assert_eq!(loaded.settings.kis.rate_limit_per_sec, 200);
+        let loaded = with(&[("KIS_RATE_LIMIT_PER_SEC", "200")]);
+        assert_eq!(texts(&loaded), ["KIS_RATE_LIMIT_PER_SEC: 200 is out of range (1..=20 calls per second)"]);
+    }
+
+    #[test]
+    fn toml_values_are_type_checked_even_when_the_environment_overrides_them() {
+        // The environment sets a valid app key; the file's integer is still a problem.
+        let loaded = with_toml("[kis]\napp_key = 5\n", &valid_env());
+        assert_eq!(loaded.problems.len(), 1, "{:?}", loaded.problems);
+        let text = loaded.problems[0].to_string();
+        assert_eq!(loaded.problems[0].key(), "KIS_APP_KEY");
+        assert!(text.contains("expected text") && text.contains("got an integer"), "{text}");
+        assert!(text.contains("[kis] app_key") && text.contains("aegis.toml"), "{text}");
+        assert!(loaded.settings.kis.app_key.is_some());
+
+        let cases = [
+            ("[kis]\ntimeout_secs = \"abc\"\n", "KIS_TIMEOUT_SECS", "`abc` is not a whole number"),
+            ("[kis]\ntimeout_secs = 2.5\n", "KIS_TIMEOUT_SECS", "got a float"),
+            ("[kis]\ntoken_refresh_ahead_mins = 2000\n", "KIS_TOKEN_REFRESH_AHEAD_MINS", "out of range"),
+            ("[kis]\nhashkey = 1\n", "KIS_HASHKEY", "got an integer"),
+            ("mode = true\n", "MODE", "got a boolean"),
+            ("[smtp]\nto = [\"a@b.c\", 5]\n", "SMTP_TO", "got an integer in the list"),
+            ("[risk]\ndaily_loss_krw = \"abc\"\n", "RISK_DAILY_LOSS_KRW", "is not a number"),
+            ("[risk]\ndaily_loss_krw = [1]\n", "RISK_DAILY_LOSS_KRW", "got an array"),
+        ];
+        let mut env = valid_env();
+        for key in [
+            "KIS_TIMEOUT_SECS",
+            "KIS_TOKEN_REFRESH_AHEAD_MINS",
+            "KIS_HASHKEY",
+            "SMTP_TO",
+            "RISK_DAILY_LOSS_KRW",
+        ] {
+            env.push((key, String::new()));
+        }
+        env.push(("KIS_TIMEOUT_SECS", "5".to_owned()));
+        for (toml, key, what) in cases {
+            let loaded = with_toml(toml, &env);
+            let found = texts(&loaded);
+            assert!(
+                loaded.problems.iter().any(|p| p.key() == key && p.to_string().contains(what)),
+                "{toml}: {found:?}"
+            );
+        }
+        // Well-typed values of every kind pass, and decimals take floats, integers and strings.
+        let ok = "mode = \"PAPER\"\n[kis]\ntimeout_secs = 7\nhashkey = false\nrate_limit_per_sec = \"3\"\n\
+                  [smtp]\nport = 2525\n[risk]\ndaily_loss_krw = 250000.5\nmax_order_value_krw = 1000000\n\
+                  max_position_value_krw = \"2000000\"\ndaily_loss_include_unrealized = false\n";
+        let loaded = with_toml(ok, &valid_env());
+        assert!(loaded.problems.is_empty(), "{:?}", loaded.problems);
+        assert_eq!(loaded.settings.kis.timeout, Duration::from_secs(7));
+        assert!(!loaded.settings.kis.hashkey);
+        let loss = loaded.settings.risk.kill_switch_daily_loss.unwrap();
+        assert_eq!(loss.max_loss, Decimal::new(2_500_005, 1));
+        assert!(!loss.include_unrealized);
+    }
+
+    #[test]
+    fn wrong_secret_values_in_files_are_never_printed() {
+        let loaded = with_toml("[kis]\napp_secret = [\"hunter2-very-secret\"]\n", &valid_env());
+        let all = texts(&loaded).join("\n");
+        assert!(all.contains("KIS_APP_SECRET") && !all.contains("hunter2"), "{all}");
+        // A wrong file value of a required key is one problem, not also "missing".
+        let env: Vec<_> = valid_env().into_iter().filter(|(k, _)| *k != "KIS_APP_KEY").collect();
+        let loaded = with_toml("[kis]\napp_key = 1234\n", &env);
+        assert_eq!(loaded.problems.iter().map(ConfigProblem::key).collect::<Vec<_>>(), ["KIS_APP_KEY"]);
+        assert!(!texts(&loaded)[0].contains("1234"));
+    }
+
+    #[test]
+    fn env_file_values_are_checked_even_when_the_environment_overrides_them() {
+        let dir = crate::store::testing::TempDir::new("aegis-config").unwrap();
+        let path = dir.0.join(".env");
+        std::fs::write(&path, "KIS_TOKEN_REFRESH_AHEAD_MINS=2000\nKIS_RATE_LIMIT_PER_SEC=\n").unwrap();
+        let mut env = valid_env();
+        env.push(("KIS_TOKEN_REFRESH_AHEAD_MINS", "10".to_owned()));
+        let mut src = sources(&pairs(&env));
+        src.env_file = Some(path);
+        let loaded = load(&src);
+        assert_eq!(loaded.problems.len(), 1, "{:?}", loaded.problems);
+        assert_eq!(loaded.problems[0].key(), "KIS_TOKEN_REFRESH_AHEAD_MINS");
+        assert!(loaded.problems[0].to_string().contains(".env"));
+        assert_eq!(loaded.settings.kis.token_refresh_ahead, Duration::from_secs(600));
+    }
+
+    #[test]
+    fn risk_limits_parse_into_guardrails_and_the_kill_switch() {
+        let loaded = with(&[
+            ("RISK_DAILY_LOSS_KRW", "300000"),
+            ("RISK_MAX_ORDER_VALUE_KRW", "1000000"),
+            ("RISK_MAX_POSITION_VALUE_KRW", "5000000"),
+            ("RISK_MAX_GROSS_EXPOSURE_KRW", "20000000"),
+            ("RISK_MAX_OPEN_POSITIONS", "5"),
+            ("RISK_MAX_ORDERS_PER_DAY", "50"),
+        ]);
+        assert!(loaded.problems.is_empty(), "{:?}", loaded.problems);
+        let r = loaded.settings.risk;
+        let loss = DailyLossLimit {
+            max_loss: Decimal::from(300_000),
+            include_unrealized: true,
+            block_reducing: false,
+        };
+        assert_eq!(r.kill_switch_daily_loss, Some(loss));
+        assert_eq!(
+            r.guardrails,
+            RiskConfig {
+                daily_loss: Some(loss),
+                symbol_exposure: Some(ExposureLimit::Value(Decimal::from(5_000_000))),
+                max_open_positions: Some(5),
+                max_order_value: Some(Decimal::from(1_000_000)),
+                max_orders_per_day: Some(50),
+                max_gross_exposure: Some(Decimal::from(20_000_000)),
+            }
+        );
+        // Defaults: only the orders-per-day cap.
+        let r = with(&[]).settings.risk;
+        assert_eq!(r.kill_switch_daily_loss, None);
+        let default_cap =
+            RiskConfig { max_orders_per_day: Some(DEFAULT_MAX_ORDERS_PER_DAY), ..RiskConfig::default() };
+        assert_eq!(r.guardrails, default_cap);
+        let loaded =
+            with(&[("RISK_DAILY_LOSS_KRW", "abc"), ("RISK_DAILY_LOSS_INCLUDE_UNREALIZED", "perhaps")]);
+        let keys: Vec<_> = loaded.problems.iter().map(ConfigProblem::key).collect();
+        assert_eq!(keys, ["RISK_DAILY_LOSS_INCLUDE_UNREALIZED", "RISK_DAILY_LOSS_KRW"]);
+    }
+
+    #[test]
+    fn live_without_a_daily_loss_limit_is_refused() {
+        let loaded = with(&[("MODE", "LIVE")]);
+        assert_eq!(texts(&loaded), [format!("RISK_DAILY_LOSS_KRW: {LIVE_NEEDS_DAILY_LOSS}")]);
+        assert!(with(&[("MODE", "LIVE"), ("RISK_DAILY_LOSS_KRW", "500000")]).problems.is_empty());
+        // A malformed limit is reported once, as malformed.
+        let loaded = with(&[("MODE", "LIVE"), ("RISK_DAILY_LOSS_KRW", "lots")]);
+        assert_eq!(
+            texts(&loaded),
+            ["RISK_DAILY_LOSS_KRW: `lots` is not a number (1..=1_000_000_000_000 KRW)"]
+        );
+        assert!(with(&[("MODE", "PAPER")]).problems.is_empty());
     }
 
     #[test]

@@ -1,5 +1,6 @@
-//! The `aegis` binary end to end: `config check` exit codes and messages, `db migrate` /
-//! `db status`, and no secret in any output or log file of a run with known secrets.
+//! The `aegis` binary end to end: `config check` exit codes and messages (ranges, value types,
+//! risk limits), `aegis run` refusing to trade without them, `db migrate` / `db status`, and no
+//! secret in any output or log file of a run with known secrets.
 
 use crate::support::bin;
 use crate::support::db::{self, TempDir};
@@ -118,4 +119,115 @@ fn bad_db_url_is_a_config_error() {
     let all = bin::text(&out);
     assert_eq!(out.status.code(), Some(2), "{all}");
     assert!(!all.contains("topsecretpw"), "{all}");
+}
+
+/// A valid PAPER configuration in the environment, plus `extra` (a later pair wins).
+fn valid_env(extra: &[(&'static str, &'static str)]) -> Vec<(&'static str, String)> {
+    let mut env = vec![
+        ("MODE", "PAPER".to_owned()),
+        ("KIS_APP_KEY", APP_KEY.to_owned()),
+        ("KIS_APP_SECRET", app_secret()),
+        ("KIS_ACCOUNT", ACCOUNT.to_owned()),
+        ("KIS_HTS_ID", "trader01".to_owned()),
+    ];
+    env.extend(extra.iter().map(|(k, v)| (*k, (*v).to_owned())));
+    env
+}
+
+fn config_check(extra: &[(&'static str, &'static str)]) -> (Option<i32>, String, String) {
+    let dir = TempDir::new("aegis-cli").unwrap();
+    let out = bin::run_in(&dir.0, &["config", "check"], valid_env(extra));
+    (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned(), bin::text(&out))
+}
+
+#[test]
+fn config_check_reports_a_malformed_risk_limit() {
+    let (code, stderr, all) = config_check(&[("RISK_DAILY_LOSS_KRW", "abc")]);
+    assert_eq!(code, Some(2), "{all}");
+    assert!(stderr.contains("RISK_DAILY_LOSS_KRW: `abc` is not a number"), "{all}");
+}
+
+#[test]
+fn config_check_reports_an_out_of_range_token_lead() {
+    for lead in ["2000", "99999999999999"] {
+        let (code, stderr, all) = config_check(&[("KIS_TOKEN_REFRESH_AHEAD_MINS", lead)]);
+        assert_eq!(code, Some(2), "{lead}: {all}");
+        let expected = format!("KIS_TOKEN_REFRESH_AHEAD_MINS: {lead} is out of range (0..=720 minutes)");
+        assert!(stderr.contains(&expected), "{all}");
+    }
+}
+
+#[test]
+fn config_check_refuses_live_without_a_daily_loss_limit() {
+    let (code, stderr, all) = config_check(&[("MODE", "LIVE")]);
+    assert_eq!(code, Some(2), "{all}");
+    assert!(
+        stderr.contains(
+            "RISK_DAILY_LOSS_KRW: MODE=LIVE requires a daily loss limit (the kill switch); set RISK_DAILY_LOSS_KRW"
+        ),
+        "{all}"
+    );
+    let (code, _, all) = config_check(&[("MODE", "LIVE"), ("RISK_DAILY_LOSS_KRW", "500000")]);
+    assert_eq!(code, Some(0), "{all}");
+}
+
+#[test]
+fn config_check_prints_valid_risk_limits() {
+    let (code, _, all) = config_check(&[
+        ("RISK_DAILY_LOSS_KRW", "300000"),
+        ("RISK_DAILY_LOSS_INCLUDE_UNREALIZED", "false"),
+        ("RISK_MAX_ORDER_VALUE_KRW", "1000000"),
+        ("RISK_MAX_POSITION_VALUE_KRW", "5000000"),
+        ("RISK_MAX_GROSS_EXPOSURE_KRW", "20000000"),
+        ("RISK_MAX_OPEN_POSITIONS", "5"),
+        ("RISK_MAX_ORDERS_PER_DAY", "50"),
+    ]);
+    assert_eq!(code, Some(0), "{all}");
+    for line in [
+        "RISK_DAILY_LOSS_KRW          300000 KRW (kill switch",
+        "realized P&L only",
+        "RISK_MAX_ORDER_VALUE_KRW     1000000 KRW",
+        "RISK_MAX_POSITION_VALUE_KRW  5000000 KRW",
+        "RISK_MAX_GROSS_EXPOSURE_KRW  20000000 KRW",
+        "RISK_MAX_OPEN_POSITIONS      5",
+        "RISK_MAX_ORDERS_PER_DAY      50",
+    ] {
+        assert!(all.contains(line), "{line} not printed:\n{all}");
+    }
+    // Unset limits are shown as off; the orders-per-day cap has its default.
+    let (code, _, all) = config_check(&[]);
+    assert_eq!(code, Some(0), "{all}");
+    assert!(all.contains("RISK_DAILY_LOSS_KRW          off"), "{all}");
+    assert!(all.contains("RISK_MAX_ORDERS_PER_DAY      200"), "{all}");
+}
+
+#[test]
+fn toml_value_of_the_wrong_type_is_reported_although_the_environment_overrides_it() {
+    let dir = TempDir::new("aegis-cli").unwrap();
+    std::fs::write(dir.0.join("aegis.toml"), "[kis]\napp_key = 5\n[risk]\nmax_open_positions = 2.5\n")
+        .unwrap();
+    let out = bin::run_in(&dir.0, &["config", "check"], valid_env(&[]));
+    let all = bin::text(&out);
+    assert_eq!(out.status.code(), Some(2), "{all}");
+    assert!(all.contains("KIS_APP_KEY: expected text (a quoted string), got an integer"), "{all}");
+    assert!(all.contains("[kis] app_key") && all.contains("aegis.toml"), "{all}");
+    assert!(all.contains("RISK_MAX_OPEN_POSITIONS: expected a whole number"), "{all}");
+    assert!(!all.contains(APP_KEY), "{all}");
+}
+
+#[test]
+fn run_refuses_to_trade_without_the_risk_limits() {
+    let dir = TempDir::new("aegis-cli").unwrap();
+    let db = format!("sqlite://{}?mode=rwc", dir.0.join("r.db").display());
+    for (mode, loss, expected) in [
+        ("LIVE", "", "RISK_DAILY_LOSS_KRW: MODE=LIVE requires a daily loss limit"),
+        ("PAPER", "-1", "RISK_DAILY_LOSS_KRW: -1 is out of range"),
+    ] {
+        let mut env = valid_env(&[("MODE", mode), ("RISK_DAILY_LOSS_KRW", loss)]);
+        env.push(("DB_URL", db.clone()));
+        let out = bin::run_in(&dir.0, &["run"], env);
+        let all = bin::text(&out);
+        assert_eq!(out.status.code(), Some(2), "{mode}: {all}");
+        assert!(all.contains("refusing to trade") && all.contains(expected), "{mode}: {all}");
+    }
 }
