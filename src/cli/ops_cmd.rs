@@ -287,6 +287,13 @@ async fn stage(loaded: &Loaded, store: &Store, cmd: StageCommand) -> i32 {
         }
         Err(e) => return fail(e),
     }
+    // Running the stage here trades like the daemon: the same refusal on risk settings.
+    let risk = super::run_cmd::trading_problems(loaded);
+    if !risk.is_empty() && crate::app::kis_config(&loaded.settings).is_ok() {
+        let _ = keeper.release().await;
+        eprintln!("error: refusing to trade: {}", risk.join("; "));
+        return super::EXIT_CONFIG;
+    }
     let heartbeat = keeper.keep();
     let calendar = match load_calendar() {
         Ok(c) => Arc::new(c),

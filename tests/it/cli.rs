@@ -225,9 +225,12 @@ fn run_refuses_to_trade_without_the_risk_limits() {
     ] {
         let mut env = valid_env(&[("MODE", mode), ("RISK_DAILY_LOSS_KRW", loss)]);
         env.push(("DB_URL", db.clone()));
-        let out = bin::run_in(&dir.0, &["run"], env);
-        let all = bin::text(&out);
-        assert_eq!(out.status.code(), Some(2), "{mode}: {all}");
-        assert!(all.contains("refusing to trade") && all.contains(expected), "{mode}: {all}");
+        // The daemon, and a stage run by hand (which trades the same way), both refuse.
+        for args in [&["run"][..], &["stage", "run", "intraday", "--date", "2026-11-23"]] {
+            let out = bin::run_in(&dir.0, args, env.clone());
+            let all = bin::text(&out);
+            assert_eq!(out.status.code(), Some(2), "{mode} {args:?}: {all}");
+            assert!(all.contains("refusing to trade") && all.contains(expected), "{mode} {args:?}: {all}");
+        }
     }
 }
