@@ -15,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::verify::{SimComparison, compare_with_sim};
 use super::{App, AppOptions, SimTimeClock};
-use crate::config::{Loaded, Secret, Sources};
+use crate::config::{ConfigProblem, Loaded, Secret, Sources};
 use crate::domain::calendar::{KST, KrxCalendar};
 use crate::domain::stage::{StageName, StageStatus};
 use crate::domain::{AccountNo, Mode, Symbol};
@@ -171,7 +171,9 @@ fn demo_loaded(
     db_url: &str,
 ) -> anyhow::Result<Loaded> {
     let mut loaded = crate::config::load(sources);
-    loaded.problems.retain(|p| !DEMO_KEYS.contains(&p.key()));
+    // The demo trades PAPER: a LIVE-only requirement of the user's configuration does not apply.
+    let live_only = |p: &ConfigProblem| matches!(p, ConfigProblem::Invalid { reason, .. } if reason == crate::config::LIVE_NEEDS_DAILY_LOSS);
+    loaded.problems.retain(|p| !DEMO_KEYS.contains(&p.key()) && !live_only(p));
     let s = &mut loaded.settings;
     s.mode = Mode::Paper;
     s.kis.app_key = Some(Secret::new(key));

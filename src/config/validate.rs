@@ -17,7 +17,7 @@ use crate::domain::risk::{DEFAULT_MAX_ORDERS_PER_DAY, DailyLossLimit, ExposureLi
 use crate::domain::{AccountNo, Mode};
 
 /// What `aegis config check` says when MODE=LIVE has no daily loss limit.
-pub(super) const LIVE_NEEDS_DAILY_LOSS: &str =
+pub(crate) const LIVE_NEEDS_DAILY_LOSS: &str =
     "MODE=LIVE requires a daily loss limit (the kill switch); set RISK_DAILY_LOSS_KRW";
 
 /// `KIS_RATE_LIMIT_PER_SEC` against a loopback host (`aegis sim`), which is not bound by KIS's

@@ -12,6 +12,8 @@ async fn demo_runs_a_whole_day_and_exits_zero() {
     cmd.args(["demo", "--speed", "4000", "--no-progress", "--symbols", "005930,247540"])
         .current_dir(&dir.0)
         .env("LOG_LEVEL", "warn")
+        // A configuration made for LIVE (without its daily-loss limit) still runs the PAPER demo.
+        .env("MODE", "LIVE")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true);
