@@ -539,3 +539,66 @@ async fn serve_starts_and_stops_cleanly(t: TestDb) {
     task.await.unwrap().unwrap();
 }
 aegis::storage_test!(serve, serve_starts_and_stops_cleanly);
+
+/// A daemon whose lease is taken over while a stage runs (its heartbeat stalled long enough, here
+/// simulated by expiring the row) cancels the stage at once, announces the loss, and stands by
+/// instead of exiting; when the other holder gives the lease back it leads again under a newer
+/// epoch and resumes the day.
+async fn lease_loss_cancels_the_running_stage(t: TestDb) {
+    let fakes = Fakes::default();
+    fakes.script.lock().unwrap().hang = Some(StageName::Universe);
+    let cancel = CancellationToken::new();
+    let runner = Arc::new(fakes.runner(&t.store, &MemorySink::default(), cancel.clone()));
+    let config = DaemonConfig {
+        poll_interval: Duration::from_millis(20),
+        lease_ttl: Duration::from_millis(600),
+        ..DaemonConfig::default()
+    };
+    let holder = config.fence.holder().to_owned();
+    let fence = config.fence.clone();
+    let (tx, rx) = mpsc::channel(8);
+    let daemon = tokio::spawn(Daemon::new(runner, None, config).run(rx, cancel.clone()));
+    let date = day(TRADE_DAY);
+    let at = KST.with_ymd_and_hms(2026, 11, 19, 9, 0, 0).unwrap();
+    let fire = Fired {
+        trigger: Trigger::Pipeline { name: "pre_market".into(), until: StageName::Universe },
+        trade_date: date,
+        at,
+    };
+    tx.send(fire.clone()).await.unwrap();
+    tokio::time::timeout(Duration::from_secs(20), fakes.hanging.notified()).await.expect("the stage runs");
+    assert_eq!(fence.token().map(|t| t.epoch), Some(1));
+
+    // Another process takes the lease over (as if ours had lapsed).
+    let p = PipelineStore::new(t.store.conn().clone());
+    let later = Utc::now() + chrono::TimeDelta::seconds(5);
+    let other = p
+        .acquire_lease(aegis::pipeline::PIPELINE_LEASE, "other", chrono::TimeDelta::seconds(60), later)
+        .await;
+    assert_eq!(other.unwrap(), Some(2));
+    let store = t.store.clone();
+    wait_for("the stage is interrupted", 20, || {
+        let store = store.clone();
+        async move { rows(&store, date).await.iter().any(|r| r.stage == "universe" && r.status == "FAILED") }
+    })
+    .await;
+    assert_eq!(fence.token(), None, "the fence closed");
+    assert!(!daemon.is_finished(), "the daemon stands by instead of exiting");
+    let alerts = crate::support::db::events_of(&t.store, "alert").await;
+    assert!(alerts.iter().any(|e| e.message.contains("lost the pipeline lease")), "{alerts:?}");
+
+    // The other holder gives the lease back: the daemon leads again (epoch 3) and resumes.
+    fakes.script.lock().unwrap().hang = None;
+    p.release_lease(aegis::pipeline::PIPELINE_LEASE, "other").await.unwrap();
+    tx.send(fire).await.unwrap();
+    wait_for("the daemon leads again and finishes the stage", 20, || {
+        let store = store.clone();
+        async move { rows(&store, date).await.iter().any(|r| r.stage == "universe" && r.status == "SUCCEEDED") }
+    })
+    .await;
+    let led = p.live_lease(aegis::pipeline::PIPELINE_LEASE, Utc::now()).await.unwrap().unwrap();
+    assert_eq!((led.holder.as_str(), led.epoch), (holder.as_str(), 3));
+    cancel.cancel();
+    daemon.await.unwrap().unwrap();
+}
+aegis::storage_test!(lease_loss, lease_loss_cancels_the_running_stage);
