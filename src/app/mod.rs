@@ -127,10 +127,14 @@ impl App {
         let settings = &opts.loaded.settings;
         let (kis, account) = kis_config(settings)?;
         let tokens: Arc<dyn TokenStore> = Arc::new(store.tokens());
-        let broker: Arc<dyn Broker> = Arc::new(
-            KisBroker::new(&kis, &account, tokens.clone(), opts.clock.clone())
-                .map_err(|e| AppError::Broker(e.to_string()))?,
-        );
+        let mut kis_broker = KisBroker::new(&kis, &account, tokens.clone(), opts.clock.clone())
+            .map_err(|e| AppError::Broker(e.to_string()))?;
+        // A store fenced by the pipeline lease gates the broker too: its last check sits right
+        // before an order leaves the process.
+        if let Some(fence) = store.fence() {
+            kis_broker = kis_broker.with_order_gate(fence.clone());
+        }
+        let broker: Arc<dyn Broker> = Arc::new(kis_broker);
         let (fanout, worker) =
             crate::notify::start(&store, settings, opts.console.clone(), opts.worker, cancel.clone())
                 .map_err(|e| AppError::Notify(e.to_string()))?;

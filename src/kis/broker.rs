@@ -59,6 +59,15 @@ impl KisBroker {
             Feed::new(settings, rest.clone(), clock, FeedOutputs { market: market_tx, executions: exec_tx });
         Ok(Self { rest, feed, streams: Mutex::new(Some(BrokerStreams { market, executions })) })
     }
+
+    /// Sends orders, modifies and cancels only while `fence` may act (see
+    /// [`crate::ports::Fence::may_act`]); refused requests fail with [`BrokerError::NotLeader`]
+    /// and never leave the process.
+    #[must_use]
+    pub fn with_order_gate(self, fence: Arc<crate::ports::Fence>) -> Self {
+        self.rest.set_order_gate(fence);
+        self
+    }
 }
 
 impl Broker for KisBroker {
@@ -136,7 +145,7 @@ impl Broker for KisBroker {
     }
 
     fn disconnect(&self) -> BrokerFuture<'_, ()> {
-        Box::pin(self.feed.shutdown())
+        Box::pin(self.feed.close())
     }
 }
 

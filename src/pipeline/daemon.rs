@@ -225,8 +225,8 @@ impl Daemon {
         let mut targets: BTreeMap<NaiveDate, StageName> = BTreeMap::new();
         let mut first = true;
         loop {
-            let previous = self.store.live_lease(PIPELINE_LEASE, Utc::now()).await?;
-            if !keeper.acquire(standby_poll, &cancel).await? {
+            let previous = self.store.live_lease(PIPELINE_LEASE, Utc::now()).await.ok().flatten();
+            if !keeper.acquire(standby_poll, &cancel).await {
                 return Ok(());
             }
             let holder = keeper.holder().to_owned();

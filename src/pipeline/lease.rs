@@ -99,34 +99,42 @@ impl LeaseKeeper {
     /// # Errors
     /// Returns [`StoreError`] when the database fails.
     pub async fn try_acquire(&self) -> Result<bool, StoreError> {
+        let asked = Instant::now();
         match self.store.acquire_lease(self.fence.name(), self.holder(), self.ttl(), Utc::now()).await? {
             Some(epoch) => {
-                self.fence.hold(epoch);
+                self.fence.hold_until(epoch, self.deadline(asked));
                 Ok(true)
             }
             None => Ok(false),
         }
     }
 
+    /// Until when a lease renewed by a request started at `asked` may be acted on: the time to
+    /// live less one renewal interval (room for clock skew between hosts and a late renewal).
+    fn deadline(&self, asked: Instant) -> std::time::Instant {
+        (asked + self.ttl.saturating_sub(self.renew_every)).into_std()
+    }
+
     /// Stands by until the lease is taken (true) or `cancel` fires (false), polling `every`. Says
-    /// once who holds it.
-    ///
-    /// # Errors
-    /// Returns [`StoreError`] when the database fails.
-    pub async fn acquire(&self, every: Duration, cancel: &CancellationToken) -> Result<bool, StoreError> {
+    /// once who holds it; database errors while waiting are logged and retried.
+    pub async fn acquire(&self, every: Duration, cancel: &CancellationToken) -> bool {
         let mut told = false;
         loop {
-            if self.try_acquire().await? {
-                return Ok(true);
-            }
-            if !told {
-                told = true;
-                let other = self.store.live_lease(self.fence.name(), Utc::now()).await?;
-                let other = other.map_or_else(|| "another process".to_owned(), |l| l.holder);
-                tracing::warn!(holder = %self.holder(), %other, "the pipeline lease is held; standing by");
+            match self.try_acquire().await {
+                Ok(true) => return true,
+                Ok(false) if !told => {
+                    told = true;
+                    let other = self.store.live_lease(self.fence.name(), Utc::now()).await.ok().flatten();
+                    let other = other.map_or_else(|| "another process".to_owned(), |l| l.holder);
+                    tracing::warn!(holder = %self.holder(), %other, "the pipeline lease is held; standing by");
+                }
+                Ok(false) => {}
+                // The database is failing over or a stalled holder's transaction still locks the
+                // row: a standby keeps waiting rather than exiting.
+                Err(e) => tracing::warn!(error = %e, "cannot read the pipeline lease; retrying"),
             }
             tokio::select! {
-                () = cancel.cancelled() => return Ok(false),
+                () = cancel.cancelled() => return false,
                 () = tokio::time::sleep(every) => {}
             }
         }
@@ -161,6 +169,7 @@ impl LeaseKeeper {
             {
                 Ok(Some(epoch)) if epoch == held.epoch => {
                     lapses = asked + self.ttl;
+                    self.fence.hold_until(epoch, self.deadline(asked));
                     continue;
                 }
                 Ok(Some(epoch)) => format!(

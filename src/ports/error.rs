@@ -58,6 +58,20 @@ pub enum BrokerError {
         /// What failed.
         message: String,
     },
+    /// Refused before sending: this process no longer holds the pipeline lease (or its hold
+    /// lapsed locally, e.g. after it was frozen), so it may not act on the account.
+    #[error("not sent: {message}")]
+    NotLeader {
+        /// Why.
+        message: String,
+    },
+    /// The broker's one real-time session per app key is held by another connection (a previous
+    /// leader that has not let go yet); it frees when that connection closes.
+    #[error("real-time session in use: {message}")]
+    SessionInUse {
+        /// What the broker said.
+        message: String,
+    },
 }
 
 impl BrokerError {
@@ -66,13 +80,17 @@ impl BrokerError {
     /// `OutcomeUnknown` is not retryable: resending could double an order.
     pub fn is_retryable(&self) -> bool {
         match self {
-            Self::Connection { .. } | Self::RateLimit | Self::CircuitOpen { .. } => true,
+            Self::Connection { .. }
+            | Self::RateLimit
+            | Self::CircuitOpen { .. }
+            | Self::SessionInUse { .. } => true,
             Self::Authentication { .. }
             | Self::Api { .. }
             | Self::Rejected { .. }
             | Self::OutcomeUnknown { .. }
             | Self::Invalid { .. }
-            | Self::Subscription { .. } => false,
+            | Self::Subscription { .. }
+            | Self::NotLeader { .. } => false,
         }
     }
 }
@@ -94,6 +112,8 @@ mod tests {
             (BrokerError::CircuitOpen { group: m() }, true),
             (BrokerError::Invalid { message: m() }, false),
             (BrokerError::Subscription { message: m() }, false),
+            (BrokerError::SessionInUse { message: m() }, true),
+            (BrokerError::NotLeader { message: m() }, false),
         ];
         for (err, retryable) in table {
             assert_eq!(err.is_retryable(), retryable, "{err}");

@@ -144,7 +144,8 @@ pub trait Broker: Send + Sync + fmt::Debug {
     /// Registers a real-time subscription (opening the feed lazily).
     ///
     /// # Errors
-    /// [`BrokerError::Subscription`] when the registration cap is reached or the broker refuses.
+    /// [`BrokerError::Subscription`] when the registration cap is reached or the broker refuses;
+    /// [`BrokerError::SessionInUse`] while another connection holds the app key's session.
     fn subscribe(&self, subscription: Subscription) -> BrokerFuture<'_, ()>;
 
     /// Removes a real-time subscription.
@@ -162,7 +163,8 @@ pub trait Broker: Send + Sync + fmt::Debug {
     /// [`BrokerError::Connection`] when the feed cannot be opened.
     fn connect(&self) -> BrokerFuture<'_, ()>;
 
-    /// Unsubscribes everything and closes the real-time feed.
+    /// Unsubscribes everything and closes the real-time feed, giving the broker's one session per
+    /// app key back; a later subscription opens it again.
     ///
     /// # Errors
     /// Any [`BrokerError`].

@@ -41,6 +41,9 @@ pub struct MigrationState {
     pub applied: bool,
 }
 
+/// How long (ms) PostgreSQL keeps a session that idles inside a transaction.
+const IDLE_IN_TXN_MS: &str = "5000";
+
 /// A handle to the database. A fenced handle ([`Store::with_fence`]) writes orders only while its
 /// process holds the pipeline lease under the epoch it took it with.
 #[derive(Debug, Clone)]
@@ -82,6 +85,12 @@ impl Store {
         let backend = backend_name(url);
         let mut opts = ConnectOptions::new(url.to_owned());
         opts.sqlx_logging(false).max_connections(if backend == "sqlite" { 4 } else { 8 });
+        // A process frozen inside a transaction (a stalled leader) must not hold its locks — the
+        // lease row's `FOR SHARE` among them — past a few seconds: PostgreSQL ends such a session
+        // and rolls it back, so a standby can take the lease over and recover.
+        opts.map_sqlx_postgres_opts(|o| {
+            o.application_name("aegis").options([("idle_in_transaction_session_timeout", IDLE_IN_TXN_MS)])
+        });
         let db = Database::connect(opts)
             .await
             .map_err(|e| StoreError::Connect { backend, reason: strip_credentials(&e.to_string(), url) })?;
@@ -103,6 +112,11 @@ impl Store {
     pub fn with_fence(mut self, fence: std::sync::Arc<crate::ports::Fence>) -> Self {
         self.fence = Some(fence);
         self
+    }
+
+    /// The fence of this handle, if any.
+    pub fn fence(&self) -> Option<&std::sync::Arc<crate::ports::Fence>> {
+        self.fence.as_ref()
     }
 
     /// The token order writes name: `Ok(None)` when unfenced (tests, the demo, tools),

@@ -289,6 +289,7 @@ impl TradingCore {
             }
             Err(
                 e @ (BrokerError::Invalid { .. }
+                | BrokerError::NotLeader { .. }
                 | BrokerError::RateLimit
                 | BrokerError::CircuitOpen { .. }
                 | BrokerError::Authentication { .. }),

@@ -64,6 +64,9 @@ pub struct KisRest {
     hashkey: bool,
     retry: RequestRetry,
     page_delay: Duration,
+    /// When set, an order, modify or cancel request leaves only while this fence may act (checked
+    /// after the rate limiter, right before the request is written).
+    order_gate: std::sync::OnceLock<Arc<crate::ports::Fence>>,
 }
 
 fn wire_qty(qty: Decimal) -> Result<String, BrokerError> {
@@ -136,7 +139,14 @@ impl KisRest {
             hashkey: config.hashkey,
             retry: config.retry,
             page_delay: config.page_delay,
+            order_gate: std::sync::OnceLock::new(),
         })
+    }
+
+    /// Gates every order-changing request on `fence` (set once; later calls are ignored): a
+    /// process that lost the pipeline lease, or was frozen past its local deadline, sends nothing.
+    pub fn set_order_gate(&self, fence: Arc<crate::ports::Fence>) {
+        let _ = self.order_gate.set(fence);
     }
 
     /// Returns the token manager (shared with the real-time feed for approval keys).
@@ -313,6 +323,9 @@ impl KisRest {
                         body: Some(body),
                         hashkey,
                     };
+                    if self.order_gate.get().is_some_and(|f| !f.may_act()) {
+                        return Err(KisHttpError::NotLeader);
+                    }
                     let reply = self.raw.call(req).await?;
                     Ok(models::decode::<Single<OrderOutput>>(reply.body)?.output)
                 }

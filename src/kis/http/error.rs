@@ -58,6 +58,9 @@ pub enum KisHttpError {
     /// The request could not be built (bad configuration or input).
     #[error("invalid request: {0}")]
     Invalid(String),
+    /// An order-changing request was not sent: this process does not hold the pipeline lease.
+    #[error("this process does not lead (the pipeline lease is lost or lapsed); the order was not sent")]
+    NotLeader,
 }
 
 impl KisHttpError {
@@ -136,6 +139,7 @@ impl KisHttpError {
             }
             Self::Api { msg_cd, msg1, .. } => BrokerError::Api { msg_cd, msg1 },
             Self::Decode(m) | Self::Invalid(m) => BrokerError::Invalid { message: m },
+            e @ Self::NotLeader => BrokerError::NotLeader { message: e.to_string() },
         }
     }
 
@@ -173,6 +177,7 @@ mod tests {
             (E::Api { status: 200, msg_cd: "APBK0406".into(), msg1: "x".into() }, false, false),
             (E::Decode("x".into()), false, true),
             (E::Invalid("x".into()), false, false),
+            (E::NotLeader, false, false),
         ];
         for (err, retryable, executed) in table {
             assert_eq!(err.is_retryable(), retryable, "{err}");

@@ -71,11 +71,15 @@ pub struct FeedOutputs {
     pub executions: mpsc::UnboundedSender<ExecutionEvent>,
 }
 
+/// The ack code of a second session on one app key (`OPSP8996 ALREADY IN USE appkey`).
+const SESSION_IN_USE: &str = "OPSP8996";
+
 #[derive(Debug)]
 enum Command {
     Subscribe(Subscription, Reply),
     Unsubscribe(Subscription, Reply),
     Connect(Reply),
+    Close(Reply),
     Shutdown(Reply),
 }
 
@@ -143,6 +147,21 @@ impl Feed {
     /// [`BrokerError::Connection`] when it cannot be opened.
     pub async fn connect(&self) -> Result<(), BrokerError> {
         self.send(Command::Connect).await
+    }
+
+    /// Unsubscribes everything and closes the socket, giving the broker's one session per app key
+    /// back; the task stays, and the next subscription opens a new socket.
+    ///
+    /// # Errors
+    /// Never in practice; a task that is already gone counts as closed.
+    pub async fn close(&self) -> Result<(), BrokerError> {
+        if self.tx.get().is_none() {
+            return Ok(());
+        }
+        if let Err(e) = self.send(Command::Close).await {
+            tracing::debug!(target: "aegis::kis::ws", error = %e, "feed already stopped");
+        }
+        Ok(())
     }
 
     /// Unsubscribes everything, closes the socket and ends the task.
@@ -317,7 +336,7 @@ impl Task {
                 self.pending.entry(key.clone()).or_default().push(reply);
                 self.send_registration(&key, "2").await;
             }
-            Command::Shutdown(reply) => {
+            Command::Close(reply) | Command::Shutdown(reply) => {
                 self.close().await;
                 let _ = reply.send(Ok(()));
             }
@@ -455,7 +474,12 @@ impl Task {
             _ if ack.is_success() => self.succeed_pending(&key),
             code => {
                 self.registry.remove(&key);
-                let err = BrokerError::Subscription { message: format!("{code}: {}", ack.msg1) };
+                let message = format!("{code}: {}", ack.msg1);
+                let err = if code == SESSION_IN_USE {
+                    BrokerError::SessionInUse { message }
+                } else {
+                    BrokerError::Subscription { message }
+                };
                 self.fail_pending(&key, err);
             }
         }

@@ -21,6 +21,8 @@ use crate::domain::mode::{ModeEvent, TradingMode};
 use crate::domain::price::{PriceBand, PriceContext};
 use crate::domain::stage::StageName;
 use crate::pipeline::stage::{Stage, StageContext, StageError};
+use crate::ports::BrokerError;
+use crate::store::Severity;
 use crate::store::control::ControlStore;
 use crate::trading::TradingCore;
 use crate::trading::engine::{BoxedStrategy, Engine, build_strategy};
@@ -31,6 +33,9 @@ use crate::trading::orders::SubmitOutcome;
 const MAX_SYMBOLS: usize = 40;
 /// Real time between two looks at the clock (session end, progress, operator mode changes).
 const TICK: Duration = Duration::from_millis(200);
+
+/// How often a subscription refused because the session is in use is tried again.
+const SESSION_RETRY: Duration = Duration::from_secs(2);
 
 /// Counters of the intraday loop, shown live by the demo.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -203,13 +208,7 @@ impl Intraday {
             .ok_or_else(|| StageError::Fatal("the broker's real-time streams are in use".into()))?;
         let mut subs = vec![Subscription::Executions];
         subs.extend(symbols.iter().cloned().map(Subscription::Trades));
-        let mut result = Ok(());
-        for s in &subs {
-            if let Err(e) = self.deps.broker.subscribe(s.clone()).await {
-                result = Err(broker_err("subscribe", e));
-                break;
-            }
-        }
+        let mut result = self.subscribe_all(&subs, ctx).await;
         self.price_contexts(&core, &symbols).await;
         // The same count of sent orders the daily-limit guardrail uses.
         let sent_before =
@@ -278,6 +277,13 @@ impl Intraday {
                 tracing::debug!(error = %e, "unsubscribe failed");
             }
         }
+        if interrupted || matches!(result, Err(StageError::Cancelled)) {
+            // Stopped mid-session (the lease lost, a shutdown): give the broker's one real-time
+            // session per app key back, so whoever trades next can open it.
+            if let Err(e) = self.deps.broker.disconnect().await {
+                tracing::debug!(error = %e, "closing the real-time feed failed");
+            }
+        }
         while let Ok(ev) = streams.executions.try_recv() {
             if lp.on_execution(ev).await.is_err() {
                 break;
@@ -304,6 +310,49 @@ impl Intraday {
             fills_recorded: p.fills,
             ended_at: self.deps.clock.now(),
         }))
+    }
+}
+
+impl Intraday {
+    /// Registers the subscriptions. While the broker's one real-time session per app key is held
+    /// by another connection (a previous leader letting go, or a dead one the broker has not
+    /// dropped yet), retries every [`SESSION_RETRY`] for up to `session_wait`, recording the wait
+    /// once.
+    async fn subscribe_all(&self, subs: &[Subscription], ctx: &StageContext) -> Result<(), StageError> {
+        let deadline = tokio::time::Instant::now() + self.deps.config.session_wait;
+        let mut told = false;
+        for s in subs {
+            loop {
+                match self.deps.broker.subscribe(s.clone()).await {
+                    Ok(()) => break,
+                    Err(e @ BrokerError::SessionInUse { .. }) if tokio::time::Instant::now() < deadline => {
+                        if !told {
+                            told = true;
+                            let text = format!(
+                                "{e}; waiting up to {} s for it to be released",
+                                self.deps.config.session_wait.as_secs()
+                            );
+                            tracing::warn!("{text}");
+                            let payload = serde_json::json!({ "subscription": format!("{s:?}") });
+                            let events = ctx.store.events();
+                            let date = Some(ctx.trade_date);
+                            if let Err(err) = events
+                                .record("FEED_SESSION_IN_USE", Severity::Warning, &text, payload, date, None)
+                                .await
+                            {
+                                tracing::warn!(error = %err, "cannot record the session wait");
+                            }
+                        }
+                        tokio::select! {
+                            () = ctx.cancel.cancelled() => return Err(StageError::Cancelled),
+                            () = tokio::time::sleep(SESSION_RETRY) => {}
+                        }
+                    }
+                    Err(e) => return Err(broker_err("subscribe", e)),
+                }
+            }
+        }
+        Ok(())
     }
 }
 

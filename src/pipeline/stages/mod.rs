@@ -79,6 +79,9 @@ pub struct StagesConfig {
     pub cancel_lead: chrono::TimeDelta,
     /// Real time between two REST reconciliations during the intraday stage.
     pub reconcile_every: Duration,
+    /// How long the intraday stage waits for the broker's real-time session while another
+    /// connection holds it (a previous leader letting go) before it fails.
+    pub session_wait: Duration,
     /// Where the journal's Markdown files are written.
     pub journal_dir: Option<PathBuf>,
 }
@@ -87,7 +90,8 @@ impl StagesConfig {
     /// Returns the defaults for a master base URL, a cache directory and symbols: the reference
     /// strategy with its defaults when no row exists, the last ACTIVE row otherwise, no guardrails
     /// beyond 200 orders a day and ten rejects in five minutes, open orders canceled five minutes
-    /// before the close, reconciliation every 30 s.
+    /// before the close, reconciliation every 30 s, up to 5 min of waiting for the broker's
+    /// real-time session.
     pub fn new(master_base: Url, master_dir: PathBuf, symbols: Vec<Symbol>) -> Self {
         Self {
             strategy: crate::journal::REFERENCE_STRATEGY.to_owned(),
@@ -105,6 +109,7 @@ impl StagesConfig {
             cancel_open_at_close: true,
             cancel_lead: chrono::TimeDelta::minutes(5),
             reconcile_every: Duration::from_secs(30),
+            session_wait: Duration::from_secs(300),
             journal_dir: None,
         }
     }
