@@ -259,6 +259,40 @@ async fn change_mode(control: &ControlStore, event: &ModeEvent) -> i32 {
     }
 }
 
+/// Tells the operator at once when the daemon will serve a request for `stage` on `date`: within
+/// seconds when it is idle or the stage may run beside the running one, otherwise after the
+/// running stage ends (for the intraday stage, the session close).
+async fn when_served(pipeline: &PipelineStore, stage: StageName, date: NaiveDate) -> String {
+    let today = today_kst();
+    let mut running = None;
+    for day in [date, today] {
+        if let Ok(Some(run)) = pipeline.find_run(day).await
+            && let Ok(attempts) = pipeline.attempts(run.id).await
+            && let Some(a) = attempts.into_iter().rev().find(|a| a.status == "RUNNING")
+        {
+            running = Some((day, a));
+            break;
+        }
+    }
+    let Some((day, attempt)) = running else {
+        return "the daemon is idle: it takes the request within a few seconds".to_owned();
+    };
+    let Ok(current) = attempt.stage.parse::<StageName>() else {
+        return format!("the daemon is running {} for {day}", attempt.stage);
+    };
+    if crate::pipeline::daemon::runs_beside(stage) && (day != date || current > StageName::AccessToken) {
+        return format!("it runs beside {current} ({day}), within a few seconds");
+    }
+    let since = attempt.started_at.map_or_else(|| "-".into(), kst_time);
+    let until = match (current, load_calendar().ok().and_then(|c| c.session(day))) {
+        (StageName::Intraday, Some(session)) => {
+            format!("; the intraday stage ends at the session close, {} KST", session.close.format("%H:%M"))
+        }
+        _ => String::new(),
+    };
+    format!("it waits for {current} ({day}, running since {since} KST) to end{until}")
+}
+
 async fn stage(loaded: &Loaded, store: &Store, cmd: StageCommand) -> i32 {
     let (kind, stage, date) = match cmd {
         StageCommand::Run { stage, date } => (RequestKind::Run, stage, date.unwrap_or_else(today_kst)),
@@ -280,6 +314,7 @@ async fn stage(loaded: &Loaded, store: &Store, cmd: StageCommand) -> i32 {
                         "request #{id} queued: the running daemon will {} {stage} for {date}",
                         kind.as_str()
                     );
+                    println!("{}", when_served(&pipeline, stage, date).await);
                     0
                 }
                 Err(e) => fail(e),

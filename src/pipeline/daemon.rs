@@ -33,6 +33,16 @@ use crate::store::StoreError;
 /// The name of the lease the daemon (or a CLI running a stage itself) holds.
 pub const PIPELINE_LEASE: &str = "pipeline";
 
+/// The stages an operator request may run while another stage runs (the intraday stage takes
+/// the whole session): they touch no trading state — the configuration check, and re-issuing the
+/// access token. Every other request waits for the running stage to end.
+pub const SIDE_STAGES: [&str; 2] = ["config_check", "access_token"];
+
+/// True when a request for `stage` runs beside a running stage instead of waiting for it.
+pub fn runs_beside(stage: StageName) -> bool {
+    SIDE_STAGES.contains(&stage.as_str())
+}
+
 /// Returns a lease holder name unique to this process (`<role>-<pid>-<random>`).
 pub fn holder_name(role: &str) -> String {
     format!("{role}-{}-{}", std::process::id(), &uuid::Uuid::new_v4().simple().to_string()[..8])
@@ -289,17 +299,28 @@ impl Daemon {
             }
         }
         let mut job: Option<JoinHandle<(Work, Result<RunOutcome, RunnerError>)>> = None;
+        // An operator request that may run beside the running job (see [`runs_beside`]).
+        let mut side: Option<JoinHandle<(Work, Result<RunOutcome, RunnerError>)>> = None;
         let mut overdue = OverdueWatch::default();
         let mut tick = tokio::time::interval(self.config.poll_interval);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let result = loop {
+            // A side request finishes before the next job starts: the job could otherwise meet
+            // the side request's attempt of an early stage and take it for an interrupted one.
             if job.is_none()
+                && side.is_none()
                 && let Some(work) = queue.pop_front()
             {
                 job = Some(tokio::spawn(Self::work(runner.clone(), work)));
             }
             let job_done = async {
                 match job.as_mut() {
+                    Some(handle) => handle.await,
+                    None => std::future::pending().await,
+                }
+            };
+            let side_done = async {
+                match side.as_mut() {
                     Some(handle) => handle.await,
                     None => std::future::pending().await,
                 }
@@ -320,28 +341,37 @@ impl Daemon {
                 },
                 done = job_done => {
                     job = None;
-                    match done {
-                        Ok((work, outcome)) => match self.after(&work, outcome, targets).await {
-                            Ok(Some(next)) => queue.push_back(next),
-                            Ok(None) => {}
-                            Err(e) => break Err(e),
-                        },
-                        Err(e) => tracing::error!(error = %e, "pipeline job panicked"),
-                    }
+                    self.finished(done, targets, &mut queue).await;
+                }
+                done = side_done => {
+                    side = None;
+                    self.finished(done, targets, &mut queue).await;
                 }
                 _ = tick.tick() => {
-                    let taken = if job.is_none() && queue.is_empty() {
-                        self.store.take_request(holder, self.clock.now()).await
-                    } else {
-                        Ok(None)
+                    // Idle: the oldest request of any stage. Busy: only a request that may run
+                    // beside the running job (the rest wait, as the CLI told the operator).
+                    let taken = match (&job, &side) {
+                        (None, None) if queue.is_empty() => {
+                            self.store.take_request(holder, self.clock.now(), None).await
+                        }
+                        (Some(_), None) => {
+                            self.store.take_request(holder, self.clock.now(), Some(&SIDE_STAGES)).await
+                        }
+                        _ => Ok(None),
                     };
                     match taken {
+                        Ok(Some(req)) if job.is_some() && self.may_run_beside(&req).await => {
+                            tracing::info!(request = req.id, stage = %req.stage, kind = %req.kind, "stage request taken; it runs beside the running stage");
+                            side = Some(tokio::spawn(Self::work(runner.clone(), Work::Request(req))));
+                        }
                         Ok(Some(req)) => {
                             tracing::info!(request = req.id, stage = %req.stage, kind = %req.kind, "stage request taken");
                             queue.push_back(Work::Request(req));
                         }
                         Ok(None) => {}
-                        Err(e) => break Err(e.into()),
+                        // A busy or failing database: the heartbeat decides about the lease, and
+                        // the next tick asks again.
+                        Err(e) => tracing::warn!(error = %e, "cannot read stage requests; retrying"),
                     }
                     if let Some(work) = self.catch_up(targets) {
                         queue.push_back(work);
@@ -353,10 +383,10 @@ impl Daemon {
         // Losing the lease stops the work at once; so does a shutdown (the stage records its
         // state within the runner's grace).
         tenure.cancel();
-        if let Some(handle) = job.take()
-            && let Ok((work, outcome)) = handle.await
-        {
-            let _ = self.after(&work, outcome, targets).await;
+        for handle in [job.take(), side.take()].into_iter().flatten() {
+            if let Ok((work, outcome)) = handle.await {
+                let _ = self.after(&work, outcome, targets).await;
+            }
         }
         // Work queued but not started is asked for again by the schedule on the next tenure.
         if matches!(result, Ok(Led::LeaseLost)) {
@@ -425,6 +455,36 @@ impl Daemon {
             },
         };
         (work, outcome)
+    }
+
+    /// True when a side request cannot collide with the running job's own attempts: on the
+    /// request's date the job is past the side stages (a later stage has an attempt) or runs
+    /// nothing (it works on another date). Otherwise the request waits for the job.
+    async fn may_run_beside(&self, req: &StageRequest) -> bool {
+        let Ok(Some(run)) = self.store.find_run(req.trade_date).await else { return true };
+        let Ok(attempts) = self.store.attempts(run.id).await else { return false };
+        let past =
+            attempts.iter().any(|a| a.stage.parse::<StageName>().is_ok_and(|s| s > StageName::AccessToken));
+        let running = attempts.iter().any(|a| a.status == "RUNNING" || a.status == "PENDING");
+        past || !running
+    }
+
+    /// Records the outcome of a finished job and queues its follow-up; a database failure while
+    /// recording it is logged (the daemon keeps leading).
+    async fn finished(
+        &self,
+        done: Result<(Work, Result<RunOutcome, RunnerError>), tokio::task::JoinError>,
+        targets: &mut BTreeMap<NaiveDate, StageName>,
+        queue: &mut VecDeque<Work>,
+    ) {
+        match done {
+            Ok((work, outcome)) => match self.after(&work, outcome, targets).await {
+                Ok(Some(next)) => queue.push_back(next),
+                Ok(None) => {}
+                Err(e) => tracing::error!(error = %e, "cannot record the outcome of pipeline work"),
+            },
+            Err(e) => tracing::error!(error = %e, "pipeline job panicked"),
+        }
     }
 
     /// Records a request's result and returns the follow-up work (a successful re-run lets the

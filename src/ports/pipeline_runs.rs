@@ -246,7 +246,8 @@ pub trait PipelineRuns: Send + Sync + std::fmt::Debug {
         now: DateTime<Utc>,
     ) -> PipelineFuture<'a, i64>;
 
-    /// Claims the oldest PENDING request for `holder` and returns it.
+    /// Claims the oldest PENDING request for `holder` — among those for one of `stages` when
+    /// given — and returns it.
     ///
     /// # Errors
     /// Returns a [`StoreError`] when the storage fails.
@@ -254,6 +255,7 @@ pub trait PipelineRuns: Send + Sync + std::fmt::Debug {
         &'a self,
         holder: &'a str,
         now: DateTime<Utc>,
+        stages: Option<&'a [&'a str]>,
     ) -> PipelineFuture<'a, Option<StageRequest>>;
 
     /// Records the outcome of a request.

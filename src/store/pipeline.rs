@@ -287,7 +287,8 @@ impl PipelineStore {
         Ok(row.insert(&self.db).await?.id)
     }
 
-    /// Claims the oldest PENDING request for `holder` and returns it.
+    /// Claims the oldest PENDING request for `holder` — among those for one of `stages` when
+    /// given — and returns it.
     ///
     /// # Errors
     /// Returns [`StoreError::Db`] when the queries fail.
@@ -295,13 +296,14 @@ impl PipelineStore {
         &self,
         holder: &str,
         now: DateTime<Utc>,
+        stages: Option<&[&str]>,
     ) -> Result<Option<StageRequest>, StoreError> {
-        let pending = stage_request::Entity::find()
-            .filter(stage_request::Column::Status.eq(request_status::PENDING))
-            .order_by_asc(stage_request::Column::Id)
-            .limit(8)
-            .all(&self.db)
-            .await?;
+        let mut query =
+            stage_request::Entity::find().filter(stage_request::Column::Status.eq(request_status::PENDING));
+        if let Some(stages) = stages {
+            query = query.filter(stage_request::Column::Stage.is_in(stages.iter().copied()));
+        }
+        let pending = query.order_by_asc(stage_request::Column::Id).limit(8).all(&self.db).await?;
         for req in pending {
             let res = stage_request::Entity::update_many()
                 .set(stage_request::ActiveModel {
@@ -521,8 +523,9 @@ impl PipelineRuns for PipelineStore {
         &'a self,
         holder: &'a str,
         now: DateTime<Utc>,
+        stages: Option<&'a [&'a str]>,
     ) -> PipelineFuture<'a, Option<StageRequest>> {
-        Box::pin(Self::take_request(self, holder, now))
+        Box::pin(Self::take_request(self, holder, now, stages))
     }
 
     fn finish_request<'a>(

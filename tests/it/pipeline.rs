@@ -424,6 +424,7 @@ async fn cli_hands_requests_to_the_daemon_and_switches_modes(t: TestDb) {
     .unwrap();
     assert_eq!(code, Some(0), "{out}");
     assert!(out.contains("request #1 queued"), "{out}");
+    assert!(out.contains("the daemon is idle"), "the operator is told when: {out}");
     let req = p.request(1).await.unwrap().expect("request row");
     assert_eq!(
         (req.stage.as_str(), req.kind.as_str(), req.status.as_str()),
@@ -602,3 +603,55 @@ async fn lease_loss_cancels_the_running_stage(t: TestDb) {
     daemon.await.unwrap().unwrap();
 }
 aegis::storage_test!(lease_loss, lease_loss_cancels_the_running_stage);
+
+/// Operator requests during a long stage: a request that may run beside it (re-issuing the
+/// access token) is served at once, while the stage still runs; one that may not (a stage of the
+/// chain) waits, and the CLI says so when the request is made.
+async fn requests_during_a_long_stage(t: TestDb) {
+    let fakes = Fakes::default();
+    fakes.script.lock().unwrap().hang = Some(StageName::Intraday);
+    let cancel = CancellationToken::new();
+    let runner = Arc::new(fakes.runner(&t.store, &MemorySink::default(), cancel.clone()));
+    let config = DaemonConfig { poll_interval: Duration::from_millis(20), ..DaemonConfig::default() };
+    let (tx, rx) = mpsc::channel(8);
+    let daemon = tokio::spawn(Daemon::new(runner, None, config).run(rx, cancel.clone()));
+    let date = day(TRADE_DAY);
+    let at = KST.with_ymd_and_hms(2026, 11, 19, 9, 0, 0).unwrap();
+    let until = StageName::Intraday;
+    tx.send(Fired { trigger: Trigger::Pipeline { name: "intraday".into(), until }, trade_date: date, at })
+        .await
+        .unwrap();
+    tokio::time::timeout(Duration::from_secs(20), fakes.hanging.notified()).await.expect("intraday runs");
+
+    let url = t.url.clone();
+    let (beside, after) = tokio::task::spawn_blocking(move || {
+        (
+            aegis_cli(&url, &["stage", "rerun", "access_token", "--date", TRADE_DAY]),
+            aegis_cli(&url, &["stage", "rerun", "universe", "--date", TRADE_DAY]),
+        )
+    })
+    .await
+    .unwrap();
+    assert_eq!(beside.0, Some(0), "{}", beside.1);
+    assert!(beside.1.contains("it runs beside intraday"), "{}", beside.1);
+    assert!(after.1.contains("it waits for intraday") && after.1.contains("session close"), "{}", after.1);
+
+    let p = PipelineStore::new(t.store.conn().clone());
+    wait_for("the access-token re-run is served while intraday runs", 20, || {
+        let p = p.clone();
+        async move { p.request(1).await.unwrap().is_some_and(|r| r.status == "DONE") }
+    })
+    .await;
+    assert_eq!(fakes.calls(StageName::AccessToken), 2, "re-issued beside the running stage");
+    let store = t.store.clone();
+    assert!(
+        rows(&store, date).await.iter().any(|r| r.stage == "intraday" && r.status == "RUNNING"),
+        "intraday still runs"
+    );
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(p.request(2).await.unwrap().unwrap().status, "PENDING", "the universe re-run waits");
+    assert_eq!(fakes.calls(StageName::Universe), 1);
+    cancel.cancel();
+    daemon.await.unwrap().unwrap();
+}
+aegis::storage_test!(long_stage_requests, requests_during_a_long_stage);
