@@ -584,9 +584,15 @@ async fn lease_loss_cancels_the_running_stage(t: TestDb) {
     })
     .await;
     assert_eq!(fence.token(), None, "the fence closed");
+    wait_for("the loss is announced", 20, || {
+        let store = store.clone();
+        async move {
+            let alerts = crate::support::db::events_of(&store, "alert").await;
+            alerts.iter().any(|e| e.message.contains("lost the pipeline lease"))
+        }
+    })
+    .await;
     assert!(!daemon.is_finished(), "the daemon stands by instead of exiting");
-    let alerts = crate::support::db::events_of(&t.store, "alert").await;
-    assert!(alerts.iter().any(|e| e.message.contains("lost the pipeline lease")), "{alerts:?}");
 
     // The other holder gives the lease back: the daemon leads again (epoch 3) and resumes.
     fakes.script.lock().unwrap().hang = None;
