@@ -114,12 +114,11 @@ async fn frozen_leader_body(db: TestDb) {
         status(&stages(&db.store).await, StageName::Intraday) == "SUCCEEDED"
     })
     .await;
-    let lost = crate::support::db::events_of(&db.store, "alert").await;
-    assert!(
-        lost.iter().any(|e| e.message.contains("lost the pipeline lease")),
-        "the thawed leader knows it lost: {:?}",
-        lost.iter().map(|e| &e.message).collect::<Vec<_>>()
-    );
+    wait_for("the thawed leader announces that it lost the lease", 30, || async {
+        let alerts = crate::support::db::events_of(&db.store, "alert").await;
+        alerts.iter().any(|e| e.message.contains("lost the pipeline lease"))
+    })
+    .await;
     assert!(leader.try_wait().unwrap().is_none(), "the thawed leader stands by instead of exiting");
     assert!(held_by(lease(&db).await.as_ref(), &standby), "the lease stays with the new leader");
     leader.kill().await.unwrap();
