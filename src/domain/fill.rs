@@ -199,9 +199,16 @@ impl FillLedger {
         for f in &ledger.fills {
             ledger.check_order(&f.id.broker_order_no)?;
             let ok = match &f.id.key {
-                FillKey::Snapshot { .. } => f.qty > Decimal::ZERO && f.amount > Decimal::ZERO,
+                FillKey::Snapshot { .. } => {
+                    f.qty > Decimal::ZERO
+                        && f.qty <= MAX_INPUT
+                        && f.amount > Decimal::ZERO
+                        && f.amount <= MAX_INPUT * MAX_INPUT
+                }
                 FillKey::Notice { qty, price, .. } => {
-                    check_qty_price(*qty, *price).is_ok() && f.qty == *qty && f.amount == *qty * *price
+                    check_qty_price(*qty, *price).is_ok()
+                        && f.qty == *qty
+                        && qty.checked_mul(*price) == Some(f.amount)
                 }
             };
             if !ok {
@@ -252,10 +259,12 @@ impl FillLedger {
         if cum_qty > self.order_qty {
             return Err(FillError::ExceedsOrderQty { order_qty: self.order_qty, cum_qty });
         }
+        // Both are within range (checked above), so their product is too: checked all the same.
+        let amount = n.qty.checked_mul(n.price).ok_or(FillError::Invalid("amount out of range"))?;
         let before = self.cum_amount();
         self.absorb(absorbed_qty, n.price);
         let id = FillId { broker_order_no: n.broker_order_no.clone(), key };
-        self.fills.push(Fill { id, qty: n.qty, amount: n.qty * n.price });
+        self.fills.push(Fill { id, qty: n.qty, amount });
         Ok(LedgerOutcome::Recorded { new_qty, delta_amount: self.cum_amount() - before, absorbed_qty })
     }
 

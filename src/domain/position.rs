@@ -3,6 +3,12 @@
 //!
 //! The average price excludes fees (as the broker's `pchs_avg_pric` does); every fee paid (buy and
 //! sell commission, sell tax) is charged to realized P&L when the fill happens.
+//!
+//! Quantities and amounts come from the broker, so every product and running sum is checked: a
+//! position stays within the range of one order input (quantity up to [`MAX_INPUT`], cost up to
+//! its square), an execution that would take it beyond is refused as [`PositionError::Invalid`],
+//! and holdings whose cost leaves `Decimal`'s range are a [`HoldingDiff`] of their own, never a
+//! panic.
 
 use std::collections::BTreeMap;
 
@@ -38,11 +44,13 @@ impl Default for FeeSchedule {
 impl FeeSchedule {
     /// Returns the fees on one fill amount: commission, plus the sell tax on sells.
     pub fn fees(&self, side: Side, amount: Decimal) -> Decimal {
-        let cut = |v: Decimal| v.round_dp_with_strategy(self.charge_dp, RoundingStrategy::ToZero);
-        let commission = cut(amount * self.commission_rate);
+        let cut = |rate: Decimal| {
+            amount.saturating_mul(rate).round_dp_with_strategy(self.charge_dp, RoundingStrategy::ToZero)
+        };
+        let commission = cut(self.commission_rate);
         match side {
             Side::Buy => commission,
-            Side::Sell => commission + cut(amount * self.sell_tax_rate),
+            Side::Sell => commission.saturating_add(cut(self.sell_tax_rate)),
         }
     }
 }
@@ -60,7 +68,8 @@ pub enum PositionError {
         /// Quantity sold.
         sell: Decimal,
     },
-    /// Quantity or amount is not positive, not whole or out of range.
+    /// Quantity or amount is not positive, not whole or out of range, or it would take the
+    /// position's quantity, cost or running P&L out of range.
     #[error("invalid execution or holding for {0}")]
     Invalid(Symbol),
 }
@@ -106,20 +115,20 @@ impl Position {
 
     /// Returns realized P&L net of commission and sell tax.
     pub fn realized_pnl(&self) -> Decimal {
-        self.realized_gross - self.fees_paid
+        self.realized_gross.saturating_sub(self.fees_paid)
     }
 
     /// Returns unrealized P&L at the last price (zero when flat or unpriced), before exit fees.
     pub fn unrealized_pnl(&self) -> Decimal {
         match self.last_price {
-            Some(p) if !self.qty.is_zero() => p * self.qty - self.cost,
+            Some(p) if !self.qty.is_zero() => p.saturating_mul(self.qty).saturating_sub(self.cost),
             _ => Decimal::ZERO,
         }
     }
 
     /// Returns the market value at the last price (cost when unpriced).
     pub fn market_value(&self) -> Decimal {
-        self.last_price.map_or(self.cost, |p| p * self.qty)
+        self.last_price.map_or(self.cost, |p| p.saturating_mul(self.qty))
     }
 }
 
@@ -144,6 +153,14 @@ pub enum HoldingDiff {
         ours: Decimal,
         /// The broker's average price.
         broker: Decimal,
+    },
+    /// Quantities agree but the broker's cost of them (Σ quantity × average price) is beyond
+    /// `Decimal`'s range, so the average prices cannot be compared.
+    AvgPriceOutOfRange {
+        /// Instrument.
+        symbol: Symbol,
+        /// Our average price, `None` when flat.
+        ours: Option<Decimal>,
     },
 }
 
@@ -192,9 +209,25 @@ impl Positions {
         if !valid {
             return Err(PositionError::Invalid(h.symbol.clone()));
         }
-        let pos = self.by_symbol.entry(h.symbol.clone()).or_insert_with(|| Position::empty(h.symbol.clone()));
-        pos.qty += h.qty;
-        pos.cost += h.qty * h.avg_price;
+        let mut next = self.position_or_empty(&h.symbol);
+        let invalid = || PositionError::Invalid(h.symbol.clone());
+        next.qty = next.qty.checked_add(h.qty).ok_or_else(invalid)?;
+        next.cost =
+            h.qty.checked_mul(h.avg_price).and_then(|c| next.cost.checked_add(c)).ok_or_else(invalid)?;
+        self.commit(next)
+    }
+
+    fn position_or_empty(&self, symbol: &Symbol) -> Position {
+        self.by_symbol.get(symbol).cloned().unwrap_or_else(|| Position::empty(symbol.clone()))
+    }
+
+    /// Takes a position's new state when it is within range (quantity up to [`MAX_INPUT`], cost up
+    /// to its square): beyond, products of it with a price could leave `Decimal`'s range.
+    fn commit(&mut self, next: Position) -> Result<(), PositionError> {
+        if next.qty > MAX_INPUT || next.cost > MAX_INPUT * MAX_INPUT {
+            return Err(PositionError::Invalid(next.symbol));
+        }
+        self.by_symbol.insert(next.symbol.clone(), next);
         Ok(())
     }
 
@@ -217,22 +250,28 @@ impl Positions {
             return Err(PositionError::Oversell { symbol: e.symbol.clone(), held, sell: e.qty });
         }
         let fee = self.fees.fees(e.side, e.amount);
-        let pos = self.by_symbol.entry(e.symbol.clone()).or_insert_with(|| Position::empty(e.symbol.clone()));
+        let mut next = self.position_or_empty(&e.symbol);
+        let invalid = || PositionError::Invalid(e.symbol.clone());
         match e.side {
             Side::Buy => {
-                pos.qty += e.qty;
-                pos.cost += e.amount;
+                next.qty = next.qty.checked_add(e.qty).ok_or_else(invalid)?;
+                next.cost = next.cost.checked_add(e.amount).ok_or_else(invalid)?;
             }
             Side::Sell => {
-                let released =
-                    if e.qty == pos.qty { pos.cost } else { (pos.cost / pos.qty * e.qty).round_dp(COST_DP) };
-                pos.qty -= e.qty;
-                pos.cost -= released;
-                pos.realized_gross += e.amount - released;
+                let released = if e.qty == next.qty {
+                    next.cost
+                } else {
+                    let per_share = next.cost.checked_div(next.qty).ok_or_else(invalid)?;
+                    per_share.checked_mul(e.qty).ok_or_else(invalid)?.round_dp(COST_DP)
+                };
+                next.qty -= e.qty;
+                next.cost = next.cost.checked_sub(released).ok_or_else(invalid)?;
+                let gain = e.amount.checked_sub(released).ok_or_else(invalid)?;
+                next.realized_gross = next.realized_gross.checked_add(gain).ok_or_else(invalid)?;
             }
         }
-        pos.fees_paid += fee;
-        Ok(())
+        next.fees_paid = next.fees_paid.checked_add(fee).ok_or_else(invalid)?;
+        self.commit(next)
     }
 
     /// Records the last price of an instrument (ignored when not held and never traded, or when the
@@ -266,24 +305,28 @@ impl Positions {
         self.iter().filter(|p| !p.qty.is_zero()).count()
     }
 
-    /// Returns the total realized P&L net of fees.
+    /// Returns the total realized P&L net of fees (saturating at `Decimal`'s range).
     pub fn realized_pnl(&self) -> Decimal {
-        self.iter().map(Position::realized_pnl).sum()
+        self.iter().map(Position::realized_pnl).fold(Decimal::ZERO, Decimal::saturating_add)
     }
 
-    /// Returns the total unrealized P&L at the last prices.
+    /// Returns the total unrealized P&L at the last prices (saturating at `Decimal`'s range).
     pub fn unrealized_pnl(&self) -> Decimal {
-        self.iter().map(Position::unrealized_pnl).sum()
+        self.iter().map(Position::unrealized_pnl).fold(Decimal::ZERO, Decimal::saturating_add)
     }
 
     /// Compares with the broker's holdings (rows of one instrument are summed) and lists every
     /// difference; average prices are compared only when quantities agree, within `avg_tolerance`.
+    ///
+    /// The broker's values are not bounded: quantities add up saturating at `Decimal`'s range (a
+    /// sum beyond it differs from ours anyway), and a cost beyond it is
+    /// [`HoldingDiff::AvgPriceOutOfRange`].
     pub fn diff_with_broker(&self, broker: &[Holding], avg_tolerance: Decimal) -> Vec<HoldingDiff> {
-        let mut theirs: BTreeMap<&Symbol, (Decimal, Decimal)> = BTreeMap::new();
+        let mut theirs: BTreeMap<&Symbol, (Decimal, Option<Decimal>)> = BTreeMap::new();
         for h in broker {
-            let e = theirs.entry(&h.symbol).or_default();
-            e.0 += h.qty;
-            e.1 += h.qty * h.avg_price;
+            let e = theirs.entry(&h.symbol).or_insert((Decimal::ZERO, Some(Decimal::ZERO)));
+            e.0 = e.0.saturating_add(h.qty);
+            e.1 = e.1.and_then(|cost| cost.checked_add(h.qty.checked_mul(h.avg_price)?));
         }
         let mut symbols: Vec<&Symbol> = theirs.keys().copied().collect();
         symbols.extend(self.iter().filter(|p| !p.qty.is_zero()).map(|p| &p.symbol));
@@ -293,13 +336,18 @@ impl Positions {
         for s in symbols {
             let ours = self.get(s);
             let (our_qty, our_avg) = ours.map_or((Decimal::ZERO, None), |p| (p.qty, p.avg_price()));
-            let (broker_qty, broker_cost) = theirs.get(s).copied().unwrap_or_default();
+            let (broker_qty, broker_cost) =
+                theirs.get(s).copied().unwrap_or((Decimal::ZERO, Some(Decimal::ZERO)));
             if our_qty != broker_qty {
                 diffs.push(HoldingDiff::QtyMismatch { symbol: s.clone(), ours: our_qty, broker: broker_qty });
-            } else if let (Some(o), Some(b)) = (our_avg, broker_cost.checked_div(broker_qty))
-                && (o - b).abs() > avg_tolerance
-            {
-                diffs.push(HoldingDiff::AvgPriceMismatch { symbol: s.clone(), ours: o, broker: b });
+            } else if let Some(broker_cost) = broker_cost {
+                if let (Some(o), Some(b)) = (our_avg, broker_cost.checked_div(broker_qty))
+                    && o.checked_sub(b).is_none_or(|d| d.abs() > avg_tolerance)
+                {
+                    diffs.push(HoldingDiff::AvgPriceMismatch { symbol: s.clone(), ours: o, broker: b });
+                }
+            } else {
+                diffs.push(HoldingDiff::AvgPriceOutOfRange { symbol: s.clone(), ours: our_avg });
             }
         }
         diffs

@@ -378,3 +378,102 @@ impl TradingCore {
         Ok(foreign)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use chrono::{NaiveDate, NaiveTime, TimeZone, Utc};
+    use rust_decimal_macros::dec;
+
+    use super::*;
+    use crate::domain::market::{AccountHolding, AccountSnapshot};
+    use crate::domain::strategy::OrderIntent;
+    use crate::domain::{OrderType, Side, Symbol};
+    use crate::ports::{Broker, Clock, FakeBroker, FakeClock};
+    use crate::store::testing::{Backend, TestDb};
+    use crate::trading::orders::SubmitOutcome;
+    use crate::trading::recovery::Difference;
+    use crate::trading::{Guard, InMemoryModeStore, TradingConfig};
+
+    /// Broker values beyond what `Decimal` can multiply (a notice's or a snapshot's quantity and
+    /// price, the account's holdings) reach the engine: each is refused and recorded, none panics.
+    #[tokio::test]
+    async fn broker_values_beyond_the_decimal_range_are_refused_and_recorded_not_a_panic() {
+        let db = TestDb::new(Backend::Sqlite).await.expect("db").expect("sqlite");
+        let day = NaiveDate::from_ymd_opt(2026, 11, 23).expect("date");
+        let clock = FakeClock::new(Utc.with_ymd_and_hms(2026, 11, 23, 1, 0, 0).single().expect("time"));
+        let c: Arc<dyn Clock> = Arc::new(clock);
+        let broker = Arc::new(FakeBroker::new(c.clone()));
+        let guard = Guard::load(
+            Arc::new(InMemoryModeStore::default()),
+            db.store.events(),
+            c.clone(),
+            Default::default(),
+        )
+        .await
+        .expect("guard");
+        let b: Arc<dyn Broker> = broker.clone();
+        let core =
+            TradingCore::new(db.store.clone(), b, c, Arc::new(guard), TradingConfig::new(day, "overflow"));
+        let symbol = Symbol::new("005930").expect("symbol");
+        let intent = OrderIntent {
+            symbol: symbol.clone(),
+            side: Side::Buy,
+            order_type: OrderType::Limit,
+            qty: dec!(5),
+            price: Some(dec!(70000)),
+            reason: "test".into(),
+            signal_id: "big".into(),
+        };
+        let SubmitOutcome::Sent(order) = core.submit(&intent).await.expect("submit") else { panic!("sent") };
+        let no = order.order.broker_order_no().expect("number").clone();
+        let huge = dec!(999_999_999_999_999_999);
+
+        let fill = FillNotice {
+            trade_date: day,
+            exec_time: NaiveTime::from_hms_opt(9, 30, 0).expect("time"),
+            broker_order_no: no.number.clone(),
+            branch: no.branch.clone(),
+            symbol: symbol.clone(),
+            side: Side::Buy,
+            qty: huge,
+            price: huge,
+        };
+        let handled = core.handle_execution(&ExecutionEvent::Fill(fill)).await.expect("handled");
+        assert_eq!(handled, Handled::Duplicate(order.id), "refused, nothing recorded");
+        let snap = FillSnapshot { broker_order_no: no.clone(), cum_qty: dec!(1), cum_amount: Decimal::MAX };
+        let stored = core.apply_fill_snapshot(order.id, &snap).await.expect("snapshot");
+        assert!(stored.order.filled_qty().is_zero());
+
+        let holding = |qty, avg_price| AccountHolding {
+            symbol: symbol.clone(),
+            name: "big".into(),
+            qty,
+            sellable_qty: qty,
+            avg_price,
+            purchase_amount: Decimal::ZERO,
+            current_price: Decimal::ZERO,
+            eval_amount: Decimal::ZERO,
+            unrealized_pnl: Decimal::ZERO,
+        };
+        let z = Decimal::ZERO;
+        broker.set_account(AccountSnapshot {
+            orderable_cash: z,
+            cash_d0: z,
+            cash_d2: z,
+            holdings: vec![holding(huge, huge), holding(huge, huge)],
+            purchase_total: z,
+            eval_total: z,
+            unrealized_pnl_total: z,
+            account_total: z,
+            net_asset: z,
+        });
+        let report = core.recover().await.expect("recovered");
+        assert!(report.differences.iter().any(|d| matches!(d, Difference::Holding(_))), "{report:?}");
+        let kinds: Vec<String> =
+            db.store.events().recent(100).await.expect("events").into_iter().map(|e| e.kind).collect();
+        assert_eq!(kinds.iter().filter(|k| *k == "FILL_REFUSED").count(), 2, "{kinds:?}");
+        assert!(kinds.iter().any(|k| k == "RECOVERY_DIFFERENCE"), "{kinds:?}");
+    }
+}

@@ -241,3 +241,25 @@ proptest! {
         }
     }
 }
+
+/// Quantities and prices as the codec can hand them out (18 significant digits) or near
+/// `Decimal::MAX`: refused as invalid before anything is multiplied, never a panic.
+#[test]
+fn fills_near_the_decimal_maximum_are_refused_not_a_panic() {
+    for big in [dec!(999_999_999_999_999_999), Decimal::MAX] {
+        let mut l = FillLedger::new(bno(), big);
+        assert!(matches!(l.apply_notice(&notice(1, big, big)), Err(FillError::Invalid(_))));
+        assert!(matches!(l.apply_notice(&notice(1, dec!(1), big)), Err(FillError::Invalid(_))));
+        for amount in [Decimal::MAX, MAX_INPUT * MAX_INPUT + dec!(1)] {
+            assert!(matches!(l.apply_snapshot(&snap(dec!(1), amount)), Err(FillError::Invalid(_))));
+        }
+        let from_avg = FillSnapshot::from_avg_price(bno(), dec!(2), Decimal::MAX);
+        assert!(matches!(l.apply_snapshot(&from_avg), Err(FillError::Invalid(_))));
+        assert!(l.fills().is_empty());
+    }
+    // The largest valid fill and a snapshot synthesizing the rest stay exact.
+    let mut l = FillLedger::new(bno(), MAX_INPUT);
+    l.apply_notice(&notice(1, MAX_INPUT - dec!(1), MAX_INPUT)).unwrap();
+    l.apply_snapshot(&snap(MAX_INPUT, MAX_INPUT * MAX_INPUT)).unwrap();
+    assert_eq!((l.cum_qty(), l.cum_amount()), (MAX_INPUT, MAX_INPUT * MAX_INPUT));
+}

@@ -146,3 +146,61 @@ proptest! {
         }
     }
 }
+
+/// Broker holdings come straight from the account inquiry (up to 18 significant digits each):
+/// their product can leave `Decimal`'s range. The comparison reports them, it does not panic.
+#[test]
+fn broker_holdings_beyond_the_decimal_range_are_reported_not_a_panic() {
+    let huge = dec!(999_999_999_999_999_999);
+    let p =
+        Positions::from_fills(FeeSchedule::default(), &[], &[ex("005930", Side::Buy, MAX_INPUT, dec!(10))])
+            .unwrap();
+    let broker = [
+        Holding { symbol: sym("005930"), qty: MAX_INPUT, avg_price: huge },
+        Holding { symbol: sym("000660"), qty: huge, avg_price: huge },
+        Holding { symbol: sym("000660"), qty: Decimal::MAX, avg_price: huge },
+    ];
+    assert_eq!(
+        p.diff_with_broker(&broker, dec!(0.5)),
+        vec![
+            HoldingDiff::QtyMismatch { symbol: sym("000660"), ours: dec!(0), broker: Decimal::MAX },
+            HoldingDiff::AvgPriceOutOfRange { symbol: sym("005930"), ours: Some(dec!(10)) },
+        ]
+    );
+}
+
+/// Every running sum of a position is checked: executions that would take one beyond the range
+/// are refused (typed) and leave the positions unchanged, however many there are.
+#[test]
+fn running_sums_beyond_the_range_are_refused_not_a_panic() {
+    let max = MAX_INPUT;
+    let fees = FeeSchedule { commission_rate: dec!(0), sell_tax_rate: dec!(0), charge_dp: 0 };
+    let buy = ex("005930", Side::Buy, max, max);
+    // Quantity and cost: a position is kept within one order input's range.
+    let mut p = Positions::new(fees);
+    let mut refused = None;
+    for i in 0..100_000 {
+        if let Err(e) = p.apply(&buy) {
+            refused = Some((i, e));
+            break;
+        }
+    }
+    assert_eq!(refused, Some((1, PositionError::Invalid(sym("005930")))));
+    // Realized P&L: round trips each losing (almost) the whole amount add up until refused.
+    let sell = Execution { symbol: sym("005930"), side: Side::Sell, qty: max, amount: dec!(1) };
+    let mut p = Positions::new(fees);
+    let mut refused = None;
+    for i in 0..200_000 {
+        if let Err(e) = p.apply(&buy).and_then(|()| p.apply(&sell)) {
+            refused = Some((i, e));
+            break;
+        }
+    }
+    let (at, err) = refused.expect("refused before overflowing");
+    assert!(at > 70_000, "only at the edge of the range: {at}");
+    assert_eq!(err, PositionError::Invalid(sym("005930")));
+    let before = p.clone();
+    assert!(p.apply(&sell).is_err());
+    assert_eq!(p, before, "unchanged after a refusal");
+    assert!(p.realized_pnl() < Decimal::ZERO);
+}
