@@ -540,10 +540,13 @@ pub enum FeedStatus {
         /// Observed field count.
         observed: usize,
     },
-    /// A frame could not be decoded; it was skipped.
+    /// Frames could not be decoded; they were skipped. The first of a run is reported at once,
+    /// those that follow are counted and reported together at most once per interval.
     DecodeError {
-        /// What was wrong (no payload content).
+        /// What was wrong with the last of them (no payload content).
         message: String,
+        /// How many frames this report stands for (none is left out of the counts).
+        count: u64,
     },
     /// The feed was shut down on request.
     Closed,

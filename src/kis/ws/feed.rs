@@ -6,18 +6,26 @@
 //! silence longer than the idle timeout forces a reconnect; reconnects back off exponentially and,
 //! after the last attempt, ask the pipeline to stop trading.
 //!
+//! The task is supervised: should it panic, it is started afresh with its registrations, which it
+//! restores as after a reconnect ([`FeedStatus::Disconnected`] naming the failure, then
+//! [`FeedStatus::Connected`] and [`FeedStatus::Reconnected`]), so later subscriptions keep working
+//! and the consumer recovers what it missed. Malformed frames are counted and reported at a
+//! bounded rate ([`FeedStatus::DecodeError`] carries the count), not one status per frame.
+//!
 //! The feed only reports: each notice becomes an [`ExecutionEvent`] carrying what the notice says
 //! (a fill as a [`crate::domain::market::FillNotice`], KST date and time as given). It keeps no
 //! fill ledger and calls no REST inquiry: after a reconnect it reports [`FeedStatus::Reconnected`],
 //! and the consumer recovers the fills missed while disconnected from a broker snapshot through
 //! the orders' ledgers ([`crate::domain::fill::FillLedger`]), which also drop the duplicates.
 
+use std::any::Any;
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures::future::BoxFuture;
-use futures::{SinkExt, StreamExt};
+use futures::{FutureExt, SinkExt, StreamExt};
 use serde_json::json;
 use tokio::net::TcpStream;
 use tokio::sync::{OnceCell, mpsc, oneshot};
@@ -27,6 +35,7 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use tokio_util::sync::CancellationToken;
 
 use super::codec::{Ack, Decoded, Decoder, ExecutionRecord, Frame, Records, parse_frame};
+use super::error::KisWsError;
 use crate::domain::Mode;
 use crate::domain::market::{ExecutionEvent, FeedStatus, MarketBatch, Subscription, to_kst};
 use crate::kis::config::FeedConfig;
@@ -40,6 +49,8 @@ type Reply = oneshot::Sender<Result<(), BrokerError>>;
 const ACK_TIMEOUT: Duration = Duration::from_secs(15);
 /// How long opening the socket may take.
 const OPEN_TIMEOUT: Duration = Duration::from_secs(10);
+/// At most one report of malformed frames per this interval (after the first one of a run).
+const MALFORMED_REPORT_INTERVAL: Duration = Duration::from_secs(60);
 
 /// What the feed needs from the REST side.
 pub trait FeedBackend: Send + Sync + std::fmt::Debug {
@@ -92,6 +103,8 @@ pub struct Feed {
     outputs: FeedOutputs,
     cancel: CancellationToken,
     tx: OnceCell<mpsc::Sender<Command>>,
+    /// See [`MALFORMED_REPORT_INTERVAL`] (tests shorten it).
+    malformed_every: Duration,
 }
 
 impl Feed {
@@ -102,7 +115,15 @@ impl Feed {
         clock: Arc<dyn Clock>,
         outputs: FeedOutputs,
     ) -> Self {
-        Self { settings, backend, clock, outputs, cancel: CancellationToken::new(), tx: OnceCell::new() }
+        Self {
+            settings,
+            backend,
+            clock,
+            outputs,
+            cancel: CancellationToken::new(),
+            tx: OnceCell::new(),
+            malformed_every: MALFORMED_REPORT_INTERVAL,
+        }
     }
 
     async fn send(&self, make: impl FnOnce(Reply) -> Command) -> Result<(), BrokerError> {
@@ -110,8 +131,7 @@ impl Feed {
             .tx
             .get_or_init(|| async {
                 let (tx, rx) = mpsc::channel(256);
-                let task = Task::new(self, rx);
-                tokio::spawn(task.run());
+                tokio::spawn(supervise(Task::new(self), rx));
                 tx
             })
             .await;
@@ -191,13 +211,86 @@ fn closed() -> BrokerError {
     BrokerError::Connection { message: "real-time feed task is gone".into() }
 }
 
+/// Runs the feed task; when it panics, starts it afresh with its registrations (restored as after
+/// a reconnect, which tells the consumer) on the same command channel, so the senders stay valid.
+/// A requested end (shutdown, cancellation, the handle dropped) ends it for good.
+///
+/// The command being handled when it failed is answered with an error (its reply is dropped). A
+/// task that had neither a socket nor a registration has nothing to restore and reports nothing:
+/// the failure reached the caller of that command.
+async fn supervise(mut task: Task, mut rx: mpsc::Receiver<Command>) {
+    loop {
+        let Err(panic) = AssertUnwindSafe(task.run(&mut rx)).catch_unwind().await else { return };
+        if task.cancel.is_cancelled() {
+            return;
+        }
+        let reason = format!("feed task failed ({}); restarted", panic_message(panic.as_ref()));
+        tracing::error!(target: "aegis::kis::ws", %reason, "feed task panicked");
+        task = task.successor(reason);
+    }
+}
+
+fn panic_message(panic: &(dyn Any + Send)) -> &str {
+    panic
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("panic")
+}
+
+/// Malformed frames: every one is counted; the first of a run is reported at once, those that
+/// follow within the interval are reported together at its end with their count, so a layout change
+/// on a busy channel costs one status (one event row downstream) per interval, not one per frame.
+#[derive(Debug)]
+struct Malformed {
+    every: Duration,
+    /// Frames not reported yet, and the error of the last of them.
+    unreported: u64,
+    last: Option<KisWsError>,
+    /// When the last report went out.
+    reported_at: Option<Instant>,
+    /// Every malformed frame since the task started (for the log).
+    total: u64,
+}
+
+impl Malformed {
+    fn new(every: Duration) -> Self {
+        Self { every, unreported: 0, last: None, reported_at: None, total: 0 }
+    }
+
+    /// When the frames not reported yet are due to be.
+    fn due_at(&self) -> Option<Instant> {
+        (self.unreported > 0).then(|| self.reported_at.map_or_else(Instant::now, |t| t + self.every))
+    }
+
+    /// Counts one frame; returns the report to send now, if one is due.
+    fn record(&mut self, err: KisWsError, now: Instant) -> Option<FeedStatus> {
+        self.total = self.total.saturating_add(1);
+        self.unreported = self.unreported.saturating_add(1);
+        self.last = Some(err);
+        if self.reported_at.is_none_or(|t| now >= t + self.every) { self.report(now) } else { None }
+    }
+
+    /// Reports the frames not reported yet, if any.
+    fn report(&mut self, now: Instant) -> Option<FeedStatus> {
+        if self.unreported == 0 {
+            return None;
+        }
+        let err = self.last.take()?;
+        let count = std::mem::take(&mut self.unreported);
+        self.reported_at = Some(now);
+        let total = self.total;
+        tracing::warn!(target: "aegis::kis::ws", count, total, error = %err, "malformed frames skipped");
+        Some(FeedStatus::DecodeError { message: err.to_string(), count })
+    }
+}
+
 struct Task {
     settings: FeedSettings,
     backend: Arc<dyn FeedBackend>,
     clock: Arc<dyn Clock>,
     out: FeedOutputs,
     cancel: CancellationToken,
-    rx: mpsc::Receiver<Command>,
     ws: Option<Socket>,
     registry: BTreeMap<Key, Subscription>,
     pending: HashMap<Key, Vec<Reply>>,
@@ -209,6 +302,17 @@ struct Task {
     lost: bool,
     /// Market records dropped because the channel was full (a whole frame at a time).
     dropped_market: u64,
+    malformed: Malformed,
+    /// Set on a task started after its predecessor failed: why, and that its registrations are to
+    /// be restored before anything else.
+    restore: Option<String>,
+}
+
+async fn sleep_until_some(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => futures::future::pending::<()>().await,
+    }
 }
 
 async fn next_tick(interval: &mut Option<Interval>) {
@@ -221,16 +325,33 @@ async fn next_tick(interval: &mut Option<Interval>) {
 }
 
 impl Task {
-    fn new(feed: &Feed, rx: mpsc::Receiver<Command>) -> Self {
-        let today = to_kst(feed.clock.now()).date_naive();
+    fn new(feed: &Feed) -> Self {
+        Self::fresh(
+            feed.settings.clone(),
+            feed.backend.clone(),
+            feed.clock.clone(),
+            feed.outputs.clone(),
+            feed.cancel.clone(),
+            Malformed::new(feed.malformed_every),
+        )
+    }
+
+    fn fresh(
+        settings: FeedSettings,
+        backend: Arc<dyn FeedBackend>,
+        clock: Arc<dyn Clock>,
+        out: FeedOutputs,
+        cancel: CancellationToken,
+        malformed: Malformed,
+    ) -> Self {
+        let today = to_kst(clock.now()).date_naive();
         Self {
-            decoder: Decoder::new(today, Some(feed.settings.account.expose().to_owned())),
-            settings: feed.settings.clone(),
-            backend: feed.backend.clone(),
-            clock: feed.clock.clone(),
-            out: feed.outputs.clone(),
-            cancel: feed.cancel.clone(),
-            rx,
+            decoder: Decoder::new(today, Some(settings.account.expose().to_owned())),
+            settings,
+            backend,
+            clock,
+            out,
+            cancel,
             ws: None,
             registry: BTreeMap::new(),
             pending: HashMap::new(),
@@ -239,7 +360,27 @@ impl Task {
             renew_key: false,
             lost: false,
             dropped_market: 0,
+            malformed,
+            restore: None,
         }
+    }
+
+    /// The task that takes over after this one failed: the registrations and the malformed-frame
+    /// count carry over; nothing else is trusted. Its socket (if any) is dropped, and so are the
+    /// replies it still held, whose callers get an error.
+    fn successor(mut self, reason: String) -> Self {
+        let had_socket = self.ws.take().is_some();
+        let mut next = Self::fresh(
+            self.settings.clone(),
+            self.backend.clone(),
+            self.clock.clone(),
+            self.out.clone(),
+            self.cancel.clone(),
+            std::mem::replace(&mut self.malformed, Malformed::new(Duration::ZERO)),
+        );
+        next.registry = std::mem::take(&mut self.registry);
+        next.restore = (had_socket || !next.registry.is_empty()).then_some(reason);
+        next
     }
 
     fn key(&self, sub: &Subscription) -> Key {
@@ -257,17 +398,21 @@ impl Task {
         let _ = self.out.executions.send(ExecutionEvent::Status(status));
     }
 
-    async fn run(mut self) {
+    async fn run(&mut self, rx: &mut mpsc::Receiver<Command>) {
+        if let Some(reason) = self.restore.take() {
+            self.reconnect(&reason).await;
+        }
         let mut heartbeat = self.settings.config.heartbeat.map(tokio::time::interval);
         loop {
             let idle_at = self.last_rx + self.settings.config.idle_timeout;
             let connected = self.ws.is_some();
+            let malformed_at = self.malformed.due_at();
             tokio::select! {
                 () = self.cancel.cancelled() => {
                     self.close().await;
                     break;
                 }
-                cmd = self.rx.recv() => match cmd {
+                cmd = rx.recv() => match cmd {
                     Some(Command::Shutdown(reply)) => {
                         self.close().await;
                         let _ = reply.send(Ok(()));
@@ -292,6 +437,9 @@ impl Task {
                 }
                 () = tokio::time::sleep_until(idle_at), if connected => {
                     self.reconnect("idle timeout").await;
+                }
+                () = sleep_until_some(malformed_at), if malformed_at.is_some() => {
+                    self.report_malformed();
                 }
             }
         }
@@ -439,10 +587,24 @@ impl Task {
                         Delivery { out: &self.out, dropped_market: &mut self.dropped_market }
                             .deliver(decoded);
                     }
-                    Err(e) => self.status(FeedStatus::DecodeError { message: e.to_string() }),
+                    Err(e) => self.malformed(e),
                 }
             }
-            Err(e) => self.status(FeedStatus::DecodeError { message: e.to_string() }),
+            Err(e) => self.malformed(e),
+        }
+    }
+
+    /// Counts a malformed frame (skipped); reports it when a report is due.
+    fn malformed(&mut self, err: KisWsError) {
+        if let Some(status) = self.malformed.record(err, Instant::now()) {
+            self.status(status);
+        }
+    }
+
+    /// Reports the malformed frames not reported yet, if any.
+    fn report_malformed(&mut self) {
+        if let Some(status) = self.malformed.report(Instant::now()) {
+            self.status(status);
         }
     }
 
@@ -502,6 +664,7 @@ impl Task {
             }
         }
         tracing::info!(target: "aegis::kis::ws", unsubscribed = keys.len(), "websocket closed");
+        self.report_malformed();
         self.status(FeedStatus::Closed);
     }
 }

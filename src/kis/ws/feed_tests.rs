@@ -26,6 +26,8 @@ const IV: &str = "0123456789abcdef";
 #[derive(Debug, Clone)]
 enum ServerCmd {
     Send(String),
+    /// Sends the text this many times in a row.
+    Burst(String, usize),
     Drop,
 }
 
@@ -101,6 +103,11 @@ async fn serve(server: Server, mut socket: WebSocket) {
             }
             cmd = push.recv() => match cmd {
                 Ok(ServerCmd::Send(text)) => { let _ = socket.send(AxMessage::Text(text.into())).await; }
+                Ok(ServerCmd::Burst(text, n)) => {
+                    for _ in 0..n {
+                        let _ = socket.send(AxMessage::Text(text.clone().into())).await;
+                    }
+                }
                 Ok(ServerCmd::Drop) | Err(_) => return,
             }
         }
@@ -120,6 +127,8 @@ async fn start_server() -> (Server, Url) {
 #[derive(Debug, Default)]
 struct Backend {
     renewals: AtomicUsize,
+    /// The next approval-key call panics (inside the feed task, which awaits it).
+    panic_once: std::sync::atomic::AtomicBool,
 }
 
 impl FeedBackend for Backend {
@@ -127,7 +136,11 @@ impl FeedBackend for Backend {
         if renew {
             self.renewals.fetch_add(1, Ordering::SeqCst);
         }
-        Box::pin(async { Ok(Secret::new("a2585daf-8c09-4587-9fce-8ab893000000")) })
+        let panic = self.panic_once.swap(false, Ordering::SeqCst);
+        Box::pin(async move {
+            assert!(!panic, "approval key backend failed");
+            Ok(Secret::new("a2585daf-8c09-4587-9fce-8ab893000000"))
+        })
     }
 }
 
@@ -195,9 +208,14 @@ fn sym(i: usize) -> Symbol {
 
 /// An encrypted H0STCNI9 frame of a fill notice of order 2891: 2 shares at 3 190 at `hhmmss` KST.
 fn fill_frame(hhmmss: &str) -> String {
+    sized_fill_frame(hhmmss, "0000000002", "000003190")
+}
+
+/// An encrypted H0STCNI9 frame of a fill notice of order 2891 of `qty` shares at `price`.
+fn sized_fill_frame(hhmmss: &str, qty: &str, price: &str) -> String {
     let cipher = NoticeCipher::from_ack(KEY, IV).unwrap();
     let fill = format!(
-        "HTSID^1234567801^0000002891^^02^0^00^0^136480^0000000002^000003190^{hhmmss}^0^2^2^06010^000000010^김한투^0^1^N^^^^하림^000003190"
+        "HTSID^1234567801^0000002891^^02^0^00^0^136480^{qty}^{price}^{hhmmss}^0^2^2^06010^000000010^김한투^0^1^N^^^^하림^{price}"
     );
     format!("1|H0STCNI9|001|{}", cipher.encrypt(&fill))
 }
@@ -377,4 +395,237 @@ async fn rejected_approval_key_is_reissued_and_registrations_restored() {
     pending.await.unwrap();
     wait_until(|| h.server.with(|s| s.connections == 2 && s.active.len() == 2)).await;
     assert_eq!(h.backend.renewals.load(Ordering::SeqCst), 1);
+}
+
+/// A notice whose quantity and price are the largest the codec reads (18 digits; their product is
+/// beyond `Decimal`): the feed reports it as it says (the orders' ledgers refuse it) and lives on.
+#[tokio::test]
+async fn a_notice_beyond_the_decimal_range_is_reported_as_it_says_and_the_feed_lives_on() {
+    let mut h = harness(|_| {}).await;
+    h.feed.subscribe(Subscription::Executions).await.unwrap();
+    assert!(matches!(
+        next_event(&mut h.executions).await,
+        ExecutionEvent::Status(FeedStatus::Connected { .. })
+    ));
+    let nines = "999999999999999999";
+    for frame in [sized_fill_frame("094941", nines, nines), fill_frame("094942")] {
+        h.server.push.send(ServerCmd::Send(frame)).unwrap();
+    }
+    let ExecutionEvent::Fill(big) = next_event(&mut h.executions).await else { panic!("fill") };
+    assert_eq!((big.qty, big.price), (dec!(999_999_999_999_999_999), dec!(999_999_999_999_999_999)));
+    let ExecutionEvent::Fill(next) = next_event(&mut h.executions).await else { panic!("fill") };
+    assert_eq!((next.qty, next.price), (dec!(2), dec!(3190)));
+    h.feed.subscribe(Subscription::Trades(sym(0))).await.unwrap();
+}
+
+/// The feed task panics (here inside the approval-key call of a registration): it is restarted,
+/// its registrations are restored as after a reconnect, the consumer is told, and later
+/// subscriptions work.
+#[tokio::test]
+async fn a_feed_task_that_panics_is_restarted_with_its_registrations_and_says_so() {
+    let mut h = harness(|_| {}).await;
+    h.feed.subscribe(Subscription::Executions).await.unwrap();
+    h.feed.subscribe(Subscription::Trades(sym(0))).await.unwrap();
+    assert_eq!(
+        next_event(&mut h.executions).await,
+        ExecutionEvent::Status(FeedStatus::Connected { registrations: 1 })
+    );
+    h.backend.panic_once.store(true, Ordering::SeqCst);
+    let err = h.feed.subscribe(Subscription::Trades(sym(1))).await.unwrap_err();
+    assert!(matches!(err, BrokerError::Connection { .. }), "{err:?}");
+    let mut events = Vec::new();
+    while events.last() != Some(&ExecutionEvent::Status(FeedStatus::Reconnected)) {
+        events.push(next_event(&mut h.executions).await);
+    }
+    let [ExecutionEvent::Status(FeedStatus::Disconnected { reason }), connected, _] = events.as_slice()
+    else {
+        panic!("{events:?}")
+    };
+    assert!(
+        reason.contains("feed task failed") && reason.contains("approval key backend failed"),
+        "{reason}"
+    );
+    // The registration under way when it failed is restored with the others.
+    assert_eq!(*connected, ExecutionEvent::Status(FeedStatus::Connected { registrations: 3 }));
+    wait_until(|| h.server.with(|s| s.connections == 2 && s.active.len() == 3)).await;
+    h.feed.subscribe(Subscription::Trades(sym(1))).await.unwrap();
+    h.feed.subscribe(Subscription::Trades(sym(2))).await.unwrap();
+    wait_until(|| h.server.with(|s| s.active.len() == 4)).await;
+    h.server.push.send(ServerCmd::Send(fill_frame("094941"))).unwrap();
+    assert!(matches!(next_event(&mut h.executions).await, ExecutionEvent::Fill(_)));
+}
+
+/// A layout change on a busy channel: 10 000 malformed frames in a burst are each counted, and
+/// reported at a bounded rate (the first one at once, then at most one summary per interval), not
+/// one status (hence one event row) per frame.
+#[tokio::test]
+async fn a_burst_of_malformed_frames_is_counted_and_reported_at_a_bounded_rate() {
+    let every = Duration::from_millis(300);
+    let mut h = harness(|_| {}).await;
+    h.feed.malformed_every = every;
+    h.feed.subscribe(Subscription::Executions).await.unwrap();
+    h.feed.subscribe(Subscription::Trades(sym(0))).await.unwrap();
+    assert!(matches!(
+        next_event(&mut h.executions).await,
+        ExecutionEvent::Status(FeedStatus::Connected { .. })
+    ));
+    let started = Instant::now();
+    h.server.push.send(ServerCmd::Burst(MALFORMED.into(), 10_000)).unwrap();
+    h.server.push.send(ServerCmd::Send(fill_frame("094941"))).unwrap();
+    let (mut reports, mut counted, mut fills) = (Vec::new(), 0, 0);
+    while counted < 10_000 || fills == 0 {
+        match next_event(&mut h.executions).await {
+            ExecutionEvent::Status(FeedStatus::DecodeError { message, count }) => {
+                counted += count;
+                reports.push((message, count));
+            }
+            ExecutionEvent::Fill(_) => fills += 1,
+            other => panic!("{other:?}"),
+        }
+    }
+    let elapsed = started.elapsed();
+    assert_eq!(counted, 10_000, "{reports:?}");
+    assert_eq!(
+        reports[0],
+        ("H0STCNT0: record has 3 fields, layout needs 46".to_owned(), 1),
+        "the first, in full"
+    );
+    let bound = 2 + elapsed.as_millis() / every.as_millis();
+    assert!(
+        reports.len() as u128 <= bound && reports.len() < 100,
+        "{} reports in {elapsed:?}",
+        reports.len()
+    );
+    tokio::time::sleep(every * 2).await;
+    assert!(h.executions.try_recv().is_err(), "nothing left to report");
+}
+
+const MALFORMED: &str = "0|H0STCNT0|001|005930^093354^71900";
+
+/// Malformed frames counted but not yet reported are reported when the feed closes: the count is
+/// never lost.
+#[tokio::test]
+async fn malformed_frames_not_yet_reported_are_reported_on_close() {
+    let mut h = harness(|_| {}).await;
+    h.feed.malformed_every = Duration::from_secs(3600);
+    h.feed.subscribe(Subscription::Trades(sym(0))).await.unwrap();
+    assert!(matches!(
+        next_event(&mut h.executions).await,
+        ExecutionEvent::Status(FeedStatus::Connected { .. })
+    ));
+    h.server.push.send(ServerCmd::Burst(MALFORMED.into(), 100)).unwrap();
+    let ExecutionEvent::Status(FeedStatus::DecodeError { count: 1, .. }) =
+        next_event(&mut h.executions).await
+    else {
+        panic!("the first one at once")
+    };
+    // A ping after the burst: once it is echoed, the burst has been read.
+    let ping = r#"{"header":{"tr_id":"PINGPONG","datetime":"20260303100000"}}"#;
+    h.server.push.send(ServerCmd::Send(ping.into())).unwrap();
+    wait_until(|| h.server.with(|s| s.echoes.len() == 1)).await;
+    h.feed.shutdown().await.unwrap();
+    let ExecutionEvent::Status(FeedStatus::DecodeError { count, .. }) = next_event(&mut h.executions).await
+    else {
+        panic!("the rest on close")
+    };
+    assert_eq!(count, 99);
+    assert_eq!(next_event(&mut h.executions).await, ExecutionEvent::Status(FeedStatus::Closed));
+}
+
+/// An encrypted H0STCNI9 receipt notice (`CNTG_YN` 1, accepted) of order 2891 at `hhmmss` KST.
+fn receipt_frame(hhmmss: &str) -> String {
+    let cipher = NoticeCipher::from_ack(KEY, IV).unwrap();
+    let receipt = format!(
+        "HTSID^1234567801^0000002891^^02^0^00^0^136480^0000000000^000000000^{hhmmss}^0^1^1^06010^000000010^김한투^0^1^N^^^^하림^000003190"
+    );
+    format!("1|H0STCNI9|001|{}", cipher.encrypt(&receipt))
+}
+
+/// An H0STASP0 frame of one 005930 book at `hhmmss` KST (the record carries only a time).
+fn book_frame(hhmmss: &str) -> String {
+    format!(
+        "0|H0STASP0|001|005930^{hhmmss}^0^71900^72000^72100^72200^72300^72400^72500^72600^72700^72800^71800^71700^71600^71500^71400^71300^71200^71100^71000^70900^91918^117942^92673^79708^106729^141988^176192^113906^134077^104229^95221^159371^220746^284657^212742^195370^182710^209747^376432^158171^1159362^2095167^0^0^0^0^525579^-72000^5^-100.00^3159115^0^8^0^0^0"
+    )
+}
+
+/// An H0STCNT0 frame of one 005930 print at `hhmmss` KST of the business date `yyyymmdd`.
+fn dated_trade_frame(hhmmss: &str, yyyymmdd: &str) -> String {
+    format!(
+        "0|H0STCNT0|001|005930^{hhmmss}^71900^5^-100^-0.14^72023.83^72100^72400^71700^71900^71800^1^3052507^219853241700^5105^6937^1832^84.90^1366314^1159996^1^0.39^20.28^090020^5^-200^090820^5^-500^092619^2^200^{yyyymmdd}^20^N^65945^216924^1118750^2199206^0.05^2424142^125.92^0^^72100"
+    )
+}
+
+/// Issue #20 (day rollover): one feed task lives across KST dates. Notices and books, which carry
+/// only a time, take the date of the session they arrive in — after a date change on the same
+/// socket and after a reconnect on a later date — and nothing of the day before carries over: the
+/// same order number and execution time on the next day is that day's notice (the orders' ledgers
+/// key fills by trading date), and a print takes the business date of its own record.
+#[tokio::test]
+async fn notices_books_and_prints_take_the_date_of_the_day_they_arrive_in_across_kst_dates() {
+    let mut h = harness(|_| {}).await;
+    let kst = |d: u32, hhmmss: &str| {
+        let date = NaiveDate::from_ymd_opt(2026, 3, d).unwrap();
+        crate::domain::market::kst_to_utc(date, NaiveTime::parse_from_str(hhmmss, "%H%M%S").unwrap())
+    };
+    // The feed on a clock the test moves: 23:59:30 KST of 2026-03-03, half a minute before the
+    // date changes.
+    let clock = Arc::new(FakeClock::new(kst(3, "235930")));
+    h.feed =
+        Feed::new(h.feed.settings.clone(), h.feed.backend.clone(), clock.clone(), h.feed.outputs.clone());
+    h.feed.subscribe(Subscription::Executions).await.unwrap();
+    h.feed.subscribe(Subscription::Quotes(Symbol::new("005930").unwrap())).await.unwrap();
+    h.feed.subscribe(Subscription::Trades(Symbol::new("005930").unwrap())).await.unwrap();
+    assert!(matches!(
+        next_event(&mut h.executions).await,
+        ExecutionEvent::Status(FeedStatus::Connected { .. })
+    ));
+
+    // What one day's frames say: (receipt time, fill's trading date and time, book time, print time).
+    async fn one_day(
+        h: &mut Harness,
+        yyyymmdd: &str,
+    ) -> (DateTime<chrono::Utc>, NaiveDate, NaiveTime, DateTime<chrono::Utc>, DateTime<chrono::Utc>) {
+        for frame in [
+            receipt_frame("094941"),
+            fill_frame("094941"),
+            book_frame("093730"),
+            dated_trade_frame("093354", yyyymmdd),
+        ] {
+            h.server.push.send(ServerCmd::Send(frame)).unwrap();
+        }
+        let ExecutionEvent::Notice(receipt) = next_event(&mut h.executions).await else { panic!("receipt") };
+        assert_eq!(receipt.trade_date, to_kst(receipt.at).date_naive());
+        let ExecutionEvent::Fill(fill) = next_event(&mut h.executions).await else { panic!("fill") };
+        assert_eq!(fill.broker_order_no, "0000002891", "the same order number every day");
+        let mut market = Vec::new();
+        while market.len() < 2 {
+            let batch = tokio::time::timeout(Duration::from_secs(5), h.market.recv()).await.unwrap().unwrap();
+            market.extend(batch);
+        }
+        let [MarketEvent::Quote(book), MarketEvent::Trade(print)] = market.as_slice() else {
+            panic!("{market:?}")
+        };
+        (receipt.at, fill.trade_date, fill.exec_time, book.at, print.at)
+    }
+
+    let day1 = one_day(&mut h, "20260303").await;
+    let d3 = NaiveDate::from_ymd_opt(2026, 3, 3).unwrap();
+    let t = |s: &str| NaiveTime::parse_from_str(s, "%H%M%S").unwrap();
+    assert_eq!(day1, (kst(3, "094941"), d3, t("094941"), kst(3, "093730"), kst(3, "093354")));
+
+    // The KST date changes with the socket up: the next frames belong to 2026-03-04.
+    clock.set(kst(4, "000005"));
+    let day2 = one_day(&mut h, "20260304").await;
+    let d4 = NaiveDate::from_ymd_opt(2026, 3, 4).unwrap();
+    assert_eq!(day2, (kst(4, "094941"), d4, t("094941"), kst(4, "093730"), kst(4, "093354")));
+
+    // A day later the socket drops: the restored session's frames belong to 2026-03-05.
+    clock.set(kst(5, "083000"));
+    h.server.push.send(ServerCmd::Drop).unwrap();
+    while next_event(&mut h.executions).await != ExecutionEvent::Status(FeedStatus::Reconnected) {}
+    wait_until(|| h.server.with(|s| s.connections == 2 && s.active.len() == 3)).await;
+    let day3 = one_day(&mut h, "20260305").await;
+    let d5 = NaiveDate::from_ymd_opt(2026, 3, 5).unwrap();
+    assert_eq!(day3, (kst(5, "094941"), d5, t("094941"), kst(5, "093730"), kst(5, "093354")));
+    assert!(h.executions.try_recv().is_err(), "nothing else, nothing of an earlier day");
 }
