@@ -131,6 +131,8 @@ pub enum AlertKind {
     LeaseLost,
     /// This process took the pipeline lease over from another holder and leads now.
     LeaseTakenOver,
+    /// The close could not bring an order of the day to a terminal state (named, with the reason).
+    OrderNotTerminal,
 }
 
 impl AlertKind {
@@ -144,6 +146,7 @@ impl AlertKind {
             Self::IdentityConflict => "identity_conflict",
             Self::LeaseLost => "lease_lost",
             Self::LeaseTakenOver => "lease_taken_over",
+            Self::OrderNotTerminal => "order_not_terminal",
         }
     }
 
@@ -157,6 +160,7 @@ impl AlertKind {
             Self::IdentityConflict => "Broker order number claimed twice",
             Self::LeaseLost => "Pipeline lease lost; standing by",
             Self::LeaseTakenOver => "Standby took the pipeline over",
+            Self::OrderNotTerminal => "Order left open after the close",
         }
     }
 }

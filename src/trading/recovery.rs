@@ -4,6 +4,9 @@
 //!
 //! Broker orders are matched by (trading date, order number): numbers restart every trading date,
 //! so a broker order of another date is never taken for one of ours.
+//!
+//! At the close, [`TradingCore::settle_day`] brings every order of the day to a terminal state
+//! from the broker's orders of the day, or records and alerts the ones it cannot settle.
 
 use std::collections::HashMap;
 
@@ -13,10 +16,12 @@ use serde_json::json;
 
 use super::orders::{Resolution, broker_key, fold_cancel_records, is_broker_order};
 use super::{TradingCore, TradingError};
+use crate::domain::market::BrokerOrder;
 use crate::domain::mode::StopReason;
-use crate::domain::order::OrderStatus;
+use crate::domain::order::{OrderEvent, OrderStatus};
 use crate::domain::position::{Holding, HoldingDiff};
-use crate::ports::{Severity, StoreError};
+use crate::notify::{Alert, AlertKind};
+use crate::ports::{Severity, StoreError, UpdateExtra};
 use crate::store::orders as order_rows;
 
 /// One difference recovery found (and what it did about it).
@@ -234,5 +239,194 @@ impl TradingCore {
         let sev = if report.is_clean() { Severity::Info } else { Severity::Critical };
         self.event("RECOVERY_DONE", sev, "recovery finished", payload, None).await;
         Ok(report)
+    }
+}
+
+/// What the close did to bring the day's orders to a terminal state ([`TradingCore::settle_day`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Settlement {
+    /// Orders whose remainder the exchange expired at the session's close (recorded canceled).
+    pub expired: Vec<i64>,
+    /// Orders that never reached the broker, dropped (recorded canceled).
+    pub dropped: Vec<i64>,
+    /// Orders left open, each alerted and recorded with the reason.
+    pub unsettled: Vec<Unsettled>,
+}
+
+/// An order the close could not bring to a terminal state.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Unsettled {
+    /// Order row.
+    pub order_id: i64,
+    /// Its status, as left.
+    pub status: OrderStatus,
+    /// The broker's order number, when known.
+    pub broker_order_no: Option<String>,
+    /// Why it could not be settled.
+    pub reason: String,
+}
+
+/// How one order was settled.
+enum Settled {
+    /// It was (or became, by the broker's state) terminal.
+    Terminal,
+    /// The exchange expired its remainder at the close.
+    Expired,
+    /// It never reached the broker and was dropped.
+    Dropped,
+}
+
+impl TradingCore {
+    /// Brings every order of the day to a terminal state at the close; `broker_orders` are the
+    /// broker's orders of the day, which win. An order of unknown outcome is resolved against them;
+    /// an order they list takes its fills, cancel or reject from them; once the session has closed
+    /// (`session_over`) the remainder still open there was expired by the exchange and the order
+    /// is recorded canceled (`ORDER_EXPIRED`, with its transition); an order that never reached the
+    /// broker is dropped (`ORDER_DROPPED`). An order that cannot be settled — the session still
+    /// open, the broker not listing it, its fills differing from the broker's, its outcome still
+    /// unknown — is recorded (`ORDER_UNSETTLED`) and alerted ([`AlertKind::OrderNotTerminal`])
+    /// with the reason, and left as it is.
+    ///
+    /// # Errors
+    /// Returns store errors.
+    pub async fn settle_day(
+        &self,
+        broker_orders: &[BrokerOrder],
+        session_over: bool,
+    ) -> Result<Settlement, TradingError> {
+        let broker_orders = fold_cancel_records(broker_orders);
+        self.reload().await?;
+        let mut out = Settlement::default();
+        for stored in self.orders().await? {
+            if stored.order.status().is_terminal() {
+                continue;
+            }
+            let id = stored.id;
+            match self.settle_order(id, &broker_orders, session_over).await? {
+                Ok(Settled::Terminal) => {}
+                Ok(Settled::Expired) => out.expired.push(id),
+                Ok(Settled::Dropped) => out.dropped.push(id),
+                Err(reason) => {
+                    let left = self.order(id).await?.unwrap_or(stored);
+                    out.unsettled.push(Unsettled {
+                        order_id: id,
+                        status: left.order.status(),
+                        broker_order_no: left.order.broker_order_no().map(|n| n.number.clone()),
+                        reason,
+                    });
+                }
+            }
+        }
+        for u in &out.unsettled {
+            self.report_unsettled(u).await;
+        }
+        Ok(out)
+    }
+
+    /// Settles one open order; `Err` carries why it cannot be.
+    async fn settle_order(
+        &self,
+        id: i64,
+        broker_orders: &[BrokerOrder],
+        session_over: bool,
+    ) -> Result<Result<Settled, String>, TradingError> {
+        let mut stored = self.order(id).await?.ok_or(TradingError::NotFound(id))?;
+        if stored.order.status().needs_resolution() {
+            if let Resolution::StillUnknown(reason) = self.resolve_with(id, broker_orders).await? {
+                return Ok(Err(format!("the outcome of its submission is still unknown ({reason})")));
+            }
+            stored = self.order(id).await?.ok_or(TradingError::NotFound(id))?;
+        }
+        if stored.order.status() == OrderStatus::New {
+            // Never sent, or proven never to have reached the broker: nothing can fill it now.
+            let payload =
+                json!({ "from": OrderStatus::New.as_str(), "attempt": stored.order.record().attempt });
+            let note = self.new_event(
+                "ORDER_DROPPED",
+                Severity::Info,
+                &format!("order {id} never reached the broker; dropped at the close"),
+                payload,
+                Some(id),
+            );
+            let (after, _) = self
+                .apply_order_event_with(id, &OrderEvent::CancelRequested, &UpdateExtra::default(), vec![note])
+                .await?;
+            return Ok(if after.order.status().is_terminal() {
+                Ok(Settled::Dropped)
+            } else {
+                Err(format!("it could not be dropped from {}", after.order.status()))
+            });
+        }
+        let Some(no) = stored.order.broker_order_no().cloned() else {
+            return Ok(Err("it has no broker order number".into()));
+        };
+        let day = stored.trade_date;
+        let Some(b) = broker_orders.iter().find(|b| is_broker_order(b, day, &no.number)) else {
+            return Ok(Err(format!(
+                "the broker does not list order number {} among its orders of {day}",
+                no.number
+            )));
+        };
+        let stored = self.adopt_broker_order(id, b).await?;
+        if stored.order.status().is_terminal() {
+            return Ok(Ok(Settled::Terminal));
+        }
+        if stored.order.filled_qty() != b.filled_qty {
+            return Ok(Err(format!(
+                "its fills differ from the broker's: {} recorded, {} at the broker",
+                stored.order.filled_qty(),
+                b.filled_qty
+            )));
+        }
+        if !session_over {
+            return Ok(Err(format!(
+                "the session is still open and the broker shows {} of {} unfilled and not canceled",
+                b.remaining_qty, b.qty
+            )));
+        }
+        // The broker lists it with all its fills and the session is over: the exchange expired the
+        // remainder at the close (KIS keeps such a row as it was, with no cancel record).
+        let payload = json!({
+            "broker_order_no": no.number, "filled_qty": b.filled_qty, "remaining_qty": b.remaining_qty,
+            "from": stored.order.status().as_str(),
+        });
+        let note = self.new_event(
+            "ORDER_EXPIRED",
+            Severity::Info,
+            &format!("order {id} ({}): remainder expired by the exchange at the close", no.number),
+            payload,
+            Some(id),
+        );
+        let (after, _) = self
+            .apply_order_event_with(id, &OrderEvent::CancelConfirmed, &UpdateExtra::default(), vec![note])
+            .await?;
+        Ok(if after.order.status().is_terminal() {
+            Ok(Settled::Expired)
+        } else {
+            Err(format!("its expiry could not be recorded from {}", after.order.status()))
+        })
+    }
+
+    /// Records and alerts an order the close left open.
+    async fn report_unsettled(&self, u: &Unsettled) {
+        let date = self.config.trade_date;
+        let what = match self.order(u.order_id).await {
+            Ok(Some(o)) => {
+                let r = o.order.request();
+                let price = r.price.map_or_else(|| "market".to_owned(), |p| p.to_string());
+                format!("{} {} {} @ {price}", r.symbol.as_str(), r.side.as_str(), r.qty)
+            }
+            _ => String::new(),
+        };
+        let no = u.broker_order_no.as_deref().unwrap_or("none");
+        let message = format!(
+            "the close of {date} left order {} ({what}, broker number {no}) {}: {}",
+            u.order_id, u.status, u.reason
+        );
+        self.event("ORDER_UNSETTLED", Severity::Error, &message, json!({ "order": u }), Some(u.order_id))
+            .await;
+        let text = format!("{message}. Check the order at the broker and settle it by hand.");
+        let alert = Alert { kind: AlertKind::OrderNotTerminal, text };
+        crate::notify::raise_alert(&self.store, self.notifier.as_deref(), date, alert).await;
     }
 }

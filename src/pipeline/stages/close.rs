@@ -1,7 +1,9 @@
 //! The `close` stage: cancels the orders still open while the session is (the intraday stage
 //! cancels them before the close; afterwards the exchange refuses cancels and expires them), reconciles
-//! the day's orders, fills and positions with the broker one last time and writes the daily
-//! summary (orders by status, fills, P&L, positions) as its output and as an event.
+//! the day's orders, fills and positions with the broker one last time, leaves every order of the
+//! day in a terminal state (broker wins: fills adopted, the remainder expired by the exchange once
+//! the session has closed; an order it cannot settle is recorded and alerted with the reason) and
+//! writes the daily summary (orders by status, fills, P&L, positions) as its output and as an event.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -36,19 +38,16 @@ impl Close {
         let core = build_core(&self.deps, ctx).await?;
         let log: &dyn TradingLog = &ctx.store;
         let date = ctx.trade_date;
-        let (mut canceled, mut pending) = (0u32, 0u32);
-        let in_session = self
-            .deps
-            .calendar
-            .session(date)
-            .is_some_and(|s| self.deps.clock.now() < crate::domain::market::kst_to_utc(date, s.close));
+        let mut canceled = 0u32;
+        let close_at =
+            self.deps.calendar.session(date).map(|s| crate::domain::market::kst_to_utc(date, s.close));
+        let in_session = close_at.is_some_and(|c| self.deps.clock.now() < c);
         if self.deps.config.cancel_open_at_close && in_session {
             let day = log.load_day(date).await.map_err(|e| store_err("orders", e))?;
             for o in day.orders.iter().filter(|o| o.order.status().is_open()) {
                 match core.cancel(o.id).await.map_err(|e| trading_err("cancel", e))? {
                     CancelOutcome::Done(_) => canceled += 1,
-                    CancelOutcome::Pending(_) => pending += 1,
-                    CancelOutcome::Blocked | CancelOutcome::NotCancelable(_) => {}
+                    CancelOutcome::Pending(_) | CancelOutcome::Blocked | CancelOutcome::NotCancelable(_) => {}
                 }
             }
         }
@@ -56,6 +55,11 @@ impl Close {
             self.deps.broker.todays_orders().await.map_err(|e| broker_err("orders snapshot", e))?;
         core.apply_orders_snapshot(&broker_orders).await.map_err(|e| trading_err("reconcile", e))?;
         let report = core.recover().await.map_err(|e| trading_err("final reconciliation", e))?;
+        // Every order of the day ends terminal (broker wins), or is recorded and alerted.
+        let settled = core
+            .settle_day(&broker_orders, !in_session)
+            .await
+            .map_err(|e| trading_err("settle orders", e))?;
 
         let day = log.load_day(date).await.map_err(|e| store_err("orders and fills", e))?;
         let (orders, fills) = (day.orders, day.executions);
@@ -84,12 +88,13 @@ impl Close {
             orders: orders.len(),
             orders_by_status: by_status.into_iter().map(|(s, n)| (s.to_owned(), n)).collect(),
             open_orders_canceled: canceled,
-            open_orders_left_to_expire: if in_session {
-                0
-            } else {
-                orders.iter().filter(|o| o.order.status().is_open()).count()
-            },
-            cancels_pending: pending,
+            open_orders_left_to_expire: settled.expired.len(),
+            cancels_pending: orders
+                .iter()
+                .filter(|o| o.order.status() == crate::domain::order::OrderStatus::CancelPending)
+                .count()
+                .try_into()
+                .unwrap_or(u32::MAX),
             fills: fills.len(),
             filled_qty: fills.iter().map(|f| f.qty).sum::<Decimal>(),
             realized_pnl: realized,
@@ -112,11 +117,14 @@ impl Close {
         };
         let payload = serde_json::to_value(&summary)
             .map_err(|source| OutputError::Encode { stage: StageName::Close, source })?;
-        let message = format!(
+        let mut message = format!(
             "daily summary {date}: {} orders, {} fills, realized P&L {realized}, unrealized {unrealized}",
             orders.len(),
             fills.len()
         );
+        if !settled.unsettled.is_empty() {
+            message.push_str(&format!("; {} orders left open (alerted)", settled.unsettled.len()));
+        }
         ctx.store
             .events()
             .record("daily_summary", Severity::Info, &message, payload, Some(date), None)
@@ -137,3 +145,7 @@ impl Stage for Close {
         Box::pin(async move { self.close(ctx).await })
     }
 }
+
+#[cfg(test)]
+#[path = "close_tests.rs"]
+mod tests;
