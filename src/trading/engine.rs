@@ -104,6 +104,11 @@ impl Engine {
     /// price rules.
     pub fn decide(&mut self, event: &MarketEvent) -> Vec<Decision> {
         let MarketEvent::Trade(t) = event else { return Vec::new() };
+        if crate::domain::market::to_kst(t.at).date_naive() != self.core.config.trade_date {
+            // Another day's print (one left in the market channel from yesterday's session): not
+            // today's market, neither for the strategy nor for today's prices.
+            return Vec::new();
+        }
         let Some(strategy) = self.strategy.as_mut() else {
             self.core.mark_price(&t.symbol, t.price);
             return Vec::new();

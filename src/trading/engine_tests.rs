@@ -154,3 +154,22 @@ async fn decisions_follow_the_guardrails_and_observe_mode() {
     observing.stop_strategy();
     assert!(observing.decide(&ev).is_empty());
 }
+
+/// Issue #20 (day rollover): the intraday stage takes the broker's market channel over from the
+/// day before, and the last frames of yesterday's session (the closing prints arrive after its
+/// loop ended) are still in it. A print of another trading date is not today's market: it neither
+/// reaches today's strategy nor moves today's last price.
+#[tokio::test]
+async fn a_print_of_the_day_before_neither_reaches_the_strategy_nor_moves_the_price() {
+    let db = TestDb::new(crate::store::testing::Backend::Sqlite).await.expect("db").expect("sqlite");
+    let clock = FakeClock::new(start());
+    let symbol = Symbol::new("005930").expect("symbol");
+    let mut engine = engine(&db, &clock, |_| {}, true).await;
+    // 15:30 KST of Friday 2026-11-20, the trading day before Monday 2026-11-23.
+    let yesterday = Utc.with_ymd_and_hms(2026, 11, 20, 6, 30, 0).single().expect("time");
+    assert!(engine.decide(&trade(&symbol, yesterday, dec!(69000))).is_empty());
+    let last = |e: &Engine| e.core().with_book(|b| b.last_prices.get(&symbol).copied());
+    assert_eq!(last(&engine), None, "yesterday's close is not today's last price");
+    assert!(matches!(engine.decide(&trade(&symbol, start(), dec!(70000))).as_slice(), [Decision::Send(_)]));
+    assert_eq!(last(&engine), Some(dec!(70000)));
+}
