@@ -165,12 +165,14 @@ impl StageError {
     }
 
     /// Returns whether another attempt may succeed (the layer errors decide for their variants).
+    /// A transient database failure among the causes (busy or locked, a lost connection:
+    /// [`StoreError::is_transient`]) is retryable however the layer classified the rest.
     pub fn is_retryable(&self) -> bool {
         match self {
             Self::Retryable(_) | Self::Timeout(_) | Self::Store { .. } => true,
             Self::Broker { source, .. } => source.is_retryable(),
-            Self::Trading { source, .. } => source.is_retryable(),
-            Self::Failed { retryable, .. } => *retryable,
+            Self::Trading { source, .. } => source.is_retryable() || transient_cause(source),
+            Self::Failed { retryable, source, .. } => *retryable || transient_cause(source.as_ref()),
             Self::Fatal(_) | Self::Output(_) | Self::Cancelled | Self::Skip(_) => false,
         }
     }
@@ -190,6 +192,22 @@ impl StageError {
         }
         text
     }
+}
+
+/// Returns true when `error` or one of its causes is a transient store failure. A layer error
+/// that wraps a [`StoreError`] transparently shows only the store error's own cause, the
+/// [`DbFailure`](crate::ports::DbFailure), so both are looked for.
+fn transient_cause(error: &(dyn StdError + 'static)) -> bool {
+    let mut cause = Some(error);
+    while let Some(e) = cause {
+        if e.downcast_ref::<StoreError>().is_some_and(StoreError::is_transient)
+            || e.downcast_ref::<crate::ports::DbFailure>().is_some_and(crate::ports::DbFailure::is_transient)
+        {
+            return true;
+        }
+        cause = e.source();
+    }
+    false
 }
 
 /// A pipeline stage: a use case run once per trade date, whose typed output later stages read.

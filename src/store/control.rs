@@ -83,7 +83,7 @@ impl ControlStore {
         actor: &str,
         now: DateTime<Utc>,
     ) -> Result<ModeChange, ControlError> {
-        let txn = super::begin_write(&self.db, "control_state").await?;
+        let txn = super::begin_write(&self.db).await?;
         let existing = control_state::Entity::find_by_id(TRADING_MODE_KEY.to_owned()).one(&txn).await?;
         let from = match &existing {
             Some(row) => parse_mode(row)?,

@@ -10,7 +10,7 @@ use entity::instrument::{ActiveModel, Column, Entity, Model};
 use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
 use sea_orm::sea_query::OnConflict;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set, TransactionTrait};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
 
 use super::{Severity, Store, StoreError};
 use crate::domain::Symbol;
@@ -128,7 +128,7 @@ pub async fn upsert_instruments(
     let mut listed: HashSet<&str> = HashSet::new();
     let in_scope: Vec<&MasterRecord> =
         records.iter().filter(|r| markets.contains(&r.market) && listed.insert(r.symbol.as_str())).collect();
-    let txn = store.conn().begin().await?;
+    let txn = super::begin_write(store.conn()).await?;
     let before: Vec<String> = Entity::find()
         .filter(Column::Market.is_in(market_names(markets)))
         .filter(Column::Active.eq(true))

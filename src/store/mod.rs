@@ -20,7 +20,7 @@ pub mod trading_log;
 mod identity_tests;
 
 use migration::{Migrator, MigratorTrait};
-use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseBackend, DatabaseConnection, DbErr};
+use sea_orm::{ConnectOptions, Database, DatabaseBackend, DatabaseConnection, DbErr, RuntimeErr};
 
 pub use events::{EventRecorder, Severity};
 
@@ -28,9 +28,35 @@ pub use crate::ports::StoreError;
 
 impl From<DbErr> for StoreError {
     fn from(e: DbErr) -> Self {
-        Self::db(e.to_string())
+        Self::db(describe(&e))
     }
 }
+
+/// The driver's text of an error, with the SQLSTATE of a PostgreSQL error appended
+/// (`… (SQLSTATE 40P01)`): the server's message may be in any language, the code is not, and
+/// [`StoreError::is_transient`] reads it. SQLite's text already names its result code.
+fn describe(e: &DbErr) -> String {
+    let text = e.to_string();
+    let (DbErr::Exec(RuntimeErr::SqlxError(sqlx))
+    | DbErr::Query(RuntimeErr::SqlxError(sqlx))
+    | DbErr::Conn(RuntimeErr::SqlxError(sqlx))) = e
+    else {
+        return text;
+    };
+    match sqlx.as_database_error() {
+        Some(db) if db.try_downcast_ref::<sea_orm::sqlx::postgres::PgDatabaseError>().is_some() => {
+            match db.code() {
+                Some(code) => format!("{text} (SQLSTATE {code})"),
+                None => text,
+            }
+        }
+        _ => text,
+    }
+}
+
+/// How long a SQLite connection waits for another writer's lock before it gives up with
+/// `database is locked`.
+const SQLITE_BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// One migration and whether it is applied.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -91,13 +117,15 @@ impl Store {
         opts.map_sqlx_postgres_opts(|o| {
             o.application_name("aegis").options([("idle_in_transaction_session_timeout", IDLE_IN_TXN_MS)])
         });
+        // Every pooled connection, not only the first: WAL lets the daemon and the operator CLI
+        // use the file at the same time, and a writer waits for another's lock (busy timeout)
+        // instead of failing with `database is locked`.
+        opts.map_sqlx_sqlite_opts(|o| {
+            o.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal).busy_timeout(SQLITE_BUSY_TIMEOUT)
+        });
         let db = Database::connect(opts)
             .await
             .map_err(|e| StoreError::Connect { backend, reason: strip_credentials(&e.to_string(), url) })?;
-        if db.get_database_backend() == DatabaseBackend::Sqlite {
-            // WAL lets the daemon and the operator CLI use the file at the same time.
-            db.execute_unprepared("PRAGMA journal_mode=WAL; PRAGMA busy_timeout=10000;").await?;
-        }
         Ok(Self { db, fence: None })
     }
 
@@ -193,21 +221,21 @@ impl Store {
         tokens::DbTokenStore::new(self.db.clone())
     }
 }
-/// Begins a transaction that reads and then writes `table`. On SQLite it takes the database's
-/// write lock first (a write statement that changes no row), so another process committing
-/// between our read and our write cannot fail the write with SQLITE_BUSY_SNAPSHOT; a second
-/// writer waits for the lock (busy timeout) instead. PostgreSQL needs nothing extra.
+
+/// Begins a transaction that writes, as every transaction of the store does (most read first).
+/// On SQLite it is `BEGIN IMMEDIATE`: the database's write lock is taken at `BEGIN`, where a
+/// second writer waits for it (busy timeout). A deferred transaction would read first and then
+/// fail its first write at once — `(code: 5) database is locked` while another connection holds
+/// the lock, `(code: 517)` when another committed since our read — as SQLite cannot wait there.
+/// PostgreSQL needs nothing extra.
 ///
 /// # Errors
-/// Returns the database error of `BEGIN` or of taking the lock.
-pub(crate) async fn begin_write(
-    db: &DatabaseConnection,
-    table: &str,
-) -> Result<sea_orm::DatabaseTransaction, DbErr> {
-    use sea_orm::TransactionTrait;
-    let txn = db.begin().await?;
-    if db.get_database_backend() == DatabaseBackend::Sqlite {
-        txn.execute_unprepared(&format!("DELETE FROM \"{table}\" WHERE 0")).await?;
-    }
-    Ok(txn)
+/// Returns the database error of `BEGIN` (on SQLite, `database is locked` once the busy timeout
+/// has passed: [`StoreError::is_transient`]).
+pub(crate) async fn begin_write(db: &DatabaseConnection) -> Result<sea_orm::DatabaseTransaction, DbErr> {
+    use sea_orm::{SqliteTransactionMode, TransactionOptions, TransactionTrait};
+    let sqlite_transaction_mode =
+        (db.get_database_backend() == DatabaseBackend::Sqlite).then_some(SqliteTransactionMode::Immediate);
+    db.begin_with_options(TransactionOptions { sqlite_transaction_mode, ..TransactionOptions::default() })
+        .await
 }

@@ -11,7 +11,6 @@ use std::str::FromStr;
 use chrono::{DateTime, NaiveDate, Utc};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder, Set,
-    TransactionTrait,
 };
 use serde_json::json;
 
@@ -376,7 +375,7 @@ pub async fn approve_draft(
     check: impl Fn(&Draft) -> Result<(), String>,
 ) -> Result<Approval, ParamsError> {
     use entity::strategy_param::{ActiveModel, Column, Entity};
-    let txn = store.conn().begin().await?;
+    let txn = super::begin_write(store.conn()).await?;
     let draft = decide(&txn, id, DraftStatus::Approved, None, actor, now).await?;
     check(&draft).map_err(|reason| ParamsError::Invalid { id, reason })?;
     let previous: Vec<i64> = Entity::find()
@@ -431,7 +430,7 @@ pub async fn reject_draft(
     now: DateTime<Utc>,
 ) -> Result<Draft, ParamsError> {
     let reason = scrubbed(reason);
-    let txn = store.conn().begin().await?;
+    let txn = super::begin_write(store.conn()).await?;
     let draft = decide(&txn, id, DraftStatus::Rejected, Some(&reason), actor, now).await?;
     let details = json!({ "strategy": draft.strategy, "trade_date": draft.trade_date, "reason": reason });
     audit(&txn, actor, "params.reject", format!("strategy_param_drafts/{id}"), details, now).await?;

@@ -6,7 +6,7 @@
 //! the events, in one transaction.
 
 use chrono::{DateTime, NaiveDate, Utc};
-use sea_orm::{EntityTrait, Set, TransactionTrait};
+use sea_orm::{EntityTrait, Set};
 
 use super::events::mask_payload;
 use super::{Store, StoreError, fills, orders, positions};
@@ -113,7 +113,7 @@ impl TradingLog for Store {
     ) -> LogFuture<'a, FillsWritten> {
         Box::pin(async move {
             let fence = self.fence_token()?;
-            let txn = self.conn().begin().await?;
+            let txn = super::begin_write(self.conn()).await?;
             let meta = FillMeta {
                 order_id: write.order_id,
                 trade_date: write.trade_date,

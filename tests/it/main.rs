@@ -23,6 +23,7 @@ mod notify;
 mod params;
 mod pipeline;
 mod sim;
+mod sqlite_load;
 mod storage;
 mod trading;
 mod universe;
