@@ -27,10 +27,13 @@ pub struct FeedConfig {
     pub heartbeat: Option<Duration>,
     /// Reconnect when neither data nor PINGPONG arrived for this long.
     pub idle_timeout: Duration,
-    /// Reconnect attempts before asking the pipeline to stop trading.
-    pub reconnect_attempts: u32,
-    /// First reconnect delay (doubles per attempt).
+    /// Reconnect attempts before asking the pipeline to stop trading (`None`: reconnect for as
+    /// long as it takes; new orders pause meanwhile and resume once the feed is back).
+    pub reconnect_attempts: Option<u32>,
+    /// First reconnect delay (doubles per attempt, with ±20 % jitter).
     pub reconnect_base: Duration,
+    /// Longest delay between two reconnect attempts.
+    pub reconnect_max: Duration,
     /// Registration cap per session.
     pub max_registrations: usize,
     /// Capacity of the market-data channel, in batches (one per data frame).
@@ -113,8 +116,9 @@ impl KisConfig {
                 url: Url::parse(ws)?,
                 heartbeat: Some(Duration::from_secs(30)),
                 idle_timeout: Duration::from_secs(600),
-                reconnect_attempts: 5,
+                reconnect_attempts: None,
                 reconnect_base: Duration::from_secs(1),
+                reconnect_max: Duration::from_secs(30),
                 max_registrations: 41,
                 market_buffer: 4096,
             },

@@ -199,6 +199,7 @@ impl Engine {
             core.resolve_unknown(s.id).await.map_err(|e| format!("resolve order {}: {e}", s.id))?;
         }
         core.flush_positions().await.map_err(|e| format!("positions: {e}"))?;
+        core.resume_orders_if_reconciled().await;
         Ok(())
     }
 

@@ -64,11 +64,30 @@ impl TradingCore {
         }
     }
 
+    /// Ends a pause of new orders after a successful reconciliation with the broker, provided
+    /// the feed is up (the reconnect snapshot may have failed; a later periodic reconciliation then
+    /// lets orders go out again).
+    pub async fn resume_orders_if_reconciled(&self) {
+        if self.guard.feed_down() {
+            return;
+        }
+        if let Some(since) = self.guard.resume_orders() {
+            let secs = (self.clock.now() - since).num_seconds();
+            let msg = format!("feed back and reconciled after {secs} s; new orders resume");
+            self.event("ORDERS_RESUMED", Severity::Info, &msg, json!({ "paused_secs": secs }), None).await;
+        }
+    }
+
     async fn handle_status(&self, s: &FeedStatus) -> Result<(), TradingError> {
         let now = self.clock.now();
         match s {
             FeedStatus::Connected { .. } => self.guard.set_disconnected(None),
-            FeedStatus::Disconnected { .. } => self.guard.set_disconnected(Some(now)),
+            FeedStatus::Disconnected { reason } => {
+                self.guard.set_disconnected(Some(now));
+                if self.config.pause_while_feed_down {
+                    self.guard.pause_orders(&format!("feed lost: {reason}"), now);
+                }
+            }
             FeedStatus::StopTrading { reason } => {
                 let r = StopReason::BrokerDisconnected { since: now, for_secs: 0 };
                 tracing::warn!(reason = %reason, "feed asks to stop trading");
@@ -86,6 +105,8 @@ impl TradingCore {
                 match self.broker.todays_orders().await {
                     Ok(list) => {
                         self.apply_orders_snapshot(&list).await?;
+                        // Back and reconciled: new orders go out again by themselves.
+                        self.resume_orders_if_reconciled().await;
                     }
                     Err(e) => {
                         tracing::warn!(error = %e, "orders snapshot after a reconnect failed");

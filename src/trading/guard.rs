@@ -118,6 +118,9 @@ struct GuardState {
     unsynced: Option<ModeEvent>,
     rejects: Vec<DateTime<Utc>>,
     disconnected_since: Option<DateTime<Utc>>,
+    /// New orders wait: the feed was lost and today's orders are not reconciled with the broker
+    /// yet (why, and since when).
+    feed_pause: Option<(String, DateTime<Utc>)>,
 }
 
 /// The trading mode and the kill switch.
@@ -269,6 +272,31 @@ impl Guard {
             }
             None => s.disconnected_since = None,
         });
+    }
+
+    /// Pauses new orders until [`Guard::resume_orders`]: the feed was lost, and orders decided
+    /// before today's orders are reconciled again could act on a stale book. Not a mode: nothing
+    /// is persisted, cancels go on, and the pause ends by itself once the feed is back and
+    /// reconciled (stop mode stays for real risk events).
+    pub fn pause_orders(&self, reason: &str, at: DateTime<Utc>) {
+        self.with(|s| {
+            s.feed_pause.get_or_insert_with(|| (reason.to_owned(), at));
+        });
+    }
+
+    /// Ends a pause of new orders; returns since when it lasted, if one was on.
+    pub fn resume_orders(&self) -> Option<DateTime<Utc>> {
+        self.with(|s| s.feed_pause.take().map(|(_, at)| at))
+    }
+
+    /// True while the broker's feed is down.
+    pub fn feed_down(&self) -> bool {
+        self.with(|s| s.disconnected_since.is_some())
+    }
+
+    /// Why new orders are paused, if they are.
+    pub fn orders_paused(&self) -> Option<String> {
+        self.with(|s| s.feed_pause.as_ref().map(|(r, _)| r.clone()))
     }
 
     /// Evaluates the kill switch at the clock's now; trips stop mode when a trigger fires.

@@ -101,6 +101,9 @@ pub struct TradingConfig {
     pub match_window_secs: i64,
     /// Tolerance on average prices when comparing positions with the broker's holdings.
     pub avg_price_tolerance: Decimal,
+    /// Holds new orders back from the loss of the feed until it is back and today's orders are
+    /// reconciled with the broker (on by default).
+    pub pause_while_feed_down: bool,
 }
 
 impl TradingConfig {
@@ -116,6 +119,7 @@ impl TradingConfig {
             resolve_grace_secs: 10,
             match_window_secs: 120,
             avg_price_tolerance: dec!(1),
+            pause_while_feed_down: true,
         }
     }
 }

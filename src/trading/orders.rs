@@ -28,6 +28,8 @@ pub enum Blocked {
     Guardrails(Vec<Breach>),
     /// The price is off tick, outside the daily band or missing.
     Price(String),
+    /// New orders wait for the feed to come back and today's orders to be reconciled.
+    FeedDown(String),
 }
 
 /// The result of [`TradingCore::submit`].
@@ -113,6 +115,12 @@ impl TradingCore {
             )
             .await;
             return Ok(Some(Blocked::Mode(reason)));
+        }
+        if let Some(reason) = self.guard.orders_paused() {
+            let payload = json!({ "signal_id": intent.signal_id, "reason": reason });
+            let msg = format!("order held back until the feed is reconciled: {reason}");
+            self.event("ORDER_PAUSED", Severity::Warning, &msg, payload, order_id).await;
+            return Ok(Some(Blocked::FeedDown(reason)));
         }
         let snap = self.risk_snapshot().await?;
         if let Err(breaches) = check_intent(&self.config.risk, &snap, intent) {

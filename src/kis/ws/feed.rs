@@ -300,6 +300,8 @@ struct Task {
     renew_key: bool,
     /// A socket was lost since the last connection: the next one is a reconnect.
     lost: bool,
+    /// The next reconnect attempt while the socket is lost: its number and when it is due.
+    retry: Option<(u32, Instant)>,
     /// Market records dropped because the channel was full (a whole frame at a time).
     dropped_market: u64,
     malformed: Malformed,
@@ -359,6 +361,7 @@ impl Task {
             last_rx: Instant::now(),
             renew_key: false,
             lost: false,
+            retry: None,
             dropped_market: 0,
             malformed,
             restore: None,
@@ -407,6 +410,7 @@ impl Task {
             let idle_at = self.last_rx + self.settings.config.idle_timeout;
             let connected = self.ws.is_some();
             let malformed_at = self.malformed.due_at();
+            let retry_at = self.retry.map(|(_, at)| at);
             tokio::select! {
                 () = self.cancel.cancelled() => {
                     self.close().await;
@@ -441,6 +445,9 @@ impl Task {
                 () = sleep_until_some(malformed_at), if malformed_at.is_some() => {
                     self.report_malformed();
                 }
+                () = sleep_until_some(retry_at), if retry_at.is_some() && !connected => {
+                    self.retry_connect().await;
+                }
             }
         }
     }
@@ -462,6 +469,13 @@ impl Task {
                     let _ = reply.send(Err(BrokerError::Subscription {
                         message: format!("registration cap of {cap} reached"),
                     }));
+                    return;
+                }
+                if self.retry.is_some() {
+                    // The socket is down and being reconnected: the registration is kept and
+                    // sent with the others once it is back.
+                    self.registry.insert(key, sub);
+                    let _ = reply.send(Ok(()));
                     return;
                 }
                 self.registry.insert(key.clone(), sub);
@@ -536,6 +550,7 @@ impl Task {
             .map_err(|_| BrokerError::Connection { message: "websocket open timed out".into() })?
             .map_err(|e| BrokerError::Connection { message: format!("websocket open failed: {e}") })?;
         self.ws = Some(ws);
+        self.retry = None;
         self.last_rx = Instant::now();
         self.resubscribed.clear();
         let keys: Vec<Key> = self.registry.keys().cloned().collect();
@@ -550,6 +565,9 @@ impl Task {
         Ok(())
     }
 
+    /// Drops the socket and schedules the first reconnect attempt; the task keeps serving
+    /// commands while the socket is down (a subscription made meanwhile is kept and registered on
+    /// the reconnect).
     async fn reconnect(&mut self, reason: &str) {
         if let Some(mut ws) = self.ws.take() {
             let _ = ws.close(None).await;
@@ -557,21 +575,37 @@ impl Task {
         tracing::warn!(target: "aegis::kis::ws", reason, "websocket lost");
         self.lost = true;
         self.status(FeedStatus::Disconnected { reason: reason.into() });
-        let cfg = self.settings.config.clone();
-        for attempt in 0..cfg.reconnect_attempts {
-            let delay = cfg.reconnect_base.saturating_mul(1u32.checked_shl(attempt).unwrap_or(u32::MAX));
-            tokio::select! {
-                () = self.cancel.cancelled() => return,
-                () = tokio::time::sleep(delay) => {}
-            }
-            match self.open_and_restore().await {
-                Ok(()) => return,
-                Err(e) => tracing::warn!(target: "aegis::kis::ws", attempt, error = %e, "reconnect failed"),
+        self.retry = Some((0, Instant::now() + self.backoff(0)));
+    }
+
+    /// The delay before reconnect attempt `attempt`: the base doubled per attempt, capped, with
+    /// ±20 % jitter so that many clients do not retry in step.
+    fn backoff(&self, attempt: u32) -> Duration {
+        let cfg = &self.settings.config;
+        let doubled = cfg.reconnect_base.saturating_mul(1u32.checked_shl(attempt).unwrap_or(u32::MAX));
+        let capped = doubled.min(cfg.reconnect_max.max(cfg.reconnect_base));
+        capped.mul_f64(rand::random_range(0.8..1.2))
+    }
+
+    /// One reconnect attempt; on failure the next is scheduled, or — when a finite number of
+    /// attempts is configured and used up — the pipeline is asked to stop trading.
+    async fn retry_connect(&mut self) {
+        let Some((attempt, _)) = self.retry.take() else { return };
+        match self.open_and_restore().await {
+            Ok(()) => {}
+            Err(e) => {
+                tracing::warn!(target: "aegis::kis::ws", attempt, error = %e, "reconnect failed");
+                let next = attempt.saturating_add(1);
+                match self.settings.config.reconnect_attempts {
+                    Some(max) if next >= max => {
+                        let reason = format!("websocket reconnect failed after {max} attempts");
+                        tracing::error!(target: "aegis::kis::ws", %reason, "asking the pipeline to stop trading");
+                        self.status(FeedStatus::StopTrading { reason });
+                    }
+                    _ => self.retry = Some((next, Instant::now() + self.backoff(next))),
+                }
             }
         }
-        let reason = format!("websocket reconnect failed after {} attempts", cfg.reconnect_attempts);
-        tracing::error!(target: "aegis::kis::ws", %reason, "asking the pipeline to stop trading");
-        self.status(FeedStatus::StopTrading { reason });
     }
 
     async fn on_text(&mut self, text: &str) {
@@ -648,6 +682,7 @@ impl Task {
     }
 
     async fn close(&mut self) {
+        self.retry = None;
         let keys: Vec<Key> = self.registry.keys().cloned().collect();
         if self.ws.is_some() {
             for key in &keys {

@@ -158,8 +158,9 @@ async fn harness(tune: impl FnOnce(&mut FeedConfig)) -> Harness {
         url,
         heartbeat: None,
         idle_timeout: Duration::from_secs(600),
-        reconnect_attempts: 3,
+        reconnect_attempts: Some(3),
         reconnect_base: Duration::from_millis(5),
+        reconnect_max: Duration::from_millis(40),
         max_registrations: 41,
         market_buffer: 64,
     };
@@ -384,6 +385,44 @@ async fn idle_socket_reconnects_and_failed_reconnects_ask_to_stop_trading() {
     h.feed.connect().await.unwrap();
     wait_until(|| h.server.with(|s| s.active.len() == 1)).await;
     assert_eq!(h.backend.renewals.load(Ordering::SeqCst), 0);
+}
+
+/// The default outage policy: the feed reconnects for as long as the server refuses (capped
+/// backoff with jitter, far beyond the old five attempts), keeps serving commands meanwhile — a
+/// subscription made while the socket is down is kept and registered with the others on the
+/// reconnect — and never asks the pipeline to stop trading.
+#[tokio::test]
+async fn a_long_outage_is_reconnected_without_stopping_trading() {
+    let mut h = harness(|c| {
+        c.reconnect_attempts = None;
+        c.idle_timeout = Duration::from_millis(100);
+    })
+    .await;
+    h.feed.subscribe(Subscription::Trades(sym(0))).await.unwrap();
+    wait_until(|| h.server.with(|s| s.active.len() == 1)).await;
+    h.server.with(|s| s.refuse = true);
+    h.server.push.send(ServerCmd::Drop).unwrap();
+    loop {
+        if let ExecutionEvent::Status(FeedStatus::Disconnected { .. }) = next_event(&mut h.executions).await {
+            break;
+        }
+    }
+    // Well past three attempts (5, 10, 20, then 40 ms capped): the old policy gave up here.
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let subscribed =
+        tokio::time::timeout(Duration::from_secs(1), h.feed.subscribe(Subscription::Trades(sym(1))));
+    subscribed.await.expect("answered while the socket is down").unwrap();
+    h.server.with(|s| s.refuse = false);
+    wait_until(|| h.server.with(|s| s.active.len() == 2)).await;
+    let mut seen = Vec::new();
+    while let Ok(ev) = h.executions.try_recv() {
+        seen.push(ev);
+    }
+    assert!(
+        !seen.iter().any(|e| matches!(e, ExecutionEvent::Status(FeedStatus::StopTrading { .. }))),
+        "{seen:?}"
+    );
+    assert!(seen.contains(&ExecutionEvent::Status(FeedStatus::Reconnected)), "{seen:?}");
 }
 
 #[tokio::test]

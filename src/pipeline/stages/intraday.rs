@@ -314,10 +314,10 @@ impl Intraday {
 }
 
 impl Intraday {
-    /// Registers the subscriptions. While the broker's one real-time session per app key is held
-    /// by another connection (a previous leader letting go, or a dead one the broker has not
-    /// dropped yet), retries every [`SESSION_RETRY`] for up to `session_wait`, recording the wait
-    /// once.
+    /// Registers the subscriptions. While the socket cannot be opened (the first connection is
+    /// retried like any other) or the broker's one real-time session per app key is held by
+    /// another connection (a previous leader letting go, or a dead one the broker has not dropped
+    /// yet), retries every [`SESSION_RETRY`] for up to `session_wait`, recording the wait once.
     async fn subscribe_all(&self, subs: &[Subscription], ctx: &StageContext) -> Result<(), StageError> {
         let deadline = tokio::time::Instant::now() + self.deps.config.session_wait;
         let mut told = false;
@@ -325,11 +325,13 @@ impl Intraday {
             loop {
                 match self.deps.broker.subscribe(s.clone()).await {
                     Ok(()) => break,
-                    Err(e @ BrokerError::SessionInUse { .. }) if tokio::time::Instant::now() < deadline => {
+                    Err(e @ (BrokerError::SessionInUse { .. } | BrokerError::Connection { .. }))
+                        if tokio::time::Instant::now() < deadline =>
+                    {
                         if !told {
                             told = true;
                             let text = format!(
-                                "{e}; waiting up to {} s for it to be released",
+                                "{e}; retrying the real-time feed for up to {} s",
                                 self.deps.config.session_wait.as_secs()
                             );
                             tracing::warn!("{text}");

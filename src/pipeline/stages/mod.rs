@@ -79,8 +79,9 @@ pub struct StagesConfig {
     pub cancel_lead: chrono::TimeDelta,
     /// Real time between two REST reconciliations during the intraday stage.
     pub reconcile_every: Duration,
-    /// How long the intraday stage waits for the broker's real-time session while another
-    /// connection holds it (a previous leader letting go) before it fails.
+    /// How long the intraday stage keeps retrying its subscriptions while the feed cannot be
+    /// opened or another connection holds the broker's real-time session (a previous leader
+    /// letting go) before it fails.
     pub session_wait: Duration,
     /// Where the journal's Markdown files are written.
     pub journal_dir: Option<PathBuf>,

@@ -266,3 +266,26 @@ async fn recovery_adopts_missed_fills_and_stops_on_unresolved_holdings() {
     assert!(report.stopped.is_some());
     assert!(matches!(e.core.guard().mode(), TradingMode::Stop { reason: StopReason::Reconciliation { .. } }));
 }
+
+/// The outage policy: from the loss of the feed until it is back and today's orders are
+/// reconciled, new orders wait (no mode change, nothing sent); then they go out again by
+/// themselves.
+#[tokio::test]
+async fn new_orders_pause_while_the_feed_is_down_and_resume_once_reconciled() {
+    let e = env(sqlite().await, |_| {}, KillSwitchConfig::default()).await;
+    let status = |s: FeedStatus| ExecutionEvent::Status(s);
+    e.core.handle_execution(&status(FeedStatus::Disconnected { reason: "reset".into() })).await.unwrap();
+    let held = e.core.submit(&intent("005930", Side::Buy, 1, 70_000, "during")).await.unwrap();
+    assert!(matches!(held, SubmitOutcome::Blocked(Blocked::FeedDown(_))), "{held:?}");
+    e.core.handle_execution(&status(FeedStatus::Connected { registrations: 2 })).await.unwrap();
+    let held = e.core.submit(&intent("005930", Side::Buy, 1, 70_000, "between")).await.unwrap();
+    assert!(matches!(held, SubmitOutcome::Blocked(Blocked::FeedDown(_))), "connected, not reconciled yet");
+    assert_eq!(places(&e.broker), 0);
+    e.core.handle_execution(&status(FeedStatus::Reconnected)).await.unwrap();
+    let sent = e.core.submit(&intent("005930", Side::Buy, 1, 70_000, "after")).await.unwrap();
+    assert!(matches!(sent, SubmitOutcome::Sent(_)), "{sent:?}");
+    assert_eq!(places(&e.broker), 1);
+    assert_eq!(events_of(&e.db.store, "ORDER_PAUSED").await.len(), 2);
+    assert_eq!(events_of(&e.db.store, "ORDERS_RESUMED").await.len(), 1);
+    assert!(events_of(&e.db.store, "ORDER_BLOCKED_MODE").await.is_empty(), "not a mode change");
+}
