@@ -14,6 +14,11 @@ impl Clock for SimTimeClock {
     fn now(&self) -> DateTime<Utc> {
         self.0.now().with_timezone(&Utc)
     }
+
+    fn real(&self, span: std::time::Duration) -> std::time::Duration {
+        let speed = self.0.speed();
+        if speed.is_finite() && speed > 1.0 { span.div_f64(speed) } else { span }
+    }
 }
 
 /// Reads the clock of a running `aegis sim` through its admin API (`GET /__sim/state`) and
@@ -69,5 +74,22 @@ mod tests {
         assert_eq!(clock.now(), start.with_timezone(&Utc));
         sim.advance(Duration::from_secs(3600));
         assert_eq!(clock.now().to_rfc3339(), "2026-11-23T01:00:00+00:00");
+    }
+
+    #[test]
+    fn spans_of_a_compressed_day_take_less_real_time() {
+        let start = crate::sim::clock::at(
+            NaiveDate::from_ymd_opt(2026, 11, 23).unwrap(),
+            NaiveTime::from_hms_opt(9, 0, 0).unwrap(),
+        );
+        assert_eq!(
+            SimTimeClock(SimClock::new(start, 600.0)).real(Duration::from_secs(60)),
+            Duration::from_millis(100)
+        );
+        assert_eq!(
+            SimTimeClock(SimClock::new(start, 0.0)).real(Duration::from_secs(60)),
+            Duration::from_secs(60)
+        );
+        assert_eq!(crate::ports::SystemClock.real(Duration::from_secs(60)), Duration::from_secs(60));
     }
 }

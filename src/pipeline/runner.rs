@@ -416,7 +416,8 @@ impl Runner {
         let max = spec.retry.max_attempts.max(1);
         for try_no in 1..=max {
             if try_no > 1 {
-                let wait = spec.retry.delay_before(try_no);
+                // The backoff is a span of the trading day: on a compressed clock it is compressed.
+                let wait = self.clock.real(spec.retry.delay_before(try_no));
                 tokio::select! {
                     () = tokio::time::sleep(wait) => {}
                     () = self.cancel.cancelled() => return Ok(Some(RunOutcome::Interrupted { stage })),

@@ -8,6 +8,13 @@ use chrono::{DateTime, TimeDelta, Utc};
 pub trait Clock: Send + Sync + std::fmt::Debug {
     /// Returns the current instant.
     fn now(&self) -> DateTime<Utc>;
+
+    /// Returns how much real time a span of this clock's time takes: the span itself on the
+    /// wall clock, less on a compressed one (a rehearsal at 600× waits a 10 s retry backoff in
+    /// 17 ms, as the real day would wait 10 s).
+    fn real(&self, span: std::time::Duration) -> std::time::Duration {
+        span
+    }
 }
 
 /// The wall clock.

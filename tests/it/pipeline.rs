@@ -193,6 +193,42 @@ async fn retryable_errors_are_retried(t: TestDb) {
 }
 aegis::storage_test!(retries, retryable_errors_are_retried);
 
+/// A clock 1000 times faster than the wall clock (the trading day of a compressed rehearsal).
+#[derive(Debug)]
+struct Compressed(aegis::ports::FakeClock);
+
+impl aegis::ports::Clock for Compressed {
+    fn now(&self) -> chrono::DateTime<Utc> {
+        self.0.now()
+    }
+
+    fn real(&self, span: Duration) -> Duration {
+        span / 1000
+    }
+}
+
+/// The retry backoff is a span of the trading day: on a compressed clock a 30 s backoff is waited
+/// in 30 ms (it took 30 real seconds, which at 600× started a retried chain hours late).
+async fn retry_backoff_follows_the_clock(t: TestDb) {
+    let fakes = Fakes::default();
+    fakes.script.lock().unwrap().retryable.push(StageName::AccessToken);
+    let spec = aegis::domain::stage::StageSpec {
+        retry: StageRetry { max_attempts: 2, backoff: Duration::from_secs(30) },
+        ..default_spec(StageName::AccessToken)
+    };
+    let clock = Arc::new(Compressed(aegis::ports::FakeClock::new(Utc::now())));
+    let runner = fakes
+        .runner(&t.store, &MemorySink::default(), CancellationToken::new())
+        .with_spec(spec)
+        .with_clock(clock);
+    let run = runner.run_until(day(TRADE_DAY), StageName::Universe);
+    let outcome =
+        tokio::time::timeout(Duration::from_secs(10), run).await.expect("the backoff is compressed");
+    assert!(matches!(outcome.unwrap(), RunOutcome::Failed { .. }));
+    assert_eq!(fakes.calls(StageName::AccessToken), 2);
+}
+aegis::storage_test!(compressed_backoff, retry_backoff_follows_the_clock);
+
 async fn rerun_request_is_picked_up(t: TestDb) {
     let fakes = Fakes::default();
     fakes.script.lock().unwrap().fatal.push(StageName::AccessToken);
