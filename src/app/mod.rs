@@ -3,6 +3,7 @@
 
 pub mod clock;
 pub mod demo;
+pub mod rehearse;
 mod sink;
 pub mod verify;
 

@@ -8,6 +8,7 @@ mod db_cmd;
 mod demo_cmd;
 mod ops_cmd;
 mod params_cmd;
+mod rehearse_cmd;
 mod run_cmd;
 mod service_cmd;
 pub mod trader_cmd;
@@ -55,6 +56,9 @@ pub enum Command {
     Run(Box<run_cmd::RunArgs>),
     /// Run a whole simulated trading day with nothing configured (simulator, SQLite, every stage).
     Demo(Box<demo_cmd::DemoArgs>),
+    /// Rehearse N trading days of the real daemon against the simulator under faults and kills,
+    /// with a per-day verdict table (exit 1 when a check failed).
+    Rehearse(Box<rehearse_cmd::RehearseArgs>),
     /// Run the simulated KIS Open API server (REST + WebSocket on one port).
     Sim(Box<crate::sim::cli::SimArgs>),
     /// Operator commands (status, history, stage, halt, resume, observe, orders, positions, events).
@@ -153,6 +157,7 @@ pub async fn run(cli: Cli) -> i32 {
     match cli.command {
         Command::Sim(args) => run_sim(*args).await,
         Command::Demo(args) => demo_cmd::run(&sources, *args).await,
+        Command::Rehearse(args) => rehearse_cmd::run(*args).await,
         Command::Run(args) => {
             with_config(&sources, |loaded| async move { run_cmd::run(&loaded, *args).await }).await
         }

@@ -10,6 +10,7 @@ mod auth;
 mod day;
 mod demo;
 mod failover;
+mod rehearse;
 mod repeat;
 mod resume;
 

@@ -1,0 +1,23 @@
+//! `aegis rehearse --days 2 --kills 1`: the real daemon over two simulated KRX trading days under
+//! the default fault plan (every fault kind of the simulator, a failed stage re-run by the
+//! operator) and one SIGKILL, against the in-process simulator, on a fresh SQLite database. It
+//! exits 0 only when every check of its verdict table held.
+
+use std::collections::BTreeMap;
+
+#[tokio::test]
+async fn rehearse_two_days_with_a_kill() {
+    let env: BTreeMap<String, String> = BTreeMap::new();
+    let args = ["rehearse", "--days", "2", "--kills", "1", "--no-progress", "--speed", "1000"];
+    let out = crate::support::bin::run_async(&args, &env).await;
+    let text = crate::support::bin::text(&out);
+    assert!(out.status.success(), "exit {:?}:\n{text}", out.status.code());
+    assert!(text.contains("── aegis rehearse: 2 trading days ──"), "{text}");
+    assert!(text.contains("stages") && text.contains("db=broker") && text.contains("pos=hold"), "{text}");
+    let rows: Vec<&str> = text.lines().filter(|l| l.contains("11/11")).collect();
+    assert_eq!(rows.len(), 2, "one row per day, every stage succeeded: {text}");
+    assert!(rows.iter().all(|r| r.trim_end().ends_with("yes       yes")), "{text}");
+    assert!(text.contains("rerun"), "the failed stage was re-run: {text}");
+    assert!(text.contains("kills at 20"), "the kill happened: {text}");
+    assert!(text.contains("check: every check held"), "{text}");
+}
