@@ -262,13 +262,24 @@ async fn change_mode(control: &ControlStore, event: &ModeEvent) -> i32 {
 /// Tells the operator at once when the daemon will serve a request for `stage` on `date`: within
 /// seconds when it is idle or the stage may run beside the running one, otherwise after the
 /// running stage ends (for the intraday stage, the session close).
+/// The running attempt a request waits for: the chain's stage, not a side stage (a token
+/// re-issue) served beside it, which ends within seconds.
+fn chain_attempt(
+    attempts: Vec<crate::ports::pipeline_runs::StageRunRecord>,
+) -> Option<crate::ports::pipeline_runs::StageRunRecord> {
+    let running = attempts.into_iter().rev().filter(|a| a.status == "RUNNING");
+    let (side, chain): (Vec<_>, Vec<_>) =
+        running.partition(|a| a.stage.parse::<StageName>().is_ok_and(crate::pipeline::daemon::runs_beside));
+    chain.into_iter().next().or_else(|| side.into_iter().next())
+}
+
 async fn when_served(pipeline: &PipelineStore, stage: StageName, date: NaiveDate) -> String {
     let today = today_kst();
     let mut running = None;
     for day in [date, today] {
         if let Ok(Some(run)) = pipeline.find_run(day).await
             && let Ok(attempts) = pipeline.attempts(run.id).await
-            && let Some(a) = attempts.into_iter().rev().find(|a| a.status == "RUNNING")
+            && let Some(a) = chain_attempt(attempts)
         {
             running = Some((day, a));
             break;
