@@ -48,7 +48,7 @@ use super::verify::{SimComparison, compare_with_sim};
 use crate::domain::calendar::{KST, KrxCalendar};
 use crate::domain::stage::StageName;
 use crate::pipeline::decode_output;
-use crate::pipeline::stages::CloseOutput;
+use crate::pipeline::stages::{CloseOutput, JournalOutput};
 use crate::sim::{FaultCommand, Sim, SimConfig, SimHandle};
 use crate::store::Store;
 use plan::Action;
@@ -93,6 +93,8 @@ pub struct DayVerdict {
     pub position_differences: Vec<String>,
     /// Realized P&L of the close stage.
     pub realized: Option<Decimal>,
+    /// Realized P&L as the journal booked it (it must equal the close stage's, within 1 KRW).
+    pub journal_realized: Option<Decimal>,
     /// Alerts (events) recorded for the date.
     pub alerts: usize,
     /// Alerts that matched no fault or kill.
@@ -127,6 +129,21 @@ impl DayVerdict {
                 "{} positions vs holdings: {}",
                 self.date,
                 self.position_differences.join("; ")
+            ));
+        }
+        // Within 1 KRW: the journal replays the fills in time order, the trading core applied
+        // them as they arrived, and average costs are rounded.
+        let agrees = match (self.journal_realized, self.realized) {
+            (Some(j), Some(c)) => (j - c).abs() <= Decimal::ONE,
+            (j, c) => j == c,
+        };
+        if !agrees {
+            let show = |p: Option<Decimal>| p.map_or_else(|| "-".to_owned(), |p| p.normalize().to_string());
+            out.push(format!(
+                "{} journal P&L {} differs from the close's {}",
+                self.date,
+                show(self.journal_realized),
+                show(self.realized)
             ));
         }
         if !self.unmatched.is_empty() {
@@ -470,6 +487,11 @@ async fn check_day(
         .and_then(|(_, _, o)| o.as_ref())
         .and_then(|o| decode_output::<CloseOutput>(o).ok())
         .map(|c| c.realized_pnl);
+    let journal_realized = stages
+        .get(&StageName::Journal)
+        .and_then(|(_, _, o)| o.as_ref())
+        .and_then(|o| decode_output::<JournalOutput>(o).ok())
+        .and_then(|j| j.realized_pnl);
     let comparison = compare_with_sim(store, date, &state).await?;
     let day = crate::ports::TradingLog::load_day(store, date).await?;
     let mut ours: BTreeMap<u64, Decimal> = BTreeMap::new();
@@ -497,6 +519,7 @@ async fn check_day(
         fill_differences,
         position_differences,
         realized,
+        journal_realized,
         alerts: 0,
         unmatched: Vec::new(),
         kills: 0,

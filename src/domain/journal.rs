@@ -215,9 +215,18 @@ impl EventClasses {
     }
 }
 
-/// Recomputes the day's P&L from the stored positions and the day's fills (see [`PnlView`]).
-pub fn compute_pnl(fees: FeeSchedule, positions: &[PositionView], fills: &[FillView]) -> PnlView {
-    match try_compute_pnl(fees, positions, fills) {
+/// Recomputes the day's P&L from the opening holdings and the day's fills (see [`PnlView`]),
+/// marked at the stored positions' last prices. Without `opening` the opening is reconstructed
+/// as the stored positions less the day's net fills, at the stored average price — which is the
+/// day's closing average, so a day that bought more of a held instrument and sold some would
+/// book the wrong realized P&L: pass the opening the trading core started from.
+pub fn compute_pnl(
+    fees: FeeSchedule,
+    positions: &[PositionView],
+    fills: &[FillView],
+    opening: Option<&[Holding]>,
+) -> PnlView {
+    match try_compute_pnl(fees, positions, fills, opening) {
         Ok(p) => p,
         Err(note) => PnlView {
             realized: Decimal::ZERO,
@@ -232,6 +241,7 @@ fn try_compute_pnl(
     fees: FeeSchedule,
     positions: &[PositionView],
     fills: &[FillView],
+    recorded: Option<&[Holding]>,
 ) -> Result<PnlView, String> {
     let mut executions = Vec::with_capacity(fills.len());
     let mut net: BTreeMap<Symbol, Decimal> = BTreeMap::new();
@@ -250,16 +260,18 @@ fn try_compute_pnl(
             f.qty.checked_mul(f.price).ok_or_else(|| format!("fill of order {} overflows", f.order_id))?;
         executions.push(Execution { symbol, side, qty: f.qty, amount });
     }
-    let mut opening = Vec::new();
+    let mut opening = recorded.map(<[Holding]>::to_vec).unwrap_or_default();
     let mut last_prices: BTreeMap<Symbol, Decimal> = last_fill;
     for p in positions {
         let symbol = Symbol::new(p.symbol.clone()).map_err(|e| e.to_string())?;
-        let qty = p.qty - net.get(&symbol).copied().unwrap_or_default();
-        if qty < Decimal::ZERO {
-            return Err(format!("{symbol}: the day's fills exceed the stored position"));
-        }
-        if qty > Decimal::ZERO {
-            opening.push(Holding { symbol: symbol.clone(), qty, avg_price: p.avg_price });
+        if recorded.is_none() {
+            let qty = p.qty - net.get(&symbol).copied().unwrap_or_default();
+            if qty < Decimal::ZERO {
+                return Err(format!("{symbol}: the day's fills exceed the stored position"));
+            }
+            if qty > Decimal::ZERO {
+                opening.push(Holding { symbol: symbol.clone(), qty, avg_price: p.avg_price });
+            }
         }
         if let Some(price) = p.last_price {
             last_prices.insert(symbol, price);
@@ -307,22 +319,44 @@ mod tests {
         }];
         let fills = vec![fill("BUY", dec!(10), dec!(69000), 1), fill("SELL", dec!(5), dec!(71000), 2)];
         let fees = FeeSchedule { commission_rate: Decimal::ZERO, sell_tax_rate: Decimal::ZERO, charge_dp: 0 };
-        let pnl = compute_pnl(fees, &positions, &fills);
-        // Opening reconstructed at the stored average 69,500: 5 × (71,000 − 69,250) = 8,750.
+        let pnl = compute_pnl(fees, &positions, &fills, None);
+        // Opening reconstructed at the stored (closing) average 69,500: 5 × (71,000 − 69,250).
         assert_eq!(pnl.note, None);
         assert_eq!(pnl.realized, dec!(8750));
         assert_eq!(pnl.unrealized, dec!(15) * (dec!(72000) - dec!(69250)));
-        let with_fees = compute_pnl(FeeSchedule::default(), &positions, &fills);
+        let with_fees = compute_pnl(FeeSchedule::default(), &positions, &fills, None);
         assert!(with_fees.fees > Decimal::ZERO && with_fees.realized < pnl.realized);
+    }
+
+    #[test]
+    fn pnl_starts_from_the_recorded_opening() {
+        // The same day as above, from the holding the trading core opened with (10 @ 70,000):
+        // 20 @ 69,500 after the buy, so the sale realizes 5 × (71,000 − 69,500) = 7,500 — what
+        // the close stage books. (The rehearsal caught the journal's 8,750-style figure drifting
+        // further from the close every day a held instrument was bought again.)
+        let positions = vec![PositionView {
+            symbol: "005930".into(),
+            qty: dec!(15),
+            avg_price: dec!(69500),
+            last_price: Some(dec!(72000)),
+        }];
+        let fills = vec![fill("BUY", dec!(10), dec!(69000), 1), fill("SELL", dec!(5), dec!(71000), 2)];
+        let fees = FeeSchedule { commission_rate: Decimal::ZERO, sell_tax_rate: Decimal::ZERO, charge_dp: 0 };
+        let symbol = Symbol::new("005930").unwrap();
+        let opening = [Holding { symbol, qty: dec!(10), avg_price: dec!(70000) }];
+        let pnl = compute_pnl(fees, &positions, &fills, Some(&opening));
+        assert_eq!(pnl.note, None);
+        assert_eq!(pnl.realized, dec!(7500));
+        assert_eq!(pnl.unrealized, dec!(15) * (dec!(72000) - dec!(69500)));
     }
 
     #[test]
     fn inconsistent_rows_give_a_note_not_a_panic() {
         let fills = vec![fill("SELL", dec!(5), dec!(71000), 1)];
-        let pnl = compute_pnl(FeeSchedule::default(), &[], &fills);
+        let pnl = compute_pnl(FeeSchedule::default(), &[], &fills, None);
         assert!(pnl.note.is_some(), "{pnl:?}");
         let odd = vec![fill("HOLD", dec!(5), dec!(71000), 1)];
-        assert!(compute_pnl(FeeSchedule::default(), &[], &odd).note.unwrap().contains("HOLD"));
+        assert!(compute_pnl(FeeSchedule::default(), &[], &odd, None).note.unwrap().contains("HOLD"));
     }
 
     #[test]

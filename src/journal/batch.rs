@@ -39,6 +39,10 @@ pub struct JournalConfig {
     pub holidays: BTreeSet<NaiveDate>,
     /// Whether the batch proposes next-day parameters.
     pub propose_drafts: bool,
+    /// The day's opening holdings as `account_check` recorded them (the book the trading core
+    /// started from); without them the P&L reconstructs the opening from the stored positions,
+    /// which is exact only when the day bought nothing of a held instrument.
+    pub opening: Option<Vec<crate::domain::position::Holding>>,
 }
 
 impl Default for JournalConfig {
@@ -51,6 +55,7 @@ impl Default for JournalConfig {
             limits: OutputLimits::default(),
             holidays: BTreeSet::new(),
             propose_drafts: true,
+            opening: None,
         }
     }
 }
@@ -94,6 +99,8 @@ pub struct JournalOutcome {
     pub ai_error: Option<String>,
     /// The parameter draft proposed for the next trade date, if any.
     pub draft: Option<Draft>,
+    /// The day's realized P&L as the journal booked it (to compare with the close stage's).
+    pub realized_pnl: rust_decimal::Decimal,
 }
 
 /// Errors of the batch (only the database can stop it: model failures fall back to the template).
@@ -200,7 +207,8 @@ pub async fn run_journal_batch(
     now: DateTime<Utc>,
     trade_date: NaiveDate,
 ) -> Result<JournalOutcome, JournalError> {
-    let record: DayRecord = day_record(store, trade_date, &config.classes, config.fees).await?;
+    let record: DayRecord =
+        day_record(store, trade_date, &config.classes, config.fees, config.opening.as_deref()).await?;
     let strategy_id = ensure_strategy(store, &config.strategy, "reference strategy", now).await?;
     let current = current_params(store, &config.strategy, strategy_id, trade_date).await?;
     let specs = schema_for(&config.strategy).unwrap_or(&[]);
@@ -311,5 +319,16 @@ pub async fn run_journal_batch(
             None,
         )
         .await?;
-    Ok(JournalOutcome { trade_date, journal_id, source, summary, markdown, path, ai_error, draft })
+    let realized_pnl = record.pnl.realized;
+    Ok(JournalOutcome {
+        trade_date,
+        journal_id,
+        source,
+        summary,
+        markdown,
+        path,
+        ai_error,
+        draft,
+        realized_pnl,
+    })
 }

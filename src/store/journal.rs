@@ -12,7 +12,8 @@ use crate::domain::position::FeeSchedule;
 use crate::telemetry::scrubbed;
 
 /// Reads everything recorded for a trade date into a [`DayRecord`]; texts are scrubbed of
-/// registered secrets and event payloads are left out.
+/// registered secrets and event payloads are left out. The P&L starts from `opening` when given
+/// (the day's recorded opening holdings), else from the stored positions less the day's fills.
 ///
 /// # Errors
 /// Returns [`StoreError::Db`] when a query fails.
@@ -21,6 +22,7 @@ pub async fn day_record(
     trade_date: NaiveDate,
     classes: &EventClasses,
     fees: FeeSchedule,
+    opening: Option<&[crate::domain::position::Holding]>,
 ) -> Result<DayRecord, StoreError> {
     let db = store.conn();
     let run = entity::pipeline_run::Entity::find()
@@ -97,7 +99,7 @@ pub async fn day_record(
             last_price: p.last_price.map(|d| d.0),
         })
         .collect();
-    let pnl = compute_pnl(fees, &positions, &fills);
+    let pnl = compute_pnl(fees, &positions, &fills, opening);
 
     let events = entity::event::Entity::find()
         .filter(entity::event::Column::TradeDate.eq(trade_date))

@@ -29,10 +29,17 @@ impl Journal {
 impl Journal {
     async fn journal(&self, ctx: &StageContext) -> Result<JournalOutput, StageError> {
         let cfg = &self.deps.config;
+        // The book the trading core started from; a run without an account check reconstructs
+        // it from the stored positions.
+        let opening = match ctx.output::<super::outputs::AccountCheckOutput>()? {
+            Some(_) => Some(super::opening_holdings(ctx)?),
+            None => None,
+        };
         let config = JournalConfig {
             strategy: cfg.strategy.clone(),
             journal_dir: cfg.journal_dir.clone(),
             fees: cfg.fees,
+            opening,
             ..JournalConfig::default()
         };
         let outcome = run_journal_batch(
@@ -61,6 +68,7 @@ impl Journal {
             summary: outcome.summary,
             ai_error: outcome.ai_error,
             draft_id: outcome.draft.as_ref().map(|d| d.id),
+            realized_pnl: Some(outcome.realized_pnl),
         })
     }
 }

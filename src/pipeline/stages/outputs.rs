@@ -342,6 +342,10 @@ pub struct JournalOutput {
     pub ai_error: Option<String>,
     /// The parameter draft recorded, if any.
     pub draft_id: Option<i64>,
+    /// The day's realized P&L as the journal booked it (absent in outputs stored before it was
+    /// recorded).
+    #[serde(default)]
+    pub realized_pnl: Option<rust_decimal::Decimal>,
 }
 
 impl StageOutput for JournalOutput {
