@@ -33,6 +33,9 @@ use crate::store::StoreError;
 /// The name of the lease the daemon (or a CLI running a stage itself) holds.
 pub const PIPELINE_LEASE: &str = "pipeline";
 
+/// The least real time between two looks at the schedule and the requests on a compressed clock.
+const POLL_FLOOR: Duration = Duration::from_millis(100);
+
 /// The stages an operator request may run while another stage runs (the intraday stage takes
 /// the whole session): they touch no trading state — the configuration check, and re-issuing the
 /// access token. Every other request waits for the running stage to end.
@@ -302,7 +305,9 @@ impl Daemon {
         // An operator request that may run beside the running job (see [`runs_beside`]).
         let mut side: Option<JoinHandle<(Work, Result<RunOutcome, RunnerError>)>> = None;
         let mut overdue = OverdueWatch::default();
-        let mut tick = tokio::time::interval(self.config.poll_interval);
+        // The tick checks the schedule and overdue stages (spans of the trading day, compressed
+        // with the clock) and the operator's requests (at most every POLL_FLOOR of real time).
+        let mut tick = tokio::time::interval(self.clock.real_at_least(self.config.poll_interval, POLL_FLOOR));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let result = loop {
             // A side request finishes before the next job starts: the job could otherwise meet

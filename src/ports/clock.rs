@@ -15,6 +15,17 @@ pub trait Clock: Send + Sync + std::fmt::Debug {
     fn real(&self, span: std::time::Duration) -> std::time::Duration {
         span
     }
+
+    /// Returns how long to wait for something outside the trading day — network and database
+    /// round trips, a broker dropping a dead session — bounded by a span of the day: [`real`]
+    /// of the span, but never less than `floor` (nor more than the span itself). A compressed
+    /// clock shortens the day, not the time a socket or a disk takes: a 60 s stage timeout at
+    /// 1000× would otherwise fire after 60 ms of real work.
+    ///
+    /// [`real`]: Clock::real
+    fn real_at_least(&self, span: std::time::Duration, floor: std::time::Duration) -> std::time::Duration {
+        self.real(span).max(floor.min(span))
+    }
 }
 
 /// The wall clock.
@@ -71,5 +82,27 @@ mod tests {
         assert_eq!(clock.now(), start + TimeDelta::minutes(5));
         clock.set(start);
         assert_eq!(other.now(), start);
+    }
+
+    #[derive(Debug)]
+    struct Thousandfold;
+    impl Clock for Thousandfold {
+        fn now(&self) -> DateTime<Utc> {
+            Utc::now()
+        }
+        fn real(&self, span: std::time::Duration) -> std::time::Duration {
+            span / 1000
+        }
+    }
+
+    #[test]
+    fn waits_on_the_outside_world_keep_a_real_floor() {
+        use std::time::Duration;
+        let s = Duration::from_secs;
+        assert_eq!(SystemClock.real_at_least(s(60), s(10)), s(60));
+        assert_eq!(Thousandfold.real(s(60)), Duration::from_millis(60));
+        assert_eq!(Thousandfold.real_at_least(s(60), s(10)), s(10), "never below the floor");
+        assert_eq!(Thousandfold.real_at_least(s(9 * 3600), s(10)), Duration::from_millis(32_400));
+        assert_eq!(Thousandfold.real_at_least(s(5), s(10)), s(5), "never above the span");
     }
 }

@@ -584,7 +584,9 @@ impl Task {
         let cfg = &self.settings.config;
         let doubled = cfg.reconnect_base.saturating_mul(1u32.checked_shl(attempt).unwrap_or(u32::MAX));
         let capped = doubled.min(cfg.reconnect_max.max(cfg.reconnect_base));
-        capped.mul_f64(rand::random_range(0.8..1.2))
+        // A span of the trading day: a compressed rehearsal retries as often per simulated
+        // minute as the real day would.
+        self.clock.real(capped.mul_f64(rand::random_range(0.8..1.2)))
     }
 
     /// One reconnect attempt; on failure the next is scheduled, or — when a finite number of

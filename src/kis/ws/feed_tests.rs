@@ -153,6 +153,12 @@ struct Harness {
 }
 
 async fn harness(tune: impl FnOnce(&mut FeedConfig)) -> Harness {
+    let clock =
+        Arc::new(FakeClock::new(DateTime::parse_from_rfc3339("2026-03-03T01:00:00Z").unwrap().to_utc()));
+    harness_on(clock, tune).await
+}
+
+async fn harness_on(clock: Arc<dyn Clock>, tune: impl FnOnce(&mut FeedConfig)) -> Harness {
     let (server, url) = start_server().await;
     let mut config = FeedConfig {
         url,
@@ -175,14 +181,8 @@ async fn harness(tune: impl FnOnce(&mut FeedConfig)) -> Harness {
     let (market_tx, market) = mpsc::channel(settings.config.market_buffer);
     let (exec_tx, executions) = mpsc::unbounded_channel();
     let backend = Arc::new(Backend::default());
-    let clock =
-        Arc::new(FakeClock::new(DateTime::parse_from_rfc3339("2026-03-03T01:00:00Z").unwrap().to_utc()));
-    let feed = Feed::new(
-        settings,
-        backend.clone(),
-        clock.clone(),
-        FeedOutputs { market: market_tx, executions: exec_tx },
-    );
+    let feed =
+        Feed::new(settings, backend.clone(), clock, FeedOutputs { market: market_tx, executions: exec_tx });
     Harness { server, feed, backend, executions, market }
 }
 
@@ -423,6 +423,53 @@ async fn a_long_outage_is_reconnected_without_stopping_trading() {
         "{seen:?}"
     );
     assert!(seen.contains(&ExecutionEvent::Status(FeedStatus::Reconnected)), "{seen:?}");
+}
+
+/// A clock 1000 times faster than the wall clock (a compressed rehearsal's).
+#[derive(Debug)]
+struct Compressed(FakeClock);
+
+impl Clock for Compressed {
+    fn now(&self) -> DateTime<chrono::Utc> {
+        self.0.now()
+    }
+
+    fn real(&self, span: Duration) -> Duration {
+        span / 1000
+    }
+}
+
+/// The reconnect backoff is a span of the trading day: on a compressed clock the feed retries
+/// as often per simulated minute as on the real day (5 s to 30 s backoffs, in 5 to 30 ms here;
+/// on the wall clock the first retry alone took 5 s, a simulated hour and a half at 1000×).
+#[tokio::test]
+async fn the_reconnect_backoff_follows_the_clock() {
+    let at = DateTime::parse_from_rfc3339("2026-03-03T01:00:00Z").unwrap().to_utc();
+    let mut h = harness_on(Arc::new(Compressed(FakeClock::new(at))), |c| {
+        c.reconnect_attempts = None;
+        c.reconnect_base = Duration::from_secs(5);
+        c.reconnect_max = Duration::from_secs(30);
+    })
+    .await;
+    h.feed.subscribe(Subscription::Trades(sym(0))).await.unwrap();
+    wait_until(|| h.server.with(|s| s.active.len() == 1)).await;
+    h.server.with(|s| s.refuse = true);
+    h.server.push.send(ServerCmd::Drop).unwrap();
+    loop {
+        if let ExecutionEvent::Status(FeedStatus::Disconnected { .. }) = next_event(&mut h.executions).await {
+            break;
+        }
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    h.server.with(|s| s.refuse = false);
+    let back = async {
+        loop {
+            if let ExecutionEvent::Status(FeedStatus::Reconnected) = next_event(&mut h.executions).await {
+                break;
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(2), back).await.expect("reconnected on the compressed backoff");
 }
 
 #[tokio::test]

@@ -37,6 +37,12 @@ const TICK: Duration = Duration::from_millis(200);
 /// How often a subscription refused because the session is in use is tried again.
 const SESSION_RETRY: Duration = Duration::from_secs(2);
 
+/// The least real time the session wait lasts on a compressed clock.
+const SESSION_WAIT_FLOOR: Duration = Duration::from_secs(30);
+
+/// The least real time between two periodic reconciles on a compressed clock.
+const RECONCILE_FLOOR: Duration = Duration::from_secs(2);
+
 /// Counters of the intraday loop, shown live by the demo.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct IntradayProgress {
@@ -233,7 +239,10 @@ impl Intraday {
         let control = ctx.store.control();
         let mut tick = tokio::time::interval(TICK);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut reconcile_every = tokio::time::interval(self.deps.config.reconcile_every.max(TICK));
+        // A span of the trading day, but each reconcile is a few REST calls whose budget is real
+        // time (the broker's calls per second): at most one every RECONCILE_FLOOR.
+        let every = self.deps.clock.real_at_least(self.deps.config.reconcile_every, RECONCILE_FLOOR);
+        let mut reconcile_every = tokio::time::interval(every.max(TICK));
         reconcile_every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         reconcile_every.tick().await;
         let mut ticks: u64 = 0;
@@ -319,7 +328,11 @@ impl Intraday {
     /// another connection (a previous leader letting go, or a dead one the broker has not dropped
     /// yet), retries every [`SESSION_RETRY`] for up to `session_wait`, recording the wait once.
     async fn subscribe_all(&self, subs: &[Subscription], ctx: &StageContext) -> Result<(), StageError> {
-        let deadline = tokio::time::Instant::now() + self.deps.config.session_wait;
+        // The broker drops a dead session in real time: the wait keeps a real floor.
+        let clock = &self.deps.clock;
+        let deadline = tokio::time::Instant::now()
+            + clock.real_at_least(self.deps.config.session_wait, SESSION_WAIT_FLOOR);
+        let retry = clock.real_at_least(SESSION_RETRY, TICK);
         let mut told = false;
         for s in subs {
             loop {
@@ -347,7 +360,7 @@ impl Intraday {
                         }
                         tokio::select! {
                             () = ctx.cancel.cancelled() => return Err(StageError::Cancelled),
-                            () = tokio::time::sleep(SESSION_RETRY) => {}
+                            () = tokio::time::sleep(retry) => {}
                         }
                     }
                     Err(e) => return Err(broker_err("subscribe", e)),
