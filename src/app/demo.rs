@@ -45,8 +45,9 @@ pub const DEMO_SYMBOLS: [&str; 6] = ["005930", "000660", "035420", "035720", "24
 /// Options of `aegis demo`.
 #[derive(Debug, Clone)]
 pub struct DemoOptions {
-    /// Database file (default: `aegis.db` in the demo directory).
-    pub db: Option<PathBuf>,
+    /// Database: an SQLite file path or a database URL (`postgres://…`); default a fresh
+    /// `aegis.db` in the demo directory. It must not hold the demo's trade date yet.
+    pub db: Option<String>,
     /// Simulated seconds per real second (200: a 09:00–15:30 session in about two minutes).
     pub speed: f64,
     /// Seed of the simulated market.
@@ -227,8 +228,10 @@ pub async fn run_demo(opts: DemoOptions) -> anyhow::Result<DemoReport> {
     let dir =
         std::env::temp_dir().join(format!("aegis-demo-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]));
     std::fs::create_dir_all(&dir).with_context(|| format!("create {}", dir.display()))?;
-    let db_path = opts.db.clone().unwrap_or_else(|| dir.join("aegis.db"));
-    let db_url = format!("sqlite://{}?mode=rwc", db_path.display());
+    let db_url = opts.db.as_deref().map_or_else(
+        || format!("sqlite://{}?mode=rwc", dir.join("aegis.db").display()),
+        crate::store::database_url,
+    );
     let uid = uuid::Uuid::new_v4().simple().to_string();
     let key = format!("PSDEMO{}", &uid[..30]);
     let secret: String = uid.chars().cycle().take(180).collect();
@@ -249,10 +252,18 @@ pub async fn run_demo(opts: DemoOptions) -> anyhow::Result<DemoReport> {
     let sim = Sim::start(sim_cfg).await.context("start the simulator")?;
     let loaded = demo_loaded(&opts.sources, &sim, &key, &secret, &db_url)?;
     let store = Store::open(&db_url).await.context("open the demo database")?;
+    // The day is played once: a database that already holds it would only replay the record.
+    if let Some(run) = store.pipeline().find_run(date).await.context("read the demo database")? {
+        anyhow::bail!(
+            "the database {} already holds a pipeline run for {date} ({}): give the demo an empty database",
+            crate::store::printable_url(&db_url),
+            run.status
+        );
+    }
     activate_params(&store, date).await.context("demo parameters")?;
 
     println!("aegis demo: simulated trade date {date}, speed {}x, {} symbols", opts.speed, symbols.len());
-    println!("  simulator {}  database {}", sim.rest_url, db_path.display());
+    println!("  simulator {}  database {}", sim.rest_url, crate::store::printable_url(&db_url));
     let mut stages = StagesConfig::new(
         url::Url::parse(&format!("{}/common/master/", sim.rest_url))?,
         dir.join("master"),

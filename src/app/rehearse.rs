@@ -592,7 +592,12 @@ pub async fn run_rehearsal(opts: RehearseOptions) -> anyhow::Result<Rehearsal> {
         kills.len(),
         opts.faults
     );
-    println!("  simulator {}  database {}  files {}", sim.rest_url, db_url, dir.display());
+    println!(
+        "  simulator {}  database {}  files {}",
+        sim.rest_url,
+        crate::store::printable_url(&db_url),
+        dir.display()
+    );
 
     let env = daemon_env(&sim, &key, &secret, &db_url, &slack.base);
     let mut runner =

@@ -1,16 +1,16 @@
 //! `aegis demo`: a whole simulated trading day with nothing configured (see [`crate::app::demo`]).
 
-use std::path::PathBuf;
-
 use crate::app::demo::{DemoOptions, run_demo};
 use crate::config::{LogFormat, LogSettings, Sources};
 
 /// Arguments of `aegis demo`.
 #[derive(Debug, clap::Args)]
 pub struct DemoArgs {
-    /// SQLite database file to use (default: a fresh one in a temporary directory).
-    #[arg(long, value_name = "PATH")]
-    pub db: Option<PathBuf>,
+    /// Database: an SQLite file, or a PostgreSQL URL (`postgres://user@host/db`) to try the day
+    /// on the production backend (default: a fresh SQLite file in a temporary directory). It
+    /// must not hold the demo's trade date yet.
+    #[arg(long, value_name = "PATH|URL")]
+    pub db: Option<String>,
     /// Simulated seconds per real second (200 runs the 09:00–15:30 session in about two minutes).
     #[arg(long, default_value_t = 200.0)]
     pub speed: f64,

@@ -12,6 +12,7 @@ mod rehearse_cmd;
 mod run_cmd;
 mod service_cmd;
 pub mod trader_cmd;
+mod who;
 
 use std::path::PathBuf;
 

@@ -11,7 +11,9 @@ use clap::{Subcommand, ValueEnum};
 use crate::config::Loaded;
 use crate::domain::calendar::{KST, KrxCalendar};
 use crate::domain::mode::{ModeEvent, TradingMode};
+use crate::domain::money::Krw;
 use crate::domain::stage::StageName;
+use crate::notify::fmt_duration;
 use crate::pipeline::runner::{RunOutcome, Runner};
 use crate::pipeline::{ConsoleSink, LeaseKeeper, PIPELINE_LEASE, holder_name, stages};
 use crate::ports::Fence;
@@ -108,8 +110,7 @@ fn kst_time(t: DateTime<Utc>) -> String {
 }
 
 fn actor() -> String {
-    let user =
-        std::env::var("USER").or_else(|_| std::env::var("USERNAME")).unwrap_or_else(|_| "unknown".into());
+    let user = super::who::current_user().unwrap_or_else(|| "unknown".into());
     format!("cli:{user}")
 }
 
@@ -202,7 +203,7 @@ async fn status(pipeline: &PipelineStore, control: &ControlStore, date: NaiveDat
             Some(a) => {
                 let started = a.started_at.map_or_else(|| "-".into(), kst_time);
                 let duration = match (a.started_at, a.finished_at) {
-                    (Some(s), Some(f)) => format!("{:.1}s", (f - s).num_milliseconds() as f64 / 1000.0),
+                    (Some(s), Some(f)) => fmt_duration((f - s).to_std().unwrap_or_default()),
                     (Some(_), None) => "running".into(),
                     _ => "-".into(),
                 };
@@ -485,10 +486,10 @@ async fn positions(control: &ControlStore) -> i32 {
         println!(
             "{:<8}  {:>10}  {:>12}  {:>14}  {:>12}",
             p.symbol,
-            p.qty,
-            p.avg_price,
-            p.realized_pnl,
-            p.last_price.map(|l| l.to_string()).unwrap_or_else(|| "-".into())
+            p.qty.normalize(),
+            Krw(p.avg_price),
+            Krw(p.realized_pnl),
+            p.last_price.map(|l| Krw(l).to_string()).unwrap_or_else(|| "-".into())
         );
     }
     0

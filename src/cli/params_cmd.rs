@@ -297,7 +297,7 @@ async fn propose(store: &Store, file: &Path, date: Option<NaiveDate>, by: &str) 
 
 fn actor(by: Option<String>) -> String {
     by.filter(|s| !s.trim().is_empty())
-        .or_else(|| std::env::var("USER").ok().filter(|s| !s.trim().is_empty()))
+        .or_else(super::who::current_user)
         .unwrap_or_else(|| "unknown".to_owned())
 }
 

@@ -112,7 +112,7 @@ fn unit_values(sources: &Sources, args: &InstallArgs) -> Result<UnitValues, Stri
     let env_file = absolute(sources.env_file.as_deref().unwrap_or(Path::new(".env")), &workdir);
     let user = match &args.user {
         Some(u) => u.clone(),
-        None => std::env::var("USER").map_err(|_| "cannot tell the current user; pass --user".to_owned())?,
+        None => super::who::current_user().ok_or("cannot tell the current user; pass --user")?,
     };
     Ok(UnitValues { exec, config, workdir, env_file, user, watchdog_sec: args.watchdog_sec.max(2) })
 }

@@ -10,6 +10,7 @@ pub mod instrument;
 pub mod journal;
 pub mod market;
 pub mod mode;
+pub mod money;
 pub mod order;
 pub mod position;
 pub mod price;

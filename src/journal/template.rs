@@ -8,6 +8,7 @@ use chrono_tz::Asia::Seoul;
 use rust_decimal::Decimal;
 
 use crate::domain::journal::{DayRecord, EventView};
+use crate::domain::money::Krw;
 
 fn kst(t: Option<DateTime<Utc>>) -> String {
     t.map_or_else(|| "-".to_owned(), |t| t.with_timezone(&Seoul).format("%H:%M:%S").to_string())
@@ -52,8 +53,8 @@ pub fn summary(record: &DayRecord) -> String {
         record.trade_date,
         record.orders.len(),
         record.fills.len(),
-        record.pnl.realized.normalize(),
-        record.pnl.unrealized.normalize(),
+        Krw(record.pnl.realized),
+        Krw(record.pnl.unrealized),
     );
     let notes = [
         (record.guardrail_breaches.len(), "guardrail events"),
@@ -168,7 +169,7 @@ pub fn render(record: &DayRecord) -> String {
                 "| {} | {} | {} | {} |",
                 p.symbol,
                 p.qty.normalize(),
-                p.avg_price.normalize(),
+                Krw(p.avg_price),
                 opt(p.last_price)
             );
         }
@@ -178,9 +179,9 @@ pub fn render(record: &DayRecord) -> String {
     let _ = writeln!(
         out,
         "Realized P&L: {} KRW (fees and tax {} KRW). Unrealized P&L: {} KRW.",
-        pnl.realized.normalize(),
-        pnl.fees.normalize(),
-        pnl.unrealized.normalize()
+        Krw(pnl.realized),
+        Krw(pnl.fees),
+        Krw(pnl.unrealized)
     );
     if let Some(note) = &pnl.note {
         let _ = writeln!(out, "\nP&L could not be recomputed: {}", cell(note));
@@ -272,7 +273,7 @@ mod tests {
         assert!(md.contains("No disconnects."));
         assert_eq!(
             summary(&r),
-            "2026-03-03: no pipeline run; 1 orders (0 filled), 0 fills; realized P&L -1500 KRW, \
+            "2026-03-03: no pipeline run; 1 orders (0 filled), 0 fills; realized P&L -1,500 KRW, \
              unrealized 0 KRW; 1 guardrail events."
         );
     }

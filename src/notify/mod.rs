@@ -25,6 +25,7 @@ use futures::future::BoxFuture;
 pub use console::Console;
 pub use email::{EmailError, EmailSender};
 pub use fanout::Fanout;
+pub(crate) use render::fmt_duration;
 pub use render::{EmailMessage, Rendered, render};
 pub use slack::{SlackError, SlackSender};
 pub use worker::{Deliverers, DeliveryError, DeliveryRetry, OutboxWorker, WorkerConfig};

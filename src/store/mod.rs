@@ -82,6 +82,29 @@ fn backend_name(url: &str) -> &'static str {
     if url.starts_with("sqlite:") { "sqlite" } else { "postgres" }
 }
 
+/// Returns the database URL a `--db` argument names: a URL as it is (`sqlite:…`,
+/// `postgres://…`, `postgresql://…`), anything else the path of an SQLite file (created if
+/// missing).
+pub fn database_url(arg: &str) -> String {
+    let lower = arg.to_ascii_lowercase();
+    if ["sqlite:", "postgres://", "postgresql://"].iter().any(|s| lower.starts_with(s)) {
+        arg.to_owned()
+    } else {
+        format!("sqlite://{arg}?mode=rwc")
+    }
+}
+
+/// Returns a database URL fit to print: its password, if any, masked.
+pub fn printable_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        _ => url.to_owned(),
+    }
+}
+
 /// Removes a `user:password@` part from a message (driver errors sometimes echo the URL).
 fn strip_credentials(msg: &str, url: &str) -> String {
     let mut out = msg.replace(url, "<DB_URL>");
@@ -177,6 +200,14 @@ impl Store {
     /// # Errors
     /// Returns [`StoreError::Db`] when a migration fails.
     pub async fn migrate(&self) -> Result<(), StoreError> {
+        // An up-to-date database (every command but the first after an upgrade) is left alone
+        // without a word: read-only commands print their answer, not the migrator's.
+        let pending = Migrator::get_pending_migrations(&self.db).await?;
+        if pending.is_empty() {
+            return Ok(());
+        }
+        let names: Vec<&str> = pending.iter().map(|m| m.name()).collect();
+        tracing::info!(count = names.len(), migrations = %names.join(", "), "applying pending database migrations");
         Migrator::up(&self.db, None).await?;
         Ok(())
     }
@@ -238,4 +269,25 @@ pub(crate) async fn begin_write(db: &DatabaseConnection) -> Result<sea_orm::Data
         (db.get_database_backend() == DatabaseBackend::Sqlite).then_some(SqliteTransactionMode::Immediate);
     db.begin_with_options(TransactionOptions { sqlite_transaction_mode, ..TransactionOptions::default() })
         .await
+}
+
+#[cfg(test)]
+mod url_tests {
+    use super::{database_url, printable_url};
+
+    #[test]
+    fn a_db_argument_is_a_url_or_an_sqlite_file() {
+        assert_eq!(database_url("/tmp/a.db"), "sqlite:///tmp/a.db?mode=rwc");
+        assert_eq!(database_url("demo.db"), "sqlite://demo.db?mode=rwc");
+        assert_eq!(database_url("sqlite::memory:"), "sqlite::memory:");
+        assert_eq!(database_url("postgres://u@h/db"), "postgres://u@h/db");
+        assert_eq!(database_url("PostgreSQL://u@h/db"), "PostgreSQL://u@h/db");
+    }
+
+    #[test]
+    fn a_printed_url_hides_its_password() {
+        assert_eq!(printable_url("postgres://u:s3cret@h:5432/db"), "postgres://u:***@h:5432/db");
+        assert_eq!(printable_url("postgres://u@h/db"), "postgres://u@h/db");
+        assert_eq!(printable_url("sqlite:///tmp/a.db?mode=rwc"), "sqlite:///tmp/a.db?mode=rwc");
+    }
 }

@@ -234,3 +234,37 @@ fn run_refuses_to_trade_without_the_risk_limits() {
         }
     }
 }
+
+/// `aegis service install` as root through `sudo -i`, cron or a container, where no `$USER` is
+/// set: the unit runs as the effective user (it asked for `--user` and failed before).
+#[cfg(target_os = "linux")]
+#[test]
+fn service_install_names_the_user_without_a_user_variable() {
+    let dir = TempDir::new("aegis-cli").unwrap();
+    let out = bin::run_in(&dir.0, &["service", "install", "--dry-run"], NO_ENV);
+    let all = bin::text(&out);
+    assert_eq!(out.status.code(), Some(0), "{all}");
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let uid = status.lines().find(|l| l.starts_with("Uid:")).unwrap().split_whitespace().nth(2).unwrap();
+    let passwd = std::fs::read_to_string("/etc/passwd").unwrap();
+    let name = passwd.lines().find(|l| l.split(':').nth(2) == Some(uid)).unwrap().split(':').next().unwrap();
+    assert!(all.contains(&format!("User={name}\n")), "{all}");
+}
+
+/// Read-only commands print their answer, not the migrator's: once the database is up to date no
+/// migration line appears (the first command on a fresh file says what it applied).
+#[test]
+fn read_only_commands_print_no_migration_lines() {
+    let dir = TempDir::new("aegis-cli").unwrap();
+    let url = format!("sqlite://{}?mode=rwc", dir.0.join("aegis.db").display());
+    let env = [("DB_URL", url.as_str())];
+    let first = bin::text(&bin::run_in(&dir.0, &["status"], env));
+    assert!(first.contains("applying pending database migrations"), "{first}");
+    for args in [&["status"][..], &["history"], &["orders"], &["positions"], &["params", "list"]] {
+        let out = bin::run_in(&dir.0, args, env);
+        let all = bin::text(&out);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {all}");
+        assert!(!all.to_lowercase().contains("migration"), "{args:?}: {all}");
+        assert!(!all.contains(" INFO "), "{args:?}: {all}");
+    }
+}

@@ -29,3 +29,48 @@ async fn demo_runs_a_whole_day_and_exits_zero() {
     assert!(stdout.contains("database and simulator agree"), "{stdout}");
     assert!(stdout.contains("journal -> SUCCEEDED") || stdout.contains("journal=SUCCEEDED"), "{stdout}");
 }
+
+/// `aegis demo --db postgres://…` plays the day on the production backend (it opened the URL as
+/// an SQLite file name and failed before); a second demo on that database is refused, naming it
+/// without its password.
+#[tokio::test]
+async fn demo_runs_on_postgres_given_its_url() {
+    let Some(db) = aegis::store::testing::TestDb::new(aegis::store::testing::Backend::Postgres)
+        .await
+        .expect("postgres test db")
+    else {
+        eprintln!("skipped: AEGIS_TEST_PG_URL is not set");
+        return;
+    };
+    let dir = TempDir::new("aegis-e2e-demo-pg").unwrap();
+    let demo = || {
+        let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_aegis"));
+        cmd.args(["demo", "--speed", "4000", "--no-progress", "--symbols", "005930,247540", "--db", &db.url])
+            .current_dir(&dir.0)
+            .env("LOG_LEVEL", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        for (k, _) in std::env::vars().filter(|(k, _)| k.starts_with("SLACK_") || k.starts_with("SMTP_")) {
+            cmd.env_remove(k);
+        }
+        cmd
+    };
+    let out = tokio::time::timeout(Duration::from_secs(150), demo().output())
+        .await
+        .expect("demo timed out")
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "exit {:?}\n{stdout}\n{stderr}", out.status.code());
+    assert!(stdout.contains("database and simulator agree"), "{stdout}");
+    use sea_orm::{EntityTrait, PaginatorTrait};
+    let orders = entity::order::Entity::find().count(db.store.conn()).await.unwrap();
+    assert!(orders > 0, "the orders are in PostgreSQL");
+
+    let again = demo().output().await.unwrap();
+    let text =
+        format!("{}{}", String::from_utf8_lossy(&again.stdout), String::from_utf8_lossy(&again.stderr));
+    assert!(!again.status.success(), "{text}");
+    assert!(text.contains("already holds a pipeline run"), "{text}");
+}
