@@ -3,6 +3,7 @@
 //! Each command returns an [`ExitCode`]-like number: 0 success, 1 failure, 2 invalid
 //! configuration or arguments.
 
+mod audit_cmd;
 mod config_cmd;
 mod db_cmd;
 mod demo_cmd;
@@ -65,6 +66,9 @@ pub enum Command {
     /// Operator commands (status, history, stage, halt, resume, observe, orders, positions, events).
     #[command(flatten)]
     Ops(ops_cmd::OpsCommand),
+    /// List the audit trail, newest first: order actions (submit, cancel, resolution, with the
+    /// order's correlation id) and operator commands (who, what, result).
+    Audit(audit_cmd::AuditArgs),
     /// Install, remove or inspect the system service.
     #[command(subcommand)]
     Service(service_cmd::ServiceCommand),
@@ -170,10 +174,29 @@ pub async fn run(cli: Cli) -> i32 {
             with_config(&sources, |loaded| async move { db_cmd::run(&loaded, cmd).await }).await
         }
         Command::Params(cmd) => {
-            with_config(&sources, |loaded| async move { params_cmd::run(&loaded, cmd).await }).await
+            with_config(&sources, |loaded| async move {
+                let audit = audit_cmd::of_params(&cmd);
+                let code = params_cmd::run(&loaded, cmd).await;
+                if let Some(audit) = audit {
+                    audit_cmd::record(&loaded, &audit, code).await;
+                }
+                code
+            })
+            .await
         }
         Command::Ops(cmd) => {
-            with_config(&sources, |loaded| async move { ops_cmd::run(&loaded, cmd).await }).await
+            with_config(&sources, |loaded| async move {
+                let audit = audit_cmd::of_ops(&cmd);
+                let code = ops_cmd::run(&loaded, cmd).await;
+                if let Some(audit) = audit {
+                    audit_cmd::record(&loaded, &audit, code).await;
+                }
+                code
+            })
+            .await
+        }
+        Command::Audit(args) => {
+            with_config(&sources, |loaded| async move { audit_cmd::run(&loaded, args).await }).await
         }
         Command::Service(cmd) => service_cmd::run(&sources, cmd),
     }

@@ -109,7 +109,8 @@ fn kst_time(t: DateTime<Utc>) -> String {
     t.with_timezone(&KST).format("%H:%M:%S").to_string()
 }
 
-fn actor() -> String {
+/// The operator of this command in audit rows: `cli:<user>`.
+pub(super) fn actor() -> String {
     let user = super::who::current_user().unwrap_or_else(|| "unknown".into());
     format!("cli:{user}")
 }

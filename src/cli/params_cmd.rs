@@ -295,7 +295,8 @@ async fn propose(store: &Store, file: &Path, date: Option<NaiveDate>, by: &str) 
     0
 }
 
-fn actor(by: Option<String>) -> String {
+/// The operator of a params command: `--by`, else the user running it.
+pub(super) fn actor(by: Option<String>) -> String {
     by.filter(|s| !s.trim().is_empty())
         .or_else(super::who::current_user)
         .unwrap_or_else(|| "unknown".to_owned())

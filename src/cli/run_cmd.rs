@@ -75,6 +75,7 @@ pub(crate) fn stages_config(loaded: &Loaded, args: &RunArgs) -> Result<StagesCon
     cfg.journal_dir = Some(args.data_dir.join("journal"));
     cfg.risk = loaded.settings.risk.guardrails;
     cfg.kill_switch.daily_loss = loaded.settings.risk.kill_switch_daily_loss;
+    cfg.audit_retention = chrono::TimeDelta::days(i64::from(loaded.settings.audit_retention_days));
     Ok(cfg)
 }
 

@@ -254,6 +254,13 @@ pub const KEYS: &[Key] = &[
         true,
         "database URL: embedded SQLite file (default) or postgres://…",
     ),
+    k(
+        "AUDIT_RETENTION_DAYS",
+        Some("365"),
+        false,
+        "days audit_log rows are kept; the close stage deletes older ones",
+    )
+    .int(1, 3650, "days"),
     k("LOG_LEVEL", Some("info"), false, "tracing filter, e.g. info or aegis=debug,info"),
     k("LOG_DIR", None, false, "directory for daily rolling log files (console only when unset)"),
     k("LOG_FORMAT", Some("text"), false, "text or json"),

@@ -144,6 +144,8 @@ pub struct Settings {
     pub db_url: Secret,
     /// Logging.
     pub log: LogSettings,
+    /// Days `audit_log` rows are kept (`AUDIT_RETENTION_DAYS`); the close stage prunes older rows.
+    pub audit_retention_days: u32,
     /// Slack, when configured.
     pub slack: Option<SlackSettings>,
     /// Email, when configured.

@@ -299,6 +299,7 @@ pub(super) fn build(raw: &RawConfig) -> Loaded {
         }
     };
     let log = LogSettings { level, dir: c.get("LOG_DIR").map(PathBuf::from), format };
+    let audit_retention_days = u32::try_from(c.int("AUDIT_RETENTION_DAYS", 365)).unwrap_or(365);
 
     let slack = build_slack(&mut c);
     let smtp = build_smtp(&mut c);
@@ -322,6 +323,7 @@ pub(super) fn build(raw: &RawConfig) -> Loaded {
         },
         db_url: Secret::new(db_url),
         log,
+        audit_retention_days,
         slack,
         smtp,
         ai,

@@ -80,6 +80,8 @@ struct State {
     bars: Vec<DailyBar>,
     holidays: Vec<Holiday>,
     subscriptions: BTreeSet<Subscription>,
+    /// The correlation id in force at each order call (place, modify, cancel), in order.
+    correlations: Vec<Option<String>>,
 }
 
 /// The in-memory broker.
@@ -158,6 +160,17 @@ impl FakeBroker {
     /// Returns the active subscriptions.
     pub fn subscriptions(&self) -> Vec<Subscription> {
         self.with(|s| s.subscriptions.iter().cloned().collect())
+    }
+
+    fn note_correlation(&self) {
+        let cid = crate::ports::correlation::current().map(|c| c.to_string());
+        self.with(|s| s.correlations.push(cid));
+    }
+
+    /// Returns the correlation id in force at each order call (place, modify, cancel), in order:
+    /// what a real client writes into the call's log line.
+    pub fn order_correlations(&self) -> Vec<Option<String>> {
+        self.with(|s| s.correlations.clone())
     }
 
     /// Fills `qty` of a resting order at `price` and emits its fill notice.
@@ -255,6 +268,7 @@ impl FakeBroker {
     }
 
     fn do_place(&self, req: &OrderRequest) -> Result<OrderAck, BrokerError> {
+        self.note_correlation();
         self.begin(FakeCall::Place(req.clone()))?;
         if req.qty <= Decimal::ZERO {
             return Err(reject("APBK0000", "quantity must be positive"));
@@ -290,6 +304,7 @@ impl FakeBroker {
 
     fn do_amend(&self, no: &str, call: FakeCall, price: Option<Decimal>) -> Result<OrderAck, BrokerError> {
         let cancel = matches!(call, FakeCall::Cancel(_));
+        self.note_correlation();
         self.begin(call)?;
         let at = self.clock.now();
         let order = self.with(|s| {

@@ -4,6 +4,7 @@
 //! Traits return boxed futures so the service layer can hold them as `Arc<dyn Broker>`.
 
 pub mod clock;
+pub mod correlation;
 pub mod error;
 pub mod event_log;
 #[cfg(any(test, feature = "test-support"))]

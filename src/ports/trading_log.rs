@@ -72,6 +72,23 @@ pub struct UpdateExtra {
     pub sent_at: Option<DateTime<Utc>>,
     /// Sets the reject code and reason.
     pub reject: Option<(String, String)>,
+    /// An `audit_log` row written in the same unit of work as the move (an order action: submit,
+    /// cancel, resolution).
+    pub audit: Option<AuditNote>,
+}
+
+/// An `audit_log` row: who did what to which object, with masked details (the result, and for an
+/// order its correlation id).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditNote {
+    /// Who (`cli:alice`, `strategy:mean_reversion` …).
+    pub actor: String,
+    /// What (`order.submit`, `cli.halt` …).
+    pub action: String,
+    /// On what (`orders/42`, `trading_mode` …).
+    pub target: String,
+    /// Details: `result`, and what else the action names.
+    pub details: serde_json::Value,
 }
 
 /// A guarded move of an order row: written only if the row is still at `expected` (status and

@@ -1,6 +1,7 @@
 //! The sea-orm store: connection, migrations and the event log. Entity ⇔ domain mapping lives
 //! here only.
 
+pub mod audit;
 pub mod control;
 pub mod events;
 pub mod fills;

@@ -2,8 +2,10 @@
 //!
 //! Statement budget (what the `statement_counts` test holds us to): an order's write-ahead row is
 //! one `INSERT … RETURNING`, each guarded move one `UPDATE` plus one multi-row `INSERT` of its
-//! events; a new fill is one `INSERT` of the fill, one `UPDATE` of the order and one `INSERT` of
-//! the events, in one transaction.
+//! events; a move that is an order action (the broker's answer to a submit, a cancel, a
+//! resolution) adds one `INSERT` of its `audit_log` row, and the three commit in one transaction;
+//! a new fill is one `INSERT` of the fill, one `UPDATE` of the order and one `INSERT` of the
+//! events, in one transaction.
 
 use chrono::{DateTime, NaiveDate, Utc};
 use sea_orm::{EntityTrait, Set};
@@ -89,6 +91,27 @@ impl TradingLog for Store {
     fn update_order<'a>(&'a self, write: OrderWrite<'a>, events: &'a [NewEvent]) -> LogFuture<'a, bool> {
         Box::pin(async move {
             let fence = self.fence_token()?;
+            if let Some(note) = &write.extra.audit {
+                // An order action: the move, its events and its audit row commit together.
+                let txn = super::begin_write(self.conn()).await?;
+                if !orders::update_guarded(
+                    &txn,
+                    write.order,
+                    write.expected,
+                    write.extra,
+                    write.now,
+                    fence.as_ref(),
+                )
+                .await?
+                {
+                    txn.rollback().await?;
+                    return Ok(false);
+                }
+                insert_events(&txn, events).await?;
+                super::audit::insert(&txn, note, write.now).await?;
+                txn.commit().await?;
+                return Ok(true);
+            }
             if !orders::update_guarded(
                 self.conn(),
                 write.order,

@@ -21,8 +21,9 @@ use crate::store::testing::TestDb;
 
 /// Orders placed (and fills recorded) per run.
 const ORDERS: usize = 12;
-/// Statements one submitted order may cost.
-const PER_ORDER: u64 = 5;
+/// Statements one submitted order may cost: the row; `SUBMITTING` and its events; the broker's
+/// answer, its event and its `audit_log` row (`order.submit`, one transaction).
+const PER_ORDER: u64 = 6;
 /// Statements one recorded fill may cost.
 const PER_FILL: u64 = 3;
 

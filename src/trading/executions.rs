@@ -144,6 +144,16 @@ impl TradingCore {
             return Ok(Handled::Unmatched);
         };
         let id = stored.id;
+        self.in_order_scope(id, self.handle_order_notice(stored, n)).await
+    }
+
+    /// Applies a notice to its order (under the order's correlation id).
+    async fn handle_order_notice(
+        &self,
+        stored: StoredOrder,
+        n: &OrderNotice,
+    ) -> Result<Handled, TradingError> {
+        let id = stored.id;
         let ev = match n.kind {
             NoticeKind::Accepted => {
                 OrderEvent::Accepted { broker_order_no: BrokerOrderNo::new(&n.branch, &n.broker_order_no)? }
@@ -206,7 +216,8 @@ impl TradingCore {
         let no = BrokerOrderNo::new(&f.branch, &f.broker_order_no)?;
         // The notice's own KST execution time: its identity in the ledger (`FillKey::Notice`).
         let notice = NoticeFill { broker_order_no: no, exec_time: f.exec_time, qty: f.qty, price: f.price };
-        let (s, new) = self.apply_ledger(&stored, LedgerInput::Notice(notice)).await?;
+        let (s, new) =
+            self.in_order_scope(stored.id, self.apply_ledger(&stored, LedgerInput::Notice(notice))).await?;
         Ok(if new { Handled::FillRecorded(s.id) } else { Handled::Duplicate(s.id) })
     }
 

@@ -178,6 +178,11 @@ impl std::fmt::Debug for TradingCore {
 /// Attempts of a guarded update before giving up.
 const MAX_GUARDED_ATTEMPTS: u32 = 5;
 
+tokio::task_local! {
+    /// Set while an unknown submit is being resolved: its moves are audited as `order.resolve`.
+    static RESOLVING: bool;
+}
+
 impl TradingCore {
     /// Assembles the core; the store is its trading log.
     pub fn new(
@@ -329,6 +334,10 @@ impl TradingCore {
         payload: Value,
         order_id: Option<i64>,
     ) -> NewEvent {
+        let payload = match self.correlation_of(order_id) {
+            Some(cid) => crate::ports::correlation::tag(payload, &cid),
+            None => payload,
+        };
         NewEvent {
             kind,
             severity,
@@ -340,6 +349,84 @@ impl TradingCore {
     }
 
     /// Records an event; a failure to record is logged, never raised (recording must not stop trading).
+    /// Returns the correlation id of an event: its order's idempotency key (from memory), else
+    /// the id of the order action running (a signal's key before its row exists).
+    fn correlation_of(&self, order_id: Option<i64>) -> Option<String> {
+        order_id
+            .and_then(|id| self.book().order(id).map(|o| o.order.request().key.as_str().to_owned()))
+            .or_else(|| crate::ports::correlation::current().map(|c| c.to_string()))
+    }
+
+    /// Runs an action of an order under its correlation id (span and task-local, see
+    /// [`crate::ports::correlation`]); an order unknown in memory runs as it is.
+    async fn in_order_scope<F: std::future::Future>(&self, order_id: i64, fut: F) -> F::Output {
+        match self.correlation_of(Some(order_id)) {
+            Some(cid) => crate::ports::correlation::scope(&cid, fut).await,
+            None => fut.await,
+        }
+    }
+
+    /// Returns the `audit_log` row of an order's move when the move is an order action: the
+    /// answer to a submit (`order.submit`: accepted, rejected, unknown, not sent, blocked), the
+    /// resolution of an unknown submit (`order.resolve`: found, not found, rejected) and a cancel
+    /// (`order.cancel`: requested, rejected). Fills and confirmations are the broker's doing and
+    /// are in `events`. The engine never modifies an order, so there is no `order.modify`.
+    fn audit_of(
+        &self,
+        order_id: i64,
+        from: crate::domain::order::OrderStatus,
+        event: &OrderEvent,
+        order: &crate::domain::order::Order,
+    ) -> Option<crate::ports::trading_log::AuditNote> {
+        use crate::domain::order::OrderStatus as S;
+        let resolving = RESOLVING.try_with(|r| *r).unwrap_or(false);
+        let submit = if resolving || from == S::SubmitUnknown { "order.resolve" } else { "order.submit" };
+        let (action, result, mut details) = match (from, event) {
+            (S::Submitting | S::SubmitUnknown, OrderEvent::Accepted { broker_order_no }) => {
+                let found = if submit == "order.resolve" { "found" } else { "accepted" };
+                (submit, found, serde_json::json!({ "broker_order_no": broker_order_no.number }))
+            }
+            (S::Submitting | S::SubmitUnknown, OrderEvent::Rejected { code, reason }) => {
+                (submit, "rejected", serde_json::json!({ "code": code, "reason": reason }))
+            }
+            (S::New, OrderEvent::Rejected { code, reason }) => {
+                ("order.submit", "blocked", serde_json::json!({ "code": code, "reason": reason }))
+            }
+            (S::Submitting, OrderEvent::SubmitOutcomeUnknown) => {
+                ("order.submit", "unknown", serde_json::json!({}))
+            }
+            (S::Submitting, OrderEvent::ResolvedNotFound) if !resolving => {
+                ("order.submit", "not_sent", serde_json::json!({}))
+            }
+            (S::Submitting | S::SubmitUnknown, OrderEvent::ResolvedNotFound) => {
+                ("order.resolve", "not_found", serde_json::json!({}))
+            }
+            (_, OrderEvent::CancelRequested) => {
+                let result = if order.status().is_terminal() { "canceled" } else { "requested" };
+                ("order.cancel", result, serde_json::json!({}))
+            }
+            (_, OrderEvent::CancelRejected { code, reason }) => {
+                ("order.cancel", "rejected", serde_json::json!({ "code": code, "reason": reason }))
+            }
+            _ => return None,
+        };
+        let r = order.request();
+        if let Some(map) = details.as_object_mut() {
+            map.insert("result".into(), result.into());
+            map.insert("symbol".into(), r.symbol.as_str().into());
+            map.insert("side".into(), r.side.as_str().into());
+            map.insert("qty".into(), r.qty.to_string().into());
+            map.insert("status".into(), order.status().as_str().into());
+            map.insert(crate::ports::correlation::FIELD.into(), r.key.as_str().into());
+        }
+        Some(crate::ports::trading_log::AuditNote {
+            actor: format!("strategy:{}", self.config.strategy_id),
+            action: action.to_owned(),
+            target: format!("orders/{order_id}"),
+            details,
+        })
+    }
+
     async fn event(
         &self,
         kind: &'static str,
@@ -474,6 +561,14 @@ impl TradingCore {
             let msg = format!("order {order_id}: {} -> {} on {event}", expected.0, order.status());
             let mut events = also.clone();
             events.push(self.new_event("ORDER_TRANSITION", Severity::Info, &msg, payload, Some(order_id)));
+            let audited;
+            let extra = match self.audit_of(order_id, expected.0, event, &order) {
+                Some(note) => {
+                    audited = UpdateExtra { audit: Some(note), ..extra.clone() };
+                    &audited
+                }
+                None => extra,
+            };
             let write = OrderWrite { order: &order, expected, extra, now };
             if self.log.update_order(write, &events).await? {
                 stored.order = order;

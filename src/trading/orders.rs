@@ -156,13 +156,24 @@ impl TradingCore {
 
     /// Submits an intent: checks, write-ahead row, broker call. The same signal again returns the
     /// existing order and never calls the broker twice; an existing `NEW` row (written but never
-    /// sent, e.g. before a crash or after a proven loss) is sent. Costs at most five statements
-    /// when sent: the row, `SUBMITTING` and its events, then the broker's answer and its event.
+    /// sent, e.g. before a crash or after a proven loss) is sent. Costs at most six statements
+    /// when sent: the row, `SUBMITTING` and its events, then the broker's answer, its event and
+    /// its `audit_log` row (`order.submit`) in one transaction. Runs under the order's correlation
+    /// id, its idempotency key ([`crate::ports::correlation`]).
     ///
     /// # Errors
     /// Returns store errors and [`TradingError::Order`] for an invalid intent.
     pub async fn submit(&self, intent: &OrderIntent) -> Result<SubmitOutcome, TradingError> {
         let key = self.key_of(intent);
+        crate::ports::correlation::scope(key.as_str(), self.submit_keyed(intent, key.clone())).await
+    }
+
+    /// [`Self::submit`] under the order's correlation id (its key).
+    async fn submit_keyed(
+        &self,
+        intent: &OrderIntent,
+        key: IdempotencyKey,
+    ) -> Result<SubmitOutcome, TradingError> {
         self.ensure_loaded().await?;
         let existing = self.with_book(|b| b.by_key(key.as_str()).cloned());
         if let Some(s) = &existing
@@ -325,6 +336,11 @@ impl TradingCore {
     /// # Errors
     /// Returns store errors; a failing broker query is recorded and yields `StillUnknown`.
     pub async fn resolve_unknown(&self, order_id: i64) -> Result<Resolution, TradingError> {
+        self.ensure_loaded().await?;
+        self.in_order_scope(order_id, self.resolve_unknown_scoped(order_id)).await
+    }
+
+    async fn resolve_unknown_scoped(&self, order_id: i64) -> Result<Resolution, TradingError> {
         let broker_orders = match self.broker.todays_orders().await {
             Ok(list) => list,
             Err(e) => {
@@ -346,6 +362,16 @@ impl TradingCore {
         broker_orders: &[BrokerOrder],
     ) -> Result<Resolution, TradingError> {
         let stored = self.order(order_id).await?.ok_or(TradingError::NotFound(order_id))?;
+        let resolve = super::RESOLVING.scope(true, self.resolve_stored(stored, broker_orders));
+        self.in_order_scope(order_id, resolve).await
+    }
+
+    async fn resolve_stored(
+        &self,
+        stored: StoredOrder,
+        broker_orders: &[BrokerOrder],
+    ) -> Result<Resolution, TradingError> {
+        let order_id = stored.id;
         if !stored.order.status().needs_resolution() {
             return Ok(Resolution::NotNeeded);
         }
@@ -469,6 +495,15 @@ impl TradingCore {
     /// # Errors
     /// Returns store errors; broker failures are recorded and leave the cancel pending.
     pub async fn cancel(&self, order_id: i64) -> Result<CancelOutcome, TradingError> {
+        self.ensure_loaded().await?;
+        if self.with_book(|b| b.order(order_id).is_none()) {
+            // Read it into memory first, so the cancel runs under its correlation id.
+            self.order(order_id).await?;
+        }
+        self.in_order_scope(order_id, self.cancel_scoped(order_id)).await
+    }
+
+    async fn cancel_scoped(&self, order_id: i64) -> Result<CancelOutcome, TradingError> {
         self.refresh_mode().await;
         if !self.guard.allows(Action::Cancel) {
             self.event(

@@ -513,7 +513,18 @@ async fn cli_hands_requests_to_the_daemon_and_switches_modes(t: TestDb) {
     let mode = ControlStore::new(t.store.conn().clone()).mode().await.unwrap();
     assert!(matches!(mode, TradingMode::Stop { .. }));
     use sea_orm::{EntityTrait, PaginatorTrait};
-    assert_eq!(entity::audit_log::Entity::find().count(t.store.conn()).await.unwrap(), 1);
+    // The mode change's own row, and one row per operator command with its result (the refused
+    // second halt included).
+    assert_eq!(entity::audit_log::Entity::find().count(t.store.conn()).await.unwrap(), 4);
+    let rows = aegis::store::audit::list(&t.store, None, 10).await.unwrap();
+    let seen: Vec<(&str, &str)> = rows
+        .iter()
+        .map(|r| (r.action.as_str(), r.details.get("result").and_then(Value::as_str).unwrap_or("ok")))
+        .collect();
+    assert_eq!(
+        seen,
+        [("cli.halt", "failed"), ("cli.halt", "ok"), ("trading_mode.stop", "ok"), ("cli.stage.rerun", "ok")]
+    );
 }
 aegis::storage_test!(cli_ops, cli_hands_requests_to_the_daemon_and_switches_modes);
 

@@ -366,13 +366,19 @@ async fn records_one_line_per_call_and_no_secret() {
         price: dec!(0),
         exchange: Exchange::Krx,
     };
-    rest.place_order(&order).await.unwrap();
+    let cid = "20261207-fedcba9876543210fedcba9876543210";
+    crate::ports::correlation::scope(cid, rest.place_order(&order)).await.unwrap();
     rest.quote(&sym()).await.unwrap();
     let records = records.lock().unwrap().clone();
     assert_eq!(records.len(), stub.0.lock().unwrap().seen.len());
     let order_call = records.iter().find(|r| r.path == ORDER_PATH).unwrap();
     assert_eq!((order_call.method.as_str(), order_call.tr_id.as_str()), ("POST", "VTTC0012U"));
     assert_eq!((order_call.status, order_call.msg_cd.as_str()), (200, "MCA00000"));
+    // The order's correlation id reaches the record of its broker call (and its log line);
+    // a call outside an order action carries none.
+    assert_eq!(order_call.correlation_id.as_deref(), Some(cid));
+    let quote_call = records.iter().find(|r| r.path != ORDER_PATH && !r.tr_id.is_empty()).unwrap();
+    assert_eq!(quote_call.correlation_id, None);
     let rendered = format!("{records:?} {rest:?}");
     for secret in ["APPKEY-LOGS", "APPSECRET-LOGS", "token-1", "12345678"] {
         assert!(!rendered.contains(secret), "{secret} leaked: {rendered}");

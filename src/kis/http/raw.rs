@@ -1,6 +1,7 @@
 //! The raw KIS REST client: one pooled reqwest client, one function per endpoint named after
 //! it, KIS field names in and lower-cased JSON out. Every call logs one line (method, path,
-//! tr_id, HTTP status, msg_cd, latency) and nothing secret. `rt_cd` is checked on every reply,
+//! tr_id, HTTP status, msg_cd, latency, and the order's correlation id `cid` inside an order
+//! action) and nothing secret. `rt_cd` is checked on every reply,
 //! whatever the HTTP status.
 
 use std::sync::Arc;
@@ -69,6 +70,9 @@ pub struct CallRecord {
     pub msg_cd: String,
     /// Latency in milliseconds.
     pub latency_ms: u64,
+    /// Correlation id of the order action the call belongs to (the order's idempotency key,
+    /// see [`crate::ports::correlation`]); `None` outside an order action.
+    pub correlation_id: Option<String>,
 }
 
 /// A callback that sees every [`CallRecord`] (e.g. for metrics).
@@ -142,13 +146,14 @@ impl RawClient {
     }
 
     fn record(&self, record: &CallRecord, error: Option<&KisHttpError>) {
-        let CallRecord { method, path, tr_id, status, msg_cd, latency_ms } = record;
+        let CallRecord { method, path, tr_id, status, msg_cd, latency_ms, correlation_id } = record;
+        let cid = correlation_id.as_deref();
         match error {
             Some(error) => {
-                tracing::warn!(target: "aegis::kis::http", %method, path, %tr_id, status, %msg_cd, latency_ms, %error, "kis call");
+                tracing::warn!(target: "aegis::kis::http", %method, path, %tr_id, status, %msg_cd, latency_ms, cid, %error, "kis call");
             }
             None => {
-                tracing::info!(target: "aegis::kis::http", %method, path, %tr_id, status, %msg_cd, latency_ms, "kis call")
+                tracing::info!(target: "aegis::kis::http", %method, path, %tr_id, status, %msg_cd, latency_ms, cid, "kis call")
             }
         }
         if let Some(hook) = &self.hook {
@@ -185,6 +190,7 @@ impl RawClient {
             status: 0,
             msg_cd: String::new(),
             latency_ms,
+            correlation_id: crate::ports::correlation::current().map(|c| c.to_string()),
         };
         let (status, tr_cont, bytes) = match result {
             Ok(ok) => ok,

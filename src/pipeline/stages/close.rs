@@ -130,7 +130,19 @@ impl Close {
             .record("daily_summary", Severity::Info, &message, payload, Some(date), None)
             .await
             .map_err(|e| store_err("event", e))?;
+        self.prune_audit(ctx).await;
         Ok(summary)
+    }
+
+    /// Deletes the `audit_log` rows older than the retention (`AUDIT_RETENTION_DAYS`); a failure
+    /// is logged and retried by the next close, it does not fail the day.
+    async fn prune_audit(&self, ctx: &StageContext) {
+        let before = self.deps.clock.now() - self.deps.config.audit_retention;
+        match crate::store::audit::prune(&ctx.store, before).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(rows = n, %before, "audit_log rows past their retention deleted"),
+            Err(e) => tracing::warn!(error = %e, "cannot prune audit_log"),
+        }
     }
 }
 

@@ -85,6 +85,9 @@ pub struct StagesConfig {
     pub session_wait: Duration,
     /// Where the journal's Markdown files are written.
     pub journal_dir: Option<PathBuf>,
+    /// How long `audit_log` rows are kept (`AUDIT_RETENTION_DAYS`): the close stage deletes older
+    /// rows.
+    pub audit_retention: chrono::TimeDelta,
 }
 
 impl StagesConfig {
@@ -92,7 +95,7 @@ impl StagesConfig {
     /// strategy with its defaults when no row exists, the last ACTIVE row otherwise, no guardrails
     /// beyond 200 orders a day and ten rejects in five minutes, open orders canceled five minutes
     /// before the close, reconciliation every 30 s, up to 5 min of waiting for the broker's
-    /// real-time session.
+    /// real-time session, audit rows kept 365 days.
     pub fn new(master_base: Url, master_dir: PathBuf, symbols: Vec<Symbol>) -> Self {
         Self {
             strategy: crate::journal::REFERENCE_STRATEGY.to_owned(),
@@ -112,6 +115,7 @@ impl StagesConfig {
             reconcile_every: Duration::from_secs(30),
             session_wait: Duration::from_secs(300),
             journal_dir: None,
+            audit_retention: chrono::TimeDelta::days(365),
         }
     }
 }

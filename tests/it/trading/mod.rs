@@ -9,6 +9,7 @@ mod fencing;
 mod service;
 mod sim_stop;
 mod store;
+mod trace;
 
 use std::sync::Arc;
 
