@@ -17,6 +17,7 @@ pub mod notification_outbox;
 pub mod order;
 pub mod pipeline_run;
 pub mod position;
+pub mod slack_day_message;
 pub mod stage_request;
 pub mod stage_run;
 pub mod strategy;

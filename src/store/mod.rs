@@ -12,6 +12,7 @@ pub mod outbox;
 pub mod params;
 pub mod pipeline;
 pub mod positions;
+pub mod slack_days;
 #[cfg(any(test, feature = "test-support"))]
 pub mod testing;
 pub mod tokens;
@@ -246,6 +247,11 @@ impl Store {
     /// Returns the notification outbox.
     pub fn outbox(&self) -> outbox::Outbox {
         outbox::Outbox::new(self.db.clone())
+    }
+
+    /// Returns the Slack day messages.
+    pub fn slack_days(&self) -> slack_days::SlackDays {
+        slack_days::SlackDays::new(self.db.clone())
     }
 
     /// Returns the broker token store.

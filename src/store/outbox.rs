@@ -5,7 +5,8 @@
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, Set,
 };
 use serde_json::Value;
 
@@ -52,6 +53,9 @@ pub enum OutboxStatus {
     Sent,
     /// Given up after the last attempt or a permanent error.
     Failed,
+    /// Not delivered because a newer row says the same thing better (an older version of the
+    /// day's Slack message).
+    Superseded,
 }
 
 impl OutboxStatus {
@@ -61,6 +65,7 @@ impl OutboxStatus {
             Self::Pending => "PENDING",
             Self::Sent => "SENT",
             Self::Failed => "FAILED",
+            Self::Superseded => "SUPERSEDED",
         }
     }
 
@@ -69,6 +74,7 @@ impl OutboxStatus {
             "PENDING" => Some(Self::Pending),
             "SENT" => Some(Self::Sent),
             "FAILED" => Some(Self::Failed),
+            "SUPERSEDED" => Some(Self::Superseded),
             _ => None,
         }
     }
@@ -133,6 +139,42 @@ fn to_i32(n: u32) -> i32 {
     i32::try_from(n).unwrap_or(i32::MAX)
 }
 
+/// Inserts a PENDING row due now on any connection (a transaction too) and returns its id.
+pub(crate) async fn insert_pending<C: ConnectionTrait>(
+    db: &C,
+    channel: OutboxChannel,
+    kind: &str,
+    payload: Value,
+    now: DateTime<Utc>,
+) -> Result<i64, DbErr> {
+    let row = ActiveModel {
+        created_at: Set(now),
+        channel: Set(channel.as_str().to_owned()),
+        kind: Set(kind.to_owned()),
+        payload: Set(payload),
+        status: Set(OutboxStatus::Pending.as_str().to_owned()),
+        attempts: Set(0),
+        next_attempt_at: Set(now),
+        last_error: Set(None),
+        sent_at: Set(None),
+        ..Default::default()
+    };
+    Ok(row.insert(db).await?.id)
+}
+
+/// Marks a PENDING row no attempt has been made at SUPERSEDED (a delivery in progress is left
+/// alone: it finds out itself). Returns whether it was.
+pub(crate) async fn supersede_unclaimed<C: ConnectionTrait>(db: &C, id: i64) -> Result<bool, DbErr> {
+    let res = Entity::update_many()
+        .col_expr(Column::Status, Expr::value(OutboxStatus::Superseded.as_str()))
+        .filter(Column::Id.eq(id))
+        .filter(Column::Status.eq(OutboxStatus::Pending.as_str()))
+        .filter(Column::Attempts.eq(0))
+        .exec(db)
+        .await?;
+    Ok(res.rows_affected == 1)
+}
+
 /// Reads and writes `notification_outbox`.
 #[derive(Debug, Clone)]
 pub struct Outbox {
@@ -143,6 +185,11 @@ impl Outbox {
     /// Creates an outbox on a connection.
     pub fn new(db: DatabaseConnection) -> Self {
         Self { db }
+    }
+
+    /// Returns the connection.
+    pub fn conn(&self) -> &DatabaseConnection {
+        &self.db
     }
 
     /// Inserts a PENDING row due now and returns its id.
@@ -156,19 +203,7 @@ impl Outbox {
         payload: Value,
         now: DateTime<Utc>,
     ) -> Result<i64, StoreError> {
-        let row = ActiveModel {
-            created_at: Set(now),
-            channel: Set(channel.as_str().to_owned()),
-            kind: Set(kind.to_owned()),
-            payload: Set(payload),
-            status: Set(OutboxStatus::Pending.as_str().to_owned()),
-            attempts: Set(0),
-            next_attempt_at: Set(now),
-            last_error: Set(None),
-            sent_at: Set(None),
-            ..Default::default()
-        };
-        Ok(row.insert(&self.db).await?.id)
+        Ok(insert_pending(&self.db, channel, kind, payload, now).await?)
     }
 
     /// Returns up to `limit` PENDING rows due at `now`, oldest due first.
@@ -251,6 +286,47 @@ impl Outbox {
             .exec(&self.db)
             .await?;
         Ok(())
+    }
+
+    /// Gives back a claimed attempt that was not made (the message had to wait: for the day's
+    /// message it threads under, for Slack's rate limit): the row stays PENDING, due at
+    /// `next_at`, with its attempt count as before the claim. Returns false when the claim was
+    /// lost meanwhile.
+    ///
+    /// # Errors
+    /// Returns [`StoreError::Db`] when the update fails.
+    pub async fn postpone(&self, entry: &OutboxEntry, next_at: DateTime<Utc>) -> Result<bool, StoreError> {
+        let res = Entity::update_many()
+            .col_expr(Column::Attempts, Expr::value(to_i32(entry.attempts)))
+            .col_expr(Column::NextAttemptAt, Expr::value(next_at))
+            .filter(Column::Id.eq(entry.id))
+            .filter(Column::Status.eq(OutboxStatus::Pending.as_str()))
+            .filter(Column::Attempts.eq(to_i32(entry.attempts.saturating_add(1))))
+            .exec(&self.db)
+            .await?;
+        Ok(res.rows_affected == 1)
+    }
+
+    /// Marks a PENDING row SUPERSEDED (a newer row carries its message).
+    ///
+    /// # Errors
+    /// Returns [`StoreError::Db`] when the update fails.
+    pub async fn supersede(&self, id: i64) -> Result<(), StoreError> {
+        Entity::update_many()
+            .col_expr(Column::Status, Expr::value(OutboxStatus::Superseded.as_str()))
+            .filter(Column::Id.eq(id))
+            .filter(Column::Status.eq(OutboxStatus::Pending.as_str()))
+            .exec(&self.db)
+            .await?;
+        Ok(())
+    }
+
+    /// Returns one row, if it exists.
+    ///
+    /// # Errors
+    /// Returns [`StoreError::Db`] or [`StoreError::Corrupt`].
+    pub async fn get(&self, id: i64) -> Result<Option<OutboxEntry>, StoreError> {
+        Entity::find_by_id(id).one(&self.db).await?.map(OutboxEntry::try_from).transpose()
     }
 
     /// Marks a row FAILED for good.
