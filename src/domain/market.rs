@@ -492,6 +492,16 @@ pub enum Subscription {
     Executions,
 }
 
+impl std::fmt::Display for Subscription {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Quotes(s) => write!(f, "quotes {s}"),
+            Self::Trades(s) => write!(f, "trades {s}"),
+            Self::Executions => f.write_str("execution notices"),
+        }
+    }
+}
+
 /// Market-data events (may be dropped under backpressure; the next update supersedes them).
 ///
 /// Held inline, not boxed: the codec parses each record straight into its event in the frame's
@@ -550,6 +560,65 @@ pub enum FeedStatus {
     },
     /// The feed was shut down on request.
     Closed,
+    /// The broker refused a registration (e.g. its cap of registrations per session). The feed
+    /// keeps it, sends it again with a backoff and on every reconnect, and reports
+    /// [`FeedStatus::RegistrationRestored`] once it is active. Refused execution notices mean no
+    /// fill arrives in real time meanwhile. Reported once per refusal code and connection.
+    RegistrationRefused {
+        /// The registration.
+        subscription: Subscription,
+        /// The broker's code.
+        code: String,
+        /// The broker's message.
+        message: String,
+    },
+    /// A registration refused earlier is active again. For the execution notices, notices sent
+    /// meanwhile are gone: the consumer recovers their fills from a broker snapshot, as after
+    /// [`FeedStatus::Reconnected`].
+    RegistrationRestored {
+        /// The registration.
+        subscription: Subscription,
+    },
+    /// Where every registration stands: sent when a state changed, once the acknowledgements
+    /// have settled (an unchanged picture is not sent again). The last one is what
+    /// `aegis status` shows.
+    Registrations {
+        /// Whether the socket is open.
+        connected: bool,
+        /// Registrations allowed per session.
+        cap: usize,
+        /// Every registration the feed keeps, execution notices first.
+        registrations: Vec<FeedRegistration>,
+    },
+}
+
+/// One registration of the real-time feed and where it stands with the broker.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FeedRegistration {
+    /// What is registered (the key of the execution notices, a login id, is not part of it).
+    pub subscription: Subscription,
+    /// The broker's name of the channel (informational).
+    pub channel: String,
+    /// Where it stands.
+    pub state: RegistrationState,
+}
+
+/// Where a registration stands with the broker.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RegistrationState {
+    /// Sent and not acknowledged yet, or waiting for the socket.
+    Pending,
+    /// Acknowledged: its events arrive.
+    Active,
+    /// Refused by the broker; kept and sent again (with a backoff, and on every reconnect).
+    Refused {
+        /// The broker's code of the last refusal.
+        code: String,
+        /// The broker's message of the last refusal.
+        message: String,
+        /// When it was first refused (refusals since then without an acknowledgement).
+        since: DateTime<Utc>,
+    },
 }
 
 /// Execution-related events (never dropped).

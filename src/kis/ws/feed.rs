@@ -6,6 +6,16 @@
 //! silence longer than the idle timeout forces a reconnect; reconnects back off exponentially and,
 //! after the last attempt, ask the pipeline to stop trading.
 //!
+//! A registration leaves the registry only when it is unsubscribed or the feed is closed. One the
+//! server refuses (`OPSP0008 MAX SUBSCRIBE OVER`, an internal error …) is kept with its state,
+//! reported ([`FeedStatus::RegistrationRefused`]) and sent again with a backoff, at once when a
+//! slot frees, and on every reconnect; once acknowledged it is reported
+//! ([`FeedStatus::RegistrationRestored`]). `OPSP8996 ALREADY IN USE appkey` is a condition of the
+//! connection, not of a registration: another session still holds the app key, so the socket is
+//! dropped and reconnected (backing off while the refusals repeat) with the whole registry. Every
+//! registration's state is reported as a whole ([`FeedStatus::Registrations`]) when it changed,
+//! once the acknowledgements settle.
+//!
 //! The task is supervised: should it panic, it is started afresh with its registrations, which it
 //! restores as after a reconnect ([`FeedStatus::Disconnected`] naming the failure, then
 //! [`FeedStatus::Connected`] and [`FeedStatus::Reconnected`]), so later subscriptions keep working
@@ -24,6 +34,7 @@ use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use futures::future::BoxFuture;
 use futures::{FutureExt, SinkExt, StreamExt};
 use serde_json::json;
@@ -37,7 +48,9 @@ use tokio_util::sync::CancellationToken;
 use super::codec::{Ack, Decoded, Decoder, ExecutionRecord, Frame, Records, parse_frame};
 use super::error::KisWsError;
 use crate::domain::Mode;
-use crate::domain::market::{ExecutionEvent, FeedStatus, MarketBatch, Subscription, to_kst};
+use crate::domain::market::{
+    ExecutionEvent, FeedRegistration, FeedStatus, MarketBatch, RegistrationState, Subscription, to_kst,
+};
 use crate::kis::config::FeedConfig;
 use crate::ports::{BrokerError, Clock, Secret};
 
@@ -51,6 +64,9 @@ const ACK_TIMEOUT: Duration = Duration::from_secs(15);
 const OPEN_TIMEOUT: Duration = Duration::from_secs(10);
 /// At most one report of malformed frames per this interval (after the first one of a run).
 const MALFORMED_REPORT_INTERVAL: Duration = Duration::from_secs(60);
+/// How long a change of the registrations' states waits for the acknowledgements under way to
+/// settle before it is reported anyway.
+const REGISTRATIONS_SETTLE: Duration = Duration::from_secs(2);
 
 /// What the feed needs from the REST side.
 pub trait FeedBackend: Send + Sync + std::fmt::Debug {
@@ -84,6 +100,10 @@ pub struct FeedOutputs {
 
 /// The ack code of a second session on one app key (`OPSP8996 ALREADY IN USE appkey`).
 const SESSION_IN_USE: &str = "OPSP8996";
+/// The ack code of a successful unsubscription (a slot is free again).
+const UNSUBSCRIBED: &str = "OPSP0001";
+/// The ack code of a registration over the session's cap.
+const MAX_SUBSCRIBE_OVER: &str = "OPSP0008";
 
 #[derive(Debug)]
 enum Command {
@@ -105,6 +125,8 @@ pub struct Feed {
     tx: OnceCell<mpsc::Sender<Command>>,
     /// See [`MALFORMED_REPORT_INTERVAL`] (tests shorten it).
     malformed_every: Duration,
+    /// See [`REGISTRATIONS_SETTLE`] (tests shorten it).
+    registrations_settle: Duration,
 }
 
 impl Feed {
@@ -123,6 +145,7 @@ impl Feed {
             cancel: CancellationToken::new(),
             tx: OnceCell::new(),
             malformed_every: MALFORMED_REPORT_INTERVAL,
+            registrations_settle: REGISTRATIONS_SETTLE,
         }
     }
 
@@ -146,9 +169,14 @@ impl Feed {
 
     /// Registers a subscription (opening the socket on first use) and waits for the ack.
     ///
+    /// A registration the server refuses is kept and retried (see the module documentation): the
+    /// call returns `Ok` and the refusal is reported as [`FeedStatus::RegistrationRefused`].
+    ///
     /// # Errors
-    /// [`BrokerError::Subscription`] at the cap or when the server refuses;
-    /// [`BrokerError::Connection`] when the socket cannot be opened.
+    /// [`BrokerError::Subscription`] at the feed's cap of registrations;
+    /// [`BrokerError::SessionInUse`] when another session holds the app key (the registration is
+    /// kept and restored once the feed reconnects); [`BrokerError::Connection`] when the socket
+    /// cannot be opened.
     pub async fn subscribe(&self, sub: Subscription) -> Result<(), BrokerError> {
         self.send(|r| Command::Subscribe(sub, r)).await
     }
@@ -285,6 +313,34 @@ impl Malformed {
     }
 }
 
+/// A registration the feed keeps until it is unsubscribed or the feed is closed.
+#[derive(Debug, Clone)]
+struct Entry {
+    sub: Subscription,
+    state: RegistrationState,
+    /// Refusals since the last acknowledgement (the retry backs off with them), and when the
+    /// first of them came.
+    refusals: u32,
+    refused_since: Option<DateTime<Utc>>,
+    /// When a refused registration is sent again on the open socket.
+    retry_at: Option<Instant>,
+    /// The refusal code already reported on this socket (reported once per code and socket).
+    reported: Option<String>,
+}
+
+impl Entry {
+    fn new(sub: Subscription) -> Self {
+        Self {
+            sub,
+            state: RegistrationState::Pending,
+            refusals: 0,
+            refused_since: None,
+            retry_at: None,
+            reported: None,
+        }
+    }
+}
+
 struct Task {
     settings: FeedSettings,
     backend: Arc<dyn FeedBackend>,
@@ -292,7 +348,7 @@ struct Task {
     out: FeedOutputs,
     cancel: CancellationToken,
     ws: Option<Socket>,
-    registry: BTreeMap<Key, Subscription>,
+    registry: BTreeMap<Key, Entry>,
     pending: HashMap<Key, Vec<Reply>>,
     resubscribed: HashSet<Key>,
     decoder: Decoder,
@@ -308,6 +364,13 @@ struct Task {
     /// Set on a task started after its predecessor failed: why, and that its registrations are to
     /// be restored before anything else.
     restore: Option<String>,
+    /// `OPSP8996` refusals of the session since the last acknowledged registration.
+    session_refusals: u32,
+    /// When the registrations' states are due to be reported (they changed since the last report).
+    report_at: Option<Instant>,
+    /// The last report of the registrations' states (an unchanged picture is not sent again).
+    reported: Option<FeedStatus>,
+    registrations_settle: Duration,
 }
 
 async fn sleep_until_some(at: Option<Instant>) {
@@ -328,14 +391,16 @@ async fn next_tick(interval: &mut Option<Interval>) {
 
 impl Task {
     fn new(feed: &Feed) -> Self {
-        Self::fresh(
+        let mut task = Self::fresh(
             feed.settings.clone(),
             feed.backend.clone(),
             feed.clock.clone(),
             feed.outputs.clone(),
             feed.cancel.clone(),
             Malformed::new(feed.malformed_every),
-        )
+        );
+        task.registrations_settle = feed.registrations_settle;
+        task
     }
 
     fn fresh(
@@ -365,6 +430,10 @@ impl Task {
             dropped_market: 0,
             malformed,
             restore: None,
+            session_refusals: 0,
+            report_at: None,
+            reported: None,
+            registrations_settle: REGISTRATIONS_SETTLE,
         }
     }
 
@@ -382,6 +451,7 @@ impl Task {
             std::mem::replace(&mut self.malformed, Malformed::new(Duration::ZERO)),
         );
         next.registry = std::mem::take(&mut self.registry);
+        next.registrations_settle = self.registrations_settle;
         next.restore = (had_socket || !next.registry.is_empty()).then_some(reason);
         next
     }
@@ -411,6 +481,7 @@ impl Task {
             let connected = self.ws.is_some();
             let malformed_at = self.malformed.due_at();
             let retry_at = self.retry.map(|(_, at)| at);
+            let registrations_at = self.registrations_due_at();
             tokio::select! {
                 () = self.cancel.cancelled() => {
                     self.close().await;
@@ -448,6 +519,9 @@ impl Task {
                 () = sleep_until_some(retry_at), if retry_at.is_some() && !connected => {
                     self.retry_connect().await;
                 }
+                () = sleep_until_some(registrations_at), if registrations_at.is_some() => {
+                    self.registrations_due().await;
+                }
             }
         }
     }
@@ -474,15 +548,18 @@ impl Task {
                 if self.retry.is_some() {
                     // The socket is down and being reconnected: the registration is kept and
                     // sent with the others once it is back.
-                    self.registry.insert(key, sub);
+                    self.registry.insert(key, Entry::new(sub));
+                    self.registrations_changed();
                     let _ = reply.send(Ok(()));
                     return;
                 }
-                self.registry.insert(key.clone(), sub);
+                self.registry.insert(key.clone(), Entry::new(sub));
+                self.registrations_changed();
                 self.pending.entry(key.clone()).or_default().push(reply);
                 if self.ws.is_none() {
                     if let Err(e) = self.open_and_restore().await {
                         self.registry.remove(&key);
+                        self.registrations_changed();
                         self.fail_pending(&key, e);
                     }
                 } else {
@@ -491,7 +568,14 @@ impl Task {
             }
             Command::Unsubscribe(sub, reply) => {
                 let key = self.key(&sub);
-                if self.registry.remove(&key).is_none() || self.ws.is_none() {
+                let removed = self.registry.remove(&key);
+                if removed.is_some() {
+                    self.registrations_changed();
+                }
+                // A refused registration is not on the server: nothing to take back.
+                let refused =
+                    removed.as_ref().is_some_and(|e| matches!(e.state, RegistrationState::Refused { .. }));
+                if removed.is_none() || refused || self.ws.is_none() {
                     let _ = reply.send(Ok(()));
                     return;
                 }
@@ -553,6 +637,7 @@ impl Task {
         self.retry = None;
         self.last_rx = Instant::now();
         self.resubscribed.clear();
+        self.registrations_resent();
         let keys: Vec<Key> = self.registry.keys().cloned().collect();
         for key in &keys {
             self.send_registration(key, "1").await;
@@ -572,6 +657,7 @@ impl Task {
         if let Some(mut ws) = self.ws.take() {
             let _ = ws.close(None).await;
         }
+        self.registrations_down();
         tracing::warn!(target: "aegis::kis::ws", reason, "websocket lost");
         self.lost = true;
         self.status(FeedStatus::Disconnected { reason: reason.into() });
@@ -669,18 +755,195 @@ impl Task {
                 self.renew_key = true;
                 self.reconnect("approval key rejected").await;
             }
-            _ if ack.is_success() => self.succeed_pending(&key),
-            code => {
-                self.registry.remove(&key);
-                let message = format!("{code}: {}", ack.msg1);
-                let err = if code == SESSION_IN_USE {
-                    BrokerError::SessionInUse { message }
-                } else {
-                    BrokerError::Subscription { message }
-                };
-                self.fail_pending(&key, err);
+            SESSION_IN_USE => self.session_in_use(&ack.msg1).await,
+            UNSUBSCRIBED if ack.is_success() => {
+                self.succeed_pending(&key);
+                if !self.registry.contains_key(&key) {
+                    self.slot_freed();
+                }
+            }
+            _ if ack.is_success() => {
+                self.registration_active(&key);
+                self.succeed_pending(&key);
+            }
+            code => self.registration_refused(&key, code, &ack.msg1),
+        }
+    }
+
+    /// `OPSP8996`: another session still holds the app key (a previous connection the server has
+    /// not dropped yet). A condition of the connection: the socket is dropped and reconnected
+    /// with the whole registry, backing off further with each refusal in a row; the callers
+    /// waiting on this session are told.
+    async fn session_in_use(&mut self, msg1: &str) {
+        let message = format!("{SESSION_IN_USE}: {msg1}");
+        for (_, replies) in self.pending.drain() {
+            for reply in replies {
+                let _ = reply.send(Err(BrokerError::SessionInUse { message: message.clone() }));
             }
         }
+        self.session_refusals = self.session_refusals.saturating_add(1);
+        let refusals = self.session_refusals;
+        tracing::warn!(target: "aegis::kis::ws", refusals, "session refused: the app key's session is held elsewhere");
+        self.reconnect(&format!("{message} (another session holds the app key)")).await;
+        // The old session lingers for a while: back off as consecutive failed attempts do.
+        self.retry = Some((refusals, Instant::now() + self.backoff(refusals)));
+    }
+
+    /// A registration was acknowledged: active; if it had been refused, that is reported.
+    fn registration_active(&mut self, key: &Key) {
+        let Some(entry) = self.registry.get_mut(key) else { return };
+        let restored = entry.refusals > 0;
+        entry.state = RegistrationState::Active;
+        entry.refusals = 0;
+        entry.refused_since = None;
+        entry.retry_at = None;
+        entry.reported = None;
+        let sub = entry.sub.clone();
+        self.session_refusals = 0;
+        if restored {
+            tracing::info!(target: "aegis::kis::ws", registration = %sub, "refused registration active again");
+            self.status(FeedStatus::RegistrationRestored { subscription: sub });
+        }
+        self.registrations_changed();
+    }
+
+    /// The server refused a registration: it is kept (refused, retried with a backoff and on the
+    /// next connection) and its subscribers are answered, since it stands. An error for a key
+    /// not registered (an unsubscription the server did not know) goes to its callers.
+    fn registration_refused(&mut self, key: &Key, code: &str, msg1: &str) {
+        let now = self.clock.now();
+        let refusals = self.registry.get(key).map_or(0, |e| e.refusals);
+        let retry_at = Instant::now() + self.backoff(refusals);
+        let Some(entry) = self.registry.get_mut(key) else {
+            let message = format!("{code}: {msg1}");
+            tracing::warn!(target: "aegis::kis::ws", tr_id = %key.0, %message, "request refused");
+            self.fail_pending(key, BrokerError::Subscription { message });
+            return;
+        };
+        let since = *entry.refused_since.get_or_insert(now);
+        entry.refusals = entry.refusals.saturating_add(1);
+        entry.state = RegistrationState::Refused { code: code.to_owned(), message: msg1.to_owned(), since };
+        entry.retry_at = Some(retry_at);
+        let first = entry.reported.as_deref() != Some(code);
+        entry.reported = Some(code.to_owned());
+        let (sub, refusals) = (entry.sub.clone(), entry.refusals);
+        tracing::warn!(
+            target: "aegis::kis::ws",
+            registration = %sub, code, message = msg1, refusals,
+            "registration refused; kept and retried"
+        );
+        if first {
+            self.status(FeedStatus::RegistrationRefused {
+                subscription: sub,
+                code: code.to_owned(),
+                message: msg1.to_owned(),
+            });
+        }
+        self.succeed_pending(key);
+        self.registrations_changed();
+    }
+
+    /// A slot of the session is free again: registrations refused for the cap are retried now.
+    fn slot_freed(&mut self) {
+        let now = Instant::now();
+        for entry in self.registry.values_mut() {
+            if matches!(&entry.state, RegistrationState::Refused { code, .. } if code == MAX_SUBSCRIBE_OVER) {
+                entry.retry_at = Some(now);
+            }
+        }
+    }
+
+    /// Every registration is about to be sent on a new socket: pending, nothing reported on it.
+    fn registrations_resent(&mut self) {
+        for entry in self.registry.values_mut() {
+            entry.state = RegistrationState::Pending;
+            entry.retry_at = None;
+            entry.reported = None;
+        }
+        self.registrations_changed();
+    }
+
+    /// The socket is gone: registrations wait for the next one (a refused one keeps saying why
+    /// until it is sent again).
+    fn registrations_down(&mut self) {
+        for entry in self.registry.values_mut() {
+            entry.retry_at = None;
+            if entry.state == RegistrationState::Active {
+                entry.state = RegistrationState::Pending;
+            }
+        }
+        self.registrations_changed();
+    }
+
+    /// Schedules a report of the registrations' states: at once when no acknowledgement is
+    /// awaited on an open socket, otherwise once they settle (at the latest after the settle time).
+    fn registrations_changed(&mut self) {
+        let now = Instant::now();
+        let settled =
+            self.ws.is_some() && self.registry.values().all(|e| e.state != RegistrationState::Pending);
+        let due = if settled { now } else { now + self.registrations_settle };
+        self.report_at = Some(self.report_at.map_or(due, |at| at.min(due)));
+    }
+
+    /// When the registrations need the task next: a report due, or a refused one to send again.
+    fn registrations_due_at(&self) -> Option<Instant> {
+        let retry =
+            if self.ws.is_some() { self.registry.values().filter_map(|e| e.retry_at).min() } else { None };
+        match (self.report_at, retry) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Sends the refused registrations whose retry is due again, and reports the states if due.
+    async fn registrations_due(&mut self) {
+        let now = Instant::now();
+        if self.ws.is_some() {
+            let due: Vec<Key> = self
+                .registry
+                .iter()
+                .filter(|(_, e)| e.retry_at.is_some_and(|at| at <= now))
+                .map(|(k, _)| k.clone())
+                .collect();
+            for key in &due {
+                if let Some(entry) = self.registry.get_mut(key) {
+                    entry.retry_at = None;
+                    entry.state = RegistrationState::Pending;
+                }
+                self.send_registration(key, "1").await;
+            }
+            if !due.is_empty() {
+                self.registrations_changed();
+            }
+        }
+        if self.report_at.is_some_and(|at| at <= now) {
+            self.report_registrations();
+        }
+    }
+
+    /// Reports every registration's state, unless the picture is the one reported last.
+    fn report_registrations(&mut self) {
+        self.report_at = None;
+        let mut registrations: Vec<FeedRegistration> = self
+            .registry
+            .iter()
+            .map(|((tr_id, _), e)| FeedRegistration {
+                subscription: e.sub.clone(),
+                channel: tr_id.clone(),
+                state: e.state.clone(),
+            })
+            .collect();
+        registrations.sort_by_key(|r| r.subscription != Subscription::Executions);
+        let report = FeedStatus::Registrations {
+            connected: self.ws.is_some(),
+            cap: self.settings.config.max_registrations,
+            registrations,
+        };
+        if self.reported.as_ref() == Some(&report) {
+            return;
+        }
+        self.reported = Some(report.clone());
+        self.status(report);
     }
 
     async fn close(&mut self) {
@@ -702,6 +965,9 @@ impl Task {
         }
         tracing::info!(target: "aegis::kis::ws", unsubscribed = keys.len(), "websocket closed");
         self.report_malformed();
+        if self.reported.is_some() || self.report_at.is_some() {
+            self.report_registrations();
+        }
         self.status(FeedStatus::Closed);
     }
 }

@@ -40,6 +40,12 @@ struct ServerState {
     heartbeats: usize,
     refuse: bool,
     reject_approval_once: bool,
+    /// Registrations allowed per session (41 when unset).
+    cap: Option<usize>,
+    /// While set, every registration is answered `OPSP8996` and the socket closed (another
+    /// session holds the app key); counts the refusals.
+    session_in_use: bool,
+    session_refusals: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -83,12 +89,15 @@ async fn serve(server: Server, mut socket: WebSocket) {
                 let key = (input["tr_id"].as_str().unwrap().to_owned(), input["tr_key"].as_str().unwrap().to_owned());
                 let code = server.with(|s| {
                     s.log.push((conn, tr_type.clone(), key.0.clone()));
-                    if tr_type == "2" {
+                    if s.session_in_use {
+                        s.session_refusals += 1;
+                        "OPSP8996"
+                    } else if tr_type == "2" {
                         s.active.remove(&key);
                         "OPSP0001"
                     } else if std::mem::take(&mut s.reject_approval_once) {
                         "OPSP0011"
-                    } else if s.active.len() >= 41 {
+                    } else if s.active.len() >= s.cap.unwrap_or(41) {
                         "OPSP0008"
                     } else {
                         s.active.insert(key.clone());
@@ -100,6 +109,9 @@ async fn serve(server: Server, mut socket: WebSocket) {
                         "output": {"iv": IV, "key": KEY}}});
                 // The client may already be closing after a graceful unsubscribe; keep reading.
                 let _ = socket.send(AxMessage::Text(ack.to_string().into())).await;
+                if code == "OPSP8996" {
+                    return;
+                }
             }
             cmd = push.recv() => match cmd {
                 Ok(ServerCmd::Send(text)) => { let _ = socket.send(AxMessage::Text(text.into())).await; }
@@ -186,7 +198,29 @@ async fn harness_on(clock: Arc<dyn Clock>, tune: impl FnOnce(&mut FeedConfig)) -
     Harness { server, feed, backend, executions, market }
 }
 
+/// The next event, reports of the registrations' states aside (the tests about them read them
+/// with [`next_report`]).
 async fn next_event(rx: &mut mpsc::UnboundedReceiver<ExecutionEvent>) -> ExecutionEvent {
+    loop {
+        let ev = any_event(rx).await;
+        if !matches!(ev, ExecutionEvent::Status(FeedStatus::Registrations { .. })) {
+            return ev;
+        }
+    }
+}
+
+/// The events received so far, reports of the registrations' states aside.
+fn other_events(rx: &mut mpsc::UnboundedReceiver<ExecutionEvent>) -> Vec<ExecutionEvent> {
+    let mut events = Vec::new();
+    while let Ok(ev) = rx.try_recv() {
+        if !matches!(ev, ExecutionEvent::Status(FeedStatus::Registrations { .. })) {
+            events.push(ev);
+        }
+    }
+    events
+}
+
+async fn any_event(rx: &mut mpsc::UnboundedReceiver<ExecutionEvent>) -> ExecutionEvent {
     tokio::time::timeout(Duration::from_secs(5), rx.recv())
         .await
         .expect("event in time")
@@ -583,7 +617,7 @@ async fn a_burst_of_malformed_frames_is_counted_and_reported_at_a_bounded_rate()
         reports.len()
     );
     tokio::time::sleep(every * 2).await;
-    assert!(h.executions.try_recv().is_err(), "nothing left to report");
+    assert_eq!(other_events(&mut h.executions), [], "nothing left to report");
 }
 
 const MALFORMED: &str = "0|H0STCNT0|001|005930^093354^71900";
@@ -713,5 +747,191 @@ async fn notices_books_and_prints_take_the_date_of_the_day_they_arrive_in_across
     let day3 = one_day(&mut h, "20260305").await;
     let d5 = NaiveDate::from_ymd_opt(2026, 3, 5).unwrap();
     assert_eq!(day3, (kst(5, "094941"), d5, t("094941"), kst(5, "093730"), kst(5, "093354")));
-    assert!(h.executions.try_recv().is_err(), "nothing else, nothing of an earlier day");
+    assert_eq!(other_events(&mut h.executions), [], "nothing else, nothing of an earlier day");
+}
+
+/// A report of the registrations' states: whether the socket is open, and each registration as
+/// its name and state, execution notices first.
+type Report = (bool, Vec<(String, RegistrationState)>);
+
+/// Reads events until a report of the registrations' states satisfies `want`; returns it and
+/// the other events read meanwhile, in order.
+async fn report_where(
+    rx: &mut mpsc::UnboundedReceiver<ExecutionEvent>,
+    want: impl Fn(&Report) -> bool,
+) -> (Report, Vec<ExecutionEvent>) {
+    let mut others = Vec::new();
+    loop {
+        match any_event(rx).await {
+            ExecutionEvent::Status(FeedStatus::Registrations { connected, cap, registrations }) => {
+                assert_eq!(cap, 41);
+                let report: Report = (
+                    connected,
+                    registrations.into_iter().map(|r| (r.subscription.to_string(), r.state)).collect(),
+                );
+                if want(&report) {
+                    return (report, others);
+                }
+            }
+            other => others.push(other),
+        }
+    }
+}
+
+fn all_active(report: &Report, n: usize) -> bool {
+    report.0 && report.1.len() == n && report.1.iter().all(|(_, s)| *s == RegistrationState::Active)
+}
+
+fn notices_key() -> (String, String) {
+    ("H0STCNI9".to_owned(), "HTSID".to_owned())
+}
+
+/// Issue #20: a registration the server refuses (`OPSP0008`, over the session's cap) used to be
+/// dropped from the registry silently — for the execution notices, fills stopped arriving. It is
+/// kept and the call stands; the refusal is reported once (not once per retry) and in the report
+/// of every registration's state; it is sent again with a backoff, and once the server takes it
+/// it is reported active again and its events arrive.
+#[tokio::test]
+async fn a_refused_registration_is_kept_reported_and_active_again_once_retried() {
+    let mut h = harness(|c| c.reconnect_attempts = None).await;
+    h.feed.registrations_settle = Duration::from_millis(50);
+    h.server.with(|s| s.cap = Some(2));
+    h.feed.subscribe(Subscription::Trades(sym(0))).await.unwrap();
+    h.feed.subscribe(Subscription::Trades(sym(1))).await.unwrap();
+    h.feed.subscribe(Subscription::Executions).await.expect("refused, but kept: the registration stands");
+
+    let since = DateTime::parse_from_rfc3339("2026-03-03T01:00:00Z").unwrap().to_utc();
+    let refused = RegistrationState::Refused { code: "OPSP0008".into(), message: "ok".into(), since };
+    let (report, others) =
+        report_where(&mut h.executions, |r| r.1.len() == 3 && r.1[0].1 != RegistrationState::Pending).await;
+    assert_eq!(
+        report,
+        (
+            true,
+            vec![
+                ("execution notices".to_owned(), refused.clone()),
+                ("trades 005930".to_owned(), RegistrationState::Active),
+                ("trades 005931".to_owned(), RegistrationState::Active),
+            ]
+        )
+    );
+    assert_eq!(
+        others,
+        [
+            ExecutionEvent::Status(FeedStatus::Connected { registrations: 1 }),
+            ExecutionEvent::Status(FeedStatus::RegistrationRefused {
+                subscription: Subscription::Executions,
+                code: "OPSP0008".into(),
+                message: "ok".into(),
+            }),
+        ]
+    );
+
+    // Retried with a backoff while the cap holds; the refusal is not reported again.
+    let attempts = || h.server.with(|s| s.log.iter().filter(|l| l.1 == "1" && l.2 == "H0STCNI9").count());
+    wait_until(|| attempts() >= 4).await;
+    assert!(!h.server.with(|s| s.active.contains(&notices_key())));
+
+    // The server takes it at the next retry: reported active again, and fills arrive.
+    h.server.with(|s| s.cap = Some(3));
+    let (report, others) = report_where(&mut h.executions, |r| all_active(r, 3)).await;
+    assert_eq!(report.1[0].0, "execution notices");
+    assert_eq!(
+        others,
+        [ExecutionEvent::Status(FeedStatus::RegistrationRestored { subscription: Subscription::Executions })],
+        "one refusal report for all the retries, then the restoration"
+    );
+    assert!(h.server.with(|s| s.active.contains(&notices_key())));
+    h.server.push.send(ServerCmd::Send(fill_frame("094941"))).unwrap();
+    assert!(matches!(next_event(&mut h.executions).await, ExecutionEvent::Fill(_)));
+}
+
+/// A registration refused for the session's cap is sent again as soon as an unsubscription frees
+/// a slot, not only when its backoff (here a minute) ends.
+#[tokio::test]
+async fn a_registration_refused_for_the_cap_is_retried_when_a_slot_frees() {
+    let mut h = harness(|c| {
+        c.reconnect_base = Duration::from_secs(60);
+        c.reconnect_max = Duration::from_secs(60);
+    })
+    .await;
+    h.feed.registrations_settle = Duration::from_millis(50);
+    h.server.with(|s| s.cap = Some(1));
+    h.feed.subscribe(Subscription::Trades(sym(0))).await.unwrap();
+    h.feed.subscribe(Subscription::Executions).await.unwrap();
+    let refused =
+        |e: &ExecutionEvent| matches!(e, ExecutionEvent::Status(FeedStatus::RegistrationRefused { .. }));
+    while !refused(&next_event(&mut h.executions).await) {}
+    h.feed.unsubscribe(Subscription::Trades(sym(0))).await.unwrap();
+    assert_eq!(
+        next_event(&mut h.executions).await,
+        ExecutionEvent::Status(FeedStatus::RegistrationRestored { subscription: Subscription::Executions })
+    );
+    let (report, _) = report_where(&mut h.executions, |r| all_active(r, 1)).await;
+    assert_eq!(report.1[0].0, "execution notices");
+    assert_eq!(h.server.with(|s| s.active.clone()), HashSet::from([notices_key()]));
+}
+
+/// Issue #20: `OPSP8996` (another session still holds the app key) is a condition of the
+/// connection, not the end of a registration: the caller waiting on it is told, the socket is
+/// reconnected (backing off) with the whole registry — the registration refused included — for as
+/// long as the old session lingers, and every registration is active once it is gone.
+#[tokio::test]
+async fn session_in_use_keeps_every_registration_and_reconnects_until_the_old_session_is_gone() {
+    let mut h = harness(|c| c.reconnect_attempts = None).await;
+    h.feed.registrations_settle = Duration::from_millis(50);
+    h.server.with(|s| s.session_in_use = true);
+    let err = h.feed.subscribe(Subscription::Executions).await.unwrap_err();
+    assert!(matches!(err, BrokerError::SessionInUse { .. }), "{err:?}");
+    assert_eq!(
+        next_event(&mut h.executions).await,
+        ExecutionEvent::Status(FeedStatus::Connected { registrations: 1 })
+    );
+    let ExecutionEvent::Status(FeedStatus::Disconnected { reason }) = next_event(&mut h.executions).await
+    else {
+        panic!("the connection is what was refused")
+    };
+    assert!(reason.contains("OPSP8996"), "{reason}");
+    // A registration made meanwhile is kept too.
+    h.feed.subscribe(Subscription::Trades(sym(0))).await.unwrap();
+    wait_until(|| h.server.with(|s| s.session_refusals >= 4)).await;
+    h.server.with(|s| s.session_in_use = false);
+    wait_until(|| h.server.with(|s| s.active.len() == 2)).await;
+    assert!(h.server.with(|s| s.active.contains(&notices_key())), "the notices were not given up");
+    let (_, others) = report_where(&mut h.executions, |r| all_active(r, 2)).await;
+    assert!(
+        others.ends_with(&[
+            ExecutionEvent::Status(FeedStatus::Connected { registrations: 2 }),
+            ExecutionEvent::Status(FeedStatus::Reconnected),
+        ]),
+        "{others:?}"
+    );
+    h.server.push.send(ServerCmd::Send(fill_frame("094941"))).unwrap();
+    assert!(matches!(next_event(&mut h.executions).await, ExecutionEvent::Fill(_)));
+}
+
+/// The report of the registrations' states follows the socket: pending while it is down, active
+/// again after the reconnect; closing the feed reports it empty and closed.
+#[tokio::test]
+async fn the_registrations_report_follows_the_socket_and_the_close() {
+    let mut h = harness(|c| c.reconnect_attempts = None).await;
+    h.feed.registrations_settle = Duration::from_millis(50);
+    h.feed.subscribe(Subscription::Executions).await.unwrap();
+    h.feed.subscribe(Subscription::Quotes(sym(0))).await.unwrap();
+    let (report, _) = report_where(&mut h.executions, |r| all_active(r, 2)).await;
+    assert_eq!(
+        report.1.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>(),
+        ["execution notices", "quotes 005930"]
+    );
+    h.server.with(|s| s.refuse = true);
+    h.server.push.send(ServerCmd::Drop).unwrap();
+    let (report, _) = report_where(&mut h.executions, |r| !r.0).await;
+    assert!(report.1.iter().all(|(_, s)| *s == RegistrationState::Pending), "{report:?}");
+    h.server.with(|s| s.refuse = false);
+    report_where(&mut h.executions, |r| all_active(r, 2)).await;
+    h.feed.shutdown().await.unwrap();
+    let (report, others) = report_where(&mut h.executions, |r| r.1.is_empty()).await;
+    assert!(!report.0);
+    assert_eq!(next_event(&mut h.executions).await, ExecutionEvent::Status(FeedStatus::Closed));
+    assert!(others.is_empty(), "{others:?}");
 }
