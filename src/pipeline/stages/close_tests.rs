@@ -260,3 +260,34 @@ async fn unsettled_order_is_alerted_and_recorded_body(db: TestDb) {
     assert_eq!(e.events("alert").await.len(), 1, "the alert is recorded too");
 }
 crate::storage_test!(unsettled_order_is_alerted_and_recorded, unsettled_order_is_alerted_and_recorded_body);
+
+/// The close deletes the audit rows past `AUDIT_RETENTION_DAYS` and keeps the day's own: the
+/// unknown submit and its resolution at the close are audited order actions.
+async fn close_prunes_the_audit_trail_body(db: TestDb) {
+    let e = env(db, at(14, 0));
+    let core = e.core().await;
+    e.broker.fail_next(unknown("order timed out"));
+    let SubmitOutcome::Unknown(_) = core.submit(&buy(3, 69_800, "lost")).await.unwrap() else {
+        panic!("unknown outcome")
+    };
+    drop(core);
+    e.holding(Decimal::ZERO, Decimal::ZERO);
+    let old = crate::ports::trading_log::AuditNote {
+        actor: "cli:alice".into(),
+        action: "cli.halt".into(),
+        target: "trading_mode".into(),
+        details: serde_json::json!({ "result": "ok" }),
+    };
+    let long_ago = at(14, 0) - chrono::TimeDelta::days(366);
+    crate::store::audit::record(&e.db.store, &old, long_ago).await.unwrap();
+
+    e.clock.set(at(15, 35));
+    e.close().await;
+    let rows = crate::store::audit::list(&e.db.store, None, 100).await.unwrap();
+    let actions: Vec<(&str, &str)> =
+        rows.iter().map(|r| (r.action.as_str(), r.details["result"].as_str().unwrap_or(""))).collect();
+    assert!(!actions.iter().any(|(a, _)| *a == "cli.halt"), "past the retention: {actions:?}");
+    assert!(actions.contains(&("order.submit", "unknown")), "{actions:?}");
+    assert!(actions.contains(&("order.resolve", "not_found")), "{actions:?}");
+}
+crate::storage_test!(close_prunes_the_audit_trail, close_prunes_the_audit_trail_body);
