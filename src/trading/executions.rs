@@ -16,7 +16,9 @@ use serde_json::json;
 use super::orders::{fold_cancel_records, is_broker_order};
 use super::{Checkpoint, TradingCore, TradingError};
 use crate::domain::fill::{FillLedger, FillSnapshot, LedgerOutcome, NoticeFill};
-use crate::domain::market::{BrokerOrder, ExecutionEvent, FeedStatus, FillNotice, NoticeKind, OrderNotice};
+use crate::domain::market::{
+    BrokerOrder, ExecutionEvent, FeedStatus, FillNotice, NoticeKind, OrderNotice, Subscription,
+};
 use crate::domain::mode::StopReason;
 use crate::domain::order::{Applied, BrokerOrderNo, OrderEvent, OrderStatus};
 use crate::ports::trading_log::{FillsWrite, FillsWritten, OrderWrite};
@@ -80,6 +82,14 @@ impl TradingCore {
 
     async fn handle_status(&self, s: &FeedStatus) -> Result<(), TradingError> {
         let now = self.clock.now();
+        if let FeedStatus::Registrations { .. } = s {
+            // The picture `aegis status` shows (the last of them), under a kind of its own.
+            let payload = json!({ "status": s });
+            self.event("FEED_REGISTRATIONS", Severity::Info, "feed registrations", payload, None).await;
+            return Ok(());
+        }
+        let notices_refused =
+            matches!(s, FeedStatus::RegistrationRefused { subscription: Subscription::Executions, .. });
         match s {
             FeedStatus::Connected { .. } => self.guard.set_disconnected(None),
             FeedStatus::Disconnected { reason } => {
@@ -93,15 +103,37 @@ impl TradingCore {
                 tracing::warn!(reason = %reason, "feed asks to stop trading");
                 let _ = self.guard.trip(r).await;
             }
+            // No fill arrives in real time while the execution notices are refused: to the
+            // orders that is the feed being down (the registration is retried by the feed).
+            FeedStatus::RegistrationRefused { code, message, .. } if notices_refused => {
+                self.guard.set_disconnected(Some(now));
+                if self.config.pause_while_feed_down {
+                    self.guard.pause_orders(&format!("execution notices refused: {code} {message}"), now);
+                }
+            }
+            FeedStatus::RegistrationRestored { subscription: Subscription::Executions } => {
+                self.guard.set_disconnected(None);
+            }
             _ => {}
         }
         let payload = json!({ "status": s });
-        self.event("FEED_STATUS", Severity::Info, "feed status", payload, None).await;
+        let (severity, message) = match s {
+            FeedStatus::RegistrationRefused { subscription, code, message } => (
+                Severity::Warning,
+                format!(
+                    "real-time registration refused ({subscription}): {code} {message}; kept and retried"
+                ),
+            ),
+            _ => (Severity::Info, "feed status".to_owned()),
+        };
+        self.event("FEED_STATUS", severity, &message, payload, None).await;
         match s {
             FeedStatus::Connected { .. } => {}
-            FeedStatus::Reconnected => {
-                // Notices sent while the socket was down are lost: the broker's snapshot brings
-                // their fills through the orders' ledgers (a late notice of one is absorbed there).
+            FeedStatus::Reconnected
+            | FeedStatus::RegistrationRestored { subscription: Subscription::Executions } => {
+                // Notices sent while the socket was down (or the notices refused) are lost: the
+                // broker's snapshot brings their fills through the orders' ledgers (a late notice
+                // of one is absorbed there).
                 match self.broker.todays_orders().await {
                     Ok(list) => {
                         self.apply_orders_snapshot(&list).await?;

@@ -7,9 +7,9 @@ use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, Utc};
 
-use crate::domain::market::FeedStatus;
+use crate::domain::market::{FeedStatus, Subscription};
 use crate::notify::alerts::{FeedDownRule, OrderFailureRule, OrderLimitRule};
-use crate::notify::{Alert, Notifier};
+use crate::notify::{Alert, AlertKind, Notifier};
 use crate::store::Store;
 
 /// Share of the daily order limit that raises an alert (percent).
@@ -22,6 +22,8 @@ pub struct IntradayAlerts {
     date: NaiveDate,
     feed: FeedDownRule,
     feed_up: bool,
+    /// Why the broker refuses the execution notices, while it does (fills then rely on polling).
+    notices_refused: Option<String>,
     failures: OrderFailureRule,
     limit: Option<OrderLimitRule>,
     sent: u32,
@@ -53,6 +55,7 @@ impl IntradayAlerts {
             date,
             feed: FeedDownRule::default(),
             feed_up: true,
+            notices_refused: None,
             failures: OrderFailureRule::default(),
             limit: daily_limit.map(|l| OrderLimitRule::new(l, ORDER_LIMIT_ALERT_PCT)),
             sent: sent_before,
@@ -66,17 +69,33 @@ impl IntradayAlerts {
         self
     }
 
-    /// Observes a status of the realtime feed.
+    /// Observes a status of the realtime feed. Refused execution notices count as the feed
+    /// being down (no fill arrives in real time), until they are active again or a new
+    /// connection sends them again.
     pub async fn on_feed(&mut self, status: &FeedStatus, now: DateTime<Utc>) {
         match status {
-            FeedStatus::Connected { .. } => self.feed_up = true,
+            FeedStatus::Connected { .. } => {
+                self.feed_up = true;
+                self.notices_refused = None;
+            }
             FeedStatus::Disconnected { .. } | FeedStatus::StopTrading { .. } | FeedStatus::Closed => {
                 self.feed_up = false;
             }
+            FeedStatus::RegistrationRefused { subscription: Subscription::Executions, code, message } => {
+                self.notices_refused = Some(format!("{code} {message}"));
+            }
+            FeedStatus::RegistrationRestored { subscription: Subscription::Executions } => {
+                self.notices_refused = None;
+            }
             _ => return,
         }
-        let alert = self.feed.observe(self.feed_up, now);
+        let alert = self.feed.observe(self.up(), now);
         self.fire(alert).await;
+    }
+
+    /// Whether fills arrive in real time: the socket is up and the notices are not refused.
+    fn up(&self) -> bool {
+        self.feed_up && self.notices_refused.is_none()
     }
 
     /// Observes the outcome of one order: `sent` when the broker took it, `failed` when it was
@@ -95,14 +114,22 @@ impl IntradayAlerts {
 
     /// Re-evaluates the time-based rules (the loop calls it on every tick).
     pub async fn on_tick(&mut self, now: DateTime<Utc>) {
-        let alert = self.feed.observe(self.feed_up, now);
+        let alert = self.feed.observe(self.up(), now);
         self.fire(alert).await;
         let alert = self.failures.check(now);
         self.fire(alert).await;
     }
 
     async fn fire(&self, alert: Option<Alert>) {
-        if let Some(alert) = alert {
+        if let Some(mut alert) = alert {
+            if let (AlertKind::FeedDown, true, Some(why)) = (alert.kind, self.feed_up, &self.notices_refused)
+            {
+                alert.text = format!(
+                    "{} Cause: the broker refuses the execution notices ({why}) on a connected feed; \
+                     aegis keeps retrying the registration.",
+                    alert.text
+                );
+            }
             crate::notify::raise_alert(&self.store, Some(self.notifier.as_ref()), self.date, alert).await;
         }
     }
@@ -167,6 +194,41 @@ mod tests {
         assert_eq!(kinds(&captured).len(), 1, "no alert while the feed is up");
         let events = db.store.events().recent(10).await.unwrap();
         assert!(events.iter().any(|e| e.kind == "alert" && e.message.contains("Realtime feed down")));
+    }
+
+    /// Issue #20: refused execution notices are the feed being down for fills: past the threshold
+    /// an alert names the refusal; the registration restored ends it.
+    #[tokio::test]
+    async fn refused_execution_notices_alert_like_a_feed_down_and_name_the_refusal() {
+        let (captured, mut a, db) = alerts(None, 0).await;
+        a.on_feed(&FeedStatus::Connected { registrations: 3 }, t(0)).await;
+        let refused = FeedStatus::RegistrationRefused {
+            subscription: Subscription::Executions,
+            code: "OPSP0008".into(),
+            message: "MAX SUBSCRIBE OVER".into(),
+        };
+        a.on_feed(&refused, t(1)).await;
+        a.on_tick(t(20)).await;
+        assert!(kinds(&captured).is_empty());
+        a.on_tick(t(32)).await;
+        assert_eq!(kinds(&captured), vec![AlertKind::FeedDown]);
+        let events = db.store.events().recent(10).await.unwrap();
+        assert!(
+            events.iter().any(|e| e.kind == "alert" && e.message.contains("OPSP0008 MAX SUBSCRIBE OVER")),
+            "{events:?}"
+        );
+        a.on_feed(&FeedStatus::RegistrationRestored { subscription: Subscription::Executions }, t(40)).await;
+        a.on_tick(t(100)).await;
+        assert_eq!(kinds(&captured).len(), 1, "no alert once the notices are back");
+        // A refused market-data registration is not the feed being down.
+        let trades = FeedStatus::RegistrationRefused {
+            subscription: Subscription::Trades(crate::domain::Symbol::new("005930").unwrap()),
+            code: "OPSP0008".into(),
+            message: "MAX SUBSCRIBE OVER".into(),
+        };
+        a.on_feed(&trades, t(101)).await;
+        a.on_tick(t(200)).await;
+        assert_eq!(kinds(&captured).len(), 1);
     }
 
     #[tokio::test]
