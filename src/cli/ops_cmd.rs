@@ -10,6 +10,7 @@ use clap::{Subcommand, ValueEnum};
 
 use crate::config::Loaded;
 use crate::domain::calendar::{KST, KrxCalendar};
+use crate::domain::market::{FeedStatus, RegistrationState, Subscription};
 use crate::domain::mode::{ModeEvent, TradingMode};
 use crate::domain::money::Krw;
 use crate::domain::stage::StageName;
@@ -19,12 +20,14 @@ use crate::pipeline::{ConsoleSink, LeaseKeeper, PIPELINE_LEASE, holder_name, sta
 use crate::ports::Fence;
 use crate::store::Store;
 use crate::store::control::{ControlError, ControlStore};
+use crate::store::events::EventRecord;
 use crate::store::pipeline::{PipelineStore, RequestKind};
 
 /// Operator commands (flattened into the top-level command list).
 #[derive(Debug, Subcommand)]
 pub enum OpsCommand {
-    /// Show a trade date's pipeline run as a table (default: today in KST).
+    /// Show the trading mode, the real-time feed's registrations and a trade date's pipeline run
+    /// as a table (default: today in KST).
     Status {
         /// Trade date (YYYY-MM-DD).
         #[arg(long)]
@@ -177,9 +180,59 @@ fn mode_line(mode: &TradingMode) -> String {
     }
 }
 
+/// The lines of `aegis status` about the real-time feed, from its last report of the date's
+/// registrations (a `FEED_REGISTRATIONS` event): the connection, the count against the cap, and
+/// one line per registration with its state.
+pub fn feed_lines(report: Option<&EventRecord>, date: NaiveDate) -> Vec<String> {
+    let Some(report) = report else {
+        return vec![format!("feed: no report for {date}")];
+    };
+    let at = kst_time(report.at);
+    let status = report.payload.get("status").cloned().map(serde_json::from_value::<FeedStatus>);
+    let Some(Ok(FeedStatus::Registrations { connected, cap, registrations })) = status else {
+        return vec![format!("feed at {at} KST: report unreadable")];
+    };
+    if registrations.is_empty() {
+        let state = if connected { "connected" } else { "closed" };
+        return vec![format!("feed at {at} KST: {state}; no registrations")];
+    }
+    let count = |f: fn(&RegistrationState) -> bool| registrations.iter().filter(|r| f(&r.state)).count();
+    let active = count(|s| *s == RegistrationState::Active);
+    let pending = count(|s| *s == RegistrationState::Pending);
+    let refused = count(|s| matches!(s, RegistrationState::Refused { .. }));
+    let mut tally = vec![format!("{active} active")];
+    tally.extend((pending > 0).then(|| format!("{pending} pending")));
+    tally.extend((refused > 0).then(|| format!("{refused} refused")));
+    let mut lines = vec![format!(
+        "feed at {at} KST: {}; registrations {}/{cap} ({})",
+        if connected { "connected" } else { "disconnected" },
+        registrations.len(),
+        tally.join(", ")
+    )];
+    for r in &registrations {
+        let what = match &r.subscription {
+            Subscription::Quotes(s) | Subscription::Trades(s) => s.to_string(),
+            Subscription::Executions => "notices".to_owned(),
+        };
+        let state = match &r.state {
+            RegistrationState::Active => "active".to_owned(),
+            RegistrationState::Pending => "pending".to_owned(),
+            RegistrationState::Refused { code, message, since } => {
+                format!("refused {code} {message} since {} KST (retried)", kst_time(*since))
+            }
+        };
+        lines.push(format!("  {:<9} {what:<8} {state}", r.channel));
+    }
+    lines
+}
+
 async fn status(pipeline: &PipelineStore, control: &ControlStore, date: NaiveDate) -> i32 {
     match control.mode().await {
         Ok(mode) => println!("trading mode: {}", mode_line(&mode)),
+        Err(e) => return fail(e),
+    }
+    match control.latest_event("FEED_REGISTRATIONS", date).await {
+        Ok(report) => feed_lines(report.as_ref(), date).iter().for_each(|l| println!("{l}")),
         Err(e) => return fail(e),
     }
     let run = match pipeline.find_run(date).await {
@@ -510,4 +563,84 @@ async fn events(control: &ControlStore, limit: u64, kind: Option<&str>) -> i32 {
         println!("{:>6}  {at}  {:<8}  {:<22}  {}", e.id, e.severity, e.kind, e.message);
     }
     0
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+    use serde_json::json;
+
+    use super::*;
+    use crate::domain::Symbol;
+    use crate::domain::market::FeedRegistration;
+
+    fn record(payload: serde_json::Value) -> EventRecord {
+        EventRecord {
+            id: 1,
+            at: Utc.with_ymd_and_hms(2026, 3, 3, 0, 1, 5).unwrap(),
+            trade_date: NaiveDate::from_ymd_opt(2026, 3, 3),
+            kind: "FEED_REGISTRATIONS".into(),
+            severity: "INFO".into(),
+            message: "feed registrations".into(),
+            payload,
+            order_id: None,
+        }
+    }
+
+    /// Every registration's state, one line each, the connection and the count against the cap;
+    /// no report, an unreadable one and a closed feed are said as such.
+    #[test]
+    fn feed_lines_show_every_registration_and_its_state() {
+        let date = NaiveDate::from_ymd_opt(2026, 3, 3).unwrap();
+        let since = Utc.with_ymd_and_hms(2026, 3, 3, 0, 1, 2).unwrap();
+        let reg = |subscription, channel: &str, state| FeedRegistration {
+            subscription,
+            channel: channel.into(),
+            state,
+        };
+        let status = FeedStatus::Registrations {
+            connected: false,
+            cap: 41,
+            registrations: vec![
+                reg(
+                    Subscription::Executions,
+                    "H0STCNI0",
+                    RegistrationState::Refused {
+                        code: "OPSP0008".into(),
+                        message: "MAX SUBSCRIBE OVER".into(),
+                        since,
+                    },
+                ),
+                reg(
+                    Subscription::Trades(Symbol::new("005930").unwrap()),
+                    "H0STCNT0",
+                    RegistrationState::Pending,
+                ),
+                reg(
+                    Subscription::Quotes(Symbol::new("005930").unwrap()),
+                    "H0STASP0",
+                    RegistrationState::Active,
+                ),
+            ],
+        };
+        assert_eq!(
+            feed_lines(Some(&record(json!({ "status": status }))), date),
+            [
+                "feed at 09:01:05 KST: disconnected; registrations 3/41 (1 active, 1 pending, 1 refused)",
+                "  H0STCNI0  notices  refused OPSP0008 MAX SUBSCRIBE OVER since 09:01:02 KST (retried)",
+                "  H0STCNT0  005930   pending",
+                "  H0STASP0  005930   active",
+            ]
+        );
+        assert_eq!(feed_lines(None, date), ["feed: no report for 2026-03-03"]);
+        assert_eq!(
+            feed_lines(Some(&record(json!({ "status": "Closed" }))), date),
+            ["feed at 09:01:05 KST: report unreadable"]
+        );
+        let closed = FeedStatus::Registrations { connected: false, cap: 41, registrations: vec![] };
+        assert_eq!(
+            feed_lines(Some(&record(json!({ "status": closed }))), date),
+            ["feed at 09:01:05 KST: closed; no registrations"]
+        );
+    }
 }

@@ -263,4 +263,23 @@ impl ControlStore {
         }
         Ok(q.all(&self.db).await?.into_iter().map(super::events::EventRecord::from).collect())
     }
+
+    /// Returns the newest event of a kind recorded for a trade date.
+    ///
+    /// # Errors
+    /// Returns [`StoreError::Db`] when the query fails.
+    pub async fn latest_event(
+        &self,
+        kind: &str,
+        date: chrono::NaiveDate,
+    ) -> Result<Option<super::events::EventRecord>, StoreError> {
+        use sea_orm::{ColumnTrait, QueryFilter, QueryOrder};
+        let row = entity::event::Entity::find()
+            .filter(entity::event::Column::Kind.eq(kind))
+            .filter(entity::event::Column::TradeDate.eq(date))
+            .order_by_desc(entity::event::Column::Id)
+            .one(&self.db)
+            .await?;
+        Ok(row.map(super::events::EventRecord::from))
+    }
 }

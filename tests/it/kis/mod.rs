@@ -5,6 +5,7 @@
 mod flow;
 mod rate;
 mod reconnect;
+mod registrations;
 mod tokens;
 
 use aegis::domain::Symbol;
