@@ -26,8 +26,10 @@
 //!   compared on the wall clock, as events are stamped with it.
 //!
 //! A daemon that exits on its own is a failed check too, and so is a notification the daemon
-//! could not deliver to the Slack stand-in (a `notify.delivery_failed` event) (it is started again). The result is a
-//! per-day verdict table; [`Rehearsal::succeeded`] holds when every check of every day held.
+//! could not deliver to the Slack stand-in (a `notify.delivery_failed` event) (it is started again),
+//! and a trade date with more than one Slack day message (each day has one, updated in place: a
+//! daemon started again updates it rather than posting another). The result is a per-day verdict
+//! table; [`Rehearsal::succeeded`] holds when every check of every day held.
 
 pub mod plan;
 pub mod slack;
@@ -166,6 +168,8 @@ pub struct Rehearsal {
     pub run_failures: Vec<String>,
     /// Slack posts received / of them alerts.
     pub slack_posts: (usize, usize),
+    /// Slack day messages posted / updates of them.
+    pub slack_days: (usize, usize),
     /// The simulated moments of the kills done.
     pub kills: Vec<String>,
     /// The run's directory (database, daemon logs).
@@ -239,8 +243,10 @@ impl std::fmt::Display for Rehearsal {
         }
         writeln!(
             f,
-            "alerts: matched/recorded; slack: {} posts, {} alerts; kills at {}",
-            self.slack_posts.0,
+            "alerts: matched/recorded; slack: {} day messages ({} updates), {} replies, {} alerts; kills at {}",
+            self.slack_days.0,
+            self.slack_days.1,
+            self.slack_posts.0 - self.slack_days.0.min(self.slack_posts.0),
             self.slack_posts.1,
             if self.kills.is_empty() { "-".to_owned() } else { self.kills.join(", ") }
         )?;
@@ -839,11 +845,19 @@ pub async fn run_rehearsal(opts: RehearseOptions) -> anyhow::Result<Rehearsal> {
     for p in alert_posts.iter().filter(|p| !matched(p.at, &post_kind(p))) {
         run_failures.push(format!("Slack alert matching no fault or kill: {}", p.text));
     }
+    let mut day_posts: BTreeMap<&str, usize> = BTreeMap::new();
+    for day in posts.iter().filter_map(slack::Post::day) {
+        *day_posts.entry(day).or_default() += 1;
+    }
+    for (day, n) in day_posts.iter().filter(|(_, n)| **n > 1) {
+        run_failures.push(format!("{n} Slack day messages for {day} (one, updated in place, expected)"));
+    }
     sim.shutdown().await;
     Ok(Rehearsal {
         days: verdicts,
         run_failures,
         slack_posts: (posts.len(), alert_posts.len()),
+        slack_days: (day_posts.values().sum(), slack.updates()),
         kills: kill_log,
         dir,
         wall: started.elapsed(),

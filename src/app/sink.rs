@@ -32,6 +32,8 @@ pub fn to_notification(t: &Transition) -> Notification {
         duration: t.duration,
         error: t.error.clone(),
         rerun_command: t.rerun_command.clone(),
+        at: t.at,
+        run_failed: t.run_failed,
     })
 }
 
@@ -63,11 +65,12 @@ mod tests {
             duration: Some(std::time::Duration::from_millis(1500)),
             error: Some("access token: refused".into()),
             rerun_command: rerun_command(StageName::AccessToken, date),
+            run_failed: true,
         };
         let Notification::Stage(s) = to_notification(&t) else { panic!("not a stage message") };
         assert_eq!(s.stage, "access_token");
         assert_eq!((s.from.as_str(), s.to.as_str(), s.attempt), ("RUNNING", "FAILED", 2));
-        assert!(s.is_failure());
+        assert!(s.is_failure() && s.needs_operator());
         assert_eq!(s.rerun_command, "aegis stage rerun access_token --date 2026-11-23");
         assert_eq!(s.error.as_deref(), Some("access token: refused"));
     }

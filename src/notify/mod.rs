@@ -4,12 +4,17 @@
 //!
 //! - [`Notification`]: the messages; [`render`] turns them into [`Rendered`] text.
 //! - [`Fanout`]: the [`Notifier`] the pipeline calls; prints to the console at once and enqueues
-//!   Slack and email rows in `notification_outbox`.
-//! - [`OutboxWorker`]: the background task that delivers rows with exponential retries.
+//!   Slack and email rows in `notification_outbox`. Slack gets one message per trade date, updated
+//!   in place with the pipeline table ([`day`]), and a reply in its thread, broadcast to the
+//!   channel, only for what needs a human: a failed stage, a kill-switch trip, an alert, the
+//!   journal. Email gets failures, kill-switch trips and alerts.
+//! - [`OutboxWorker`]: the background task that delivers rows with exponential retries, honouring
+//!   Slack's rate limits.
 //! - [`alerts`]: pure alert rules (feed down, order failure rate, order limit, overdue stage).
 
 pub mod alerts;
 mod console;
+pub mod day;
 mod email;
 mod fanout;
 mod render;
@@ -67,7 +72,7 @@ pub async fn raise_alert(
         tracing::warn!(error = %e, "alert not recorded");
     }
     if let Some(n) = notifier {
-        n.notify(Notification::Alert(alert)).await;
+        n.notify_on(trade_date, Notification::Alert(alert)).await;
     }
 }
 
@@ -98,12 +103,22 @@ pub struct StageTransition {
     pub error: Option<String>,
     /// The exact command that re-runs the stage.
     pub rerun_command: String,
+    /// When the stage entered the state (the trading clock).
+    pub at: DateTime<Utc>,
+    /// The failure failed the run: the pipeline waits for an operator's re-run (false for an
+    /// attempt the runner retries, or one a shutdown or crash interrupted, which it resumes).
+    pub run_failed: bool,
 }
 
 impl StageTransition {
     /// Returns true when the stage entered FAILED.
     pub fn is_failure(&self) -> bool {
         self.to.eq_ignore_ascii_case("FAILED")
+    }
+
+    /// Returns true when a human has to act: the stage failed and the run waits for a re-run.
+    pub fn needs_operator(&self) -> bool {
+        self.is_failure() && self.run_failed
     }
 }
 
@@ -210,11 +225,30 @@ impl Notification {
         }
     }
 
-    /// Returns true when the message also goes by email: stage failures, kill-switch trips and
-    /// alerts.
+    /// Returns true when the message needs a human: a failed stage the run waits on, a
+    /// kill-switch trip, an alert, the journal. On Slack these are replies in the day's thread,
+    /// broadcast to the channel; every stage transition updates the day's message.
+    pub fn needs_attention(&self) -> bool {
+        match self {
+            Self::Stage(t) => t.needs_operator(),
+            Self::KillSwitch(_) | Self::Alert(_) | Self::Journal(_) => true,
+        }
+    }
+
+    /// Returns the trade date the message belongs to, when it names one.
+    pub fn trade_date(&self) -> Option<NaiveDate> {
+        match self {
+            Self::Stage(t) => Some(t.trade_date),
+            Self::Journal(j) => Some(j.trade_date),
+            Self::KillSwitch(_) | Self::Alert(_) => None,
+        }
+    }
+
+    /// Returns true when the message also goes by email: stage failures the run waits on,
+    /// kill-switch trips and alerts.
     pub fn wants_email(&self) -> bool {
         match self {
-            Self::Stage(t) => t.is_failure(),
+            Self::Stage(t) => t.needs_operator(),
             Self::KillSwitch(_) | Self::Alert(_) => true,
             Self::Journal(_) => false,
         }
@@ -250,4 +284,11 @@ impl From<JournalSummary> for Notification {
 pub trait Notifier: Send + Sync + std::fmt::Debug {
     /// Hands a message over for delivery.
     fn notify(&self, msg: Notification) -> BoxFuture<'_, ()>;
+
+    /// Hands over a message that belongs to a trade date (an alert raised for it): Slack threads
+    /// it under that day's message. Without an override the date is not used.
+    fn notify_on(&self, trade_date: NaiveDate, msg: Notification) -> BoxFuture<'_, ()> {
+        let _ = trade_date;
+        self.notify(msg)
+    }
 }

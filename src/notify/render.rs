@@ -49,7 +49,7 @@ fn truncate(text: &str, max: usize) -> String {
 }
 
 /// Escapes the three characters Slack's mrkdwn treats as control characters.
-fn esc(text: &str) -> String {
+pub(super) fn esc(text: &str) -> String {
     text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
 }
 
@@ -68,11 +68,11 @@ pub(crate) fn fmt_duration(d: Duration) -> String {
     }
 }
 
-fn header(text: &str) -> SlackBlock {
+pub(super) fn header(text: &str) -> SlackBlock {
     SlackHeaderBlock::new(SlackBlockPlainText::new(truncate(text, HEADER_MAX)).into()).into()
 }
 
-fn section(mrkdwn: String) -> SlackBlock {
+pub(super) fn section(mrkdwn: String) -> SlackBlock {
     SlackSectionBlock::new().with_text(md(mrkdwn)).into()
 }
 
@@ -86,12 +86,12 @@ fn fields(pairs: &[(&str, String)]) -> SlackBlock {
         .into()
 }
 
-fn context(mrkdwn: String) -> SlackBlock {
+pub(super) fn context(mrkdwn: String) -> SlackBlock {
     SlackContextBlock::new(vec![SlackContextBlockElement::MarkDown(SlackBlockMarkDownText::new(mrkdwn))])
         .into()
 }
 
-fn slack(text: String, blocks: Vec<SlackBlock>) -> SlackMessageContent {
+pub(super) fn slack(text: String, blocks: Vec<SlackBlock>) -> SlackMessageContent {
     SlackMessageContent::new().with_text(text).with_blocks(blocks)
 }
 
@@ -121,7 +121,12 @@ fn stage(t: &StageTransition) -> Rendered {
     if let Some(e) = &error {
         blocks.push(section(format!("*Error*\n```{}```", esc(&truncate(e, SECTION_MAX)))));
     }
-    blocks.push(section(format!("*Re-run*\n`{}`", esc(&t.rerun_command))));
+    // The re-run hint only where the run waits for one: never on a success, nor on an attempt
+    // the runner retries or resumes by itself.
+    let rerun = t.needs_operator();
+    if rerun {
+        blocks.push(section(format!("*Re-run*\n`{}`", esc(&t.rerun_command))));
+    }
     let mut text = format!(
         "aegis: stage {} {} → {} (trade date {}, attempt {})",
         t.stage, t.from, t.to, t.trade_date, t.attempt
@@ -138,14 +143,19 @@ fn stage(t: &StageTransition) -> Rendered {
     if let Some(e) = &error {
         body.push_str(&format!("Error: {e}\n"));
     }
-    body.push_str(&format!("\nRe-run with:\n    {}\n", t.rerun_command));
+    if rerun {
+        body.push_str(&format!("\nRe-run with:\n    {}\n", t.rerun_command));
+    }
 
     let mut console = format!(
         "[stage] {} {:<20} {} -> {} (attempt {}, {})",
         t.trade_date, t.stage, t.from, t.to, t.attempt, duration
     );
     if let Some(e) = &error {
-        console.push_str(&format!(" error: {e} | re-run: {}", t.rerun_command));
+        console.push_str(&format!(" error: {e}"));
+    }
+    if rerun {
+        console.push_str(&format!(" | re-run: {}", t.rerun_command));
     }
     Rendered { slack: slack(text, blocks), email: EmailMessage { subject, body }, console }
 }
@@ -217,9 +227,11 @@ mod tests {
             attempt: 2,
             from: "RUNNING".into(),
             to: "FAILED".into(),
+            at: chrono::Utc::now(),
             duration: Some(Duration::from_millis(1234)),
             error: Some("EGW00103 <invalid appkey> sk-render-secret-123".into()),
             rerun_command: "aegis stage rerun access_token --date 2026-11-23".into(),
+            run_failed: true,
         }
     }
 
@@ -253,9 +265,22 @@ mod tests {
         };
         let r = render(&Notification::Stage(t));
         let blocks = serde_json::to_value(&r.slack.blocks).unwrap();
-        assert_eq!(blocks.as_array().unwrap().len(), 3, "header, fields, re-run");
-        assert!(!r.console.contains("error"));
+        assert_eq!(blocks.as_array().unwrap().len(), 2, "header, fields: no re-run hint");
+        assert!(!r.console.contains("error") && !r.console.contains("re-run"));
         assert!(r.console.contains("(attempt 2, -)"));
+        let ok = StageTransition { to: "SUCCEEDED".into(), error: None, run_failed: false, ..failed() };
+        let r = render(&Notification::Stage(ok));
+        let all = format!("{:?}{:?}{}", r.slack, r.email, r.console);
+        assert!(!all.contains("rerun") && !all.contains("Re-run"), "a success has no re-run hint: {all}");
+    }
+
+    #[test]
+    fn a_failure_the_runner_retries_has_no_rerun_hint() {
+        let retried = StageTransition { run_failed: false, ..failed() };
+        assert!(retried.is_failure() && !retried.needs_operator());
+        let r = render(&Notification::Stage(retried));
+        let all = format!("{:?}{:?}{}", r.slack, r.email, r.console);
+        assert!(all.contains("EGW00103") && !all.contains("aegis stage rerun"), "{all}");
     }
 
     #[test]

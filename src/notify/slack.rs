@@ -1,6 +1,8 @@
-//! The Slack channel: chat.postMessage with Block Kit through slack-morphism, to a channel ID, on a
-//! configurable API base (`SLACK_API_BASE`; plain `http` is accepted for loopback hosts only, so
-//! tests can use a local fake Web API).
+//! The Slack channel through slack-morphism, to a channel ID, on a configurable API base
+//! (`SLACK_API_BASE`; plain `http` is accepted for loopback hosts only, so tests can use a local
+//! fake Web API): chat.postMessage (in the channel, or in a thread and broadcast to the channel)
+//! and chat.update with Block Kit. Rate limits (`ratelimited`, HTTP 429 with `Retry-After`) come
+//! back as [`SlackError::RateLimited`] for the outbox worker to honour.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,8 +10,9 @@ use std::time::Duration;
 use hyper_rustls::HttpsConnectorBuilder;
 use slack_morphism::errors::SlackClientError;
 use slack_morphism::prelude::{
-    SlackApiChatPostMessageRequest, SlackApiToken, SlackApiTokenValue, SlackChannelId, SlackClient,
-    SlackClientHyperConnector, SlackClientHyperHttpsConnector, SlackMessageContent,
+    SlackApiChatPostMessageRequest, SlackApiChatUpdateRequest, SlackApiToken, SlackApiTokenValue,
+    SlackChannelId, SlackClient, SlackClientHyperConnector, SlackClientHyperHttpsConnector,
+    SlackMessageContent, SlackTs,
 };
 
 use crate::config::SlackSettings;
@@ -59,6 +62,17 @@ impl SlackError {
             Self::RateLimited { .. } | Self::Transport(_) => true,
             Self::Http { status } => *status >= 500 || *status == 408 || *status == 429,
         }
+    }
+
+    /// Returns true when Slack asked to slow down (the attempt was not made: retrying it after
+    /// the wait neither loses nor duplicates the message).
+    pub fn is_rate_limited(&self) -> bool {
+        matches!(self, Self::RateLimited { .. })
+    }
+
+    /// Returns true when the message to update no longer exists (deleted, or in another channel).
+    pub fn is_message_gone(&self) -> bool {
+        matches!(self, Self::Api { code } if code == "message_not_found" || code == "cant_update_message")
     }
 
     /// Returns the delay Slack asked for, if any.
@@ -151,14 +165,42 @@ impl SlackSender {
         })
     }
 
-    /// Posts one message (chat.postMessage) to the configured channel.
+    /// Returns the configured channel ID.
+    pub fn channel(&self) -> &str {
+        &self.channel.0
+    }
+
+    /// Posts one message (chat.postMessage) to the configured channel and returns Slack's id of
+    /// it (`ts`). With `thread`, the message is a reply in the thread of that message, broadcast
+    /// to the channel as well (`reply_broadcast`).
     ///
     /// # Errors
     /// Returns a [`SlackError`]; see [`SlackError::is_retryable`].
-    pub async fn post(&self, content: &SlackMessageContent) -> Result<(), SlackError> {
+    pub async fn post(
+        &self,
+        content: &SlackMessageContent,
+        thread: Option<&str>,
+    ) -> Result<String, SlackError> {
         let session = self.client.open_session(&self.token);
-        let req = SlackApiChatPostMessageRequest::new(self.channel.clone(), content.clone());
-        session.chat_post_message(&req).await?;
+        let mut req = SlackApiChatPostMessageRequest::new(self.channel.clone(), content.clone());
+        if let Some(ts) = thread {
+            req = req.with_thread_ts(SlackTs::new(ts.to_owned())).with_reply_broadcast(true);
+        }
+        Ok(session.chat_post_message(&req).await?.ts.0)
+    }
+
+    /// Replaces the content of a message of the configured channel (chat.update).
+    ///
+    /// # Errors
+    /// Returns a [`SlackError`]; [`SlackError::is_message_gone`] when there is no such message.
+    pub async fn update(&self, ts: &str, content: &SlackMessageContent) -> Result<(), SlackError> {
+        let session = self.client.open_session(&self.token);
+        let req = SlackApiChatUpdateRequest::new(
+            self.channel.clone(),
+            content.clone(),
+            SlackTs::new(ts.to_owned()),
+        );
+        session.chat_update(&req).await?;
         Ok(())
     }
 }
@@ -185,6 +227,22 @@ mod tests {
         for (e, want) in cases {
             assert_eq!(e.is_retryable(), want, "{e}");
         }
+        assert!(SlackError::RateLimited { retry_after: None }.is_rate_limited());
+        assert!(!SlackError::Http { status: 500 }.is_rate_limited());
+        assert!(SlackError::Api { code: "message_not_found".into() }.is_message_gone());
+        assert!(!SlackError::Api { code: "channel_not_found".into() }.is_message_gone());
+    }
+
+    #[test]
+    fn rate_limits_keep_the_requested_wait() {
+        use slack_morphism::errors::{SlackClientApiError, SlackRateLimitError};
+        let limited = SlackError::from(SlackClientError::RateLimitError(
+            SlackRateLimitError::new().with_retry_after(Duration::from_secs(7)),
+        ));
+        assert_eq!(limited.retry_after(), Some(Duration::from_secs(7)));
+        let coded =
+            SlackError::from(SlackClientError::ApiError(SlackClientApiError::new("ratelimited".into())));
+        assert!(coded.is_rate_limited() && coded.retry_after().is_none());
     }
 
     #[test]

@@ -1,19 +1,29 @@
 //! The outbox worker: a background task that delivers due rows with exponential retries, records
 //! every failed delivery as a `notify.delivery_failed` event and marks a row FAILED after its last
 //! attempt. Rows left PENDING by a previous process are picked up at start.
+//!
+//! Slack rows follow the day message ([`super::day`]): only the newest version of a day's message
+//! is sent (older ones are SUPERSEDED), the first one posts it and records its `ts`, later ones
+//! update it (`chat.update`); one delivery at a time may post it, so an update never overtakes
+//! the post. A thread reply waits for its day's message while that is still on its way. A rate
+//! limit (`ratelimited`, HTTP 429 with `Retry-After`) is not a failed attempt: the row, and every
+//! Slack row after it, waits the time Slack asked for and is sent then, once.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::json;
 use slack_morphism::prelude::SlackMessageContent;
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use super::day::SlackPayload;
 use super::{Console, EmailError, EmailMessage, EmailSender, NowFn, SlackError, SlackSender, system_clock};
 use crate::config::Settings;
-use crate::store::outbox::{Outbox, OutboxChannel, OutboxEntry};
+use crate::store::outbox::{Outbox, OutboxChannel, OutboxEntry, OutboxStatus};
+use crate::store::slack_days::{DayMessage, SlackDays};
 use crate::store::{EventRecorder, Severity, Store, StoreError};
 use crate::telemetry::Redactor;
 
@@ -98,6 +108,9 @@ pub enum DeliveryError {
     /// The delivery took longer than the send timeout.
     #[error("delivery timed out after {0:?}")]
     Timeout(Duration),
+    /// The state of the day's Slack message could not be read or written.
+    #[error("notification store: {0}")]
+    Store(#[from] StoreError),
 }
 
 impl DeliveryError {
@@ -107,9 +120,20 @@ impl DeliveryError {
             Self::Slack(e) => e.is_retryable(),
             Self::Email(e) => e.is_retryable(),
             Self::NotConfigured(_) | Self::BadPayload(_) => false,
-            Self::Timeout(_) => true,
+            Self::Timeout(_) | Self::Store(_) => true,
         }
     }
+}
+
+/// What became of a row that did not fail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Delivered {
+    /// Sent.
+    Sent,
+    /// A newer row of the same day's message exists: nothing sent.
+    Superseded,
+    /// Not attempted: it waits (for its day's message) until then.
+    Wait(DateTime<Utc>),
 }
 
 /// The channel adapters a worker delivers through.
@@ -136,15 +160,11 @@ impl Deliverers {
         })
     }
 
+    /// Delivers an email or console row (Slack rows need the worker's store).
     async fn deliver(&self, entry: &OutboxEntry) -> Result<(), DeliveryError> {
         let bad = |e: serde_json::Error| DeliveryError::BadPayload(e.to_string());
         match entry.channel {
-            OutboxChannel::Slack => {
-                let slack = self.slack.as_ref().ok_or(DeliveryError::NotConfigured("SLACK"))?;
-                let content: SlackMessageContent =
-                    serde_json::from_value(entry.payload.clone()).map_err(bad)?;
-                Ok(slack.post(&content).await?)
-            }
+            OutboxChannel::Slack => Err(DeliveryError::BadPayload("a slack row needs the worker".into())),
             OutboxChannel::Email => {
                 let email = self.email.as_ref().ok_or(DeliveryError::NotConfigured("EMAIL"))?;
                 let msg: EmailMessage = serde_json::from_value(entry.payload.clone()).map_err(bad)?;
@@ -162,7 +182,10 @@ impl Deliverers {
 /// Delivers outbox rows in the background.
 pub struct OutboxWorker {
     outbox: Outbox,
+    days: SlackDays,
     events: EventRecorder,
+    /// Slack asked to wait until then (a rate limit): no Slack row is attempted before.
+    slack_paused_until: Mutex<Option<DateTime<Utc>>>,
     deliverers: Deliverers,
     config: WorkerConfig,
     wake: Arc<Notify>,
@@ -180,7 +203,9 @@ impl OutboxWorker {
     pub fn new(store: &Store, deliverers: Deliverers, config: WorkerConfig, wake: Arc<Notify>) -> Self {
         Self {
             outbox: store.outbox(),
+            days: store.slack_days(),
             events: store.events(),
+            slack_paused_until: Mutex::new(None),
             deliverers,
             config,
             wake,
@@ -253,14 +278,45 @@ impl OutboxWorker {
             return Ok(false);
         }
         let attempt = entry.attempts.saturating_add(1);
+        if entry.channel == OutboxChannel::Slack
+            && let Some(until) = self.slack_paused((self.clock)())
+        {
+            self.outbox.postpone(entry, until).await?;
+            return Ok(false);
+        }
         let result =
-            match tokio::time::timeout(self.config.send_timeout, self.deliverers.deliver(entry)).await {
+            match tokio::time::timeout(self.config.send_timeout, self.deliver(entry, lease_until)).await {
                 Ok(r) => r,
                 Err(_) => Err(DeliveryError::Timeout(self.config.send_timeout)),
             };
         let now = (self.clock)();
         let err = match result {
-            Ok(()) => {
+            Ok(Delivered::Superseded) => {
+                self.outbox.supersede(entry.id).await?;
+                tracing::debug!(outbox_id = entry.id, "day message superseded by a newer version");
+                return Ok(true);
+            }
+            Ok(Delivered::Wait(until)) => {
+                self.outbox.postpone(entry, until).await?;
+                tracing::debug!(outbox_id = entry.id, %until, "slack reply waits for the day's message");
+                return Ok(true);
+            }
+            Err(DeliveryError::Slack(e)) if e.is_rate_limited() => {
+                // Slack did not take the message: it is sent after the wait, once, and the wait
+                // is not a failed attempt.
+                let wait = e.retry_after().unwrap_or(self.config.retry.max);
+                let until = now + wait;
+                self.pause_slack(until);
+                self.outbox.postpone(entry, until).await?;
+                tracing::warn!(
+                    outbox_id = entry.id,
+                    kind = entry.kind,
+                    retry_after_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
+                    "slack rate limited; waiting as asked"
+                );
+                return Ok(true);
+            }
+            Ok(Delivered::Sent) => {
                 self.outbox.mark_sent(entry.id, now).await?;
                 tracing::debug!(
                     outbox_id = entry.id,
@@ -304,13 +360,145 @@ impl OutboxWorker {
         if last {
             self.outbox.mark_failed(entry.id, &text).await?;
         } else {
-            let mut delay = self.config.retry.delay_after(attempt);
-            if let DeliveryError::Slack(s) = &err {
-                delay = delay.max(s.retry_after().unwrap_or_default());
-            }
-            self.outbox.schedule_retry(entry.id, now + delay, &text).await?;
+            self.outbox.schedule_retry(entry.id, now + self.config.retry.delay_after(attempt), &text).await?;
         }
         Ok(true)
+    }
+
+    /// Returns until when Slack asked to wait, if that is still ahead.
+    fn slack_paused(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        let paused = self.slack_paused_until.lock().unwrap_or_else(PoisonError::into_inner);
+        paused.filter(|until| *until > now)
+    }
+
+    fn pause_slack(&self, until: DateTime<Utc>) {
+        let mut paused = self.slack_paused_until.lock().unwrap_or_else(PoisonError::into_inner);
+        *paused = Some(paused.map_or(until, |p| p.max(until)));
+    }
+
+    /// How long a reply waits before it looks for its day's message again.
+    fn wait_step(&self) -> Duration {
+        self.config.poll_interval.min(Duration::from_secs(1))
+    }
+
+    async fn deliver(
+        &self,
+        entry: &OutboxEntry,
+        lease_until: DateTime<Utc>,
+    ) -> Result<Delivered, DeliveryError> {
+        if entry.channel != OutboxChannel::Slack {
+            return self.deliverers.deliver(entry).await.map(|()| Delivered::Sent);
+        }
+        let slack = self.deliverers.slack.as_ref().ok_or(DeliveryError::NotConfigured("SLACK"))?;
+        let payload = SlackPayload::from_value(entry.payload.clone())
+            .map_err(|e| DeliveryError::BadPayload(e.to_string()))?;
+        match payload {
+            SlackPayload::Plain(message) => {
+                slack.post(&message, None).await.map(|_| Delivered::Sent).map_err(Into::into)
+            }
+            SlackPayload::Day { trade_date, message } => {
+                self.deliver_day(slack, entry, trade_date, &message, lease_until).await
+            }
+            SlackPayload::Thread { trade_date, message } => {
+                self.deliver_reply(slack, trade_date, &message).await
+            }
+        }
+    }
+
+    /// Sends a version of the day's message: nothing when a newer version exists, an update of
+    /// the posted message, or the post itself by the one delivery allowed to make it.
+    async fn deliver_day(
+        &self,
+        slack: &SlackSender,
+        entry: &OutboxEntry,
+        date: NaiveDate,
+        message: &SlackMessageContent,
+        lease_until: DateTime<Utc>,
+    ) -> Result<Delivered, DeliveryError> {
+        let Some(day) = self.days.get(date).await? else {
+            // No state of the day (written with every version): post it on its own.
+            slack.post(message, None).await?;
+            return Ok(Delivered::Sent);
+        };
+        if day.outbox_id.is_some_and(|newest| newest > entry.id) {
+            return Ok(Delivered::Superseded);
+        }
+        if let Some(ts) = day.ts_in(slack.channel()) {
+            match slack.update(ts, message).await {
+                Ok(()) => return Ok(Delivered::Sent),
+                // Deleted in Slack: the day gets a new message.
+                Err(e) if e.is_message_gone() => self.days.forget(date, ts).await?,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        let now = (self.clock)();
+        if !self.days.claim_post(date, slack.channel(), now, lease_until).await? {
+            // Another delivery is posting it (or just did): update once it is there.
+            return Ok(Delivered::Wait(now + self.wait_step()));
+        }
+        match slack.post(message, None).await {
+            Ok(ts) => {
+                self.record_posted(date, slack.channel(), &ts).await;
+                Ok(Delivered::Sent)
+            }
+            Err(e) => {
+                if let Err(se) = self.days.release_post(date).await {
+                    tracing::warn!(%date, error = %se, "claim to post the day's message not released");
+                }
+                Err(e.into())
+            }
+        }
+    }
+
+    /// Keeps the `ts` of a posted day message (a few tries: without it the next version would
+    /// post a second message).
+    async fn record_posted(&self, date: NaiveDate, channel: &str, ts: &str) {
+        for n in 1..=3u32 {
+            match self.days.posted(date, channel, ts, (self.clock)()).await {
+                Ok(()) => return,
+                Err(e) => {
+                    tracing::warn!(%date, attempt = n, error = %e, "the day message's ts not recorded");
+                    tokio::time::sleep(Duration::from_millis(200) * n).await;
+                }
+            }
+        }
+    }
+
+    /// Sends a reply in the day's thread, broadcast to the channel; it waits while the day's
+    /// message is on its way, and goes in the channel alone when the day has none.
+    async fn deliver_reply(
+        &self,
+        slack: &SlackSender,
+        date: Option<NaiveDate>,
+        message: &SlackMessageContent,
+    ) -> Result<Delivered, DeliveryError> {
+        let day = match date {
+            Some(d) => self.days.get(d).await?,
+            None => None,
+        };
+        let thread = match &day {
+            Some(day) => match day.ts_in(slack.channel()) {
+                Some(ts) => Some(ts.to_owned()),
+                None if self.day_on_its_way(day).await? => {
+                    return Ok(Delivered::Wait((self.clock)() + self.wait_step()));
+                }
+                None => None,
+            },
+            None => None,
+        };
+        slack.post(message, thread.as_deref()).await?;
+        Ok(Delivered::Sent)
+    }
+
+    /// Whether the day's message is still to be posted: its newest version is PENDING or a
+    /// delivery is posting it.
+    async fn day_on_its_way(&self, day: &DayMessage) -> Result<bool, StoreError> {
+        let now = (self.clock)();
+        if day.posting_until.is_some_and(|until| until > now) {
+            return Ok(true);
+        }
+        let Some(id) = day.outbox_id else { return Ok(false) };
+        Ok(self.outbox.get(id).await?.is_some_and(|e| e.status == OutboxStatus::Pending))
     }
 }
 

@@ -314,7 +314,7 @@ impl Runner {
         if !self.pipeline.update_attempt(row.id, status.as_str(), to.as_str(), update).await? {
             return Err(RunnerError::Conflict { stage, attempt: row.attempt });
         }
-        self.announce(date, stage, row.attempt, status, to, row.started_at, Some(error)).await
+        self.announce(date, stage, row.attempt, status, to, row.started_at, Some(error), false).await
     }
 
     /// Runs the pipeline of `date` up to and including `until`, resuming from the first stage that
@@ -515,7 +515,7 @@ impl Runner {
         {
             return Err(RunnerError::Conflict { stage, attempt: number });
         }
-        self.announce(date, stage, number, StageStatus::Pending, running, None, None).await?;
+        self.announce(date, stage, number, StageStatus::Pending, running, None, None, false).await?;
 
         let child = self.cancel.child_token();
         let mut ctx = StageContext {
@@ -582,12 +582,13 @@ impl Runner {
         if !self.pipeline.update_attempt(row.id, running.as_str(), to.as_str(), update).await? {
             return Err(RunnerError::Conflict { stage, attempt: number });
         }
+        let run_failed = matches!(attempted, Attempted::Failed(_)) && (last || !retryable);
         if let Attempted::Failed(text) = &attempted
-            && (last || !retryable)
+            && run_failed
         {
             self.fail_run(run, stage, spec, text).await?;
         }
-        self.announce(date, stage, number, running, to, Some(started), error).await?;
+        self.announce(date, stage, number, running, to, Some(started), error, run_failed).await?;
         Ok((attempted, retryable))
     }
 
@@ -602,6 +603,7 @@ impl Runner {
         to: StageStatus,
         started_at: Option<DateTime<Utc>>,
         error: Option<String>,
+        run_failed: bool,
     ) -> Result<(), RunnerError> {
         let at = self.clock.now();
         let duration = started_at.and_then(|s| (at - s).to_std().ok()).filter(|_| to.is_terminal());
@@ -615,6 +617,7 @@ impl Runner {
             duration,
             error,
             rerun_command: rerun_command(stage, date),
+            run_failed,
         };
         let severity = match to {
             StageStatus::Failed => Severity::Error,

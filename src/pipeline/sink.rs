@@ -31,6 +31,10 @@ pub struct Transition {
     pub error: Option<String>,
     /// The command that re-runs the stage.
     pub rerun_command: String,
+    /// The failure failed the run: nothing happens until an operator re-runs the stage (false
+    /// for an attempt the runner retries, or one a shutdown or crash interrupted, which the next
+    /// start resumes).
+    pub run_failed: bool,
 }
 
 impl Transition {
@@ -51,7 +55,7 @@ impl Transition {
         if let Some(e) = &self.error {
             s.push_str(&format!(" ({e})"));
         }
-        if self.to == StageStatus::Failed {
+        if self.to == StageStatus::Failed && self.run_failed {
             s.push_str(&format!("; re-run with `{}`", self.rerun_command));
         }
         s

@@ -163,6 +163,7 @@ async fn failure_stops_trading(t: TestDb) {
     assert!(matches!(mode, TradingMode::Stop { .. }), "{mode:?}");
     let failed = sink.transitions().into_iter().find(|t| t.to == StageStatus::Failed).unwrap();
     assert_eq!(failed.rerun_command, "aegis stage rerun access_token --date 2026-11-19");
+    assert!(failed.run_failed, "the run waits for an operator's re-run");
 
     // The failed run is not continued by a later trigger.
     assert_eq!(
@@ -180,7 +181,8 @@ async fn retryable_errors_are_retried(t: TestDb) {
         retry: StageRetry { max_attempts: 3, backoff: Duration::from_millis(1) },
         ..default_spec(StageName::AccessToken)
     };
-    let runner = fakes.runner(&t.store, &MemorySink::default(), CancellationToken::new()).with_spec(spec);
+    let sink = MemorySink::default();
+    let runner = fakes.runner(&t.store, &sink, CancellationToken::new()).with_spec(spec);
     let date = day(TRADE_DAY);
     assert!(matches!(runner.run_until(date, StageName::Universe).await.unwrap(), RunOutcome::Failed { .. }));
     let attempts: Vec<_> = rows(&t.store, date)
@@ -190,6 +192,14 @@ async fn retryable_errors_are_retried(t: TestDb) {
         .map(|r| r.attempt)
         .collect();
     assert_eq!(attempts, vec![1, 2, 3]);
+    // Only the last failure fails the run (and asks for a re-run); the runner retried the others.
+    let failures: Vec<_> = sink
+        .transitions()
+        .into_iter()
+        .filter(|t| t.to == StageStatus::Failed)
+        .map(|t| (t.attempt, t.run_failed))
+        .collect();
+    assert_eq!(failures, [(1, false), (2, false), (3, true)]);
 }
 aegis::storage_test!(retries, retryable_errors_are_retried);
 

@@ -344,7 +344,7 @@ pub struct JournalOutput {
     pub draft_id: Option<i64>,
     /// The day's realized P&L as the journal booked it (absent in outputs stored before it was
     /// recorded).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub realized_pnl: Option<rust_decimal::Decimal>,
 }
 

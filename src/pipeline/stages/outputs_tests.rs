@@ -170,6 +170,17 @@ fn after_market_rows_read_back_typed() {
         "draft_id": null,
     }));
     assert_eq!(journal.source, JournalSource::Template);
+    assert_eq!(journal.realized_pnl, None, "a row stored before the journal booked its P&L");
+    let booked: JournalOutput = round_trips(&json!({
+        "journal_id": 10,
+        "source": "TEMPLATE",
+        "path": "/tmp/journal/2026-03-04.md",
+        "summary": "A loss.",
+        "ai_error": null,
+        "draft_id": null,
+        "realized_pnl": "-1200",
+    }));
+    assert_eq!(booked.realized_pnl, Some(rust_decimal_macros::dec!(-1200)));
 }
 
 #[test]

@@ -1,9 +1,11 @@
 //! Local fakes of the notification channels (the notification and end-to-end suites): a Slack Web
-//! API (axum) that records chat.postMessage calls and can fail on demand, and an SMTP sink that
-//! speaks just enough SMTP for lettre.
+//! API (axum) that records chat.postMessage and chat.update calls (each post gets its own `ts`)
+//! and can fail, rate-limit (429 with `Retry-After`) or answer slowly on demand, and an SMTP sink
+//! that speaks just enough SMTP for lettre.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use aegis::config::{Secret, SlackSettings, SmtpSettings, SmtpTls};
 use axum::Json;
@@ -39,20 +41,70 @@ pub fn smtp_settings(port: u16) -> SmtpSettings {
     }
 }
 
-/// One accepted chat.postMessage call.
+/// One accepted chat.postMessage or chat.update call.
 #[derive(Debug, Clone)]
 pub struct Post {
     pub channel: String,
     pub authorization: String,
     pub body: Value,
+    /// The message's `ts`: given to a post, named by an update.
+    pub ts: String,
+    /// When it was accepted.
+    pub at: Instant,
+}
+
+impl Post {
+    /// The `thread_ts` of a reply.
+    pub fn thread(&self) -> Option<&str> {
+        self.body["thread_ts"].as_str()
+    }
+
+    /// Everything the message says (fallback text and blocks).
+    pub fn content(&self) -> String {
+        format!("{} {}", self.body["text"], self.body["blocks"])
+    }
 }
 
 #[derive(Default)]
 struct SlackState {
     posts: Mutex<Vec<Post>>,
+    updates: Mutex<Vec<Post>>,
     failing: AtomicBool,
     rejected: AtomicUsize,
     api_error: Mutex<Option<String>>,
+    /// The next this-many calls answer 429 with `Retry-After` (seconds).
+    rate_limit: Mutex<(usize, u64)>,
+    /// When each 429 was answered.
+    limited: Mutex<Vec<Instant>>,
+    /// How long a post takes.
+    post_delay: Mutex<Duration>,
+}
+
+impl SlackState {
+    /// The answer of a call that is refused, if it is.
+    fn refusal(&self) -> Option<Response> {
+        if self.failing.load(Ordering::SeqCst) {
+            self.rejected.fetch_add(1, Ordering::SeqCst);
+            return Some((StatusCode::INTERNAL_SERVER_ERROR, "upstream down").into_response());
+        }
+        {
+            let mut limit = self.rate_limit.lock().unwrap();
+            if limit.0 > 0 {
+                limit.0 -= 1;
+                self.limited.lock().unwrap().push(Instant::now());
+                let body = Json(json!({"ok": false, "error": "ratelimited"}));
+                return Some(
+                    (StatusCode::TOO_MANY_REQUESTS, [("retry-after", limit.1.to_string())], body)
+                        .into_response(),
+                );
+            }
+        }
+        if let Some(code) = self.api_error.lock().unwrap().clone() {
+            self.rejected.fetch_add(1, Ordering::SeqCst);
+            return Some(Json(json!({"ok": false, "error": code})).into_response());
+        }
+        None
+    }
 }
 
 /// A fake Slack Web API on 127.0.0.1.
@@ -66,21 +118,56 @@ async fn post_message(
     headers: HeaderMap,
     Json(body): Json<Value>,
 ) -> Response {
-    if state.failing.load(Ordering::SeqCst) {
-        state.rejected.fetch_add(1, Ordering::SeqCst);
-        return (StatusCode::INTERNAL_SERVER_ERROR, "upstream down").into_response();
+    if let Some(refused) = state.refusal() {
+        return refused;
     }
-    if let Some(code) = state.api_error.lock().unwrap().clone() {
-        state.rejected.fetch_add(1, Ordering::SeqCst);
-        return Json(json!({"ok": false, "error": code})).into_response();
-    }
+    let delay = *state.post_delay.lock().unwrap();
+    tokio::time::sleep(delay).await;
     let channel = body["channel"].as_str().unwrap_or_default().to_owned();
     let authorization =
         headers.get("authorization").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
     let text = body["text"].clone();
-    state.posts.lock().unwrap().push(Post { channel: channel.clone(), authorization, body });
-    let ts = "1700000000.000100";
+    let ts = {
+        let mut posts = state.posts.lock().unwrap();
+        let ts = format!("1700000000.{:06}", 100 + posts.len());
+        posts.push(Post {
+            channel: channel.clone(),
+            authorization,
+            body,
+            ts: ts.clone(),
+            at: Instant::now(),
+        });
+        ts
+    };
     Json(json!({"ok": true, "channel": channel, "ts": ts, "message": {"type": "message", "ts": ts, "text": text}}))
+        .into_response()
+}
+
+async fn update_message(
+    State(state): State<Arc<SlackState>>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> Response {
+    if let Some(refused) = state.refusal() {
+        return refused;
+    }
+    let channel = body["channel"].as_str().unwrap_or_default().to_owned();
+    let ts = body["ts"].as_str().unwrap_or_default().to_owned();
+    let known = state.posts.lock().unwrap().iter().any(|p| p.ts == ts && p.channel == channel);
+    if !known {
+        return Json(json!({"ok": false, "error": "message_not_found"})).into_response();
+    }
+    let authorization =
+        headers.get("authorization").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+    let text = body["text"].clone();
+    state.updates.lock().unwrap().push(Post {
+        channel: channel.clone(),
+        authorization,
+        body,
+        ts: ts.clone(),
+        at: Instant::now(),
+    });
+    Json(json!({"ok": true, "channel": channel, "ts": ts, "text": text, "message": {"text": text}}))
         .into_response()
 }
 
@@ -98,13 +185,35 @@ impl FakeSlack {
         let state = Arc::new(SlackState::default());
         let app = axum::Router::new()
             .route("/api/chat.postMessage", axum::routing::post(post_message))
+            .route("/api/chat.update", axum::routing::post(update_message))
             .with_state(state.clone());
         tokio::spawn(async move { axum::serve(listener, app).await });
         Self { base: format!("http://127.0.0.1:{port}/api/"), state }
     }
 
+    /// Every accepted chat.postMessage, in order.
     pub fn posts(&self) -> Vec<Post> {
         self.state.posts.lock().unwrap().clone()
+    }
+
+    /// Every accepted chat.update, in order.
+    pub fn updates(&self) -> Vec<Post> {
+        self.state.updates.lock().unwrap().clone()
+    }
+
+    /// The next `calls` calls answer 429 with `Retry-After: {retry_after_secs}`.
+    pub fn rate_limit(&self, calls: usize, retry_after_secs: u64) {
+        *self.state.rate_limit.lock().unwrap() = (calls, retry_after_secs);
+    }
+
+    /// When each 429 was answered.
+    pub fn limited(&self) -> Vec<Instant> {
+        self.state.limited.lock().unwrap().clone()
+    }
+
+    /// Makes every post take this long.
+    pub fn set_post_delay(&self, delay: Duration) {
+        *self.state.post_delay.lock().unwrap() = delay;
     }
 
     pub fn rejected(&self) -> usize {
