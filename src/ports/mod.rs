@@ -142,11 +142,14 @@ pub trait Broker: Send + Sync + fmt::Debug {
     /// Any [`BrokerError`].
     fn holidays(&self, from: NaiveDate) -> BrokerFuture<'_, Vec<Holiday>>;
 
-    /// Registers a real-time subscription (opening the feed lazily).
+    /// Registers a real-time subscription (opening the feed lazily). A registration the broker
+    /// refuses is kept and retried by the feed: the call returns `Ok` and the refusal is reported
+    /// as [`crate::domain::market::FeedStatus::RegistrationRefused`].
     ///
     /// # Errors
-    /// [`BrokerError::Subscription`] when the registration cap is reached or the broker refuses;
-    /// [`BrokerError::SessionInUse`] while another connection holds the app key's session.
+    /// [`BrokerError::Subscription`] when the feed's registration cap is reached;
+    /// [`BrokerError::SessionInUse`] while another connection holds the app key's session (the
+    /// registration is kept and restored once the feed reconnects).
     fn subscribe(&self, subscription: Subscription) -> BrokerFuture<'_, ()>;
 
     /// Removes a real-time subscription.
