@@ -7,7 +7,7 @@
 
 use std::sync::{Arc, Mutex, PoisonError};
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use futures::future::BoxFuture;
 use rust_decimal::Decimal;
 
@@ -15,6 +15,7 @@ use crate::domain::mode::{
     Action, InvalidModeTransition, KillSwitchConfig, KillSwitchInputs, ModeEvent, StopReason, TradingMode,
     evaluate_kill_switch, transition,
 };
+use crate::notify::{KillSwitchTrip, Notification, Notifier};
 use crate::ports::Clock;
 use crate::store::control::{ControlError, ControlStore};
 use crate::store::{EventRecorder, Severity, StoreError};
@@ -131,6 +132,8 @@ pub struct Guard {
     clock: Arc<dyn Clock>,
     cfg: KillSwitchConfig,
     state: Mutex<GuardState>,
+    /// Told when the kill switch trips, with the trade date it trips on.
+    notifier: Option<(Arc<dyn Notifier>, NaiveDate)>,
 }
 
 impl Guard {
@@ -146,7 +149,15 @@ impl Guard {
     ) -> Result<Self, StoreError> {
         let mode = store.get().await?.unwrap_or_default();
         let state = Mutex::new(GuardState { mode, ..GuardState::default() });
-        Ok(Self { store, events, clock, cfg, state })
+        Ok(Self { store, events, clock, cfg, state, notifier: None })
+    }
+
+    /// Tells `notifier` when the kill switch trips trading into stop mode on `trade_date` (a
+    /// failed stage's stop and an operator's halt are told elsewhere, or need no telling).
+    #[must_use]
+    pub fn with_notifier(mut self, notifier: Arc<dyn Notifier>, trade_date: NaiveDate) -> Self {
+        self.notifier = Some((notifier, trade_date));
+        self
     }
 
     fn with<R>(&self, f: impl FnOnce(&mut GuardState) -> R) -> R {
@@ -192,6 +203,7 @@ impl Guard {
             }
         };
         self.record_change(&from, &to, &event).await;
+        self.tell_trip(&from, &to, &event).await;
         match failed {
             Some(e) => Err(GuardError::Store(e)),
             None => Ok(to),
@@ -211,6 +223,19 @@ impl Guard {
         let payload = serde_json::json!({ "from": from, "to": to, "event": event });
         if let Err(e) = self.events.record("MODE_CHANGED", severity, &msg, payload, None, None).await {
             tracing::error!(error = %e, "cannot record mode change");
+        }
+    }
+
+    /// Tells the notifier that the kill switch stopped trading, once per trip: on entering stop
+    /// mode for one of the guard's own reasons (not a failed stage, whose failure is told, nor
+    /// the operator's halt).
+    async fn tell_trip(&self, from: &TradingMode, to: &TradingMode, event: &ModeEvent) {
+        let Some((notifier, date)) = &self.notifier else { return };
+        let ModeEvent::KillSwitch { reason } = event else { return };
+        let own = !matches!(reason, StopReason::StageFailed { .. } | StopReason::Operator { .. });
+        if own && !matches!(from, TradingMode::Stop { .. }) && matches!(to, TradingMode::Stop { .. }) {
+            let trip = KillSwitchTrip { reason: reason.to_string() };
+            notifier.notify_on(*date, Notification::KillSwitch(trip)).await;
         }
     }
 
@@ -364,6 +389,48 @@ mod tests {
     async fn guard(store: Arc<dyn ModeStore>, db: &TestDb) -> Guard {
         let clock: Arc<dyn Clock> = Arc::new(FakeClock::new(Utc::now()));
         Guard::load(store, db.store.events(), clock, KillSwitchConfig::default()).await.unwrap()
+    }
+
+    /// Keeps every notification with the date it was given for.
+    #[derive(Debug, Default)]
+    struct Told(Mutex<Vec<(Option<NaiveDate>, Notification)>>);
+
+    impl Notifier for Told {
+        fn notify(&self, msg: Notification) -> BoxFuture<'_, ()> {
+            self.0.lock().unwrap().push((None, msg));
+            Box::pin(async {})
+        }
+
+        fn notify_on(&self, date: NaiveDate, msg: Notification) -> BoxFuture<'_, ()> {
+            self.0.lock().unwrap().push((Some(date), msg));
+            Box::pin(async {})
+        }
+    }
+
+    #[tokio::test]
+    async fn a_trip_is_told_once_and_a_failed_stage_or_a_halt_not_at_all() {
+        let db = TestDb::new(Backend::Sqlite).await.unwrap().unwrap();
+        let told = Arc::new(Told::default());
+        let date = NaiveDate::from_ymd_opt(2026, 11, 23).unwrap();
+        let g = guard(Arc::new(InMemoryModeStore::default()), &db).await.with_notifier(told.clone(), date);
+        let loss = StopReason::DailyLoss { loss: Decimal::from(60_000), limit: Decimal::from(50_000) };
+        g.trip(loss.clone()).await.unwrap();
+        g.trip(loss).await.unwrap();
+        let seen = std::mem::take(&mut *told.0.lock().unwrap());
+        assert_eq!(seen.len(), 1, "{seen:?}");
+        assert_eq!(seen[0].0, Some(date));
+        let Notification::KillSwitch(trip) = &seen[0].1 else { panic!("{seen:?}") };
+        assert!(
+            trip.reason.contains("60000") || trip.reason.to_lowercase().contains("loss"),
+            "{}",
+            trip.reason
+        );
+
+        g.apply(ModeEvent::OperatorResume).await.unwrap();
+        g.trip(StopReason::StageFailed { stage: "recovery".into(), error: "x".into() }).await.unwrap();
+        g.apply(ModeEvent::OperatorResume).await.unwrap();
+        g.apply(ModeEvent::OperatorStop { note: "lunch".into() }).await.unwrap();
+        assert!(told.0.lock().unwrap().is_empty(), "told elsewhere, or by the operator");
     }
 
     #[tokio::test]

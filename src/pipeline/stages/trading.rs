@@ -20,7 +20,8 @@ pub(super) async fn build_core(deps: &StageDeps, ctx: &StageContext) -> Result<T
     let modes = ControlModeStore::new(ctx.store.control(), "pipeline");
     let guard = Guard::load(Arc::new(modes), ctx.store.events(), deps.clock.clone(), deps.config.kill_switch)
         .await
-        .map_err(|e| store_err("trading mode", e))?;
+        .map_err(|e| store_err("trading mode", e))?
+        .with_notifier(deps.notifier.clone(), ctx.trade_date);
     let mut cfg = TradingConfig::new(ctx.trade_date, deps.config.strategy.clone());
     cfg.strategy_row = strategy_row(ctx)?;
     cfg.risk = deps.config.risk;
