@@ -2,9 +2,9 @@
 //! simulated day through every stage, an injected authentication failure with its Slack message
 //! and operator re-run, a daemon killed in the middle of the intraday stage and restarted, two
 //! trading days whose order numbers repeat, a leader SIGKILLed with a hot standby taking over,
-//! and the `aegis demo` binary. This module holds the
-//! suite's simulator with a compressed clock, a hermetic configuration pointing the KIS adapter at
-//! it, and the application wired on a test database.
+//! Slack's one message per day with replies for what needs a human, and the `aegis demo` binary.
+//! This module holds the suite's simulator with a compressed clock, a hermetic configuration
+//! pointing the KIS adapter at it, and the application wired on a test database.
 
 mod auth;
 mod day;
@@ -13,6 +13,7 @@ mod failover;
 mod rehearse;
 mod repeat;
 mod resume;
+mod slack_day;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
