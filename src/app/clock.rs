@@ -19,6 +19,16 @@ impl Clock for SimTimeClock {
         let speed = self.0.speed();
         if speed.is_finite() && speed > 1.0 { span.div_f64(speed) } else { span }
     }
+
+    fn span_of(&self, real: std::time::Duration) -> std::time::Duration {
+        let speed = self.0.speed();
+        if speed.is_finite() && speed > 1.0 {
+            std::time::Duration::try_from_secs_f64(real.as_secs_f64() * speed)
+                .unwrap_or(std::time::Duration::MAX)
+        } else {
+            real
+        }
+    }
 }
 
 /// Reads the clock of a running `aegis sim` through its admin API (`GET /__sim/state`) and
@@ -91,5 +101,13 @@ mod tests {
             Duration::from_secs(60)
         );
         assert_eq!(crate::ports::SystemClock.real(Duration::from_secs(60)), Duration::from_secs(60));
+        let fast = SimTimeClock(SimClock::new(start, 1000.0));
+        assert_eq!(fast.span_of(Duration::from_secs(5)), Duration::from_secs(5000));
+        assert_eq!(fast.span_of(fast.real(Duration::from_secs(600))), Duration::from_secs(600));
+        assert_eq!(
+            SimTimeClock(SimClock::new(start, 0.0)).span_of(Duration::from_secs(5)),
+            Duration::from_secs(5)
+        );
+        assert_eq!(crate::ports::SystemClock.span_of(Duration::from_secs(5)), Duration::from_secs(5));
     }
 }

@@ -36,6 +36,9 @@ pub const PIPELINE_LEASE: &str = "pipeline";
 /// The least real time between two looks at the schedule and the requests on a compressed clock.
 const POLL_FLOOR: Duration = Duration::from_millis(100);
 
+/// The least real time a stage may be late before it counts as overdue on a compressed clock.
+const OVERDUE_REAL_FLOOR: Duration = Duration::from_secs(5);
+
 /// The stages an operator request may run while another stage runs (the intraday stage takes
 /// the whole session): they touch no trading state — the configuration check, and re-issuing the
 /// access token. Every other request waits for the running stage to end.
@@ -428,11 +431,19 @@ impl Daemon {
     }
 
     /// Alerts (event + notifiers) on every stage without a transition by its expected time.
+    /// The grace before a stage counts as overdue: the configured span of the trading day, but
+    /// at least what OVERDUE_REAL_FLOOR of real time is on the clock — a pre-market chain's round
+    /// trips take real seconds however compressed the day (at 2000× the 15-minute grace is
+    /// 0.45 s, which a loaded machine's chain overran).
+    fn overdue_grace(&self) -> Duration {
+        self.config.overdue_grace.max(self.clock.span_of(OVERDUE_REAL_FLOOR))
+    }
+
     async fn watch_overdue(&self, watch: &mut OverdueWatch) {
         let Some(schedule) = &self.schedule else { return };
         let now = self.clock.now();
         let alerts = match watch
-            .check(schedule, self.runner.calendar(), self.store.as_ref(), self.config.overdue_grace, now)
+            .check(schedule, self.runner.calendar(), self.store.as_ref(), self.overdue_grace(), now)
             .await
         {
             Ok(alerts) => alerts,

@@ -16,6 +16,12 @@ pub trait Clock: Send + Sync + std::fmt::Debug {
         span
     }
 
+    /// Returns the span of this clock's time that passes in `real` time: the inverse of
+    /// [`real`](Clock::real) (a rehearsal at 1000× lives 5 s of real work as 83 minutes).
+    fn span_of(&self, real: std::time::Duration) -> std::time::Duration {
+        real
+    }
+
     /// Returns how long to wait for something outside the trading day — network and database
     /// round trips, a broker dropping a dead session — bounded by a span of the day: [`real`]
     /// of the span, but never less than `floor` (nor more than the span itself). A compressed
