@@ -8,6 +8,7 @@
 //! - [`notify`]: Slack, email and console notifications through a persisted outbox; alert rules.
 //! - [`store`]: sea-orm store (SQLite default, PostgreSQL in production), event log.
 //! - [`telemetry`]: tracing setup, masking helpers and the log redactor.
+//! - [`obs`]: Prometheus metrics, `/healthz` and `/readyz` on a listener of their own.
 //! - [`universe`]: stock master files, instrument differences, universe selection, freshness.
 //! - [`journal`]: after-close AI trade journal, template fallback and parameter drafts.
 //! - [`pipeline`]: the daily pipeline: schedule, scheduler, stage runner, daemon loop, service.
@@ -22,6 +23,7 @@ pub mod domain;
 pub mod journal;
 pub mod kis;
 pub mod notify;
+pub mod obs;
 pub mod pipeline;
 pub mod ports;
 pub mod sim;

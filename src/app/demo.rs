@@ -260,6 +260,7 @@ pub async fn run_demo(opts: DemoOptions) -> anyhow::Result<DemoReport> {
             run.status
         );
     }
+    crate::obs::health::health().set_database(store.conn().clone());
     activate_params(&store, date).await.context("demo parameters")?;
 
     println!("aegis demo: simulated trade date {date}, speed {}x, {} symbols", opts.speed, symbols.len());
@@ -273,6 +274,14 @@ pub async fn run_demo(opts: DemoOptions) -> anyhow::Result<DemoReport> {
     stages.reconcile_every = Duration::from_secs(2);
     stages.cancel_lead = chrono::TimeDelta::minutes(15);
     stages.risk.max_orders_per_day = Some(300);
+    // A daily-loss limit as LIVE requires one (the demo's one-share trades stay far from it).
+    let daily_loss = crate::domain::risk::DailyLossLimit {
+        max_loss: rust_decimal::Decimal::from(1_000_000),
+        include_unrealized: true,
+        block_reducing: false,
+    };
+    stages.risk.daily_loss = Some(daily_loss);
+    stages.kill_switch.daily_loss = Some(daily_loss);
     let (progress, bar) = progress_bar(opts.progress);
     let options = AppOptions {
         loaded,

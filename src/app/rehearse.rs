@@ -74,6 +74,8 @@ pub struct RehearseOptions {
     pub progress: bool,
     /// The `aegis` binary to run as the daemon and the operator.
     pub exe: PathBuf,
+    /// Where each daemon serves its metrics and health endpoints (`METRICS_LISTEN`; `None`: off).
+    pub metrics_listen: Option<std::net::SocketAddr>,
 }
 
 /// One day's verdict.
@@ -604,8 +606,13 @@ pub async fn run_rehearsal(opts: RehearseOptions) -> anyhow::Result<Rehearsal> {
         crate::store::printable_url(&db_url),
         dir.display()
     );
+    if let Some(at) = opts.metrics_listen {
+        println!("  daemon metrics: http://{at}/metrics  (health: http://{at}/healthz, http://{at}/readyz)");
+    }
 
-    let env = daemon_env(&sim, &key, &secret, &db_url, &slack.base);
+    let mut env = daemon_env(&sim, &key, &secret, &db_url, &slack.base);
+    let listen = opts.metrics_listen.map_or_else(|| "off".to_owned(), |a| a.to_string());
+    env.insert("METRICS_LISTEN".into(), listen);
     let mut runner =
         Runner { opts: opts.clone(), dir: dir.clone(), env, daemon: None, starts: 0, failures: Vec::new() };
     let rss_self_start = rss_kb(None);

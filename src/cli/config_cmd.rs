@@ -26,6 +26,10 @@ pub fn check(loaded: &Loaded) -> i32 {
     println!("  slack              {}", if s.slack.is_some() { "on" } else { "off" });
     println!("  email              {}", if s.smtp.is_some() { "on" } else { "off" });
     println!("  AI journal         {}", if s.ai.is_some() { "model" } else { "template" });
+    match s.metrics_listen {
+        Some(addr) => println!("  metrics            http://{addr}/metrics (/healthz, /readyz)"),
+        None => println!("  metrics            off"),
+    }
     print_risk(&s.risk);
     let secrets = KEYS.iter().filter(|k| is_secret(k.name)).count();
     println!("  ({secrets} secret keys are never printed)");

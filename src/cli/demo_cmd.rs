@@ -23,6 +23,10 @@ pub struct DemoArgs {
     /// Do not draw the live progress bar.
     #[arg(long)]
     pub no_progress: bool,
+    /// Serve /metrics, /healthz and /readyz on this address during the demo (IP:PORT; port 0
+    /// picks a free one; the bound address is printed). Off by default.
+    #[arg(long, value_name = "ADDR", value_parser = super::parse_metrics_listen)]
+    pub metrics_listen: Option<std::net::SocketAddr>,
 }
 
 /// Runs the demo; 0 when every stage succeeded and the database matches the simulator.
@@ -48,7 +52,21 @@ pub async fn run(sources: &Sources, args: DemoArgs) -> i32 {
         opts.symbols = symbols;
     }
     opts.progress = !args.no_progress;
-    match run_demo(opts).await {
+    let server = match args.metrics_listen {
+        Some(addr) => match crate::obs::serve(addr).await {
+            Ok(s) => {
+                let at = s.local_addr();
+                println!("metrics: http://{at}/metrics  (health: http://{at}/healthz, http://{at}/readyz)");
+                Some(s)
+            }
+            Err(e) => {
+                eprintln!("error: cannot listen on {addr} for metrics: {e}");
+                return 1;
+            }
+        },
+        None => None,
+    };
+    let code = match run_demo(opts).await {
         Ok(report) => {
             println!("{report}");
             if report.succeeded() { 0 } else { 1 }
@@ -57,5 +75,9 @@ pub async fn run(sources: &Sources, args: DemoArgs) -> i32 {
             eprintln!("error: {e:#}");
             1
         }
+    };
+    if let Some(s) = server {
+        s.shutdown().await;
     }
+    code
 }

@@ -145,6 +145,21 @@ pub enum ParamsCommand {
     },
 }
 
+/// Parses `--metrics-listen`: an IP socket address (`127.0.0.1:0` picks a free port).
+fn parse_metrics_listen(s: &str) -> Result<std::net::SocketAddr, String> {
+    crate::obs::server::parse_listen(s)?
+        .ok_or_else(|| "give an address (IP:PORT); leave the flag out for off".into())
+}
+
+/// Parses `aegis run --metrics-listen`: an IP socket address or `off`.
+fn parse_metrics_listen_or_off(s: &str) -> Result<Listen, String> {
+    crate::obs::server::parse_listen(s).map(Listen)
+}
+
+/// A `--metrics-listen` value of `aegis run`: an address, or `None` for `off`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Listen(pub Option<std::net::SocketAddr>);
+
 fn parse_draft_status(s: &str) -> Result<crate::store::params::DraftStatus, String> {
     s.parse()
 }

@@ -30,6 +30,10 @@ pub struct RehearseArgs {
     /// Do not draw the progress bar.
     #[arg(long)]
     pub no_progress: bool,
+    /// Serve each daemon's /metrics, /healthz and /readyz on this address (IP:PORT; one daemon
+    /// runs at a time). Off by default.
+    #[arg(long, value_name = "ADDR", value_parser = super::parse_metrics_listen)]
+    pub metrics_listen: Option<std::net::SocketAddr>,
 }
 
 /// Runs the rehearsal; 0 when every check of every day held.
@@ -60,6 +64,7 @@ pub async fn run(args: RehearseArgs) -> i32 {
         seed: args.seed,
         progress: !args.no_progress,
         exe,
+        metrics_listen: args.metrics_listen,
     };
     match run_rehearsal(opts).await {
         Ok(report) => {

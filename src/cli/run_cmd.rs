@@ -43,6 +43,10 @@ pub struct RunArgs {
     /// that, at most every 3 s): a standby takes over this long after its leader died.
     #[arg(long, value_name = "SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub lease_ttl_secs: u64,
+    /// Address of the /metrics, /healthz and /readyz listener (IP:PORT, or off); overrides
+    /// METRICS_LISTEN (default 127.0.0.1:9464).
+    #[arg(long, value_name = "ADDR", value_parser = super::parse_metrics_listen_or_off)]
+    pub metrics_listen: Option<super::Listen>,
 }
 
 fn fail(code: i32, msg: impl std::fmt::Display) -> i32 {
@@ -95,6 +99,7 @@ pub(crate) fn default_args() -> RunArgs {
         schedule: None,
         sim_clock: false,
         lease_ttl_secs: 30,
+        metrics_listen: None,
     }
 }
 
@@ -128,7 +133,7 @@ pub async fn run(loaded: &Loaded, args: RunArgs) -> i32 {
     if !risk.is_empty() {
         return fail(super::EXIT_CONFIG, format!("refusing to trade: {}", risk.join("; ")));
     }
-    let db = loaded.problems_for(&["DB_URL"]);
+    let db = loaded.problems_for(&["DB_URL", "METRICS_LISTEN"]);
     if !db.is_empty() {
         return fail(super::EXIT_CONFIG, db.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "));
     }
@@ -162,6 +167,27 @@ pub async fn run(loaded: &Loaded, args: RunArgs) -> i32 {
         Ok(s) => s.with_fence(fence.clone()),
         Err(e) => return fail(1, e),
     };
+    // The metrics recorder goes in before anything is built, so nothing recorded is lost.
+    let listen = args.metrics_listen.map_or(loaded.settings.metrics_listen, |l| l.0);
+    let metrics = match listen {
+        Some(addr) => match crate::obs::serve(addr).await {
+            Ok(server) => {
+                let at = server.local_addr();
+                eprintln!("metrics: http://{at}/metrics  (health: http://{at}/healthz, http://{at}/readyz)");
+                Some(server)
+            }
+            Err(e) => {
+                return fail(
+                    1,
+                    format!(
+                        "cannot listen on {addr} for metrics ({e}); set METRICS_LISTEN to a free address or off"
+                    ),
+                );
+            }
+        },
+        None => None,
+    };
+    crate::obs::health::health().set_database(store.conn().clone());
     let cancel = CancellationToken::new();
     let signals = crate::pipeline::service::cancel_on_signal(cancel.clone());
     let app = match build_app(loaded, store, stages, calendar, clock.clone(), cancel.clone()) {
@@ -191,6 +217,9 @@ pub async fn run(loaded: &Loaded, args: RunArgs) -> i32 {
     };
     signals.abort();
     app.shutdown().await;
+    if let Some(m) = metrics {
+        m.shutdown().await;
+    }
     match result {
         Ok(()) => 0,
         Err(e) => fail(1, e),

@@ -264,6 +264,13 @@ pub const KEYS: &[Key] = &[
     k("LOG_LEVEL", Some("info"), false, "tracing filter, e.g. info or aegis=debug,info"),
     k("LOG_DIR", None, false, "directory for daily rolling log files (console only when unset)"),
     k("LOG_FORMAT", Some("text"), false, "text or json"),
+    k(
+        "METRICS_LISTEN",
+        Some("127.0.0.1:9464"),
+        false,
+        "address (IP:PORT) of the Prometheus /metrics, /healthz and /readyz listener of aegis run, \
+         or off; loopback unless you mean to expose it",
+    ),
     k("SLACK_BOT_TOKEN", None, true, "Slack bot token (xoxb-…); Slack alerts are off when unset"),
     k("SLACK_CHANNEL_ID", None, false, "Slack channel ID (C…/G…); a channel name is an error"),
     k(

@@ -146,6 +146,8 @@ pub struct Settings {
     pub log: LogSettings,
     /// Days `audit_log` rows are kept (`AUDIT_RETENTION_DAYS`); the close stage prunes older rows.
     pub audit_retention_days: u32,
+    /// Address of the metrics and health listener of `aegis run` (`METRICS_LISTEN`; `None`: off).
+    pub metrics_listen: Option<std::net::SocketAddr>,
     /// Slack, when configured.
     pub slack: Option<SlackSettings>,
     /// Email, when configured.

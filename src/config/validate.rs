@@ -300,6 +300,15 @@ pub(super) fn build(raw: &RawConfig) -> Loaded {
     };
     let log = LogSettings { level, dir: c.get("LOG_DIR").map(PathBuf::from), format };
     let audit_retention_days = u32::try_from(c.int("AUDIT_RETENTION_DAYS", 365)).unwrap_or(365);
+    let metrics_default = std::net::SocketAddr::from(([127, 0, 0, 1], 9464));
+    let metrics_listen = match c.get("METRICS_LISTEN").map(crate::obs::server::parse_listen) {
+        None => Some(metrics_default),
+        Some(Ok(addr)) => addr,
+        Some(Err(reason)) => {
+            c.invalid("METRICS_LISTEN", reason);
+            Some(metrics_default)
+        }
+    };
 
     let slack = build_slack(&mut c);
     let smtp = build_smtp(&mut c);
@@ -324,6 +333,7 @@ pub(super) fn build(raw: &RawConfig) -> Loaded {
         db_url: Secret::new(db_url),
         log,
         audit_retention_days,
+        metrics_listen,
         slack,
         smtp,
         ai,
@@ -584,6 +594,27 @@ mod tests {
                 "{key}={bad}: {found:?}"
             );
         }
+    }
+
+    #[test]
+    fn metrics_listen_is_an_address_or_off() {
+        let loaded = with(&[]);
+        assert_eq!(loaded.settings.metrics_listen, Some("127.0.0.1:9464".parse().unwrap()));
+        let loaded = with(&[("METRICS_LISTEN", "off")]);
+        assert!(loaded.problems.is_empty(), "{:?}", loaded.problems);
+        assert_eq!(loaded.settings.metrics_listen, None);
+        let loaded = with(&[("METRICS_LISTEN", "0.0.0.0:9100")]);
+        assert_eq!(loaded.settings.metrics_listen, Some("0.0.0.0:9100".parse().unwrap()));
+        let loaded = with(&[("METRICS_LISTEN", "localhost")]);
+        assert_eq!(loaded.problems.len(), 1);
+        assert!(
+            texts(&loaded)[0].starts_with("METRICS_LISTEN: `localhost` is not an address"),
+            "{:?}",
+            texts(&loaded)
+        );
+        let loaded = with_toml("[metrics]\nlisten = \"127.0.0.1:0\"\n", &valid_env());
+        assert!(loaded.problems.is_empty(), "{:?}", loaded.problems);
+        assert_eq!(loaded.settings.metrics_listen.map(|a| a.port()), Some(0));
     }
 
     #[test]

@@ -61,6 +61,7 @@ impl TokenManager {
         mode: Mode,
         refresh_ahead: Duration,
     ) -> Self {
+        crate::obs::record::token_refresh_ahead(refresh_ahead);
         Self {
             raw,
             store,
@@ -95,6 +96,7 @@ impl TokenManager {
         }
         let token = self.obtain(None).await?;
         let secret = token.token.clone();
+        crate::obs::record::token_expiry(token.expires_at);
         *cached = Some(token);
         Ok(secret)
     }
@@ -112,6 +114,7 @@ impl TokenManager {
         tracing::info!(target: "aegis::kis::auth", token = %rejected.preview(), "forced token refresh");
         let token = self.obtain(Some(rejected)).await?;
         let secret = token.token.clone();
+        crate::obs::record::token_expiry(token.expires_at);
         *cached = Some(token);
         Ok(secret)
     }
@@ -156,6 +159,7 @@ impl TokenManager {
                                 issued_at + TimeDelta::seconds(i64::try_from(secs).unwrap_or(86_400))
                             });
                     tracing::info!(target: "aegis::kis::auth", %expires_at, "access token issued");
+                    crate::obs::record::token_issued();
                     return Ok(StoredToken { token: Secret::new(resp.access_token), issued_at, expires_at });
                 }
                 Err(KisHttpError::TokenThrottled) if !throttled_once => {

@@ -78,6 +78,8 @@ struct Inner {
 /// One circuit breaker.
 #[derive(Debug)]
 pub struct CircuitBreaker {
+    /// The endpoint group (the `group` label of its metrics), when it guards one.
+    group: Option<&'static str>,
     config: BreakerConfig,
     clock: Arc<dyn Clock>,
     inner: Mutex<Inner>,
@@ -86,7 +88,20 @@ pub struct CircuitBreaker {
 impl CircuitBreaker {
     /// Returns a closed breaker.
     pub fn new(config: BreakerConfig, clock: Arc<dyn Clock>) -> Self {
-        Self { config, clock, inner: Mutex::new(Inner { state: State::Closed, window: VecDeque::new() }) }
+        Self {
+            group: None,
+            config,
+            clock,
+            inner: Mutex::new(Inner { state: State::Closed, window: VecDeque::new() }),
+        }
+    }
+
+    /// Names the endpoint group the breaker guards (its state is then exported).
+    #[must_use]
+    pub fn for_group(mut self, group: EndpointGroup) -> Self {
+        self.group = Some(group.as_str());
+        crate::obs::record::breaker_state(group.as_str(), 0, false);
+        self
     }
 
     /// Returns true when a call may go ahead (and counts it as a trial while half-open).
@@ -146,6 +161,14 @@ impl CircuitBreaker {
         };
         if next != inner.state {
             tracing::warn!(from = ?inner.state, to = ?next, "circuit breaker transition");
+            if let Some(group) = self.group {
+                let (code, opened) = match next {
+                    State::Closed => (0, false),
+                    State::HalfOpen { .. } => (1, false),
+                    State::Open { .. } => (2, true),
+                };
+                crate::obs::record::breaker_state(group, code, opened);
+            }
         }
         inner.state = next;
         admitted
@@ -161,7 +184,7 @@ pub struct Breakers {
 impl Breakers {
     /// Returns closed breakers for every group.
     pub fn new(config: BreakerConfig, clock: &Arc<dyn Clock>) -> Self {
-        Self { groups: EndpointGroup::ALL.map(|_| CircuitBreaker::new(config, clock.clone())) }
+        Self { groups: EndpointGroup::ALL.map(|g| CircuitBreaker::new(config, clock.clone()).for_group(g)) }
     }
 
     /// Returns the breaker of `group`.

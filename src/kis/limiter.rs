@@ -19,6 +19,16 @@ pub enum Priority {
     Inquiry,
 }
 
+impl Priority {
+    /// The `priority` label of the limiter's metrics.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Order => "order",
+            Self::Inquiry => "inquiry",
+        }
+    }
+}
+
 #[derive(Debug)]
 struct State {
     next_free: Option<Instant>,
@@ -73,6 +83,14 @@ impl RateLimiter {
 
     /// Waits for a slot. Inquiries wait while any order is waiting.
     pub async fn acquire(&self, priority: Priority) {
+        let started = Instant::now();
+        let label = priority.as_str();
+        let _queued = crate::obs::record::LimiterQueued::enter(label);
+        self.wait_for_slot(priority).await;
+        crate::obs::record::limiter_wait(label, started.elapsed());
+    }
+
+    async fn wait_for_slot(&self, priority: Priority) {
         let order = priority == Priority::Order;
         if order {
             self.lock().orders_waiting += 1;

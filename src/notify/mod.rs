@@ -63,6 +63,7 @@ pub async fn raise_alert(
     alert: Alert,
 ) {
     tracing::info!(kind = alert.kind.as_str(), text = %alert.text, "alert");
+    crate::obs::record::alert(alert.kind.as_str());
     let payload = serde_json::json!({ "alert": alert.kind.as_str(), "text": alert.text });
     if let Err(e) = store
         .events()

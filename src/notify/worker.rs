@@ -230,7 +230,9 @@ impl OutboxWorker {
     pub async fn run(self, cancel: CancellationToken) {
         tracing::info!("notification outbox worker started");
         while !cancel.is_cancelled() {
-            let pause = match self.run_once().await {
+            let pass = self.run_once().await;
+            self.publish_backlog().await;
+            let pause = match pass {
                 Ok(n) if n as u64 >= self.config.batch => Duration::ZERO,
                 Ok(_) => self.idle_pause().await,
                 Err(e) => {
@@ -245,6 +247,14 @@ impl OutboxWorker {
             }
         }
         tracing::info!("notification outbox worker stopped");
+    }
+
+    /// Exports the PENDING rows per channel (one small read per pass).
+    async fn publish_backlog(&self) {
+        match self.outbox.pending_by_channel().await {
+            Ok(counts) => crate::obs::record::outbox_pending(&counts),
+            Err(e) => tracing::debug!(error = %e, "outbox backlog not read"),
+        }
     }
 
     async fn idle_pause(&self) -> Duration {
@@ -318,6 +328,7 @@ impl OutboxWorker {
             }
             Ok(Delivered::Sent) => {
                 self.outbox.mark_sent(entry.id, now).await?;
+                crate::obs::record::outbox_delivered(entry.channel.as_str());
                 tracing::debug!(
                     outbox_id = entry.id,
                     channel = entry.channel.as_str(),
@@ -340,6 +351,7 @@ impl OutboxWorker {
             if last { ", giving up" } else { "" },
         );
         tracing::warn!(outbox_id = entry.id, channel = entry.channel.as_str(), attempt, last, error = %text, "notification delivery failed");
+        crate::obs::record::outbox_failed(entry.channel.as_str(), last);
         let payload = json!({
             "outbox_id": entry.id,
             "channel": entry.channel.as_str(),

@@ -240,11 +240,21 @@ impl Daemon {
         let standby_poll = self.config.poll_interval.min(Duration::from_secs(1));
         let mut targets: BTreeMap<NaiveDate, StageName> = BTreeMap::new();
         let mut first = true;
+        // READY=1 once the lease is decided (held, or standing by); WATCHDOG=1 from this loop.
+        let mut systemd = super::service::Systemd::from_env();
+        crate::obs::record::lease(PIPELINE_LEASE, crate::obs::health::LeaseState::Pending);
         loop {
             let previous = self.store.live_lease(PIPELINE_LEASE, Utc::now()).await.ok().flatten();
-            if !keeper.acquire(standby_poll, &cancel).await {
+            let mut waiting = |decided: bool| {
+                if decided {
+                    systemd.ready();
+                }
+                systemd.ping();
+            };
+            if !keeper.acquire_with(standby_poll, &cancel, &mut waiting).await {
                 return Ok(());
             }
+            systemd.ready();
             let holder = keeper.holder().to_owned();
             let epoch = keeper.fence().token().map_or(0, |t| t.epoch);
             tracing::info!(%holder, epoch, "pipeline daemon leads");
@@ -259,7 +269,8 @@ impl Daemon {
             }
             first = false;
             let heartbeat = keeper.keep();
-            let led = self.lead(&holder, &heartbeat, &mut triggers, &cancel, &mut targets).await;
+            let led =
+                self.lead(&holder, &heartbeat, &mut triggers, &cancel, &mut targets, &mut systemd).await;
             heartbeat.stop().await;
             match led {
                 Ok(Led::Stopped) => {
@@ -291,6 +302,7 @@ impl Daemon {
         triggers: &mut mpsc::Receiver<Fired>,
         cancel: &CancellationToken,
         targets: &mut BTreeMap<NaiveDate, StageName>,
+        systemd: &mut super::service::Systemd,
     ) -> Result<Led, DaemonError> {
         // The work of this tenure stops on a shutdown and on losing the lease.
         let tenure = cancel.child_token();
@@ -356,6 +368,7 @@ impl Daemon {
                     self.finished(done, targets, &mut queue).await;
                 }
                 _ = tick.tick() => {
+                    systemd.ping();
                     // Idle: the oldest request of any stage. Busy: only a request that may run
                     // beside the running job (the rest wait, as the CLI told the operator).
                     let taken = match (&job, &side) {
@@ -546,8 +559,9 @@ impl Daemon {
 }
 
 /// Runs the daemon as a service until `cancel` fires: starts the cron scheduler on `schedule`,
-/// tells systemd it is ready and pings its watchdog, serves triggers and requests, then sends
-/// `STOPPING=1`, stops the scheduler and returns. The runner must have been built with the same
+/// serves triggers and requests (the daemon loop tells systemd it is ready once the lease is
+/// decided and pings its watchdog from its own ticks), then sends `STOPPING=1`, stops the
+/// scheduler and returns. The runner must have been built with the same
 /// `cancel` token ([`Runner::with_cancel`]).
 ///
 /// # Errors
@@ -563,14 +577,9 @@ pub async fn serve(
     let scheduler =
         super::scheduler::PipelineScheduler::start(&schedule, calendar, tx, cancel.clone()).await?;
     let daemon = Daemon::new(runner, Some(schedule), config);
-    let watchdog = super::service::spawn_watchdog(cancel.clone());
-    super::service::notify_ready();
     let result = daemon.run(rx, cancel.clone()).await;
     super::service::notify_stopping();
     cancel.cancel();
-    if let Some(w) = watchdog {
-        let _ = w.await;
-    }
     if let Err(e) = scheduler.shutdown().await {
         tracing::warn!(error = %e, "scheduler did not shut down cleanly");
     }

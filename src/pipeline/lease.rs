@@ -15,6 +15,7 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use crate::obs::health::LeaseState;
 use crate::ports::Fence;
 use crate::ports::pipeline_runs::PipelineRuns;
 use crate::store::StoreError;
@@ -103,6 +104,8 @@ impl LeaseKeeper {
         match self.store.acquire_lease(self.fence.name(), self.holder(), self.ttl(), Utc::now()).await? {
             Some(epoch) => {
                 self.fence.hold_until(epoch, self.deadline(asked));
+                let holder = self.holder().to_owned();
+                crate::obs::record::lease(self.fence.name(), LeaseState::Held { holder, epoch });
                 Ok(true)
             }
             None => Ok(false),
@@ -118,6 +121,18 @@ impl LeaseKeeper {
     /// Stands by until the lease is taken (true) or `cancel` fires (false), polling `every`. Says
     /// once who holds it; database errors while waiting are logged and retried.
     pub async fn acquire(&self, every: Duration, cancel: &CancellationToken) -> bool {
+        self.acquire_with(every, cancel, &mut |_| {}).await
+    }
+
+    /// As [`LeaseKeeper::acquire`], calling `on_wait(decided)` after every attempt that did not
+    /// take the lease: `decided` is true when another process holds it (this one stands by), false
+    /// when the database could not say.
+    pub async fn acquire_with(
+        &self,
+        every: Duration,
+        cancel: &CancellationToken,
+        on_wait: &mut (dyn FnMut(bool) + Send),
+    ) -> bool {
         let mut told = false;
         loop {
             match self.try_acquire().await {
@@ -125,13 +140,22 @@ impl LeaseKeeper {
                 Ok(false) if !told => {
                     told = true;
                     let other = self.store.live_lease(self.fence.name(), Utc::now()).await.ok().flatten();
-                    let other = other.map_or_else(|| "another process".to_owned(), |l| l.holder);
+                    let other = other.map(|l| l.holder);
+                    crate::obs::record::lease(
+                        self.fence.name(),
+                        LeaseState::Standby { other: other.clone() },
+                    );
+                    let other = other.unwrap_or_else(|| "another process".to_owned());
                     tracing::warn!(holder = %self.holder(), %other, "the pipeline lease is held; standing by");
+                    on_wait(true);
                 }
-                Ok(false) => {}
+                Ok(false) => on_wait(true),
                 // The database is failing over or a stalled holder's transaction still locks the
                 // row: a standby keeps waiting rather than exiting.
-                Err(e) => tracing::warn!(error = %e, "cannot read the pipeline lease; retrying"),
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot read the pipeline lease; retrying");
+                    on_wait(false);
+                }
             }
             tokio::select! {
                 () = cancel.cancelled() => return false,
@@ -184,6 +208,7 @@ impl LeaseKeeper {
                 Err(e) => format!("the lease could not be renewed before it lapses: {e}"),
             };
             self.fence.lose();
+            crate::obs::record::lease(self.fence.name(), LeaseState::Lost { reason: why.clone() });
             tracing::error!(holder = %self.holder(), reason = %why, "the pipeline lease is lost; order writes are fenced off");
             lost.cancel();
             return;
@@ -196,6 +221,8 @@ impl LeaseKeeper {
     /// Returns [`StoreError`] when the database fails.
     pub async fn release(&self) -> Result<(), StoreError> {
         self.fence.lose();
+        let reason = "given back (the process stops)".to_owned();
+        crate::obs::record::lease(self.fence.name(), LeaseState::Lost { reason });
         self.store.release_lease(self.fence.name(), self.holder()).await
     }
 }

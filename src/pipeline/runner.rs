@@ -634,6 +634,7 @@ impl Runner {
         });
         self.store.events().record("stage_transition", severity, &message, payload, Some(date), None).await?;
         tracing::info!(%stage, attempt, from = from.as_str(), to = to.as_str(), "stage transition");
+        crate::obs::record::stage_transition(&t);
         self.sink.on_transition(&t).await;
         Ok(())
     }

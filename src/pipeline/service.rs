@@ -34,24 +34,49 @@ pub fn watchdog_interval() -> Option<Duration> {
     None
 }
 
-/// Spawns a task that sends `WATCHDOG=1` at half the interval systemd asked for, until `cancel`
-/// fires; returns `None` when no watchdog is configured.
-pub fn spawn_watchdog(cancel: CancellationToken) -> Option<JoinHandle<()>> {
-    let interval = watchdog_interval()? / 2;
-    Some(tokio::spawn(async move {
-        let mut tick = tokio::time::interval(interval);
-        loop {
-            tokio::select! {
-                () = cancel.cancelled() => break,
-                _ = tick.tick() => {
-                    #[cfg(unix)]
-                    if let Err(e) = sd_notify::notify(false, &[sd_notify::NotifyState::Watchdog]) {
-                        tracing::warn!(error = %e, "cannot notify systemd (WATCHDOG)");
-                    }
-                }
-            }
+/// systemd's notices as the daemon loop sends them: `READY=1` once (when the lease is decided:
+/// held, or held by another process while this one stands by) and `WATCHDOG=1` from the loop's
+/// own ticks — never from a side task, so a loop that hangs stops the pings and systemd restarts
+/// the service. Does nothing outside systemd.
+#[derive(Debug, Default)]
+pub struct Systemd {
+    watchdog: Option<Duration>,
+    last_ping: Option<std::time::Instant>,
+    ready: bool,
+}
+
+impl Systemd {
+    /// Reads the watchdog interval systemd asked for (`WATCHDOG_USEC`), if any.
+    pub fn from_env() -> Self {
+        Self { watchdog: watchdog_interval(), ..Self::default() }
+    }
+
+    /// Sends `READY=1` the first time it is called.
+    pub fn ready(&mut self) {
+        if !std::mem::replace(&mut self.ready, true) {
+            notify_ready();
         }
-    }))
+    }
+
+    /// True once `READY=1` was sent.
+    pub fn is_ready(&self) -> bool {
+        self.ready
+    }
+
+    /// Sends `WATCHDOG=1` when a quarter of the interval passed since the last one (the loop
+    /// calls it on every tick; its ticks must come at least every half interval).
+    pub fn ping(&mut self) {
+        let Some(every) = self.watchdog else { return };
+        let now = std::time::Instant::now();
+        if self.last_ping.is_some_and(|t| now.duration_since(t) < every / 4) {
+            return;
+        }
+        self.last_ping = Some(now);
+        #[cfg(unix)]
+        if let Err(e) = sd_notify::notify(false, &[sd_notify::NotifyState::Watchdog]) {
+            tracing::warn!(error = %e, "cannot notify systemd (WATCHDOG)");
+        }
+    }
 }
 
 /// Waits for SIGTERM or Ctrl-C (or `cancel` firing elsewhere).

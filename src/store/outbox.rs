@@ -224,6 +224,24 @@ impl Outbox {
             .collect()
     }
 
+    /// Returns the PENDING rows per channel (every channel, zeros included).
+    ///
+    /// # Errors
+    /// Returns [`StoreError::Db`] when the query fails.
+    pub async fn pending_by_channel(&self) -> Result<Vec<(&'static str, usize)>, StoreError> {
+        let channels: Vec<String> = Entity::find()
+            .select_only()
+            .column(Column::Channel)
+            .filter(Column::Status.eq(OutboxStatus::Pending.as_str()))
+            .into_tuple()
+            .all(&self.db)
+            .await?;
+        Ok([OutboxChannel::Slack, OutboxChannel::Email, OutboxChannel::Console]
+            .into_iter()
+            .map(|c| (c.as_str(), channels.iter().filter(|x| x.as_str() == c.as_str()).count()))
+            .collect())
+    }
+
     /// Returns when the earliest PENDING row is due, if any.
     ///
     /// # Errors

@@ -130,6 +130,17 @@ impl Book {
             .collect();
         self.sent =
             u32::try_from(self.orders.values().filter(|o| o.sent_at.is_some()).count()).unwrap_or(u32::MAX);
+        self.publish();
+    }
+
+    /// Exports the orders by status, the orders sent and the realized P&L (see [`crate::obs`]).
+    fn publish(&self) {
+        let by_status: Vec<(&'static str, usize)> = crate::domain::order::OrderStatus::ALL
+            .iter()
+            .map(|s| (s.as_str(), self.orders.values().filter(|o| o.order.status() == *s).count()))
+            .collect();
+        crate::obs::record::orders(&by_status, self.sent);
+        crate::obs::record::realized_pnl(self.positions.realized_pnl());
     }
 
     /// Returns an order.
@@ -164,6 +175,9 @@ impl Book {
         let side = self.orders.get(&id).map(|o| o.order.request().side);
         let added: Vec<&Fill> =
             ledger.fills().iter().filter(|f| !before.iter().any(|b| b.id == f.id)).collect();
+        // Net of fills the ledger replaced (a snapshot's fill superseded by the notices' own).
+        let dropped = before.iter().filter(|b| !ledger.fills().iter().any(|f| f.id == b.id)).count();
+        let added_count = added.len().saturating_sub(dropped);
         let replaced = before.iter().any(|b| !ledger.fills().iter().any(|f| f.id == b.id && f.qty == b.qty));
         let mut ok = !replaced;
         if ok && let Some(side) = side {
@@ -180,6 +194,10 @@ impl Book {
                 self.positions.mark(symbol, *p);
             }
         }
+        if let Some(side) = side {
+            crate::obs::record::fills(side.as_str(), added_count);
+        }
+        crate::obs::record::realized_pnl(self.positions.realized_pnl());
         self.ledgers.insert(id, ledger);
         ok
     }
@@ -201,6 +219,13 @@ impl Book {
 
     /// The guardrails' view of the state.
     pub fn risk_snapshot(&self) -> RiskSnapshot {
-        RiskSnapshot::from_positions(&self.positions, self.last_prices.clone(), self.open.clone(), self.sent)
+        let snap = RiskSnapshot::from_positions(
+            &self.positions,
+            self.last_prices.clone(),
+            self.open.clone(),
+            self.sent,
+        );
+        crate::obs::record::pnl(snap.realized_pnl, snap.unrealized_pnl);
+        snap
     }
 }

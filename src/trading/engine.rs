@@ -86,6 +86,8 @@ impl Engine {
         send: bool,
     ) -> Result<Self, TradingError> {
         core.ensure_loaded().await?;
+        let risk = &core.config.risk;
+        crate::obs::record::risk_limits(risk.max_orders_per_day, risk.daily_loss);
         Ok(Self { core, strategy, send })
     }
 

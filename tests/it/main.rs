@@ -20,6 +20,7 @@ mod e2e;
 mod journal;
 mod kis;
 mod notify;
+mod obs;
 mod params;
 mod pipeline;
 mod sim;

@@ -79,6 +79,24 @@ impl KisHttpError {
         )
     }
 
+    /// The `outcome` label of the call in `aegis_kis_rest_requests_total`: `rejected` is the
+    /// broker's business refusal of a well-formed call; every other label but `ok` is a failure of
+    /// the call itself.
+    pub fn metric_outcome(&self) -> &'static str {
+        match self {
+            Self::Connect(_) | Self::Timeout(_) | Self::Transport(_) => "transport_error",
+            Self::Server { .. } => "server_error",
+            Self::RateLimited => "rate_limited",
+            Self::TokenRejected(_) => "token_rejected",
+            Self::TokenThrottled => "token_throttled",
+            Self::Credentials { .. } => "credentials_refused",
+            Self::GatewayTimeout(_) => "gateway_timeout",
+            Self::Api { .. } => "rejected",
+            Self::Decode(_) => "decode_error",
+            Self::Invalid(_) | Self::NotLeader => "not_sent",
+        }
+    }
+
     /// Returns true when a request may have been executed although no success was seen;
     /// such an order must never be resent.
     pub fn may_have_executed(&self) -> bool {

@@ -195,6 +195,11 @@ impl RawClient {
         let (status, tr_cont, bytes) = match result {
             Ok(ok) => ok,
             Err(err) => {
+                crate::obs::record::rest_call(
+                    metric_tr(path, tr_id),
+                    err.metric_outcome(),
+                    started.elapsed(),
+                );
                 self.record(&record, Some(&err));
                 return Err(err);
             }
@@ -209,6 +214,11 @@ impl RawClient {
             .to_owned();
         record.status = status;
         record.msg_cd = msg_cd;
+        crate::obs::record::rest_call(
+            metric_tr(path, tr_id),
+            reply_outcome(status, body.as_ref().ok()),
+            started.elapsed(),
+        );
         self.record(&record, None);
         match body {
             Ok(body) => Ok((status, tr_cont, body)),
@@ -294,6 +304,28 @@ impl RawClient {
     }
 }
 
+/// The `tr_id` label of a call: its TR id, or the endpoint for the auth and hashkey calls.
+fn metric_tr<'a>(path: &'a str, tr_id: &'a str) -> &'a str {
+    if tr_id.is_empty() { path.rsplit('/').next().unwrap_or(path) } else { tr_id }
+}
+
+/// The `outcome` label of a reply that arrived (see [`KisHttpError::metric_outcome`]).
+fn reply_outcome(status: u16, body: Option<&Value>) -> &'static str {
+    let Some(body) = body else {
+        return if status >= 500 { "server_error" } else { "decode_error" };
+    };
+    let failure = if body.get("rt_cd").is_some() {
+        check_envelope(status, body).err()
+    } else if body.get("error_code").is_some() {
+        check_auth_reply(status, body).err()
+    } else if status >= 400 {
+        Some(KisHttpError::from_envelope(status, "", ""))
+    } else {
+        None
+    };
+    failure.map_or("ok", |e| e.metric_outcome())
+}
+
 /// Checks the `rt_cd` envelope of an API reply.
 ///
 /// # Errors
@@ -345,6 +377,21 @@ mod tests {
         assert!(matches!(check_envelope(200, &rejected), Err(KisHttpError::Api { .. })));
         assert!(matches!(check_envelope(200, &json!({})), Err(KisHttpError::Decode(_))));
         assert!(matches!(check_envelope(502, &json!({})), Err(KisHttpError::Server { status: 502, .. })));
+    }
+
+    #[test]
+    fn replies_are_labelled_by_outcome() {
+        let ok = json!({"rt_cd": "0", "msg_cd": "KIOK0510"});
+        assert_eq!(reply_outcome(200, Some(&ok)), "ok");
+        let limited = json!({"rt_cd": "1", "msg_cd": "EGW00201"});
+        assert_eq!(reply_outcome(500, Some(&limited)), "rate_limited");
+        let rejected = json!({"rt_cd": "7", "msg_cd": "APBK0406", "msg1": "x"});
+        assert_eq!(reply_outcome(200, Some(&rejected)), "rejected");
+        assert_eq!(reply_outcome(502, None), "server_error");
+        assert_eq!(reply_outcome(200, Some(&json!({"access_token": "t"}))), "ok");
+        assert_eq!(reply_outcome(403, Some(&json!({"error_code": "EGW00133"}))), "token_throttled");
+        assert_eq!(metric_tr("/oauth2/tokenP", ""), "tokenP");
+        assert_eq!(metric_tr("/uapi/x", "VTTC0012U"), "VTTC0012U");
     }
 
     #[test]

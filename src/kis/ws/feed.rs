@@ -294,6 +294,7 @@ impl Malformed {
     /// Counts one frame; returns the report to send now, if one is due.
     fn record(&mut self, err: KisWsError, now: Instant) -> Option<FeedStatus> {
         self.total = self.total.saturating_add(1);
+        crate::obs::health::feed().malformed();
         self.unreported = self.unreported.saturating_add(1);
         self.last = Some(err);
         if self.reported_at.is_none_or(|t| now >= t + self.every) { self.report(now) } else { None }
@@ -479,6 +480,7 @@ impl Task {
         loop {
             let idle_at = self.last_rx + self.settings.config.idle_timeout;
             let connected = self.ws.is_some();
+            crate::obs::health::feed().set_state(connected, self.registry.len());
             let malformed_at = self.malformed.due_at();
             let retry_at = self.retry.map(|(_, at)| at);
             let registrations_at = self.registrations_due_at();
@@ -645,6 +647,7 @@ impl Task {
         tracing::info!(target: "aegis::kis::ws", registrations = keys.len(), "websocket connected");
         self.status(FeedStatus::Connected { registrations: keys.len() });
         if std::mem::take(&mut self.lost) {
+            crate::obs::health::feed().reconnected();
             self.status(FeedStatus::Reconnected);
         }
         Ok(())
@@ -706,6 +709,7 @@ impl Task {
                 self.follow_session_date();
                 match self.decoder.decode(&frame) {
                     Ok(decoded) => {
+                        crate::obs::health::feed().frame(frame.tr_id, decoded.records.len());
                         Delivery { out: &self.out, dropped_market: &mut self.dropped_market }
                             .deliver(decoded);
                     }
@@ -958,6 +962,7 @@ impl Task {
             let _ = ws.close(None).await;
         }
         self.registry.clear();
+        crate::obs::health::feed().set_state(false, 0);
         for (_, replies) in self.pending.drain() {
             for reply in replies {
                 let _ = reply.send(Err(closed()));

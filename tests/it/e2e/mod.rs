@@ -93,6 +93,8 @@ pub fn env(sim: &SimHandle, db_url: &str, slack_base: Option<&str>) -> BTreeMap<
         ("KIS_RATE_LIMIT_PER_SEC", "200".to_owned()),
         ("DB_URL", db_url.to_owned()),
         ("LOG_LEVEL", "warn".to_owned()),
+        // Every `aegis run` of a test serves its metrics on a port of its own.
+        ("METRICS_LISTEN", "127.0.0.1:0".to_owned()),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v))
