@@ -367,7 +367,9 @@ impl std::fmt::Display for DemoReport {
             c.db_fills, c.db_filled_qty, c.sim_fills, c.sim_filled_qty
         )?;
         let pnl = |v: fn(&CloseOutput) -> rust_decimal::Decimal| {
-            self.summary.as_ref().map_or_else(|| "-".to_owned(), |s| v(s).to_string())
+            self.summary
+                .as_ref()
+                .map_or_else(|| "-".to_owned(), |s| crate::domain::money::Krw(v(s)).to_string())
         };
         writeln!(
             f,
