@@ -107,6 +107,9 @@ pub struct DayVerdict {
     pub kills: usize,
     /// Faults injected on this day.
     pub faults: usize,
+    /// The daemon's RSS in kB when the day was checked (in the evening): a daemon that lives
+    /// for weeks shows here whether it keeps any of the days it traded.
+    pub daemon_rss: Option<u64>,
 }
 
 impl DayVerdict {
@@ -207,7 +210,7 @@ impl std::fmt::Display for Rehearsal {
         writeln!(f, "\n── aegis rehearse: {} trading days ──", self.days.len())?;
         writeln!(
             f,
-            "{:<10}  {:<12} {:>6} {:>6} {:>12} {:>7} {:>6} {:>7} {:>9} {:>9}",
+            "{:<10}  {:<12} {:>6} {:>6} {:>12} {:>7} {:>6} {:>7} {:>9} {:>9} {:>10}",
             "date",
             "stages",
             "orders",
@@ -217,7 +220,8 @@ impl std::fmt::Display for Rehearsal {
             "kills",
             "faults",
             "db=broker",
-            "pos=hold"
+            "pos=hold",
+            "daemon RSS"
         )?;
         for d in &self.days {
             let stages = if d.reruns.is_empty() {
@@ -230,7 +234,7 @@ impl std::fmt::Display for Rehearsal {
                 && d.fill_differences.is_empty();
             writeln!(
                 f,
-                "{:<10}  {:<12} {:>6} {:>6} {:>12} {:>7} {:>6} {:>7} {:>9} {:>9}",
+                "{:<10}  {:<12} {:>6} {:>6} {:>12} {:>7} {:>6} {:>7} {:>9} {:>9} {:>10}",
                 d.date,
                 stages,
                 d.comparison.db_orders,
@@ -241,6 +245,7 @@ impl std::fmt::Display for Rehearsal {
                 d.faults,
                 yes(db_broker),
                 yes(d.position_differences.is_empty()),
+                d.daemon_rss.map_or_else(|| "-".to_owned(), |k| format!("{} MB", k / 1024)),
             )?;
         }
         writeln!(
@@ -532,6 +537,7 @@ async fn check_day(
         unmatched: Vec::new(),
         kills: 0,
         faults: 0,
+        daemon_rss: None,
     })
 }
 
@@ -778,6 +784,7 @@ pub async fn run_rehearsal(opts: RehearseOptions) -> anyhow::Result<Rehearsal> {
                 check_day(&store, &sim, date, reruns.get(&date).map_or(&[][..], Vec::as_slice)).await?;
             v.kills = kills_per_day[i];
             v.faults = faults_per_day[i];
+            v.daemon_rss = rss_kb(runner.daemon.as_ref().and_then(Child::id));
             if let Some(b) = &bar {
                 b.println(format!(
                     "{date}: stages {}/{}, orders {}, fills {}, checks {}",

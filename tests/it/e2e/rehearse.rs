@@ -16,7 +16,14 @@ async fn rehearse_two_days_with_a_kill() {
     assert!(text.contains("stages") && text.contains("db=broker") && text.contains("pos=hold"), "{text}");
     let rows: Vec<&str> = text.lines().filter(|l| l.contains("11/11")).collect();
     assert_eq!(rows.len(), 2, "one row per day, every stage succeeded: {text}");
-    assert!(rows.iter().all(|r| r.trim_end().ends_with("yes       yes")), "{text}");
+    // … db=broker  pos=hold  daemon RSS: both checks yes, then the daemon's RSS that evening.
+    assert!(
+        rows.iter().all(|r| {
+            let t: Vec<&str> = r.split_whitespace().collect();
+            t.len() > 4 && t[t.len() - 4..] == ["yes", "yes", t[t.len() - 2], "MB"]
+        }),
+        "{text}"
+    );
     assert!(text.contains("rerun"), "the failed stage was re-run: {text}");
     assert!(text.contains("kills at 20"), "the kill happened: {text}");
     assert!(text.contains("check: every check held"), "{text}");
