@@ -25,10 +25,6 @@ use crate::store::control::ControlStore;
 use crate::store::{Severity, Store, StoreError};
 use crate::telemetry::scrubbed;
 
-/// The least real time a stage gets before its timeout fires, however compressed the clock:
-/// a stage's database and broker round trips take real time.
-pub const STAGE_TIMEOUT_FLOOR: Duration = Duration::from_secs(10);
-
 /// Errors of the runner itself (stage failures are outcomes, not errors).
 #[derive(Debug, thiserror::Error)]
 pub enum RunnerError {
@@ -119,7 +115,6 @@ pub struct Runner {
     clock: Arc<dyn Clock>,
     cancel: CancellationToken,
     shutdown_grace: Duration,
-    timeout_floor: Duration,
 }
 
 impl std::fmt::Debug for Runner {
@@ -150,7 +145,6 @@ impl Runner {
             clock: Arc::new(SystemClock),
             cancel: CancellationToken::new(),
             shutdown_grace: Duration::from_secs(10),
-            timeout_floor: STAGE_TIMEOUT_FLOOR,
         }
     }
 
@@ -179,14 +173,6 @@ impl Runner {
     #[must_use]
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
-        self
-    }
-
-    /// Sets the least real time a stage runs before its timeout fires on a compressed clock
-    /// (default [`STAGE_TIMEOUT_FLOOR`]).
-    #[must_use]
-    pub fn with_timeout_floor(mut self, floor: Duration) -> Self {
-        self.timeout_floor = floor;
         self
     }
 
@@ -533,9 +519,9 @@ impl Runner {
             trade_date = %date,
             attempt = number
         );
-        // The timeout is a span of the trading day (compressed with the clock), but the stage's
-        // own round trips are not: it never drops below the floor of real time.
-        let limit = self.clock.real_at_least(spec.timeout, self.timeout_floor);
+        // Wall-clock time: a stage's timeout also covers its waits for the session, which a
+        // compressed day may reach hours of simulated time early.
+        let limit = spec.timeout;
         let result = {
             let fut = imp.run_json(&mut ctx).instrument(span.clone());
             tokio::pin!(fut);

@@ -239,34 +239,6 @@ async fn retry_backoff_follows_the_clock(t: TestDb) {
 }
 aegis::storage_test!(compressed_backoff, retry_backoff_follows_the_clock);
 
-/// A stage timeout is a span of the trading day too: on a compressed clock a hung stage with a
-/// 60 s timeout fails after 60 ms (it hung for the real 60 s, an hour of a 600× rehearsal) —
-/// down to the runner's real-time floor, kept low here.
-async fn stage_timeout_follows_the_clock(t: TestDb) {
-    let fakes = Fakes::default();
-    fakes.script.lock().unwrap().hang = Some(StageName::AccessToken);
-    let spec = aegis::domain::stage::StageSpec {
-        retry: StageRetry { max_attempts: 1, backoff: Duration::ZERO },
-        timeout: Duration::from_secs(60),
-        ..default_spec(StageName::AccessToken)
-    };
-    let clock = Arc::new(Compressed(aegis::ports::FakeClock::new(Utc::now())));
-    let runner = fakes
-        .runner(&t.store, &MemorySink::default(), CancellationToken::new())
-        .with_spec(spec)
-        .with_clock(clock)
-        .with_timeout_floor(Duration::from_millis(10));
-    let run = runner.run_until(day(TRADE_DAY), StageName::Universe);
-    let outcome =
-        tokio::time::timeout(Duration::from_secs(10), run).await.expect("the timeout is compressed");
-    assert!(matches!(outcome.unwrap(), RunOutcome::Failed { .. }));
-    let failed = rows(&t.store, day(TRADE_DAY)).await;
-    let token = failed.iter().find(|r| r.stage == "access_token").expect("an attempt");
-    assert_eq!(token.status, "FAILED");
-    assert!(token.error.as_deref().unwrap_or_default().contains("timed out"), "{:?}", token.error);
-}
-aegis::storage_test!(compressed_timeout, stage_timeout_follows_the_clock);
-
 async fn rerun_request_is_picked_up(t: TestDb) {
     let fakes = Fakes::default();
     fakes.script.lock().unwrap().fatal.push(StageName::AccessToken);
