@@ -237,6 +237,20 @@ async fn wait_until(mut cond: impl FnMut() -> bool) {
     panic!("condition not reached");
 }
 
+/// One registration up, then an outage begins: the server refuses new connections and drops
+/// the socket; returns once the feed reports the disconnect.
+async fn start_outage(h: &mut Harness) {
+    h.feed.subscribe(Subscription::Trades(sym(0))).await.unwrap();
+    wait_until(|| h.server.with(|s| s.active.len() == 1)).await;
+    h.server.with(|s| s.refuse = true);
+    h.server.push.send(ServerCmd::Drop).unwrap();
+    loop {
+        if let ExecutionEvent::Status(FeedStatus::Disconnected { .. }) = next_event(&mut h.executions).await {
+            break;
+        }
+    }
+}
+
 fn sym(i: usize) -> Symbol {
     Symbol::new(format!("{:06}", 5930 + i)).unwrap()
 }
@@ -432,15 +446,7 @@ async fn a_long_outage_is_reconnected_without_stopping_trading() {
         c.idle_timeout = Duration::from_millis(100);
     })
     .await;
-    h.feed.subscribe(Subscription::Trades(sym(0))).await.unwrap();
-    wait_until(|| h.server.with(|s| s.active.len() == 1)).await;
-    h.server.with(|s| s.refuse = true);
-    h.server.push.send(ServerCmd::Drop).unwrap();
-    loop {
-        if let ExecutionEvent::Status(FeedStatus::Disconnected { .. }) = next_event(&mut h.executions).await {
-            break;
-        }
-    }
+    start_outage(&mut h).await;
     // Well past three attempts (5, 10, 20, then 40 ms capped): the old policy gave up here.
     tokio::time::sleep(Duration::from_millis(400)).await;
     let subscribed =
@@ -485,15 +491,7 @@ async fn the_reconnect_backoff_follows_the_clock() {
         c.reconnect_max = Duration::from_secs(30);
     })
     .await;
-    h.feed.subscribe(Subscription::Trades(sym(0))).await.unwrap();
-    wait_until(|| h.server.with(|s| s.active.len() == 1)).await;
-    h.server.with(|s| s.refuse = true);
-    h.server.push.send(ServerCmd::Drop).unwrap();
-    loop {
-        if let ExecutionEvent::Status(FeedStatus::Disconnected { .. }) = next_event(&mut h.executions).await {
-            break;
-        }
-    }
+    start_outage(&mut h).await;
     tokio::time::sleep(Duration::from_millis(200)).await;
     h.server.with(|s| s.refuse = false);
     let back = async {
