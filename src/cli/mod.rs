@@ -12,8 +12,11 @@ mod params_cmd;
 mod rehearse_cmd;
 mod run_cmd;
 mod service_cmd;
+#[cfg(windows)]
+mod service_windows;
 pub mod trader_cmd;
 mod who;
+pub mod windows_plan;
 
 use std::path::PathBuf;
 
@@ -178,6 +181,7 @@ pub async fn run(cli: Cli) -> i32 {
         Command::Sim(args) => run_sim(*args).await,
         Command::Demo(args) => demo_cmd::run(&sources, *args).await,
         Command::Rehearse(args) => rehearse_cmd::run(*args).await,
+        Command::Run(args) if args.service => run_service(sources.clone(), args),
         Command::Run(args) => {
             with_config(&sources, |loaded| async move { run_cmd::run(&loaded, *args).await }).await
         }
@@ -217,6 +221,34 @@ pub async fn run(cli: Cli) -> i32 {
     }
 }
 
+/// `aegis run --service`: hands the process to the Windows service control manager, which runs
+/// the daemon on a service thread until a stop or shutdown control; refused elsewhere.
+fn run_service(sources: Sources, args: Box<run_cmd::RunArgs>) -> i32 {
+    #[cfg(windows)]
+    {
+        let body = windows_plan::service_body(sources, args, tokio::runtime::Handle::current());
+        match tokio::task::block_in_place(|| service_windows::run_as_service(body)) {
+            Ok(code) => code,
+            Err(e) => {
+                eprintln!(
+                    "error: cannot reach the service control manager ({e}); `aegis run --service` is \
+                     started by Windows for the installed service; run `aegis run` by hand"
+                );
+                1
+            }
+        }
+    }
+    #[cfg(not(windows))]
+    {
+        let _ = (sources, args);
+        eprintln!(
+            "error: `aegis run --service` is the Windows service entry point; under systemd the \
+             unit runs `aegis run` (see `aegis service install --dry-run`)"
+        );
+        EXIT_CONFIG
+    }
+}
+
 /// Loads the configuration, registers its secrets with the log redactor, starts logging and runs
 /// the command.
 async fn with_config<F, Fut>(sources: &Sources, command: F) -> i32
@@ -224,7 +256,19 @@ where
     F: FnOnce(config::Loaded) -> Fut,
     Fut: std::future::Future<Output = i32>,
 {
-    let loaded = config::load(sources);
+    with_config_logging_to(sources, |dir| dir, command).await
+}
+
+/// [`with_config`] with the log directory chosen by `log_dir` from `LOG_DIR` (the Windows service
+/// logs to files in its data directory when `LOG_DIR` is unset).
+pub(crate) async fn with_config_logging_to<D, F, Fut>(sources: &Sources, log_dir: D, command: F) -> i32
+where
+    D: FnOnce(Option<PathBuf>) -> Option<PathBuf>,
+    F: FnOnce(config::Loaded) -> Fut,
+    Fut: std::future::Future<Output = i32>,
+{
+    let mut loaded = config::load(sources);
+    loaded.settings.log.dir = log_dir(loaded.settings.log.dir.take());
     crate::telemetry::register_settings_secrets(&loaded.settings);
     let _guard = match crate::telemetry::init(&loaded.settings.log) {
         Ok(g) => g,

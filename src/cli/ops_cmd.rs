@@ -123,12 +123,13 @@ fn fail(msg: impl std::fmt::Display) -> i32 {
     1
 }
 
-/// Returns the calendar of `./schedules/holidays.toml` when present, else the built-in one.
+/// Returns the calendar of `holidays.toml` in `SCHEDULES_DIR` when present, else the built-in one.
 ///
 /// # Errors
 /// Returns the file's validation error.
-pub fn load_calendar() -> Result<KrxCalendar, String> {
-    let path = Path::new("schedules/holidays.toml");
+pub fn load_calendar(schedules_dir: &Path) -> Result<KrxCalendar, String> {
+    let path = schedules_dir.join("holidays.toml");
+    let path = path.as_path();
     if path.exists() {
         let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
         KrxCalendar::from_toml_str(&text).map_err(|e| format!("{}: {e}", path.display()))
@@ -328,7 +329,12 @@ fn chain_attempt(
     chain.into_iter().next().or_else(|| side.into_iter().next())
 }
 
-async fn when_served(pipeline: &PipelineStore, stage: StageName, date: NaiveDate) -> String {
+async fn when_served(
+    pipeline: &PipelineStore,
+    stage: StageName,
+    date: NaiveDate,
+    schedules: &Path,
+) -> String {
     let today = today_kst();
     let mut running = None;
     for day in [date, today] {
@@ -350,7 +356,7 @@ async fn when_served(pipeline: &PipelineStore, stage: StageName, date: NaiveDate
         return format!("it runs beside {current} ({day}), within a few seconds");
     }
     let since = attempt.started_at.map_or_else(|| "-".into(), kst_time);
-    let until = match (current, load_calendar().ok().and_then(|c| c.session(day))) {
+    let until = match (current, load_calendar(schedules).ok().and_then(|c| c.session(day))) {
         (StageName::Intraday, Some(session)) => {
             format!("; the intraday stage ends at the session close, {} KST", session.close.format("%H:%M"))
         }
@@ -380,7 +386,7 @@ async fn stage(loaded: &Loaded, store: &Store, cmd: StageCommand) -> i32 {
                         "request #{id} queued: the running daemon will {} {stage} for {date}",
                         kind.as_str()
                     );
-                    println!("{}", when_served(&pipeline, stage, date).await);
+                    println!("{}", when_served(&pipeline, stage, date, &loaded.settings.schedules_dir).await);
                     0
                 }
                 Err(e) => fail(e),
@@ -396,7 +402,7 @@ async fn stage(loaded: &Loaded, store: &Store, cmd: StageCommand) -> i32 {
         return super::EXIT_CONFIG;
     }
     let heartbeat = keeper.keep();
-    let calendar = match load_calendar() {
+    let calendar = match load_calendar(&loaded.settings.schedules_dir) {
         Ok(c) => Arc::new(c),
         Err(e) => {
             heartbeat.stop().await;

@@ -20,7 +20,7 @@
 //!
 //! Any other key is refused. The parameters are checked against the strategy's schema
 //! ([`drafts::validate_draft`]); the trade date must be today or later (KST) and a KRX trading day
-//! (`schedules/holidays.toml` in the working directory, else the built-in list). A valid file
+//! (`holidays.toml` in `SCHEDULES_DIR`, default `./schedules`, else the built-in list). A valid file
 //! becomes a PENDING draft with source `OPERATOR:<by>` and a `params.draft` event; a refused one
 //! writes only a `params.propose_failed` event (WARNING) naming the problem.
 
@@ -223,20 +223,25 @@ pub fn check_proposal(
     Ok(Proposal { strategy, trade_date, params, rationale })
 }
 
-/// Reads and checks a parameter file against the trading calendar of the working directory.
-fn read_proposal(path: &Path, date: Option<NaiveDate>, today: NaiveDate) -> Result<Proposal, ProposeError> {
+/// Reads and checks a parameter file against the trading calendar of SCHEDULES_DIR.
+fn read_proposal(
+    path: &Path,
+    date: Option<NaiveDate>,
+    today: NaiveDate,
+    schedules: &Path,
+) -> Result<Proposal, ProposeError> {
     let text = std::fs::read_to_string(path)
         .map_err(|source| ProposeError::Read { path: path.to_owned(), source })?;
-    let calendar = super::ops_cmd::load_calendar().map_err(ProposeError::Calendar)?;
+    let calendar = super::ops_cmd::load_calendar(schedules).map_err(ProposeError::Calendar)?;
     check_proposal(path, &text, date, today, &calendar)
 }
 
 /// `aegis params propose`: stores a valid file as a PENDING draft; records an event either way.
-async fn propose(store: &Store, file: &Path, date: Option<NaiveDate>, by: &str) -> i32 {
+async fn propose(store: &Store, file: &Path, date: Option<NaiveDate>, by: &str, schedules: &Path) -> i32 {
     let now = Utc::now();
     let today = now.with_timezone(&KST).date_naive();
     let by: String = by.chars().take(MAX_BY_CHARS).collect();
-    let proposal = match read_proposal(file, date, today) {
+    let proposal = match read_proposal(file, date, today, schedules) {
         Ok(p) => p,
         Err(e) => {
             eprintln!("error: {e}");
@@ -404,7 +409,9 @@ pub async fn run(loaded: &Loaded, cmd: ParamsCommand) -> i32 {
                 }
             }
         }
-        ParamsCommand::Propose { file, date, by } => propose(&store, &file, date, &actor(by)).await,
+        ParamsCommand::Propose { file, date, by } => {
+            propose(&store, &file, date, &actor(by), &loaded.settings.schedules_dir).await
+        }
         ParamsCommand::Reject { id, reason, by } => {
             let by = actor(by);
             if reason.trim().is_empty() {

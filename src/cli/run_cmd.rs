@@ -32,7 +32,8 @@ pub struct RunArgs {
     /// Stock master directory URL (default: the vendor's, or the simulator's on a loopback host).
     #[arg(long, value_name = "URL")]
     pub master_base_url: Option<Url>,
-    /// Pipeline schedule (default: schedules/pipeline.toml when present, else the built-in one).
+    /// Pipeline schedule (default: pipeline.toml in SCHEDULES_DIR when present, else the built-in
+    /// one).
     #[arg(long, value_name = "PATH")]
     pub schedule: Option<PathBuf>,
     /// Follow the clock of the `aegis sim` at KIS_REST_BASE_URL instead of the system clock; the
@@ -47,6 +48,13 @@ pub struct RunArgs {
     /// METRICS_LISTEN (default 127.0.0.1:9464).
     #[arg(long, value_name = "ADDR", value_parser = super::parse_metrics_listen_or_off)]
     pub metrics_listen: Option<super::Listen>,
+    /// Run under the Windows service control manager: the entry point `aegis service install`
+    /// registers on Windows. The data directory becomes the working directory and logs go to
+    /// files in its `logs` folder unless LOG_DIR is set; a service stop or a system shutdown
+    /// stops the daemon gracefully, as SIGTERM does. Refused on other systems (systemd runs
+    /// plain `aegis run`).
+    #[arg(long)]
+    pub service: bool,
 }
 
 fn fail(code: i32, msg: impl std::fmt::Display) -> i32 {
@@ -54,11 +62,11 @@ fn fail(code: i32, msg: impl std::fmt::Display) -> i32 {
     code
 }
 
-fn load_schedule(path: Option<&Path>) -> Result<Schedule, String> {
-    let default = Path::new("schedules/pipeline.toml");
+fn load_schedule(path: Option<&Path>, schedules_dir: &Path) -> Result<Schedule, String> {
+    let default = schedules_dir.join("pipeline.toml");
     match path {
         Some(p) => Schedule::load(p).map_err(|e| e.to_string()),
-        None if default.exists() => Schedule::load(default).map_err(|e| e.to_string()),
+        None if default.exists() => Schedule::load(&default).map_err(|e| e.to_string()),
         None => Schedule::builtin().map_err(|e| e.to_string()),
     }
 }
@@ -100,6 +108,7 @@ pub(crate) fn default_args() -> RunArgs {
         sim_clock: false,
         lease_ttl_secs: 30,
         metrics_listen: None,
+        service: false,
     }
 }
 
@@ -129,6 +138,12 @@ pub(crate) fn build_app(
 
 /// Runs the daemon until SIGTERM or Ctrl-C; 0 after a clean stop.
 pub async fn run(loaded: &Loaded, args: RunArgs) -> i32 {
+    run_until(loaded, args, CancellationToken::new()).await
+}
+
+/// Runs the daemon until `cancel` fires (a Windows service stop), SIGTERM or Ctrl-C; 0 after a
+/// clean stop.
+pub async fn run_until(loaded: &Loaded, args: RunArgs, cancel: CancellationToken) -> i32 {
     let risk = trading_problems(loaded);
     if !risk.is_empty() {
         return fail(super::EXIT_CONFIG, format!("refusing to trade: {}", risk.join("; ")));
@@ -140,11 +155,11 @@ pub async fn run(loaded: &Loaded, args: RunArgs) -> i32 {
     if let Err(e) = kis_config(&loaded.settings) {
         return fail(super::EXIT_CONFIG, e);
     }
-    let calendar = match super::ops_cmd::load_calendar() {
+    let calendar = match super::ops_cmd::load_calendar(&loaded.settings.schedules_dir) {
         Ok(c) => Arc::new(c),
         Err(e) => return fail(super::EXIT_CONFIG, e),
     };
-    let schedule = match load_schedule(args.schedule.as_deref()) {
+    let schedule = match load_schedule(args.schedule.as_deref(), &loaded.settings.schedules_dir) {
         Ok(s) => Arc::new(s),
         Err(e) => return fail(super::EXIT_CONFIG, e),
     };
@@ -188,7 +203,6 @@ pub async fn run(loaded: &Loaded, args: RunArgs) -> i32 {
         None => None,
     };
     crate::obs::health::health().set_database(store.conn().clone());
-    let cancel = CancellationToken::new();
     let signals = crate::pipeline::service::cancel_on_signal(cancel.clone());
     let app = match build_app(loaded, store, stages, calendar, clock.clone(), cancel.clone()) {
         Ok(a) => a,

@@ -261,6 +261,13 @@ pub const KEYS: &[Key] = &[
         "days audit_log rows are kept; the close stage deletes older ones",
     )
     .int(1, 3650, "days"),
+    k(
+        "SCHEDULES_DIR",
+        Some("schedules"),
+        false,
+        "directory of pipeline.toml (the stage schedule) and holidays.toml (the KRX calendar); \
+         the built-in ones are used for a file that is not there",
+    ),
     k("LOG_LEVEL", Some("info"), false, "tracing filter, e.g. info or aegis=debug,info"),
     k("LOG_DIR", None, false, "directory for daily rolling log files (console only when unset)"),
     k("LOG_FORMAT", Some("text"), false, "text or json"),

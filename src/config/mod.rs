@@ -144,6 +144,8 @@ pub struct Settings {
     pub db_url: Secret,
     /// Logging.
     pub log: LogSettings,
+    /// Directory of `pipeline.toml` and `holidays.toml` (`SCHEDULES_DIR`).
+    pub schedules_dir: PathBuf,
     /// Days `audit_log` rows are kept (`AUDIT_RETENTION_DAYS`); the close stage prunes older rows.
     pub audit_retention_days: u32,
     /// Address of the metrics and health listener of `aegis run` (`METRICS_LISTEN`; `None`: off).

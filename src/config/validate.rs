@@ -332,6 +332,7 @@ pub(super) fn build(raw: &RawConfig) -> Loaded {
         },
         db_url: Secret::new(db_url),
         log,
+        schedules_dir: PathBuf::from(c.get("SCHEDULES_DIR").unwrap_or("schedules")),
         audit_retention_days,
         metrics_listen,
         slack,

@@ -8,8 +8,6 @@ pub mod runner;
 pub mod schedule;
 pub mod scheduler;
 pub mod service;
-#[cfg(windows)]
-pub mod service_windows;
 pub mod sink;
 pub mod stage;
 pub mod stages;
