@@ -154,7 +154,7 @@ fn service_main(_arguments: Vec<OsString>) {
     let stop = cancel.clone();
     let status_handle: Arc<OnceLock<ServiceStatusHandle>> = Arc::default();
     let in_handler = status_handle.clone();
-    let handler = move |event| {
+    let handler = move |event: ServiceControl| {
         let control = match event {
             ServiceControl::Stop => Control::Stop,
             ServiceControl::Shutdown => Control::Shutdown,
