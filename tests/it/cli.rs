@@ -235,20 +235,43 @@ fn run_refuses_to_trade_without_the_risk_limits() {
     }
 }
 
-/// `aegis service install` as root through `sudo -i`, cron or a container, where no `$USER` is
-/// set: the unit runs as the effective user (it asked for `--user` and failed before).
+/// `aegis service install --dry-run` writes the hardened unit for the dedicated `aegis` user
+/// whoever runs it (root through `sudo -i`, cron or a container, with no `$USER`), refuses root
+/// and the paths the unit hides from the daemon, and `aegis run --service` is refused off
+/// Windows with a clear error.
 #[cfg(target_os = "linux")]
 #[test]
-fn service_install_names_the_user_without_a_user_variable() {
+fn service_install_writes_the_hardened_unit_and_refuses_what_would_not_run() {
     let dir = TempDir::new("aegis-cli").unwrap();
-    let out = bin::run_in(&dir.0, &["service", "install", "--dry-run"], NO_ENV);
+    let unit = |extra: &[&str]| {
+        let mut args = vec!["service", "install", "--dry-run", "--exec", "/usr/bin/aegis"];
+        args.extend_from_slice(extra);
+        bin::run_in(&dir.0, &args, NO_ENV)
+    };
+    let out = unit(&[]);
     let all = bin::text(&out);
     assert_eq!(out.status.code(), Some(0), "{all}");
-    let status = std::fs::read_to_string("/proc/self/status").unwrap();
-    let uid = status.lines().find(|l| l.starts_with("Uid:")).unwrap().split_whitespace().nth(2).unwrap();
-    let passwd = std::fs::read_to_string("/etc/passwd").unwrap();
-    let name = passwd.lines().find(|l| l.split(':').nth(2) == Some(uid)).unwrap().split(':').next().unwrap();
-    assert!(all.contains(&format!("User={name}\n")), "{all}");
+    for line in [
+        "User=aegis\n",
+        "ExecStart=/usr/bin/aegis --config /etc/aegis/aegis.toml run --data-dir /var/lib/aegis\n",
+        "EnvironmentFile=-/etc/aegis/aegis.env\n",
+        "ProtectSystem=strict\n",
+    ] {
+        assert!(all.contains(line), "{line} missing in {all}");
+    }
+    for (extra, expected) in [
+        (&["--user", "root"][..], "never run the daemon as root"),
+        (&["--config", "/home/trader/aegis.toml"], "the unit hides /home"),
+    ] {
+        let out = unit(extra);
+        let all = bin::text(&out);
+        assert_eq!(out.status.code(), Some(1), "{extra:?}: {all}");
+        assert!(all.contains(expected), "{extra:?}: {all}");
+    }
+    let out = bin::run_in(&dir.0, &["run", "--service"], NO_ENV);
+    let all = bin::text(&out);
+    assert_eq!(out.status.code(), Some(2), "{all}");
+    assert!(all.contains("the Windows service entry point"), "{all}");
 }
 
 /// Read-only commands print their answer, not the migrator's: once the database is up to date no
