@@ -18,5 +18,6 @@ pub mod risk;
 pub mod stage;
 pub mod strategy;
 pub mod types;
+pub mod us_calendar;
 
 pub use types::{AccountNo, DomainError, Exchange, Mode, OrderType, Side, Symbol};
