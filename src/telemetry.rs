@@ -171,7 +171,14 @@ pub fn init(settings: &LogSettings) -> anyhow::Result<LogGuard> {
     let console_layer = if json {
         tracing_subscriber::fmt::layer().json().with_writer(console).with_filter(filter()).boxed()
     } else {
-        tracing_subscriber::fmt::layer().with_writer(console).with_target(false).with_filter(filter()).boxed()
+        // No colour codes where stderr is not a terminal (the systemd journal, a log file).
+        let ansi = std::io::IsTerminal::is_terminal(&io::stderr());
+        tracing_subscriber::fmt::layer()
+            .with_writer(console)
+            .with_target(false)
+            .with_ansi(ansi)
+            .with_filter(filter())
+            .boxed()
     };
     let mut guard = LogGuard::default();
     let file_layer = match &settings.dir {

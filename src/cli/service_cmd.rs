@@ -388,7 +388,7 @@ mod tests {
             "Type=notify",
             "WatchdogSec=60",
             "Restart=on-failure",
-            "ExecStart=/opt/aegis/bin/aegis --config /srv/aegis/aegis.toml run --data-dir /var/lib/aegis",
+            "ExecStart=/opt/aegis/bin/aegis --config /srv/aegis/aegis.toml run --data-dir /var/lib/aegis/data",
             "EnvironmentFile=-/srv/aegis/aegis.env",
             "User=trader",
             "WorkingDirectory=/var/lib/aegis",

@@ -253,7 +253,7 @@ fn service_install_writes_the_hardened_unit_and_refuses_what_would_not_run() {
     assert_eq!(out.status.code(), Some(0), "{all}");
     for line in [
         "User=aegis\n",
-        "ExecStart=/usr/bin/aegis --config /etc/aegis/aegis.toml run --data-dir /var/lib/aegis\n",
+        "ExecStart=/usr/bin/aegis --config /etc/aegis/aegis.toml run --data-dir /var/lib/aegis/data\n",
         "EnvironmentFile=-/etc/aegis/aegis.env\n",
         "ProtectSystem=strict\n",
     ] {
