@@ -49,17 +49,31 @@ pub fn snapshot(shared: &Shared) -> Value {
                    "activity": m.activity})
         })
         .collect();
+    let us_markets: Vec<Value> = st
+        .us_markets
+        .values()
+        .map(|m| {
+            let usd = |p: i64| super::us::rules::fmt4(p);
+            json!({"symbol": m.inst.code, "name": m.inst.name, "exchange": m.inst.listing.ovrs_excg_cd(),
+                   "rsym": super::us::rsym(m), "last": usd(m.last), "base": usd(m.base), "open": usd(m.open),
+                   "high": usd(m.high), "low": usd(m.low), "volume": m.volume, "best_ask": usd(m.best_ask()),
+                   "best_bid": usd(m.best_bid()), "activity": m.activity})
+        })
+        .collect();
     json!({
         "now": now.to_rfc3339(),
         "speed": shared.clock.speed(),
         "mode": st.cfg.mode.as_str(),
         "trading_date": st.date.format("%Y-%m-%d").to_string(),
+        "us_trading_date": st.us_date.format("%Y-%m-%d").to_string(),
         "hts_id": st.cfg.hts_id,
         "commission_rate": st.cfg.commission_rate.to_string(),
         "sell_tax_rate": st.cfg.sell_tax_rate.to_string(),
         "accounts": st.accounts.iter().map(|(k, a)| json!({
             "account": k, "cash": a.cash.to_string(), "reserved": a.reserved.to_string(),
             "initial_cash": a.initial_cash.to_string(), "holdings": a.holdings,
+            "usd": {"cash": a.usd.cash.to_string(), "reserved": a.usd.reserved.to_string(),
+                    "initial_cash": a.usd.initial_cash.to_string(), "holdings": a.usd.holdings},
         })).collect::<Vec<_>>(),
         "orders": st.orders.values().collect::<Vec<_>>(),
         "fills": st.fills,
@@ -69,6 +83,7 @@ pub fn snapshot(shared: &Shared) -> Value {
         "ws_sessions": st.sessions.values().collect::<Vec<_>>(),
         "faults": st.faults,
         "markets": markets,
+        "us_markets": us_markets,
     })
 }
 
@@ -125,7 +140,8 @@ async fn faults(State(shared): State<Arc<Shared>>, body: Bytes) -> Response<Body
 #[derive(Debug, Deserialize)]
 struct MarketCmd {
     symbol: String,
-    price: i64,
+    /// KRW (an integer) for a KRX symbol; USD (a number or decimal string) for a US symbol.
+    price: Value,
     #[serde(default)]
     qty: Option<i64>,
 }
@@ -143,11 +159,51 @@ pub fn set_price(shared: &Shared, symbol: &str, price: i64, qty: Option<i64>) ->
         .ok_or_else(|| SimError::Admin(format!("unknown symbol {symbol}")))
 }
 
+/// Prints a trade at `price` USD for the US `symbol` and matches resting orders against it.
+///
+/// # Errors
+/// Returns [`SimError::Admin`] for an unknown symbol or a price that is not a positive number
+/// of at most four decimals.
+pub fn set_us_price(
+    shared: &Shared,
+    symbol: &str,
+    price: rust_decimal::Decimal,
+    qty: Option<i64>,
+) -> Result<(), SimError> {
+    let units = super::us::rules::parse_price(&price.to_string())
+        .and_then(Result::ok)
+        .filter(|u| *u > 0)
+        .ok_or_else(|| {
+            SimError::Admin(format!("price {price} is not a positive USD price of at most 4 decimals"))
+        })?;
+    if !shared.lock().us_markets.contains_key(symbol) {
+        return Err(SimError::Admin(format!("unknown US symbol {symbol}")));
+    }
+    set_price(shared, symbol, units, qty)
+}
+
 async fn market(State(shared): State<Arc<Shared>>, body: Bytes) -> Response<Body> {
     let Ok(cmd) = serde_json::from_slice::<MarketCmd>(&body) else {
         return bad("expected {\"symbol\":code, \"price\":number, \"qty\":number?}");
     };
-    match set_price(&shared, &cmd.symbol, cmd.price, cmd.qty) {
+    let us = shared.lock().us_markets.contains_key(&cmd.symbol);
+    let text = match &cmd.price {
+        Value::Number(n) => n.to_string(),
+        Value::String(s) => s.clone(),
+        _ => return bad("price must be a number"),
+    };
+    let result = if us {
+        match text.parse::<rust_decimal::Decimal>() {
+            Ok(p) => set_us_price(&shared, &cmd.symbol, p, cmd.qty),
+            Err(_) => return bad("price must be a number"),
+        }
+    } else {
+        match text.parse::<i64>() {
+            Ok(p) => set_price(&shared, &cmd.symbol, p, cmd.qty),
+            Err(_) => return bad("price of a KRX symbol must be a whole number of won"),
+        }
+    };
+    match result {
         Ok(()) => json_response(StatusCode::OK, &json!({"ok": true})),
         Err(e) => bad(&e.to_string()),
     }

@@ -9,6 +9,7 @@ use rust_decimal::Decimal;
 
 use super::faults::FaultCommand;
 use super::market::Activity;
+use super::us::{UsConfig, UsHoldingSeed};
 use super::{Sim, SimConfig};
 use crate::domain::{AccountNo, Mode};
 
@@ -84,6 +85,49 @@ pub struct SimArgs {
     /// business day (KIS order numbers are unique only within their day).
     #[arg(long)]
     pub continuous_order_numbers: bool,
+    /// Comma-separated US tickers (default: AAPL, MSFT, NVDA, TSLA on Nasdaq, KO, JPM on NYSE,
+    /// SPY on Amex; unknown tickers are synthetic Nasdaq names).
+    #[arg(long, value_delimiter = ',')]
+    pub us_symbols: Vec<String>,
+    /// Initial USD deposit per account.
+    #[arg(long, default_value = "100000")]
+    pub usd_cash: Decimal,
+    /// A US position every account starts with, TICKER=QTY[@AVG_USD] (repeatable; default none).
+    #[arg(long = "us-holding", value_parser = parse_us_holding)]
+    pub us_holdings: Vec<UsHoldingSeed>,
+    /// Commission rate charged on every US fill.
+    #[arg(long, default_value = "0.0025")]
+    pub us_commission_rate: Decimal,
+    /// Fee rate charged on US sell fills.
+    #[arg(long, default_value = "0")]
+    pub us_sell_fee_rate: Decimal,
+    /// KRW per USD for the KRW columns of the overseas inquiries.
+    #[arg(long, default_value = "1400")]
+    pub usd_krw: Decimal,
+    /// Paper TR id of a US sell order (documented VTTT1001U; the vendor code computes VTTT1006U).
+    #[arg(long, default_value = "VTTT1001U")]
+    pub us_paper_sell_tr: String,
+    /// Serve overseas inquire-asking-price (HHDFS76200100) on the paper host too.
+    #[arg(long)]
+    pub us_paper_asking_price: bool,
+    /// Accept HDFSCNT0 / HDFSASP0 on the paper host too (documented live only).
+    #[arg(long)]
+    pub us_paper_realtime: bool,
+    /// Levels of the US book: 1 (17-field HDFSASP0, the vendor samples) or 10 (71 fields).
+    #[arg(long, default_value_t = 1)]
+    pub us_book_levels: usize,
+    /// Send ctx_area_fk200 / ctx_area_nk200 without right-padding them to 200 characters.
+    #[arg(long)]
+    pub us_ctx_unpadded: bool,
+    /// Send overseas inquire-balance output2 as a one-element array instead of an object.
+    #[arg(long)]
+    pub us_balance_output2_array: bool,
+    /// Fields per H0GSCNI0/H0GSCNI9 record: 25 (current), 24 or 21 (older layouts).
+    #[arg(long, default_value_t = 25)]
+    pub us_notice_fields: usize,
+    /// Stamp US order times (ORD_TMD, ord_tmd, STCK_CNTG_HOUR) in New York time instead of KST.
+    #[arg(long)]
+    pub us_local_times: bool,
 }
 
 fn parse_mode(s: &str) -> Result<Mode, String> {
@@ -98,6 +142,10 @@ fn parse_activity(s: &str) -> Result<(String, Activity), String> {
     let (symbol, rates) =
         s.split_once('=').ok_or_else(|| format!("expected SYMBOL=TRADES[:QUOTES], got {s:?}"))?;
     Ok((symbol.trim().to_owned(), Activity::parse(rates)?))
+}
+
+fn parse_us_holding(s: &str) -> Result<UsHoldingSeed, String> {
+    UsHoldingSeed::parse(s)
 }
 
 fn parse_fault(s: &str) -> Result<FaultCommand, String> {
@@ -124,6 +172,32 @@ impl SimArgs {
             daily_order_numbers: !self.continuous_order_numbers,
             activity: self.activity.into_iter().collect(),
             ..SimConfig::default()
+        };
+        let us_default = UsConfig::default();
+        cfg.us = UsConfig {
+            symbols: if self.us_symbols.is_empty() {
+                us_default.symbols.clone()
+            } else {
+                self.us_symbols
+                    .into_iter()
+                    .map(|s| s.trim().to_ascii_uppercase())
+                    .filter(|s| !s.is_empty())
+                    .collect()
+            },
+            cash: self.usd_cash,
+            holdings: self.us_holdings,
+            commission_rate: self.us_commission_rate,
+            sell_fee_rate: self.us_sell_fee_rate,
+            usd_krw: self.usd_krw,
+            paper_sell_tr: self.us_paper_sell_tr,
+            paper_asking_price: self.us_paper_asking_price,
+            paper_realtime: self.us_paper_realtime,
+            book_levels: self.us_book_levels,
+            pad_ctx200: !self.us_ctx_unpadded,
+            balance_output2_array: self.us_balance_output2_array,
+            notice_fields: self.us_notice_fields,
+            local_times: self.us_local_times,
+            ..us_default
         };
         if !self.accounts.is_empty() {
             cfg.accounts = self.accounts;
@@ -240,6 +314,34 @@ mod tests {
         assert_eq!(cfg.faults.len(), 2);
         assert_eq!(cfg.activity.get("000660"), Some(&Activity { trades_per_sec: 2.5, quotes_per_sec: 6.0 }));
         assert!(!cfg.daily_order_numbers);
+        assert_eq!(cfg.us, UsConfig::default(), "US defaults");
+        let us = Cli::try_parse_from([
+            "aegis",
+            "--us-symbols",
+            "aapl,KO",
+            "--usd-cash",
+            "2500.50",
+            "--us-holding",
+            "AAPL=3@150",
+            "--us-paper-sell-tr",
+            "VTTT1006U",
+            "--us-paper-realtime",
+            "--us-book-levels",
+            "10",
+            "--us-ctx-unpadded",
+            "--us-notice-fields",
+            "24",
+        ])
+        .unwrap()
+        .sim
+        .into_config();
+        assert_eq!(us.us.symbols, vec!["AAPL", "KO"]);
+        assert_eq!(us.us.cash, Decimal::new(250_050, 2));
+        assert_eq!(us.us.holdings.len(), 1);
+        assert_eq!(us.us.paper_sell_tr, "VTTT1006U");
+        assert!(us.us.paper_realtime && !us.us.pad_ctx200);
+        assert_eq!((us.us.book_levels, us.us.notice_fields), (10, 24));
+        assert!(Cli::try_parse_from(["aegis", "--us-holding", "AAPL"]).is_err());
         assert!(Cli::try_parse_from(["aegis"]).unwrap().sim.into_config().daily_order_numbers);
         assert!(Cli::try_parse_from(["aegis", "--account", "123"]).is_err());
         assert!(Cli::try_parse_from(["aegis", "--activity", "005930"]).is_err());

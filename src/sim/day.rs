@@ -1,5 +1,6 @@
 //! Advancing the simulated day: runs each symbol's trades and book updates in time order, fills
-//! resting orders against the prints, streams trade/book records, and rolls the trading date.
+//! resting orders against the prints, streams trade/book records, and rolls the trading date —
+//! for the KRX markets on the KST date and for the US markets on the New York date.
 
 use std::collections::VecDeque;
 
@@ -9,7 +10,8 @@ use rust_decimal::Decimal;
 use super::clock::at;
 use super::market::{Print, SymbolMarket, Tick, session_close, session_open};
 use super::records;
-use super::state::{FeedMessage, Order, OrderEvent, OrderStatus, SimState};
+use super::state::{FeedMessage, Market, Order, OrderEvent, OrderStatus, SimState};
+use super::us;
 use crate::domain::Side;
 
 /// Trades streamed per symbol per advance of the markets, about: an advance streams the end of
@@ -33,7 +35,7 @@ impl SimState {
         loop {
             let day = self.date;
             let end = at(day, session_close()) - TimeDelta::seconds(1);
-            self.run_markets(now.min(end));
+            self.run_markets(Market::Krx, now.min(end));
             if now.date_naive() <= day {
                 break;
             }
@@ -44,21 +46,42 @@ impl SimState {
             };
             self.end_of_day(next);
         }
+        loop {
+            let day = self.us_date;
+            let end = us::rules::close_at(day) - TimeDelta::seconds(1);
+            self.run_markets(Market::Us, now.min(end));
+            let local = us::rules::local_date(now);
+            if local <= day {
+                break;
+            }
+            let next = if (local - day).num_days() > 40 { local } else { day.succ_opt().unwrap_or(day) };
+            self.end_of_us_day(next);
+        }
     }
 
     /// Runs every market's events due up to `target`, matching resting orders against the
     /// prints, and streams the trade/book records of the last stretch holding about
     /// [`STREAMED_TRADES`] trades of each symbol (at real-time speed that is every record; a jump
     /// of hours streams only its end).
-    fn run_markets(&mut self, target: DateTime<FixedOffset>) {
-        let symbols: Vec<String> = self.markets.keys().cloned().collect();
-        let trading = self.calendar.is_trading_day(self.date);
-        let open = at(self.date, session_open());
+    fn run_markets(&mut self, market: Market, target: DateTime<FixedOffset>) {
+        let (symbols, trading, open): (Vec<String>, bool, DateTime<FixedOffset>) = match market {
+            Market::Krx => (
+                self.markets.keys().cloned().collect(),
+                self.calendar.is_trading_day(self.date),
+                at(self.date, session_open()),
+            ),
+            Market::Us => (
+                self.us_markets.keys().cloned().collect(),
+                self.us_calendar.is_trading_day(self.us_date),
+                us::rules::open_at(self.us_date),
+            ),
+        };
+        let book_levels = self.cfg.us.book_levels;
         for sym in symbols {
-            let Some(mut m) = self.markets.remove(&sym) else { continue };
+            let Some(mut m) = self.markets_mut(market).remove(&sym) else { continue };
             if !trading || target <= m.cursor {
                 m.cursor = m.cursor.max(target);
-                self.markets.insert(sym, m);
+                self.markets_mut(market).insert(sym, m);
                 continue;
             }
             if m.next_event < open {
@@ -67,9 +90,12 @@ impl SimState {
             let resting: Vec<u64> = self
                 .orders
                 .values()
-                .filter(|o| o.symbol == sym && o.status == OrderStatus::Open)
+                .filter(|o| {
+                    o.market == market && o.symbol == sym && o.status == OrderStatus::Open && o.continuous()
+                })
                 .map(|o| o.id)
                 .collect();
+            let rsym = us::rsym(&m);
             // Records are formatted only near the end of a long advance.
             let rate = m.activity.trades_per_sec.max(0.001);
             let window = TimeDelta::milliseconds((STREAMED_TRADES / rate * 1_000.0).min(86_400_000.0) as i64);
@@ -83,13 +109,29 @@ impl SimState {
                         self.match_resting(&mut m, &resting, p, t);
                     }
                     if streamed {
-                        let record = records::trade(&m, &p);
-                        frames.push_back(FeedMessage::Data { tr_id: "H0STCNT0", key: sym.clone(), record });
+                        frames.push_back(match market {
+                            Market::Krx => {
+                                let record = records::trade(&m, &p);
+                                FeedMessage::Data { tr_id: "H0STCNT0", key: sym.clone(), record }
+                            }
+                            Market::Us => {
+                                let record = us::records::trade(&m, &p, t);
+                                FeedMessage::Data { tr_id: "HDFSCNT0", key: rsym.clone(), record }
+                            }
+                        });
                     }
                 }
                 if streamed {
-                    let record = records::book(&m, t.time());
-                    frames.push_back(FeedMessage::Data { tr_id: "H0STASP0", key: sym.clone(), record });
+                    frames.push_back(match market {
+                        Market::Krx => {
+                            let record = records::book(&m, t.time());
+                            FeedMessage::Data { tr_id: "H0STASP0", key: sym.clone(), record }
+                        }
+                        Market::Us => {
+                            let record = us::records::book(&m, t, book_levels);
+                            FeedMessage::Data { tr_id: "HDFSASP0", key: rsym.clone(), record }
+                        }
+                    });
                 }
                 while frames.len() > STREAMED_MAX {
                     frames.pop_front();
@@ -99,7 +141,7 @@ impl SimState {
             for f in frames {
                 let _ = self.feed.send(f);
             }
-            self.markets.insert(sym, m);
+            self.markets_mut(market).insert(sym, m);
         }
     }
 
@@ -144,10 +186,14 @@ impl SimState {
         }
     }
 
-    /// Closes the trading day: expires open orders and rolls markets and positions to `next`.
+    /// Closes the KRX trading day: expires open orders and rolls markets and positions to `next`.
     pub fn end_of_day(&mut self, next: chrono::NaiveDate) {
-        let open: Vec<u64> =
-            self.orders.values().filter(|o| o.status == OrderStatus::Open).map(|o| o.id).collect();
+        let open: Vec<u64> = self
+            .orders
+            .values()
+            .filter(|o| o.market == Market::Krx && o.status == OrderStatus::Open)
+            .map(|o| o.id)
+            .collect();
         let close_time = at(self.date, session_close());
         for id in open {
             self.finish(id, OrderEvent::Close, close_time, false);
@@ -189,30 +235,59 @@ impl SimState {
         now: DateTime<FixedOffset>,
     ) -> Option<i64> {
         self.advance_to(now);
-        let mut m = self.markets.remove(symbol)?;
+        let market = if self.markets.contains_key(symbol) { Market::Krx } else { Market::Us };
+        let mut m = self.markets_mut(market).remove(symbol)?;
         let (lo, hi) = m.band();
-        let flat = m.flat();
         let mut p = price.clamp(lo, hi);
-        p -= p % super::market::tick_size(p, flat);
+        p -= p % m.grid.tick(p);
         let p = p.max(lo);
         let print = Print { time: now.time(), price: p, qty: qty.max(1), buyer_initiated: p >= m.last };
         m.record(print.time, p, print.qty, print.buyer_initiated);
-        m.rebuild_book(flat);
+        m.rebuild_book();
         let resting: Vec<u64> = self
             .orders
             .values()
-            .filter(|o| o.symbol == symbol && o.status == OrderStatus::Open)
+            .filter(|o| {
+                o.market == market && o.symbol == symbol && o.status == OrderStatus::Open && o.continuous()
+            })
             .map(|o| o.id)
             .collect();
-        if self.in_continuous(now) {
+        let live = match market {
+            Market::Krx => self.in_continuous(now),
+            Market::Us => self.in_us_session(now),
+        };
+        if live {
             self.match_resting(&mut m, &resting, print, now);
         }
-        let trade = records::trade(&m, &print);
-        let book = records::book(&m, print.time);
-        let _ =
-            self.feed.send(FeedMessage::Data { tr_id: "H0STCNT0", key: symbol.to_owned(), record: trade });
-        let _ = self.feed.send(FeedMessage::Data { tr_id: "H0STASP0", key: symbol.to_owned(), record: book });
-        self.markets.insert(symbol.to_owned(), m);
+        let (trade, book) = match market {
+            Market::Krx => (
+                FeedMessage::Data {
+                    tr_id: "H0STCNT0",
+                    key: symbol.to_owned(),
+                    record: records::trade(&m, &print),
+                },
+                FeedMessage::Data {
+                    tr_id: "H0STASP0",
+                    key: symbol.to_owned(),
+                    record: records::book(&m, print.time),
+                },
+            ),
+            Market::Us => (
+                FeedMessage::Data {
+                    tr_id: "HDFSCNT0",
+                    key: us::rsym(&m),
+                    record: us::records::trade(&m, &print, now),
+                },
+                FeedMessage::Data {
+                    tr_id: "HDFSASP0",
+                    key: us::rsym(&m),
+                    record: us::records::book(&m, now, self.cfg.us.book_levels),
+                },
+            ),
+        };
+        let _ = self.feed.send(trade);
+        let _ = self.feed.send(book);
+        self.markets_mut(market).insert(symbol.to_owned(), m);
         Some(p)
     }
 }

@@ -1,4 +1,6 @@
-//! The simulator's instruments: a small built-in catalog of KRX names plus seeded synthetic ones.
+//! The simulator's instruments: a small built-in catalog of KRX names plus seeded synthetic ones,
+//! and a catalog of US names (Nasdaq, NYSE, Amex) whose prices are kept in ten-thousandths of a
+//! dollar (see [`super::us::rules`]).
 
 use serde::Serialize;
 
@@ -11,33 +13,105 @@ pub enum Listing {
     Kosdaq,
     /// KONEX.
     Konex,
+    /// Nasdaq (`NASD` / `NAS`).
+    Nasdaq,
+    /// New York Stock Exchange (`NYSE` / `NYS`).
+    Nyse,
+    /// NYSE American / Amex (`AMEX` / `AMS`).
+    Amex,
 }
 
 impl Listing {
-    /// Returns the `mket_id_cd` of search-stock-info.
+    /// Returns the `mket_id_cd` of search-stock-info (US: the 3-letter quotation code).
     pub const fn market_id(self) -> &'static str {
         match self {
             Self::Kospi => "STK",
             Self::Kosdaq => "KSQ",
             Self::Konex => "KNX",
+            Self::Nasdaq | Self::Nyse | Self::Amex => self.excd(),
         }
     }
 
-    /// Returns the `excg_dvsn_cd` of search-stock-info.
+    /// Returns the `excg_dvsn_cd` of search-stock-info (US: the `PRDT_TYPE_CD`).
     pub const fn exchange_code(self) -> &'static str {
         match self {
             Self::Kospi => "02",
             Self::Kosdaq => "03",
             Self::Konex => "04",
+            Self::Nasdaq | Self::Nyse | Self::Amex => self.prdt_type_cd(),
         }
     }
 
-    /// Returns the `rprs_mrkt_kor_name` of inquire-price.
+    /// Returns the `rprs_mrkt_kor_name` of inquire-price (US: the Korean market name).
     pub const fn korean_name(self) -> &'static str {
         match self {
             Self::Kospi => "KOSPI",
             Self::Kosdaq => "KOSDAQ",
             Self::Konex => "KONEX",
+            Self::Nasdaq => "나스닥",
+            Self::Nyse => "뉴욕",
+            Self::Amex => "아멕스",
+        }
+    }
+
+    /// Returns true for the US exchanges.
+    pub const fn is_us(self) -> bool {
+        matches!(self, Self::Nasdaq | Self::Nyse | Self::Amex)
+    }
+
+    /// Returns the 3-letter quotation / WebSocket market code (`EXCD`: `NAS`, `NYS`, `AMS`).
+    pub const fn excd(self) -> &'static str {
+        match self {
+            Self::Nyse => "NYS",
+            Self::Amex => "AMS",
+            _ => "NAS",
+        }
+    }
+
+    /// Returns the 4-letter trading code (`OVRS_EXCG_CD`: `NASD`, `NYSE`, `AMEX`).
+    pub const fn ovrs_excg_cd(self) -> &'static str {
+        match self {
+            Self::Nyse => "NYSE",
+            Self::Amex => "AMEX",
+            _ => "NASD",
+        }
+    }
+
+    /// Returns the overseas `PRDT_TYPE_CD` (512 Nasdaq, 513 NYSE, 529 Amex).
+    pub const fn prdt_type_cd(self) -> &'static str {
+        match self {
+            Self::Nyse => "513",
+            Self::Amex => "529",
+            _ => "512",
+        }
+    }
+
+    /// Returns the US `TR_MKET_CD` of inquire-present-balance (01 NASD, 02 NYSE, 05 AMEX).
+    pub const fn tr_mket_cd(self) -> &'static str {
+        match self {
+            Self::Nyse => "02",
+            Self::Amex => "05",
+            _ => "01",
+        }
+    }
+
+    /// Returns the US listing of a quotation code (`NAS`/`BAQ`, `NYS`/`BAY`, `AMS`/`BAA`).
+    pub fn from_excd(code: &str) -> Option<Self> {
+        match code {
+            "NAS" | "BAQ" => Some(Self::Nasdaq),
+            "NYS" | "BAY" => Some(Self::Nyse),
+            "AMS" | "BAA" => Some(Self::Amex),
+            _ => None,
+        }
+    }
+
+    /// Returns the US listing of a trading code (`NASD`, `NYSE`, `AMEX`).
+    pub fn from_ovrs(code: &str) -> Option<Self> {
+        match code {
+            "NASD" => Some(Self::Nasdaq),
+            "NYSE" => Some(Self::Nyse),
+            "AMEX" => Some(Self::Amex),
+            _ => None,
         }
     }
 }
@@ -57,7 +131,7 @@ pub struct Instrument {
     pub listing: Listing,
     /// Security group (`ST` stock, `EF` ETF, `EN` ETN).
     pub group: &'static str,
-    /// Base price of the first simulated day (on the tick grid).
+    /// Base price of the first simulated day (on the tick grid; US: in 0.0001 USD).
     pub base_price: i64,
     /// Listed shares.
     pub listed_shares: i64,
@@ -226,4 +300,136 @@ pub fn catalog(code: &str) -> Instrument {
 /// Returns the default symbol list (the built-in catalog).
 pub fn default_symbols() -> Vec<String> {
     CATALOG.iter().map(|e| e.0.to_owned()).collect()
+}
+
+/// US catalog row: ticker, ISIN, Korean name, English name, listing, group, base price in 0.0001
+/// USD, shares outstanding, listing date.
+type UsRow =
+    (&'static str, &'static str, &'static str, &'static str, Listing, &'static str, i64, i64, &'static str);
+
+const US_CATALOG: &[UsRow] = &[
+    (
+        "AAPL",
+        "US0378331005",
+        "애플",
+        "APPLE INC",
+        Listing::Nasdaq,
+        "ST",
+        2_300_000,
+        14_840_000_000,
+        "19801212",
+    ),
+    (
+        "MSFT",
+        "US5949181045",
+        "마이크로소프트",
+        "MICROSOFT CORP",
+        Listing::Nasdaq,
+        "ST",
+        4_200_000,
+        7_433_000_000,
+        "19860313",
+    ),
+    (
+        "NVDA",
+        "US67066G1040",
+        "엔비디아",
+        "NVIDIA CORP",
+        Listing::Nasdaq,
+        "ST",
+        1_350_000,
+        24_400_000_000,
+        "19990122",
+    ),
+    (
+        "TSLA",
+        "US88160R1014",
+        "테슬라",
+        "TESLA INC",
+        Listing::Nasdaq,
+        "ST",
+        2_500_000,
+        3_210_000_000,
+        "20100629",
+    ),
+    (
+        "KO",
+        "US1912161007",
+        "코카콜라",
+        "COCA-COLA CO",
+        Listing::Nyse,
+        "ST",
+        620_000,
+        4_310_000_000,
+        "19190101",
+    ),
+    (
+        "JPM",
+        "US46625H1005",
+        "JP모간체이스",
+        "JPMORGAN CHASE & CO",
+        Listing::Nyse,
+        "ST",
+        2_400_000,
+        2_800_000_000,
+        "19690305",
+    ),
+    (
+        "SPY",
+        "US78462F1030",
+        "SPDR S&P500 ETF",
+        "SPDR S&P 500 ETF TRUST",
+        Listing::Amex,
+        "EF",
+        5_900_000,
+        1_000_000_000,
+        "19930122",
+    ),
+];
+
+/// Returns the US catalog entry for `ticker`, or a seeded synthetic Nasdaq stock for unknown ones.
+pub fn us_catalog(ticker: &str) -> Instrument {
+    if let Some(&(c, isin, name, eng, listing, group, base, shares, date)) =
+        US_CATALOG.iter().find(|e| e.0 == ticker)
+    {
+        return Instrument {
+            code: c.to_owned(),
+            isin: isin.to_owned(),
+            name: name.to_owned(),
+            eng_name: eng.to_owned(),
+            listing,
+            group,
+            base_price: base,
+            listed_shares: shares,
+            par: 0,
+            listed_on: date,
+        };
+    }
+    let h = ticker.bytes().fold(0_u64, |a, b| a.wrapping_mul(31).wrapping_add(u64::from(b)));
+    let base = 200_000 + i64::try_from(h % 90).unwrap_or(0) * 10_000;
+    Instrument {
+        code: ticker.to_owned(),
+        isin: format!("US{:0>9}{}", ticker, h % 10),
+        name: format!("모의해외{ticker}"),
+        eng_name: format!("SIM {ticker}"),
+        listing: Listing::Nasdaq,
+        group: "ST",
+        base_price: base,
+        listed_shares: 100_000_000,
+        par: 0,
+        listed_on: "20000101",
+    }
+}
+
+/// Returns the default US symbol list (the built-in US catalog).
+pub fn default_us_symbols() -> Vec<String> {
+    US_CATALOG.iter().map(|e| e.0.to_owned()).collect()
+}
+
+/// Returns true when `ticker` is a plausible US symbol (1-10 of `A-Z`, `0-9`, `.`, `-`, starting
+/// with a letter).
+pub fn is_us_ticker(ticker: &str) -> bool {
+    (1..=10).contains(&ticker.len())
+        && ticker.starts_with(|c: char| c.is_ascii_uppercase())
+        && ticker.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'.' || b == b'-')
 }

@@ -1,5 +1,6 @@
 //! The synthetic market of one symbol: a seeded price process with other participants' trades,
-//! a ten-level book, minute bars and daily history, kept on the KRX grid inside the daily band.
+//! a ten-level book, minute bars and daily history, kept on the KRX grid inside the daily band
+//! (or, for a US instrument, on the US grid in 0.0001 USD units during the New York session).
 //!
 //! Market activity is a Poisson process in continuous simulated time: trades and book updates
 //! arrive at the rates of the instrument's [`Activity`], each at its own instant, so the market
@@ -16,6 +17,7 @@ use super::instruments::Instrument;
 pub use super::krx::{
     Calendar, on_grid, price_band, session_close, session_open, tick_down, tick_size, tick_up,
 };
+use super::us::rules as us_rules;
 
 /// How busy an instrument's market is: the mean number of trades and of book updates without a
 /// trade per simulated second during the continuous session.
@@ -35,9 +37,15 @@ impl Activity {
     /// Everything else.
     pub const SMALL: Self = Self { trades_per_sec: 0.35, quotes_per_sec: 1.0 };
 
-    /// Returns the default activity of an instrument by its market value.
+    /// Returns the default activity of an instrument by its market value. US names (valued at
+    /// 1,400 KRW a dollar) are at most [`Self::MID`], so that the overnight US session of a
+    /// multi-day run stays cheap; `--activity` raises them.
     pub fn default_for(inst: &Instrument) -> Self {
         let value = i128::from(inst.base_price) * i128::from(inst.listed_shares);
+        if inst.listing.is_us() {
+            let krw = value * 1_400 / i128::from(us_rules::UNIT);
+            return if krw >= 10_000_000_000_000 { Self::MID } else { Self::SMALL };
+        }
         if value >= 100_000_000_000_000 {
             Self::LARGE
         } else if value >= 10_000_000_000_000 {
@@ -69,6 +77,97 @@ impl Activity {
         let trades_per_sec = num(t, "trades")?;
         let quotes_per_sec = if q.is_empty() { trades_per_sec * 2.0 } else { num(q, "book updates")? };
         Ok(Self { trades_per_sec, quotes_per_sec })
+    }
+}
+
+/// The price grid and limits a market runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Grid {
+    /// KRX: the tick table (or the flat 5 KRW tick of ETF/ETN) inside the ±30% band.
+    Krx {
+        /// Flat 5 KRW tick.
+        flat: bool,
+    },
+    /// US: one cent from $1, $0.0001 below, no daily limits; prices in 0.0001 USD.
+    Us,
+}
+
+impl Grid {
+    /// Returns the grid of an instrument.
+    pub fn of(inst: &Instrument) -> Self {
+        if inst.listing.is_us() { Self::Us } else { Self::Krx { flat: inst.flat_tick() } }
+    }
+
+    /// Returns the tick size at `price`.
+    pub fn tick(self, price: i64) -> i64 {
+        match self {
+            Self::Krx { flat } => tick_size(price, flat),
+            Self::Us => us_rules::tick_size(price),
+        }
+    }
+
+    /// Returns the next grid price above `price`.
+    pub fn up(self, price: i64) -> i64 {
+        match self {
+            Self::Krx { flat } => tick_up(price, flat),
+            Self::Us => us_rules::tick_up(price),
+        }
+    }
+
+    /// Returns the next grid price below `price`.
+    pub fn down(self, price: i64) -> i64 {
+        match self {
+            Self::Krx { flat } => tick_down(price, flat),
+            Self::Us => us_rules::tick_down(price),
+        }
+    }
+
+    /// Returns the daily band `(lower, upper)` around `base`.
+    pub fn band(self, base: i64) -> (i64, i64) {
+        match self {
+            Self::Krx { flat } => price_band(base, flat),
+            Self::Us => us_rules::price_band(base),
+        }
+    }
+
+    /// Returns true when `price` lies on the grid.
+    pub fn on_grid(self, price: i64) -> bool {
+        match self {
+            Self::Krx { flat } => on_grid(price, flat),
+            Self::Us => us_rules::on_grid(price),
+        }
+    }
+
+    /// Returns the trading date of the market at `now` (KST date, or the New York date).
+    pub fn date_of(self, now: DateTime<FixedOffset>) -> NaiveDate {
+        match self {
+            Self::Krx { .. } => now.date_naive(),
+            Self::Us => us_rules::local_date(now),
+        }
+    }
+
+    /// Returns the start of the continuous session of `date` in KST.
+    pub fn open_at(self, date: NaiveDate) -> DateTime<FixedOffset> {
+        match self {
+            Self::Krx { .. } => at(date, session_open()),
+            Self::Us => us_rules::open_at(date),
+        }
+    }
+
+    /// Returns the end of the regular session of `date` in KST.
+    pub fn close_at(self, date: NaiveDate) -> DateTime<FixedOffset> {
+        match self {
+            Self::Krx { .. } => at(date, session_close()),
+            Self::Us => us_rules::close_at(date),
+        }
+    }
+
+    /// Returns the local wall-clock time daily bars are stamped with (the session end).
+    pub fn bar_time(self) -> NaiveTime {
+        match self {
+            Self::Krx { .. } => session_close(),
+            Self::Us => us_rules::session_close_local(),
+        }
     }
 }
 
@@ -129,6 +228,8 @@ pub struct Book {
 pub struct SymbolMarket {
     /// Static instrument data.
     pub inst: Instrument,
+    /// Price grid, limits and session times.
+    pub grid: Grid,
     rng: ChaCha8Rng,
     /// Current trading date.
     pub date: NaiveDate,
@@ -180,15 +281,16 @@ impl SymbolMarket {
             sym_seed = sym_seed.wrapping_mul(0x100_0000_01b3).wrapping_add(u64::from(b));
         }
         let mut rng = ChaCha8Rng::seed_from_u64(sym_seed);
-        let flat = inst.flat_tick();
-        let date = now.date_naive();
-        let daily = history(&mut rng, &inst, date, cal);
+        let grid = Grid::of(&inst);
+        let date = grid.date_of(now);
+        let daily = history(&mut rng, &inst, grid, date, cal);
         let prev_volume = daily.last().map_or(0, |b| b.volume);
         let base = daily.last().map_or(inst.base_price, |b| b.close);
-        let cursor =
-            if now.time() > session_open() { now } else { at(date, session_open()) - TimeDelta::seconds(1) };
+        let open = grid.open_at(date);
+        let cursor = if now > open { now } else { open - TimeDelta::seconds(1) };
         let mut m = Self {
             inst,
+            grid,
             rng,
             date,
             base,
@@ -208,8 +310,8 @@ impl SymbolMarket {
             activity,
             next_event: cursor,
         };
-        m.rebuild_book(flat);
-        m.schedule_from(cursor.max(at(date, session_open())));
+        m.rebuild_book();
+        m.schedule_from(cursor.max(open));
         m
     }
 
@@ -233,7 +335,12 @@ impl SymbolMarket {
 
     /// Returns the band `(lower, upper)` of the current day.
     pub fn band(&self) -> (i64, i64) {
-        price_band(self.base, self.flat())
+        self.grid.band(self.base)
+    }
+
+    /// Returns the start of the continuous session of `date` in KST.
+    pub fn open_at(&self, date: NaiveDate) -> DateTime<FixedOffset> {
+        self.grid.open_at(date)
     }
 
     /// Returns the best ask (lowest offer).
@@ -247,22 +354,23 @@ impl SymbolMarket {
     }
 
     /// Regenerates the ten-level book around the last price.
-    pub fn rebuild_book(&mut self, flat: bool) {
+    pub fn rebuild_book(&mut self) {
         let (lo, hi) = self.band();
+        let grid = self.grid;
         let Book { asks, bids } = &mut self.book;
         asks.clear();
         bids.clear();
-        let mut p = if self.last >= hi { hi } else { tick_up(self.last, flat) };
+        let mut p = if self.last >= hi { hi } else { grid.up(self.last) };
         for _ in 0..10 {
             let q = if p <= hi { self.rng.random_range(1..=40) * 50 } else { 0 };
             asks.push((if p <= hi { p } else { 0 }, q));
-            p = tick_up(p, flat);
+            p = grid.up(p);
         }
         let mut p = self.last.min(hi).max(lo);
         for _ in 0..10 {
             let q = if p >= lo { self.rng.random_range(1..=40) * 50 } else { 0 };
             bids.push((if p >= lo { p } else { 0 }, q));
-            p = tick_down(p, flat);
+            p = grid.down(p);
         }
     }
 
@@ -271,7 +379,7 @@ impl SymbolMarket {
         if self.volume > 0 {
             self.daily.push(Bar {
                 date: self.date,
-                time: session_close(),
+                time: self.grid.bar_time(),
                 open: self.open,
                 high: self.high,
                 low: self.low,
@@ -291,9 +399,8 @@ impl SymbolMarket {
         self.turnover = 0;
         self.flow = [0; 4];
         self.minutes.clear();
-        let flat = self.flat();
-        self.rebuild_book(flat);
-        self.schedule_from(at(date, session_open()));
+        self.rebuild_book();
+        self.schedule_from(self.open_at(date));
     }
 
     /// Runs the event due at `next_event` (a trade or a book update at `time`) and schedules the
@@ -302,7 +409,7 @@ impl SymbolMarket {
         let due = self.next_event;
         self.schedule_from(due);
         let a = self.activity;
-        let flat = self.flat();
+        let grid = self.grid;
         let trade_share = if a.events_per_sec() > 0.0 {
             (a.trades_per_sec / a.events_per_sec()).clamp(0.0, 1.0)
         } else {
@@ -319,16 +426,19 @@ impl SymbolMarket {
         let r: f64 = self.rng.random();
         let mut price = self.last;
         if r < move_half {
-            price = tick_up(price, flat).min(hi);
+            price = grid.up(price).min(hi);
         } else if r < 2.0 * move_half {
-            price = tick_down(price, flat).max(lo);
+            price = grid.down(price).max(lo);
         }
         let buyer_initiated = if price == self.last { self.rng.random_bool(0.5) } else { price > self.last };
-        let qty = self.rng.random_range(1..=60) * 10;
+        let qty = match grid {
+            Grid::Krx { .. } => self.rng.random_range(1..=60) * 10,
+            Grid::Us => self.rng.random_range(1..=40) * 5,
+        };
         let moved = price != self.last;
         self.record(time, price, qty, buyer_initiated);
         if moved {
-            self.rebuild_book(flat);
+            self.rebuild_book();
         } else {
             self.consume(price, qty);
         }
@@ -465,8 +575,13 @@ pub fn pct(num: i64, den: i64) -> String {
     format!("{sign}{}.{:02}", a / 100, a % 100)
 }
 
-fn history(rng: &mut ChaCha8Rng, inst: &Instrument, today: NaiveDate, cal: &Calendar) -> Vec<Bar> {
-    let flat = inst.flat_tick();
+fn history(
+    rng: &mut ChaCha8Rng,
+    inst: &Instrument,
+    grid: Grid,
+    today: NaiveDate,
+    cal: &Calendar,
+) -> Vec<Bar> {
     let mut days = Vec::new();
     let mut d = today;
     while days.len() < 250 {
@@ -481,11 +596,11 @@ fn history(rng: &mut ChaCha8Rng, inst: &Instrument, today: NaiveDate, cal: &Cale
     let mut closes = Vec::with_capacity(days.len());
     for _ in &days {
         closes.push(close);
-        let (lo, hi) = price_band(close, flat);
+        let (lo, hi) = grid.band(close);
         let steps = rng.random_range(-6_i64..=6);
         let mut p = close;
         for _ in 0..steps.abs() {
-            p = if steps > 0 { tick_down(p, flat) } else { tick_up(p, flat) };
+            p = if steps > 0 { grid.down(p) } else { grid.up(p) };
         }
         close = p.clamp(lo, hi);
     }
@@ -494,13 +609,13 @@ fn history(rng: &mut ChaCha8Rng, inst: &Instrument, today: NaiveDate, cal: &Cale
     for (i, date) in days.into_iter().enumerate() {
         let c = closes.get(i).copied().unwrap_or(inst.base_price);
         let o = closes.get(i.wrapping_sub(1)).copied().unwrap_or(c);
-        let spread = tick_size(c, flat) * rng.random_range(1..=5);
+        let spread = grid.tick(c) * rng.random_range(1..=5);
         let high = o.max(c) + spread;
         let low = (o.min(c) - spread).max(1);
         let volume = rng.random_range(50_000..=2_000_000);
         bars.push(Bar {
             date,
-            time: session_close(),
+            time: grid.bar_time(),
             open: o,
             high,
             low,

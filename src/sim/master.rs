@@ -81,6 +81,8 @@ pub fn record(m: &SymbolMarket, listing: Listing) -> Vec<u8> {
         Listing::Kospi => KOSPI_TAIL,
         Listing::Kosdaq => KOSDAQ_TAIL,
         Listing::Konex => KONEX_TAIL,
+        // US instruments have no KRX master record (they live in the US markets only).
+        Listing::Nasdaq | Listing::Nyse | Listing::Amex => KOSPI_TAIL,
     };
     let mut out = cp949_field(&m.inst.code, 9);
     out.extend(cp949_field(&m.inst.isin, 12));

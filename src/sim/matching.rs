@@ -1,6 +1,7 @@
 //! The matching engine: order acceptance with KRX business checks, immediate execution against
 //! the synthetic book, resting orders filled by the market's prints, modify/cancel, day roll-over,
-//! and the execution notices each step produces.
+//! and the execution notices each step produces. Fills, closes and notices serve KRX and US
+//! orders alike (US acceptance is in [`super::us::matching`]).
 
 use chrono::{DateTime, FixedOffset, NaiveTime};
 use rust_decimal::Decimal;
@@ -9,7 +10,7 @@ use rust_decimal::prelude::ToPrimitive;
 use super::market::{on_grid, session_close, session_open};
 use super::records;
 pub use super::requests::{Amend, NewOrder, Reject};
-use super::state::{Fill, Order, OrderEvent, OrderKind, OrderStatus, SimState};
+use super::state::{Fill, Market, Order, OrderEvent, OrderKind, OrderStatus, SimState};
 use crate::domain::Side;
 
 const EXECUTED: &[&str] = &["00", "01", "03", "04", "11", "12", "13", "14", "15", "16"];
@@ -37,17 +38,82 @@ impl SimState {
         Ok(())
     }
 
-    fn commission(&self, amount: i64) -> Decimal {
-        (Decimal::from(amount) * self.cfg.commission_rate).floor()
+    /// Returns the money value of `units` (price × quantity): KRW, or USD from 0.0001 units.
+    pub(super) fn money(market: Market, units: i64) -> Decimal {
+        match market {
+            Market::Krx => Decimal::from(units),
+            Market::Us => super::us::rules::dollars(units),
+        }
     }
 
-    fn tax(&self, amount: i64) -> Decimal {
-        (Decimal::from(amount) * self.cfg.sell_tax_rate).floor()
+    /// Commission charged on a fill of `units` (KRW floored; USD in cents, half away from zero).
+    fn commission(&self, market: Market, units: i64) -> Decimal {
+        let amount = Self::money(market, units);
+        match market {
+            Market::Krx => (amount * self.cfg.commission_rate).floor(),
+            Market::Us => (amount * self.cfg.us.commission_rate)
+                .round_dp_with_strategy(2, rust_decimal::RoundingStrategy::MidpointAwayFromZero),
+        }
+    }
+
+    /// Tax (KRX) or fees (US) charged on a sell fill of `units`.
+    fn tax(&self, market: Market, units: i64) -> Decimal {
+        let amount = Self::money(market, units);
+        match market {
+            Market::Krx => (amount * self.cfg.sell_tax_rate).floor(),
+            Market::Us => (amount * self.cfg.us.sell_fee_rate)
+                .round_dp_with_strategy(2, rust_decimal::RoundingStrategy::MidpointAwayFromZero),
+        }
+    }
+
+    /// Cash a buy of `qty` at `price` reserves: the amount plus the commission rounded up.
+    pub(super) fn buy_need_in(&self, market: Market, price: i64, qty: i64) -> Decimal {
+        let amount = Self::money(market, price * qty);
+        match market {
+            Market::Krx => amount + (amount * self.cfg.commission_rate).ceil(),
+            Market::Us => {
+                amount
+                    + (amount * self.cfg.us.commission_rate)
+                        .round_dp_with_strategy(2, rust_decimal::RoundingStrategy::ToPositiveInfinity)
+            }
+        }
     }
 
     fn buy_need(&self, price: i64, qty: i64) -> Decimal {
-        let amount = price * qty;
-        Decimal::from(amount) + (Decimal::from(amount) * self.cfg.commission_rate).ceil()
+        self.buy_need_in(Market::Krx, price, qty)
+    }
+
+    /// Builds and emits the execution notice of `o` on its market's channel.
+    pub(super) fn notify(
+        &mut self,
+        o: &Order,
+        kind: records::NoticeKind,
+        qty: i64,
+        price: i64,
+        now: DateTime<FixedOffset>,
+    ) {
+        match o.market {
+            Market::Krx => {
+                let rec = records::notice(self, o, kind, qty, price, now);
+                self.emit_notice(rec);
+            }
+            Market::Us => {
+                let rec = super::us::records::notice(self, o, kind, qty, price, now);
+                let tr = super::us::UsConfig::notice_tr(self.cfg.mode);
+                self.emit_notice_as(tr, rec);
+            }
+        }
+    }
+
+    /// Returns the markets of one side of the simulator.
+    pub(super) fn markets_mut(
+        &mut self,
+        market: Market,
+    ) -> &mut std::collections::BTreeMap<String, super::market::SymbolMarket> {
+        match market {
+            Market::Krx => &mut self.markets,
+            Market::Us => &mut self.us_markets,
+        }
     }
 
     /// Validates and accepts a new order, executing what the book allows at once.
@@ -125,6 +191,7 @@ impl SimState {
         let (id, odno) = self.take_order_number(now.date_naive());
         let order = Order {
             id,
+            market: Market::Krx,
             odno,
             orig: None,
             kind: OrderKind::New,
@@ -145,8 +212,7 @@ impl SimState {
             reserved,
         };
         self.orders.insert(id, order.clone());
-        let rec = records::notice(self, &order, records::NoticeKind::Accepted, order.qty, order.price, now);
-        self.emit_notice(rec);
+        self.notify(&order, records::NoticeKind::Accepted, order.qty, order.price, now);
         if super::faults::take(&mut self.faults.reject_orders) {
             self.finish(id, OrderEvent::Reject, now, true);
         } else if self.in_continuous(now) {
@@ -161,9 +227,9 @@ impl SimState {
     }
 
     /// Executes an order against the current book as an aggressor, then applies IOC/FOK rules.
-    fn execute_now(&mut self, id: u64, now: DateTime<FixedOffset>) {
+    pub(super) fn execute_now(&mut self, id: u64, now: DateTime<FixedOffset>) {
         let Some(o) = self.orders.get(&id).cloned() else { return };
-        let Some(mut m) = self.markets.remove(&o.symbol) else { return };
+        let Some(mut m) = self.markets_mut(o.market).remove(&o.symbol) else { return };
         let buy = o.side == Side::Buy;
         let limit = (o.price > 0).then_some(o.price);
         let cond = o.condition();
@@ -175,7 +241,7 @@ impl SimState {
                 .map(|l| l.1)
                 .sum();
             if avail < o.qty {
-                self.markets.insert(o.symbol.clone(), m);
+                self.markets_mut(o.market).insert(o.symbol.clone(), m);
                 self.finish(id, OrderEvent::Close, now, true);
                 return;
             }
@@ -190,7 +256,7 @@ impl SimState {
                 self.apply_fill(id, price, qty, now);
             }
         }
-        self.markets.insert(o.symbol.clone(), m);
+        self.markets_mut(o.market).insert(o.symbol.clone(), m);
         if cond != 0 && self.orders.get(&id).is_some_and(|o| o.status == OrderStatus::Open) {
             self.finish(id, OrderEvent::Close, now, true);
         }
@@ -210,10 +276,11 @@ impl SimState {
         let released = std::mem::take(&mut o.reserved);
         let order = o.clone();
         if let Some(acct) = self.accounts.get_mut(&order.account) {
+            let (_, reserved, holdings) = acct.parts_mut(order.market);
             match order.side {
-                Side::Buy => acct.reserved = (acct.reserved - released).max(Decimal::ZERO),
+                Side::Buy => *reserved = (*reserved - released).max(Decimal::ZERO),
                 Side::Sell => {
-                    if let Some(h) = acct.holdings.get_mut(&order.symbol) {
+                    if let Some(h) = holdings.get_mut(&order.symbol) {
                         h.reserved = (h.reserved - left).max(0);
                     }
                 }
@@ -225,8 +292,7 @@ impl SimState {
             } else {
                 records::NoticeKind::RemainderCancelled
             };
-            let rec = records::notice(self, &order, kind, left, order.price, now);
-            self.emit_notice(rec);
+            self.notify(&order, kind, left, order.price, now);
         }
     }
 
@@ -235,9 +301,12 @@ impl SimState {
         if qty <= 0 {
             return;
         }
-        let commission_rate = self.cfg.commission_rate;
-        let comm = self.commission(price * qty);
-        let tax = self.tax(price * qty);
+        let Some(market) = self.orders.get(&id).map(|o| o.market) else { return };
+        let comm = self.commission(market, price * qty);
+        let tax = self.tax(market, price * qty);
+        let reserve_price = self.orders.get(&id).map_or(0, |o| o.price);
+        let partial_need =
+            if reserve_price > 0 { self.buy_need_in(market, reserve_price, qty) } else { Decimal::ZERO };
         let Some(o) = self.orders.get_mut(&id) else { return };
         let qty = qty.min(o.remaining());
         if qty <= 0 {
@@ -248,11 +317,8 @@ impl SimState {
         o.filled += qty;
         o.filled_amt += price * qty;
         o.status = next;
-        let reserve_price = if o.price == 0 { 0 } else { o.price };
         let release = if next == OrderStatus::Open && reserve_price > 0 {
-            let r = Decimal::from(reserve_price * qty)
-                + (Decimal::from(reserve_price * qty) * commission_rate).ceil();
-            r.min(o.reserved)
+            partial_need.min(o.reserved)
         } else if next == OrderStatus::Open {
             // market buy: reserved at the upper limit; release pro rata of the remaining quantity
             let rem = o.remaining() + qty;
@@ -266,19 +332,20 @@ impl SimState {
         };
         o.reserved -= release;
         let order = o.clone();
-        let amount = Decimal::from(price * qty);
+        let amount = Self::money(market, price * qty);
         let mut realized = Decimal::ZERO;
         let mut avg_cost = Decimal::ZERO;
         let mut tax_charged = Decimal::ZERO;
         if let Some(acct) = self.accounts.get_mut(&order.account) {
-            let h = acct.holdings.entry(order.symbol.clone()).or_default();
+            let (cash, reserved, holdings) = acct.parts_mut(market);
+            let h = holdings.entry(order.symbol.clone()).or_default();
             if h.qty > 0 {
                 avg_cost = h.cost / Decimal::from(h.qty);
             }
             match order.side {
                 Side::Buy => {
-                    acct.reserved = (acct.reserved - release).max(Decimal::ZERO);
-                    acct.cash -= amount + comm;
+                    *reserved = (*reserved - release).max(Decimal::ZERO);
+                    *cash -= amount + comm;
                     h.qty += qty;
                     h.cost += amount;
                     h.bought_today += qty;
@@ -290,7 +357,7 @@ impl SimState {
                     } else {
                         Decimal::ZERO
                     };
-                    acct.cash += amount - comm - tax;
+                    *cash += amount - comm - tax;
                     h.cost -= cost;
                     h.qty -= qty;
                     h.reserved = (h.reserved - qty).max(0);
@@ -306,6 +373,7 @@ impl SimState {
         self.fills.push(Fill {
             seq,
             order_id: id,
+            market,
             odno: order.odno,
             account: order.account.clone(),
             symbol: order.symbol.clone(),
@@ -318,8 +386,7 @@ impl SimState {
             avg_cost,
             time: now,
         });
-        let rec = records::notice(self, &order, records::NoticeKind::Fill, qty, price, now);
-        self.emit_notice(rec);
+        self.notify(&order, records::NoticeKind::Fill, qty, price, now);
     }
 
     /// Modifies or cancels an open order.
@@ -328,7 +395,10 @@ impl SimState {
     /// Returns the KIS business [`Reject`] for a refused request.
     pub fn amend(&mut self, req: Amend, now: DateTime<FixedOffset>) -> Result<Order, Reject> {
         self.advance_to(now);
-        let orig = self.order_of(&req.account, now.date_naive(), req.orig).cloned().ok_or(Reject::NoOrder)?;
+        let orig = self
+            .order_of(&req.account, Market::Krx, now.date_naive(), req.orig)
+            .cloned()
+            .ok_or(Reject::NoOrder)?;
         self.order_window(now)?;
         let left = orig.remaining();
         if left == 0 {
@@ -376,7 +446,32 @@ impl SimState {
                 }
             }
         }
-        // take `qty` off the original
+        let number = self.take_order_number(now.date_naive());
+        let rec =
+            self.book_amend(&orig, qty, req.cancel, new_dvsn, new_price, number, now.date_naive(), now)?;
+        let id = rec.id;
+        if !req.cancel && self.in_continuous(now) {
+            self.execute_now(id, now);
+        }
+        Ok(self.orders.get(&id).cloned().unwrap_or(rec))
+    }
+
+    /// Takes `qty` off the working order `orig`, books the modify (a new working order at
+    /// `new_price`) or cancel record numbered `number` on `date`, moves the reservations and
+    /// notifies; the caller executes a modify against the book.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn book_amend(
+        &mut self,
+        orig: &Order,
+        qty: i64,
+        cancel: bool,
+        new_dvsn: String,
+        new_price: i64,
+        number: (u64, u64),
+        date: chrono::NaiveDate,
+        now: DateTime<FixedOffset>,
+    ) -> Result<Order, Reject> {
+        let left = orig.remaining();
         let freed = {
             let o = self.orders.get_mut(&orig.id).ok_or(Reject::NoOrder)?;
             let freed = if qty == left {
@@ -391,53 +486,52 @@ impl SimState {
             }
             freed
         };
-        let (id, odno) = self.take_order_number(now.date_naive());
+        let (id, odno) = number;
         let mut rec = Order {
             id,
+            market: orig.market,
             odno,
-            orig: Some(req.orig),
-            kind: if req.cancel { OrderKind::Cancel } else { OrderKind::Modify },
+            orig: Some(orig.odno),
+            kind: if cancel { OrderKind::Cancel } else { OrderKind::Modify },
             account: orig.account.clone(),
             symbol: orig.symbol.clone(),
             name: orig.name.clone(),
             side: orig.side,
             ord_dvsn: new_dvsn,
-            price: if req.cancel { orig.price } else { new_price },
+            price: if cancel { orig.price } else { new_price },
             qty,
             filled: 0,
             filled_amt: 0,
             closed: 0,
             rejected: 0,
-            status: if req.cancel { OrderStatus::Request } else { OrderStatus::Open },
-            date: now.date_naive(),
+            status: if cancel { OrderStatus::Request } else { OrderStatus::Open },
+            date,
             time: now,
             reserved: Decimal::ZERO,
         };
+        let hi = self.markets_mut(orig.market).get(&orig.symbol).map_or(0, |m| m.band().1);
+        let need = if orig.side == Side::Buy && !cancel {
+            let p = if rec.price == 0 { hi } else { rec.price };
+            self.buy_need_in(orig.market, p, qty)
+        } else {
+            Decimal::ZERO
+        };
         if let Some(acct) = self.accounts.get_mut(&orig.account) {
+            let (_, reserved, holdings) = acct.parts_mut(orig.market);
             if orig.side == Side::Buy {
-                acct.reserved = (acct.reserved - freed).max(Decimal::ZERO);
-                if !req.cancel {
-                    let hi = self.markets.get(&orig.symbol).map_or(0, |m| m.band().1);
-                    let p = if rec.price == 0 { hi } else { rec.price };
-                    let need =
-                        Decimal::from(p * qty) + (Decimal::from(p * qty) * self.cfg.commission_rate).ceil();
-                    acct.reserved += need;
+                *reserved = (*reserved - freed).max(Decimal::ZERO);
+                if !cancel {
+                    *reserved += need;
                     rec.reserved = need;
                 }
-            } else if req.cancel
-                && let Some(h) = acct.holdings.get_mut(&orig.symbol)
-            {
+            } else if cancel && let Some(h) = holdings.get_mut(&orig.symbol) {
                 h.reserved = (h.reserved - qty).max(0);
             }
         }
         self.orders.insert(id, rec.clone());
-        let kind = if req.cancel { records::NoticeKind::Cancelled } else { records::NoticeKind::Modified };
-        let n = records::notice(self, &rec, kind, qty, rec.price, now);
-        self.emit_notice(n);
-        if !req.cancel && self.in_continuous(now) {
-            self.execute_now(id, now);
-        }
-        Ok(self.orders.get(&id).cloned().unwrap_or(rec))
+        let kind = if cancel { records::NoticeKind::Cancelled } else { records::NoticeKind::Modified };
+        self.notify(&rec, kind, qty, rec.price, now);
+        Ok(rec)
     }
 }
 

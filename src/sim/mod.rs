@@ -19,6 +19,7 @@ pub mod records;
 pub mod requests;
 pub mod rest;
 pub mod state;
+pub mod us;
 pub mod wire;
 pub mod ws;
 
@@ -117,9 +118,11 @@ pub struct SimConfig {
     /// Whether order numbers restart at `0000000001` every business day, as an `ODNO` is only
     /// unique within its day (false: one ever-growing sequence from a seeded start).
     pub daily_order_numbers: bool,
-    /// Market activity per symbol where it differs from the default by market value
+    /// Market activity per symbol (KRX or US) where it differs from the default by market value
     /// ([`market::Activity::default_for`]).
     pub activity: BTreeMap<String, market::Activity>,
+    /// The US side: symbols, USD deposit and holdings, and the UNCONFIRMED overseas wire details.
+    pub us: us::UsConfig,
 }
 
 impl fmt::Debug for SimConfig {
@@ -137,6 +140,7 @@ impl fmt::Debug for SimConfig {
             .field("rate_limit", &self.rate_limit)
             .field("daily_order_numbers", &self.daily_order_numbers)
             .field("activity", &self.activity)
+            .field("us", &self.us)
             .finish_non_exhaustive()
     }
 }
@@ -167,6 +171,7 @@ impl Default for SimConfig {
             faults: Vec::new(),
             daily_order_numbers: true,
             activity: BTreeMap::new(),
+            us: us::UsConfig::default(),
         }
     }
 }
@@ -188,6 +193,11 @@ impl SimConfig {
         }
     }
 
+    /// Returns the overseas execution-notice TR of the mode (H0GSCNI0 live, H0GSCNI9 paper).
+    pub fn us_notice_tr(&self) -> &'static str {
+        us::UsConfig::notice_tr(self.mode)
+    }
+
     fn validate(&self) -> Result<(), SimError> {
         if self.accounts.is_empty() {
             return Err(SimError::Config("at least one account is required".into()));
@@ -204,7 +214,13 @@ impl SimConfig {
         for s in &self.symbols {
             crate::domain::Symbol::new(s.as_str()).map_err(|e| SimError::Config(e.to_string()))?;
         }
-        if let Some(s) = self.activity.keys().find(|s| !self.symbols.contains(s)) {
+        self.us.validate().map_err(SimError::Config)?;
+        if let Some(s) = self.symbols.iter().find(|s| self.us.symbols.contains(s)) {
+            return Err(SimError::Config(format!("{s} is both a KRX and a US symbol")));
+        }
+        if let Some(s) =
+            self.activity.keys().find(|s| !self.symbols.contains(s) && !self.us.symbols.contains(s))
+        {
             return Err(SimError::Config(format!(
                 "activity is set for {s}, which is not a simulated symbol"
             )));
@@ -391,6 +407,15 @@ impl SimHandle {
     /// Returns [`SimError::Admin`] for an unknown symbol.
     pub fn set_price(&self, symbol: &str, price: i64) -> Result<(), SimError> {
         admin::set_price(&self.shared, symbol, price, None)
+    }
+
+    /// Moves a US symbol's market to `price` USD (on the cent grid), matching resting orders
+    /// against a print at that price.
+    ///
+    /// # Errors
+    /// Returns [`SimError::Admin`] for an unknown US symbol or a bad price.
+    pub fn set_us_price(&self, symbol: &str, price: Decimal) -> Result<(), SimError> {
+        admin::set_us_price(&self.shared, symbol, price, None)
     }
 
     /// Returns the admin state snapshot (same JSON as `GET /__sim/state`).

@@ -1,5 +1,5 @@
-//! The simulator's single mutable core: accounts, orders, fills, credentials, WebSocket session
-//! registry, per-symbol markets and armed faults. One `Mutex<SimState>` guards it; no lock is held
+//! The simulator's single mutable core: accounts (a KRW side and a USD side), orders, fills,
+//! credentials, WebSocket session registry, per-symbol markets (KRX and US) and armed faults. One `Mutex<SimState>` guards it; no lock is held
 //! across an `.await`.
 //!
 //! Invariants kept by every method: an order's `filled + cancelled + rejected <= qty`; an account's
@@ -20,6 +20,16 @@ use super::SimConfig;
 use super::faults::Faults;
 use super::market::{Activity, Calendar, SymbolMarket};
 use crate::domain::Side;
+
+/// Which side of the simulator an order, fill or market belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
+pub enum Market {
+    /// KRX cash equities in KRW (domestic endpoints, H0STCNI0/9).
+    #[default]
+    Krx,
+    /// US stocks in USD (overseas endpoints, H0GSCNI0/9).
+    Us,
+}
 
 /// Order lifecycle states.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -93,6 +103,8 @@ pub enum OrderKind {
 pub struct Order {
     /// The simulator's own identity of the record, unique across days.
     pub id: u64,
+    /// KRX or US.
+    pub market: Market,
     /// Order number (`ODNO`), unique only within its trading date.
     pub odno: u64,
     /// Original order number (same date) for modify/cancel records.
@@ -109,13 +121,13 @@ pub struct Order {
     pub side: Side,
     /// `ORD_DVSN` code.
     pub ord_dvsn: String,
-    /// Limit price (0 for market-type orders).
+    /// Limit price (0 for market-type orders; US: in 0.0001 USD).
     pub price: i64,
     /// Order quantity.
     pub qty: i64,
     /// Filled quantity.
     pub filled: i64,
-    /// Filled amount (KRW).
+    /// Filled amount (KRW; US: in 0.0001 USD).
     pub filled_amt: i64,
     /// Quantity closed by cancel/modify/expiry.
     pub closed: i64,
@@ -123,9 +135,9 @@ pub struct Order {
     pub rejected: i64,
     /// Lifecycle state.
     pub status: OrderStatus,
-    /// Trading date.
+    /// Trading date (US: the New York date).
     pub date: NaiveDate,
-    /// Acceptance time.
+    /// Acceptance time (KST).
     pub time: DateTime<FixedOffset>,
     /// Cash still reserved for the remainder (buys).
     pub reserved: Decimal,
@@ -139,6 +151,12 @@ impl Order {
         } else {
             0
         }
+    }
+
+    /// Returns false for US on-open / on-close orders (`ORD_DVSN` 31-34), which trade only in
+    /// the opening or closing auction.
+    pub fn continuous(&self) -> bool {
+        !(self.market == Market::Us && matches!(self.ord_dvsn.as_str(), "31" | "32" | "33" | "34"))
     }
 
     /// Returns the `ODER_COND`/IOC-FOK condition: 0 none, 1 IOC, 2 FOK.
@@ -158,6 +176,8 @@ pub struct Fill {
     pub seq: u64,
     /// The order record's [`Order::id`].
     pub order_id: u64,
+    /// KRX or US.
+    pub market: Market,
     /// Order number (`ODNO`) on the fill's trading date.
     pub odno: u64,
     /// 10-digit account.
@@ -166,7 +186,7 @@ pub struct Fill {
     pub symbol: String,
     /// Side.
     pub side: Side,
-    /// Fill price.
+    /// Fill price (US: in 0.0001 USD).
     pub price: i64,
     /// Fill quantity.
     pub qty: i64,
@@ -199,6 +219,21 @@ pub struct SimHolding {
     pub sold_today: i64,
 }
 
+/// The foreign-currency (USD) side of an account: deposit and US positions.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Wallet {
+    /// Initial cash (USD).
+    pub initial_cash: Decimal,
+    /// Cash balance (USD).
+    pub cash: Decimal,
+    /// Cash reserved by open buy orders (USD).
+    pub reserved: Decimal,
+    /// Positions by ticker (costs in USD).
+    pub holdings: BTreeMap<String, SimHolding>,
+    /// Total assets at the start of the US trading day (USD).
+    pub start_assets: Decimal,
+}
+
 /// One brokerage account.
 #[derive(Debug, Clone, Serialize)]
 pub struct Account {
@@ -216,6 +251,21 @@ pub struct Account {
     pub holdings: BTreeMap<String, SimHolding>,
     /// Total assets at the start of the day.
     pub start_assets: Decimal,
+    /// The USD side (overseas stocks).
+    pub usd: Wallet,
+}
+
+impl Account {
+    /// Returns the cash, reserved cash and holdings of one side of the account.
+    pub fn parts_mut(
+        &mut self,
+        market: Market,
+    ) -> (&mut Decimal, &mut Decimal, &mut BTreeMap<String, SimHolding>) {
+        match market {
+            Market::Krx => (&mut self.cash, &mut self.reserved, &mut self.holdings),
+            Market::Us => (&mut self.usd.cash, &mut self.usd.reserved, &mut self.usd.holdings),
+        }
+    }
 }
 
 /// One issued access token.
@@ -310,6 +360,14 @@ pub struct SimState {
     pub calendar: Calendar,
     /// Markets by symbol.
     pub markets: BTreeMap<String, SymbolMarket>,
+    /// US markets by ticker.
+    pub us_markets: BTreeMap<String, SymbolMarket>,
+    /// US trading calendar.
+    pub us_calendar: Calendar,
+    /// Current US trading date (New York date).
+    pub us_date: NaiveDate,
+    /// The last US order number given out, and the US trading date it belongs to.
+    pub last_us_odno: (NaiveDate, u64),
     /// Accounts by 10-digit number.
     pub accounts: BTreeMap<String, Account>,
     /// Orders by [`Order::id`].
@@ -359,6 +417,19 @@ impl SimState {
                 (s.clone(), SymbolMarket::new(inst, activity, cfg.seed, now, &calendar))
             })
             .collect();
+        let us_calendar = Calendar::new(cfg.us.holidays.clone());
+        let us_markets: BTreeMap<String, SymbolMarket> = cfg
+            .us
+            .symbols
+            .iter()
+            .map(|s| {
+                let inst = super::instruments::us_catalog(s);
+                let activity = cfg.activity.get(s).copied().unwrap_or_else(|| Activity::default_for(&inst));
+                (s.clone(), SymbolMarket::new(inst, activity, cfg.seed, now, &us_calendar))
+            })
+            .collect();
+        let us_date = super::us::rules::local_date(now);
+        let usd = cfg.us.wallet(&us_markets);
         let accounts = cfg
             .accounts
             .iter()
@@ -371,6 +442,7 @@ impl SimState {
                     reserved: Decimal::ZERO,
                     holdings: BTreeMap::new(),
                     start_assets: cfg.cash,
+                    usd: usd.clone(),
                 };
                 (a.ten_digits(), acct)
             })
@@ -382,6 +454,10 @@ impl SimState {
         Self {
             calendar,
             markets,
+            us_markets,
+            us_calendar,
+            us_date,
+            last_us_odno: (us_date, first_odno),
             accounts,
             orders: BTreeMap::new(),
             fills: Vec::new(),
@@ -434,9 +510,14 @@ impl SimState {
         true
     }
 
-    /// Emits an execution notice, applying the duplicate / reorder / delay faults.
+    /// Emits a domestic execution notice, applying the duplicate / reorder / delay faults.
     pub fn emit_notice(&mut self, record: String) {
         let tr_id = self.cfg.notice_tr();
+        self.emit_notice_as(tr_id, record);
+    }
+
+    /// Emits an execution notice of `tr_id`, applying the duplicate / reorder / delay faults.
+    pub fn emit_notice_as(&mut self, tr_id: &'static str, record: String) {
         let feed = FeedMessage::Notice { tr_id, hts_id: self.cfg.hts_id.clone(), record };
         let mut out = Vec::new();
         if super::faults::take(&mut self.faults.notice_reorder) && self.held_notice.is_none() {
@@ -475,9 +556,22 @@ impl SimState {
         (self.last_order_id, odno)
     }
 
-    /// Returns the order record numbered `odno` on `date` in `account`, if any.
-    pub fn order_of(&self, account: &str, date: NaiveDate, odno: u64) -> Option<&Order> {
-        self.orders.values().rev().find(|o| o.odno == odno && o.date == date && o.account == account)
+    /// Returns the id and number of the next US order record accepted on the US trading date
+    /// `date`: US orders are numbered in a sequence of their own.
+    pub fn take_us_order_number(&mut self, date: NaiveDate) -> (u64, u64) {
+        self.last_order_id += 1;
+        let (day, last) = self.last_us_odno;
+        let odno = if self.cfg.daily_order_numbers && day != date { 1 } else { last + 1 };
+        self.last_us_odno = (date, odno);
+        (self.last_order_id, odno)
+    }
+
+    /// Returns the `market` order record numbered `odno` on `date` in `account`, if any.
+    pub fn order_of(&self, account: &str, market: Market, date: NaiveDate, odno: u64) -> Option<&Order> {
+        self.orders
+            .values()
+            .rev()
+            .find(|o| o.odno == odno && o.date == date && o.account == account && o.market == market)
     }
 }
 

@@ -1,6 +1,8 @@
 //! The realtime WebSocket: one task per session owns its socket, answers subscribe /
-//! unsubscribe with KIS acks, streams H0STCNT0/H0STASP0 frames (batched when they pile up),
-//! encrypts execution notices with the session's key/iv and sends PINGPONG keep-alives.
+//! unsubscribe with KIS acks, streams H0STCNT0/H0STASP0 and the US HDFSCNT0/HDFSASP0 frames
+//! (batched when they pile up), encrypts execution notices (H0STCNI0/9, H0GSCNI0/9) with the
+//! session's key/iv and sends PINGPONG keep-alives. Every registration, domestic or overseas,
+//! counts toward the one budget of 41 per session.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -85,8 +87,8 @@ enum Reply {
 
 impl Session {
     fn valid_tr(&self, tr: &str) -> bool {
-        let mode = self.shared.lock().cfg.mode;
-        match mode {
+        let st = self.shared.lock();
+        match st.cfg.mode {
             Mode::Live => matches!(
                 tr,
                 "H0STCNT0"
@@ -98,8 +100,14 @@ impl Session {
                     | "H0NXASP0"
                     | "H0STANC0"
                     | "H0STMKO0"
+                    | "H0GSCNI0"
+                    | "HDFSCNT0"
+                    | "HDFSASP0"
             ),
-            Mode::Paper => matches!(tr, "H0STCNT0" | "H0STASP0" | "H0STCNI9"),
+            Mode::Paper => {
+                matches!(tr, "H0STCNT0" | "H0STASP0" | "H0STCNI9" | "H0GSCNI9")
+                    || (st.cfg.us.paper_realtime && matches!(tr, "HDFSCNT0" | "HDFSASP0"))
+            }
         }
     }
 
@@ -154,7 +162,7 @@ impl Session {
             return nack("OPSP8998", "JSON PARSING ERROR : invalid custtype");
         }
         let approval = hs("approval_key");
-        let (owner, hts, notice_tr, known) = {
+        let (owner, hts, notice_trs, known) = {
             let st = self.shared.lock();
             let now = self.shared.clock.now();
             let owner = st
@@ -162,7 +170,13 @@ impl Session {
                 .iter()
                 .find(|a| a.key == approval && now - a.issued < chrono::TimeDelta::hours(24))
                 .map(|a| a.appkey.clone());
-            (owner, st.cfg.hts_id.clone(), st.cfg.notice_tr(), st.markets.contains_key(&tr_key))
+            // US quotes are keyed `D` + quotation market + ticker (`DNASAAPL`); domestic ones by code.
+            let known = if tr_id.starts_with("HDFS") {
+                st.us_markets.values().any(|m| super::us::rsym(m) == tr_key)
+            } else {
+                st.markets.contains_key(&tr_key)
+            };
+            (owner, st.cfg.hts_id.clone(), [st.cfg.notice_tr(), st.cfg.us_notice_tr()], known)
         };
         let Some(owner) = owner else {
             return nack("OPSP0011", "invalid approval : NOT FOUND");
@@ -199,7 +213,7 @@ impl Session {
         if !self.valid_tr(&tr_id) {
             return nack("OPSP8991", "SUBSCRIBE ERROR : invalid tr_id");
         }
-        let is_notice = tr_id == notice_tr;
+        let is_notice = notice_trs.contains(&tr_id.as_str());
         if (is_notice && tr_key != hts) || (!is_notice && !known) {
             return nack("OPSP8992", "SUBSCRIBE ERROR : invalid tr_key");
         }

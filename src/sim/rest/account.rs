@@ -10,6 +10,7 @@ use rust_decimal::Decimal;
 use super::super::Shared;
 use super::super::fields as F;
 use super::super::matching::won;
+use super::super::state::Market;
 use super::super::wire::{self, J, msg};
 use super::TrIds;
 use super::paging::{Resp, begin, dec4, dec8, name_of, page_response, paginate, rate2, single};
@@ -32,7 +33,11 @@ pub async fn balance(State(shared): State<Arc<Shared>>, headers: HeaderMap, RawQ
     };
     let today = now.date_naive();
     let (mut thdt_buy, mut thdt_sll, mut thdt_tlex) = (0_i64, 0_i64, Decimal::ZERO);
-    for f in st.fills.iter().filter(|f| f.account == c.acct && f.time.date_naive() == today) {
+    for f in st
+        .fills
+        .iter()
+        .filter(|f| f.market == Market::Krx && f.account == c.acct && f.time.date_naive() == today)
+    {
         match f.side {
             Side::Buy => thdt_buy += f.qty * f.price,
             Side::Sell => thdt_sll += f.qty * f.price,
@@ -211,7 +216,7 @@ pub async fn period_trade_profit(
         realized: Decimal,
     }
     let mut groups: BTreeMap<(String, String), Agg> = BTreeMap::new();
-    for f in st.fills.iter().filter(|f| f.account == c.acct) {
+    for f in st.fills.iter().filter(|f| f.market == Market::Krx && f.account == c.acct) {
         let d = f.time.format("%Y%m%d").to_string();
         if (!from.is_empty() && d < from)
             || (!to.is_empty() && d > to)
@@ -295,7 +300,7 @@ pub async fn period_trade_profit(
     let sll_fee_tax: Decimal = st
         .fills
         .iter()
-        .filter(|f| f.account == c.acct && f.side == Side::Sell)
+        .filter(|f| f.market == Market::Krx && f.account == c.acct && f.side == Side::Sell)
         .filter(|f| {
             let d = f.time.format("%Y%m%d").to_string();
             (from.is_empty() || d >= from)

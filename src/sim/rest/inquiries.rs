@@ -9,7 +9,7 @@ use rust_decimal::Decimal;
 use super::super::Shared;
 use super::super::fields as F;
 use super::super::matching::won;
-use super::super::state::{Order, OrderKind};
+use super::super::state::{Market, Order, OrderKind};
 use super::super::wire::{self, J, s};
 use super::TrIds;
 use super::paging::{Resp, begin, dec4, exch_of, name_of, ord_dvsn_name, page_response, paginate_with};
@@ -37,7 +37,7 @@ pub async fn psbl_rvsecncl(
     let mut open: Vec<_> = st
         .orders
         .values()
-        .filter(|o| o.account == c.acct && o.remaining() > 0)
+        .filter(|o| o.market == Market::Krx && o.account == c.acct && o.remaining() > 0)
         .filter(|o| match side.as_str() {
             "1" => o.side == Side::Sell,
             "2" => o.side == Side::Buy,
@@ -107,7 +107,7 @@ pub async fn daily_ccld(
     let mut orders: Vec<_> = st
         .orders
         .values()
-        .filter(|o| o.account == c.acct)
+        .filter(|o| o.market == Market::Krx && o.account == c.acct)
         .filter(|o| {
             let d = o.date.format("%Y%m%d").to_string();
             d >= from && d <= to
