@@ -9,6 +9,7 @@ pub mod auth;
 pub mod charts;
 pub mod inquiries;
 pub mod orders;
+pub mod overseas;
 pub mod paging;
 pub mod quotes;
 
@@ -50,6 +51,8 @@ pub struct Gate {
 
 const TRADING: &str = "/uapi/domestic-stock/v1/trading";
 const QUOTES: &str = "/uapi/domestic-stock/v1/quotations";
+const OVRS_TRADING: &str = "/uapi/overseas-stock/v1/trading";
+const OVRS_QUOTES: &str = "/uapi/overseas-price/v1/quotations";
 
 /// Builds the full router: KIS REST, WebSocket upgrades, master files and the admin API.
 pub fn router(shared: Arc<Shared>) -> Router {
@@ -73,6 +76,15 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route(&format!("{QUOTES}/search-stock-info"), get(quotes::search_stock_info))
         .route(&format!("{QUOTES}/inquire-daily-itemchartprice"), get(charts::daily_chart))
         .route(&format!("{QUOTES}/inquire-time-itemchartprice"), get(charts::time_chart))
+        .route(&format!("{OVRS_TRADING}/order"), post(overseas::orders::order))
+        .route(&format!("{OVRS_TRADING}/order-rvsecncl"), post(overseas::orders::order_rvsecncl))
+        .route(&format!("{OVRS_TRADING}/inquire-nccs"), get(overseas::account::nccs))
+        .route(&format!("{OVRS_TRADING}/inquire-ccnl"), get(overseas::account::ccnl))
+        .route(&format!("{OVRS_TRADING}/inquire-balance"), get(overseas::account::balance))
+        .route(&format!("{OVRS_TRADING}/inquire-present-balance"), get(overseas::account::present_balance))
+        .route(&format!("{OVRS_TRADING}/inquire-psamount"), get(overseas::account::psamount))
+        .route(&format!("{OVRS_QUOTES}/price"), get(overseas::quotes::price))
+        .route(&format!("{OVRS_QUOTES}/inquire-asking-price"), get(overseas::quotes::asking_price))
         .fallback(unknown)
         .layer(middleware::from_fn_with_state(shared.clone(), rest_faults))
         .layer(middleware::from_fn(echo_gt_uid));
@@ -179,6 +191,19 @@ pub fn check_rate(shared: &Shared, appkey: &str, tr_id: Option<&str>) -> Result<
 /// # Errors
 /// Returns the exact KIS error response of the first failed check.
 pub fn gate(shared: &Shared, headers: &HeaderMap, tr: &TrIds) -> Result<Gate, Response<Body>> {
+    gate_ids(shared, headers, tr.live, tr.paper)
+}
+
+/// [`gate`] with TR ids known only at run time (settings such as the paper US sell TR).
+///
+/// # Errors
+/// Returns the exact KIS error response of the first failed check.
+pub fn gate_ids(
+    shared: &Shared,
+    headers: &HeaderMap,
+    live: &[&str],
+    paper: &[&str],
+) -> Result<Gate, Response<Body>> {
     let tr_id = header(headers, "tr_id");
     let echo = (!tr_id.is_empty()).then_some(tr_id.as_str());
     let appkey = check_app(shared, headers, echo)?;
@@ -197,12 +222,12 @@ pub fn gate(shared: &Shared, headers: &HeaderMap, tr: &TrIds) -> Result<Gate, Re
             Some(_) => {}
         }
         let allowed = match st.cfg.mode {
-            Mode::Live => tr.live,
-            Mode::Paper => tr.paper,
+            Mode::Live => live,
+            Mode::Paper => paper,
         };
         if !allowed.contains(&tr_id.as_str()) {
-            let live_only = st.cfg.mode == Mode::Paper && tr.paper.is_empty() && !tr_id.is_empty();
-            let wrong_family = st.cfg.mode == Mode::Paper && tr.live.contains(&tr_id.as_str());
+            let live_only = st.cfg.mode == Mode::Paper && paper.is_empty() && !tr_id.is_empty();
+            let wrong_family = st.cfg.mode == Mode::Paper && live.contains(&tr_id.as_str());
             if live_only || wrong_family {
                 return Err(wire::gateway("EGW00213", msg::EGW00213, echo));
             }

@@ -21,7 +21,7 @@ const CASH_ALL: TrIds = TrIds {
 };
 const RVSECNCL: TrIds = TrIds { live: &["TTTC0013U", "TTTC0803U"], paper: &["VTTC0013U", "VTTC0803U"] };
 
-fn field(v: &serde_json::Value, key: &str) -> String {
+pub(super) fn field(v: &serde_json::Value, key: &str) -> String {
     v.get(key).and_then(serde_json::Value::as_str).unwrap_or_default().trim().to_owned()
 }
 
@@ -31,7 +31,11 @@ fn int(v: &serde_json::Value, key: &str) -> Option<i64> {
     if t.is_empty() { Some(0) } else { t.parse::<i64>().ok().filter(|n| (0..=9_999_999_999).contains(n)) }
 }
 
-fn parse_body(headers: &HeaderMap, body: &Bytes, tr_id: &str) -> Result<serde_json::Value, Response<Body>> {
+pub(super) fn parse_body(
+    headers: &HeaderMap,
+    body: &Bytes,
+    tr_id: &str,
+) -> Result<serde_json::Value, Response<Body>> {
     let hk = header(headers, "hashkey");
     if !hk.is_empty() && hk != super::auth::hash_of(body) {
         return Err(wire::gateway("EGW00131", msg::EGW00131, Some(tr_id)));
@@ -39,7 +43,7 @@ fn parse_body(headers: &HeaderMap, body: &Bytes, tr_id: &str) -> Result<serde_js
     serde_json::from_slice(body).map_err(|_| wire::gateway("OPSQ9997", msg::OPSQ9997, Some(tr_id)))
 }
 
-fn reject(r: Reject, tr_id: &str) -> Response<Body> {
+pub(super) fn reject(r: Reject, tr_id: &str) -> Response<Body> {
     let (rt, code, text) = r.wire();
     wire::business(rt, code, text, tr_id)
 }
@@ -58,7 +62,7 @@ fn accepted(shared: &Shared, o: &Order, tr_id: &str) -> Response<Body> {
     wire::respond(StatusCode::OK, Some(tr_id), None, &J::O(pairs))
 }
 
-async fn maybe_hang(shared: &Shared) {
+pub(super) async fn maybe_hang(shared: &Shared) {
     let hang = super::super::faults::take(&mut shared.lock().faults.hang_after_order);
     if hang {
         shared.cancel.cancelled().await;

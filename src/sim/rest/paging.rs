@@ -55,9 +55,26 @@ pub(super) fn rate2(num: Decimal, den: Decimal) -> String {
 /// One page of rows plus its paging header and keys.
 pub(super) struct Page {
     pub(super) rows: Vec<J>,
-    more: bool,
-    first: bool,
-    nk: String,
+    pub(super) more: bool,
+    pub(super) first: bool,
+    pub(super) nk: String,
+}
+
+impl Page {
+    /// Returns the response header `tr_cont`: F/M while more pages follow, D/E on the last.
+    pub(super) fn tr_cont(&self) -> &'static str {
+        match (self.more, self.first) {
+            (true, true) => "F",
+            (true, false) => "M",
+            (false, true) => "D",
+            (false, false) => "E",
+        }
+    }
+
+    /// Returns `msg_cd` and `msg1` of the page (more pages: KIOK0500, last: KIOK0510).
+    pub(super) fn msg(&self) -> (&'static str, &'static str) {
+        if self.more { ("KIOK0500", msg::KIOK0500) } else { ("KIOK0510", msg::KIOK0510) }
+    }
 }
 
 pub(super) fn paginate(rows: Vec<(String, J)>, size: usize, g: &Gate, nk_in: &str) -> Page {
