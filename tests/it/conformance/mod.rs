@@ -7,6 +7,7 @@
 mod envelope;
 mod headers;
 mod order_numbers;
+mod overseas;
 mod paging;
 mod token;
 mod wire;

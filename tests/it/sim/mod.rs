@@ -7,6 +7,7 @@ mod day;
 mod faults;
 mod inquiries;
 mod orders;
+mod overseas;
 mod realtime;
 mod ws;
 
