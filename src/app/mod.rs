@@ -87,6 +87,7 @@ pub fn kis_config(settings: &Settings) -> Result<(KisConfig, String), AppError> 
         .map_err(|e| AppError::Config(e.to_string()))?
         .with_endpoints(k.rest_base_url.clone(), k.ws_url.clone());
     cfg.custtype = k.custtype.clone();
+    cfg.us_paper_sell_tr_id = k.us_paper_sell_tr_id.clone();
     cfg.hashkey = k.hashkey;
     cfg.connect_timeout = k.timeout;
     cfg.read_timeout = k.timeout;

@@ -230,6 +230,13 @@ pub const KEYS: &[Key] = &[
     k("KIS_REST_BASE_URL", None, false, "REST base URL; derived from MODE when unset"),
     k("KIS_WS_URL", None, false, "WebSocket URL; derived from MODE when unset (path /tryitout)"),
     k("KIS_CUSTTYPE", Some("P"), false, "customer type header: P individual, B corporate"),
+    k(
+        "KIS_US_PAPER_SELL_TR_ID",
+        Some("VTTT1001U"),
+        false,
+        "paper TR id of a US sell: documented VTTT1001U, the vendor's sample code sends VTTT1006U \
+         (unconfirmed which the paper host takes)",
+    ),
     k("KIS_HASHKEY", Some("true"), false, "send a hashkey header on order POSTs").boolean(),
     k("KIS_TIMEOUT_SECS", Some("5"), false, "REST connect/read timeout in seconds").int(1, 120, "seconds"),
     k(

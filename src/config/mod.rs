@@ -58,6 +58,8 @@ pub struct KisSettings {
     pub ws_url: url::Url,
     /// `custtype` header.
     pub custtype: String,
+    /// The paper host's TR id of a US sell (`KIS_US_PAPER_SELL_TR_ID`).
+    pub us_paper_sell_tr_id: String,
     /// Whether order POSTs carry a hashkey.
     pub hashkey: bool,
     /// REST timeout.

@@ -262,6 +262,13 @@ pub(super) fn build(raw: &RawConfig) -> Loaded {
         c.invalid("KIS_REST_BASE_URL", "plain http is allowed only for a loopback host (the simulator)");
     }
     let ws_url = c.url("KIS_WS_URL", ws_default, &["ws", "wss"]);
+    let us_paper_sell_tr_id = c.get("KIS_US_PAPER_SELL_TR_ID").unwrap_or("VTTT1001U").to_owned();
+    if us_paper_sell_tr_id.len() != 9
+        || !us_paper_sell_tr_id.starts_with('V')
+        || !us_paper_sell_tr_id.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+    {
+        c.invalid("KIS_US_PAPER_SELL_TR_ID", "must be a paper TR id: V and 8 uppercase letters or digits");
+    }
     let custtype = c.get("KIS_CUSTTYPE").unwrap_or("P").to_owned();
     if custtype != "P" && custtype != "B" {
         c.invalid("KIS_CUSTTYPE", "must be P (individual) or B (corporate)");
@@ -325,6 +332,7 @@ pub(super) fn build(raw: &RawConfig) -> Loaded {
             rest_base_url,
             ws_url,
             custtype,
+            us_paper_sell_tr_id,
             hashkey,
             timeout: Duration::from_secs(timeout_secs),
             rate_limit_per_sec: u32::try_from(rate_limit_per_sec).unwrap_or(u32::MAX),
@@ -482,6 +490,18 @@ mod tests {
         assert_eq!(missing, ["KIS_APP_KEY", "KIS_APP_SECRET", "KIS_ACCOUNT", "KIS_HTS_ID"]);
         assert_eq!(loaded.settings.mode, Mode::Paper);
         assert_eq!(loaded.settings.kis.rate_limit_per_sec, 2);
+    }
+
+    #[test]
+    fn the_us_paper_sell_tr_id_defaults_to_the_documented_one_and_is_checked() {
+        let loaded = load(&sources(&[]));
+        assert_eq!(loaded.settings.kis.us_paper_sell_tr_id, "VTTT1001U");
+        let loaded = load(&sources(&[("KIS_US_PAPER_SELL_TR_ID", "VTTT1006U")]));
+        assert_eq!(loaded.settings.kis.us_paper_sell_tr_id, "VTTT1006U");
+        for bad in ["TTTT1006U", "vttt1006u", "VTTT1006", "VTTT1006U;"] {
+            let loaded = load(&sources(&[("KIS_US_PAPER_SELL_TR_ID", bad)]));
+            assert_eq!(loaded.problems_for(&["KIS_US_PAPER_SELL_TR_ID"]).len(), 1, "{bad}");
+        }
     }
 
     #[test]

@@ -12,6 +12,7 @@ pub mod market;
 pub mod mode;
 pub mod money;
 pub mod order;
+pub mod overseas;
 pub mod position;
 pub mod price;
 pub mod risk;

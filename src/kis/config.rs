@@ -75,6 +75,9 @@ pub struct KisConfig {
     pub legacy_tr_ids: bool,
     /// Pause between pages of pageable inquiries.
     pub page_delay: Duration,
+    /// The paper host's TR id of a US sell (documented `VTTT1001U`; the vendor's sample code
+    /// computes `VTTT1006U`: UNCONFIRMED, so configurable).
+    pub us_paper_sell_tr_id: String,
     /// Real-time feed.
     pub feed: FeedConfig,
 }
@@ -112,6 +115,7 @@ impl KisConfig {
             hashkey: true,
             legacy_tr_ids: false,
             page_delay: Duration::from_millis(page_ms),
+            us_paper_sell_tr_id: crate::kis::http::client::DEFAULT_US_PAPER_SELL_TR.to_owned(),
             feed: FeedConfig {
                 url: Url::parse(ws)?,
                 heartbeat: Some(Duration::from_secs(30)),

@@ -38,10 +38,32 @@ const PRICE_PATH: &str = "/uapi/domestic-stock/v1/quotations/inquire-price";
 const ASKING_PATH: &str = "/uapi/domestic-stock/v1/quotations/inquire-asking-price-exp-ccn";
 const CHART_PATH: &str = "/uapi/domestic-stock/v1/quotations/inquire-daily-itemchartprice";
 const HOLIDAY_PATH: &str = "/uapi/domestic-stock/v1/quotations/chk-holiday";
+
+mod overseas;
+
+pub use overseas::{DEFAULT_US_PAPER_SELL_TR, UsTr};
 /// Safety cap on pages of one inquiry.
 const MAX_PAGES: usize = 500;
 /// Forced token refreshes per call before giving up.
 const MAX_AUTH_RETRIES: u32 = 3;
+
+/// The paging context keys of an inquiry: the domestic 100-character ones or the overseas
+/// 200-character ones.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Context {
+    K100,
+    K200,
+}
+
+impl Context {
+    /// Request keys, then response fields.
+    const fn keys(self) -> [&'static str; 4] {
+        match self {
+            Self::K100 => ["CTX_AREA_FK100", "CTX_AREA_NK100", "ctx_area_fk100", "ctx_area_nk100"],
+            Self::K200 => ["CTX_AREA_FK200", "CTX_AREA_NK200", "ctx_area_fk200", "ctx_area_nk200"],
+        }
+    }
+}
 
 /// Whether a call may be repeated after an ambiguous failure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,6 +86,7 @@ pub struct KisRest {
     hashkey: bool,
     retry: RequestRetry,
     page_delay: Duration,
+    us_paper_sell_tr: String,
     /// When set, an order, modify or cancel request leaves only while this fence may act (checked
     /// after the rate limiter, right before the request is written).
     order_gate: std::sync::OnceLock<Arc<crate::ports::Fence>>,
@@ -139,6 +162,7 @@ impl KisRest {
             hashkey: config.hashkey,
             retry: config.retry,
             page_delay: config.page_delay,
+            us_paper_sell_tr: config.us_paper_sell_tr_id.clone(),
             order_gate: std::sync::OnceLock::new(),
         })
     }
@@ -241,7 +265,18 @@ impl KisRest {
         tr_cont: &str,
         query: Vec<(&'static str, String)>,
     ) -> Result<Reply, BrokerError> {
-        let tr_id = self.tr(tr);
+        self.get_tr(group, path, self.tr(tr), tr_cont, query).await
+    }
+
+    /// [`Self::get`] with the TR id given as text (the overseas endpoints' ids).
+    async fn get_tr(
+        &self,
+        group: EndpointGroup,
+        path: &'static str,
+        tr_id: String,
+        tr_cont: &str,
+        query: Vec<(&'static str, String)>,
+    ) -> Result<Reply, BrokerError> {
         self.execute(group, Kind::Inquiry, |token| {
             let (tr_id, query) = (&tr_id, query.clone());
             async move {
@@ -268,17 +303,29 @@ impl KisRest {
         tr: Tr,
         query: Vec<(&'static str, String)>,
     ) -> Result<Vec<Value>, BrokerError> {
+        self.pages_with(path, self.tr(tr), query, Context::K100).await
+    }
+
+    /// [`Self::pages`] with the TR id as text and the context keys of `context`.
+    async fn pages_with(
+        &self,
+        path: &'static str,
+        tr_id: String,
+        query: Vec<(&'static str, String)>,
+        context: Context,
+    ) -> Result<Vec<Value>, BrokerError> {
         let (mut fk, mut nk) = (String::new(), String::new());
         let mut bodies = Vec::new();
+        let [fk_key, nk_key, fk_field, nk_field] = context.keys();
         for page in 0..MAX_PAGES {
             let mut q = query.clone();
-            q.push(("CTX_AREA_FK100", fk.clone()));
-            q.push(("CTX_AREA_NK100", nk.clone()));
-            let reply =
-                self.get(EndpointGroup::Account, path, tr, if page == 0 { "" } else { "N" }, q).await?;
+            q.push((fk_key, fk.clone()));
+            q.push((nk_key, nk.clone()));
+            let cont = if page == 0 { "" } else { "N" };
+            let reply = self.get_tr(EndpointGroup::Account, path, tr_id.clone(), cont, q).await?;
             let more = reply.has_more();
             let text = |k: &str| reply.body.get(k).and_then(Value::as_str).unwrap_or("").to_owned();
-            (fk, nk) = (text("ctx_area_fk100"), text("ctx_area_nk100"));
+            (fk, nk) = (text(fk_field), text(nk_field));
             bodies.push(reply.body);
             if !more {
                 return Ok(bodies);
@@ -296,42 +343,51 @@ impl KisRest {
     }
 
     async fn post_order(&self, path: &'static str, tr: Tr, body: Value) -> Result<OrderAck, BrokerError> {
-        let tr_id = self.tr(tr);
         let today = self.today();
-        let output: OrderOutput = self
-            .execute(EndpointGroup::Orders, Kind::Order, |token| {
-                let body = body.clone();
-                let tr_id = tr_id.clone();
-                async move {
-                    let hashkey = if self.hashkey {
-                        self.limiter.acquire(Priority::Order).await;
-                        // The order is not sent yet: any hashkey failure is safe to report as such.
-                        Some(self.raw.uapi_hashkey(&body).await.map_err(|e| match e {
-                            e if e.is_retryable() => KisHttpError::Connect(format!("hashkey: {e}")),
-                            e => e,
-                        })?)
-                    } else {
-                        None
-                    };
-                    let req = Request {
-                        method: Method::POST,
-                        path,
-                        tr_id: &tr_id,
-                        token: &token,
-                        tr_cont: "",
-                        query: Vec::new(),
-                        body: Some(body),
-                        hashkey,
-                    };
-                    if self.order_gate.get().is_some_and(|f| !f.may_act()) {
-                        return Err(KisHttpError::NotLeader);
-                    }
-                    let reply = self.raw.call(req).await?;
-                    Ok(models::decode::<Single<OrderOutput>>(reply.body)?.output)
-                }
-            })
-            .await?;
+        let output: OrderOutput = self.send_order(path, self.tr(tr), body).await?;
         output.to_ack(today).map_err(KisHttpError::into_order_error)
+    }
+
+    /// Sends an order, modify or cancel (hashkey, order gate, never resent after an ambiguous
+    /// failure) and decodes its `output`.
+    async fn send_order<T: serde::de::DeserializeOwned>(
+        &self,
+        path: &'static str,
+        tr_id: String,
+        body: Value,
+    ) -> Result<T, BrokerError> {
+        self.execute(EndpointGroup::Orders, Kind::Order, |token| {
+            let body = body.clone();
+            let tr_id = tr_id.clone();
+            async move {
+                let hashkey = if self.hashkey {
+                    self.limiter.acquire(Priority::Order).await;
+                    // The order is not sent yet: any hashkey failure is safe to report as such.
+                    Some(self.raw.uapi_hashkey(&body).await.map_err(|e| match e {
+                        e if e.is_retryable() => KisHttpError::Connect(format!("hashkey: {e}")),
+                        e => e,
+                    })?)
+                } else {
+                    None
+                };
+                let req = Request {
+                    method: Method::POST,
+                    path,
+                    tr_id: &tr_id,
+                    token: &token,
+                    tr_cont: "",
+                    query: Vec::new(),
+                    body: Some(body),
+                    hashkey,
+                };
+                if self.order_gate.get().is_some_and(|f| !f.may_act()) {
+                    return Err(KisHttpError::NotLeader);
+                }
+                let reply = self.raw.call(req).await?;
+                Ok(models::decode::<Single<T>>(reply.body)?.output)
+            }
+        })
+        .await
     }
 
     /// Sends a cash order (`order-cash`).

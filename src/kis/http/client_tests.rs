@@ -384,3 +384,137 @@ async fn records_one_line_per_call_and_no_secret() {
         assert!(!rendered.contains(secret), "{secret} leaked: {rendered}");
     }
 }
+
+mod overseas {
+    //! The overseas (US) endpoints against the stub: documented TR ids and parameters, the
+    //! 200-character paging keys, USD decimals, and refusals before anything is sent.
+
+    use super::*;
+    use crate::domain::overseas::{Ticker, UsAmendRequest, UsExchange, UsOrderRequest, UsOrderType};
+
+    const US_ORDER: &str = "/uapi/overseas-stock/v1/trading/order";
+    const US_AMEND: &str = "/uapi/overseas-stock/v1/trading/order-rvsecncl";
+    const US_NCCS: &str = "/uapi/overseas-stock/v1/trading/inquire-nccs";
+    const US_PRICE: &str = "/uapi/overseas-price/v1/quotations/price";
+    const US_PRESENT: &str = "/uapi/overseas-stock/v1/trading/inquire-present-balance";
+
+    fn aapl() -> Ticker {
+        Ticker::new("AAPL").unwrap()
+    }
+
+    fn order(side: Side, order_type: UsOrderType) -> UsOrderRequest {
+        UsOrderRequest {
+            exchange: UsExchange::Nasdaq,
+            ticker: aapl(),
+            side,
+            order_type,
+            qty: dec!(3),
+            price: dec!(190.25),
+        }
+    }
+
+    fn ack(odno: &str) -> serde_json::Value {
+        json!({"rt_cd": "0", "msg_cd": "APBK0013", "msg1": "주문 전송 완료 되었습니다.",
+            "output": {"KRX_FWDG_ORD_ORGNO": "01790", "ODNO": odno, "ORD_TMD": "231105"}})
+    }
+
+    #[tokio::test]
+    async fn us_orders_use_the_documented_paper_ids_and_amend_by_order_number() {
+        let (stub, base) = start_stub().await;
+        let (store, clock) = (Arc::new(InMemoryTokenStore::default()), clock());
+        let rest = client(&config(base, "app-us-orders"), &store, &clock);
+        stub.push(US_ORDER, 200, ack("0030138295"), "", 0);
+        stub.push(US_ORDER, 200, ack("0030138296"), "", 0);
+        stub.push(US_AMEND, 200, ack("0030138297"), "", 0);
+        let buy = rest.us_place_order(&order(Side::Buy, UsOrderType::Limit)).await.unwrap();
+        assert_eq!((buy.broker_order_no.as_str(), buy.branch.as_str()), ("0030138295", "01790"));
+        rest.us_place_order(&order(Side::Sell, UsOrderType::Limit)).await.unwrap();
+        let cancel = UsAmendRequest {
+            exchange: UsExchange::Nasdaq,
+            ticker: aapl(),
+            broker_order_no: buy.broker_order_no.clone(),
+            qty: dec!(3),
+            new_price: None,
+        };
+        assert_eq!(rest.us_amend_order(&cancel).await.unwrap().broker_order_no, "0030138297");
+        let ids: Vec<_> = stub.seen(US_ORDER).into_iter().map(|s| s.tr_id).collect();
+        assert_eq!(ids, ["VTTT1002U", "VTTT1001U"], "paper buy, then the documented paper sell id");
+        assert_eq!(stub.seen(US_AMEND)[0].tr_id, "VTTT1004U");
+    }
+
+    #[tokio::test]
+    async fn orders_kis_would_refuse_are_not_sent() {
+        let (stub, base) = start_stub().await;
+        let (store, clock) = (Arc::new(InMemoryTokenStore::default()), clock());
+        let rest = client(&config(base, "app-us-refuse"), &store, &clock);
+        for o in [
+            order(Side::Buy, UsOrderType::MarketOnOpen),
+            order(Side::Sell, UsOrderType::LimitOnClose),
+            UsOrderRequest { qty: dec!(1.5), ..order(Side::Buy, UsOrderType::Limit) },
+            UsOrderRequest { price: dec!(0), ..order(Side::Buy, UsOrderType::Limit) },
+        ] {
+            let e = rest.us_place_order(&o).await.unwrap_err();
+            assert!(matches!(e, BrokerError::Invalid { .. }), "{o:?}: {e:?}");
+        }
+        assert!(stub.seen(US_ORDER).is_empty(), "nothing reached the broker");
+    }
+
+    #[tokio::test]
+    async fn unfilled_orders_page_with_the_200_character_keys() {
+        let (stub, base) = start_stub().await;
+        let (store, clock) = (Arc::new(InMemoryTokenStore::default()), clock());
+        let rest = client(&config(base, "app-us-nccs"), &store, &clock);
+        let row = |odno: &str| {
+            json!({"ord_dt": "20261207", "odno": odno, "orgn_odno": "", "pdno": "AAPL", "sll_buy_dvsn_cd": "02",
+                "ft_ord_qty": "5", "ft_ccld_qty": "2", "nccs_qty": "3", "ft_ord_unpr3": "190.2500",
+                "ft_ccld_unpr3": "190.2500", "ovrs_excg_cd": "NASD"})
+        };
+        let page = |rows: serde_json::Value, fk: &str| {
+            json!({"rt_cd": "0", "msg_cd": "MCA00000", "msg1": "ok", "ctx_area_fk200": fk, "ctx_area_nk200": fk,
+                "output": rows})
+        };
+        stub.push(US_NCCS, 200, page(json!([row("1")]), "KEY-ONE"), "M", 0);
+        stub.push(US_NCCS, 200, page(json!([row("2")]), ""), "D", 0);
+        let open = rest.us_open_orders().await.unwrap();
+        assert_eq!(open.iter().map(|o| o.broker_order_no.as_str()).collect::<Vec<_>>(), ["1", "2"]);
+        assert_eq!((open[0].unfilled_qty, open[0].price), (dec!(3), dec!(190.25)));
+        let seen = stub.seen(US_NCCS);
+        assert_eq!(seen[0].tr_id, "VTTS3018R");
+        assert!(seen[0].query.contains("OVRS_EXCG_CD=NASD"), "{}", seen[0].query);
+        assert!(seen[1].query.contains("CTX_AREA_FK200=KEY-ONE"), "{}", seen[1].query);
+        assert_eq!((seen[0].tr_cont.as_str(), seen[1].tr_cont.as_str()), ("", "N"));
+    }
+
+    #[tokio::test]
+    async fn quote_and_present_balance_decode_usd() {
+        let (stub, base) = start_stub().await;
+        let (store, clock) = (Arc::new(InMemoryTokenStore::default()), clock());
+        let rest = client(&config(base, "app-us-quote"), &store, &clock);
+        stub.push(
+            US_PRICE,
+            200,
+            ok(json!({"rsym": "DNASAAPL", "zdiv": "4", "base": "190.0000", "pvol": "1", "last": "188.5000",
+                "sign": "5", "diff": "1.5000", "rate": "0.79", "tvol": "1200", "tamt": "1", "ordy": "매수가능"})),
+            "",
+            0,
+        );
+        let q = rest.us_quote(UsExchange::Nasdaq, &aapl()).await.unwrap();
+        assert_eq!(
+            (q.last, q.diff, q.decimals, q.realtime_key.as_str()),
+            (dec!(188.5), dec!(-1.5), 4, "DNASAAPL")
+        );
+        assert!(stub.seen(US_PRICE)[0].query.contains("EXCD=NAS"));
+        stub.push(
+            US_PRESENT,
+            200,
+            json!({"rt_cd": "0", "msg_cd": "MCA00000", "msg1": "ok", "output1": [],
+                "output2": [{"crcy_cd": "USD", "frcr_dncl_amt_2": "1000.50", "frcr_drwg_psbl_amt_1": "900.25"}],
+                "output3": {"tot_asst_amt": "15000000"}}),
+            "",
+            0,
+        );
+        let a = rest.us_account().await.unwrap();
+        assert_eq!((a.usd_deposit, a.total_assets_krw), (Some(dec!(1000.50)), dec!(15000000)));
+        assert_eq!(stub.seen(US_PRESENT)[0].tr_id, "VTRP6504R");
+    }
+}
