@@ -107,14 +107,14 @@ listing=$(dpkg -c "$deb")
 version=$(dpkg-deb -f "$deb" Version)
 for f in ./usr/bin/aegis ./usr/sbin/aegis-as-service ./usr/lib/systemd/system/aegis.service \
     ./etc/aegis/aegis.toml ./etc/aegis/aegis.env ./etc/aegis/schedules/pipeline.toml \
-    ./etc/aegis/schedules/holidays.toml ./usr/share/doc/aegis/README.md \
+    ./etc/aegis/schedules/holidays.toml ./etc/aegis/schedules/us_holidays.toml ./usr/share/doc/aegis/README.md \
     ./usr/share/doc/aegis/deploy/README.md ./usr/share/doc/aegis/copyright; do
     check "dpkg -c lists $f" grep -qE " $f\$" <<<"$listing"
 done
 check "dpkg -c: aegis.env is -rw------- root/root in the archive" grep -qE '^-rw------- root/root .* \./etc/aegis/aegis\.env$|^-rw------- 0/0 .* \./etc/aegis/aegis\.env$' <<<"$listing"
 check "dpkg -c: /usr/bin/aegis is executable" grep -qE '^-rwxr-xr-x .* \./usr/bin/aegis$' <<<"$listing"
 conffiles=$(dpkg-deb -I "$deb" conffiles)
-for f in /etc/aegis/aegis.toml /etc/aegis/aegis.env /etc/aegis/schedules/pipeline.toml /etc/aegis/schedules/holidays.toml; do
+for f in /etc/aegis/aegis.toml /etc/aegis/aegis.env /etc/aegis/schedules/pipeline.toml /etc/aegis/schedules/holidays.toml /etc/aegis/schedules/us_holidays.toml; do
     check "conffile $f" grep -qx "$f" <<<"$conffiles"
 done
 check "Depends names adduser (and \$auto's libc6): $(dpkg-deb -f "$deb" Depends)" \
