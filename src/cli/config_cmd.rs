@@ -5,11 +5,32 @@ use rust_decimal::Decimal;
 use crate::config::{KEYS, Loaded, RiskSettings, is_secret};
 use crate::domain::risk::ExposureLimit;
 
+/// The problems of the files in SCHEDULES_DIR: the pipeline schedule, the KRX and the US
+/// calendars (a missing file means the built-in one, which is no problem).
+fn schedule_problems(loaded: &Loaded) -> Vec<String> {
+    let dir = &loaded.settings.schedules_dir;
+    let mut problems = Vec::new();
+    if let Err(e) = super::run_cmd::load_schedule(None, dir) {
+        problems.push(format!("SCHEDULES_DIR: {e}"));
+    }
+    if let Err(e) = super::ops_cmd::load_calendar(dir) {
+        problems.push(format!("SCHEDULES_DIR: {e}"));
+    }
+    if let Err(e) = super::ops_cmd::load_us_calendar(dir) {
+        problems.push(format!("SCHEDULES_DIR: {e}"));
+    }
+    problems
+}
+
 /// Prints every problem (exit 2) or a summary of the effective settings (exit 0).
 pub fn check(loaded: &Loaded) -> i32 {
-    if !loaded.problems.is_empty() {
-        eprintln!("configuration has {} problem(s):", loaded.problems.len());
+    let schedules = schedule_problems(loaded);
+    if !loaded.problems.is_empty() || !schedules.is_empty() {
+        eprintln!("configuration has {} problem(s):", loaded.problems.len() + schedules.len());
         for p in &loaded.problems {
+            eprintln!("  - {p}");
+        }
+        for p in &schedules {
             eprintln!("  - {p}");
         }
         eprintln!("see .env.example or README.md (Configuration) for every key");
@@ -23,6 +44,7 @@ pub fn check(loaded: &Loaded) -> i32 {
     println!("  KIS_WS_URL         {}", s.kis.ws_url);
     println!("  rate limit         {}/s", s.kis.rate_limit_per_sec);
     println!("  database           {}", db_kind(s.db_url.expose()));
+    println!("  schedules          {} (missing files: the built-in ones)", s.schedules_dir.display());
     println!("  slack              {}", if s.slack.is_some() { "on" } else { "off" });
     println!("  email              {}", if s.smtp.is_some() { "on" } else { "off" });
     println!("  AI journal         {}", if s.ai.is_some() { "model" } else { "template" });

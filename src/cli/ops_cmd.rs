@@ -14,6 +14,7 @@ use crate::domain::market::{FeedStatus, RegistrationState, Subscription};
 use crate::domain::mode::{ModeEvent, TradingMode};
 use crate::domain::money::Krw;
 use crate::domain::stage::StageName;
+use crate::domain::us_calendar::{US_HOLIDAYS_FILE, UsCalendar, UsCalendarError};
 use crate::notify::fmt_duration;
 use crate::pipeline::runner::{RunOutcome, Runner};
 use crate::pipeline::{ConsoleSink, LeaseKeeper, PIPELINE_LEASE, holder_name, stages};
@@ -135,6 +136,23 @@ pub fn load_calendar(schedules_dir: &Path) -> Result<KrxCalendar, String> {
         KrxCalendar::from_toml_str(&text).map_err(|e| format!("{}: {e}", path.display()))
     } else {
         KrxCalendar::builtin().map_err(|e| e.to_string())
+    }
+}
+
+/// Reads `us_holidays.toml` from the schedules directory (SCHEDULES_DIR), or returns the
+/// built-in US calendar when the directory has no such file (the domain reads no files).
+///
+/// # Errors
+/// [`UsCalendarError::Read`] when the file exists but cannot be read,
+/// [`UsCalendarError::File`] (wrapping the parse error) when it is malformed.
+pub fn load_us_calendar(schedules_dir: &Path) -> Result<UsCalendar, UsCalendarError> {
+    let path = schedules_dir.join(US_HOLIDAYS_FILE);
+    match std::fs::read_to_string(&path) {
+        Ok(text) => {
+            UsCalendar::from_toml_str(&text).map_err(|e| UsCalendarError::File { path, source: Box::new(e) })
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => UsCalendar::builtin(),
+        Err(e) => Err(UsCalendarError::Read { path, message: e.to_string() }),
     }
 }
 
@@ -579,6 +597,31 @@ mod tests {
     use super::*;
     use crate::domain::Symbol;
     use crate::domain::market::FeedRegistration;
+
+    #[test]
+    fn the_us_calendar_comes_from_schedules_dir_else_the_builtin_list() {
+        let dir = std::env::temp_dir().join(format!("aegis-us-calendar-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir).unwrap();
+        assert_eq!(load_us_calendar(&dir), UsCalendar::builtin(), "no file: the built-in list");
+        let file = dir.join(US_HOLIDAYS_FILE);
+        let head = "covered_years = [2026]\n[regular]\nopen = \"09:30\"\nclose = \"16:00\"\n[extended]\npre_open = \"04:00\"\nafter_close = \"20:00\"\n";
+        let closed = |date: &str| format!("[[closed]]\ndate = \"{date}\"\nname = \"x\"\n");
+        std::fs::write(&file, format!("{head}{}", closed("2026-01-02"))).unwrap();
+        let day = |s: &str| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+        let loaded = load_us_calendar(&dir).unwrap();
+        assert!(!loaded.is_trading_day(day("2026-01-02")) && loaded.is_trading_day(day("2026-01-19")));
+        std::fs::write(&file, format!("{head}{}", closed("2026-02-30"))).unwrap();
+        let err = load_us_calendar(&dir).unwrap_err();
+        assert!(
+            matches!(&err, UsCalendarError::File { path, source } if *path == file && matches!(**source, UsCalendarError::Parse { line: Some(9), .. })),
+            "{err:?}"
+        );
+        assert!(err.to_string().contains("us_holidays.toml: US holiday list, line 9"), "{err}");
+        std::fs::remove_file(&file).unwrap();
+        std::fs::create_dir(&file).unwrap();
+        assert!(matches!(load_us_calendar(&dir), Err(UsCalendarError::Read { .. })));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     fn record(payload: serde_json::Value) -> EventRecord {
         EventRecord {

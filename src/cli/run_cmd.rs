@@ -62,7 +62,7 @@ fn fail(code: i32, msg: impl std::fmt::Display) -> i32 {
     code
 }
 
-fn load_schedule(path: Option<&Path>, schedules_dir: &Path) -> Result<Schedule, String> {
+pub(crate) fn load_schedule(path: Option<&Path>, schedules_dir: &Path) -> Result<Schedule, String> {
     let default = schedules_dir.join("pipeline.toml");
     match path {
         Some(p) => Schedule::load(p).map_err(|e| e.to_string()),

@@ -17,7 +17,7 @@
 //! extended-hours windows (overseas.md §2 and §6 item 3), so they are configurable.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use chrono::{
     DateTime, Datelike, LocalResult, NaiveDate, NaiveDateTime, NaiveTime, TimeDelta, TimeZone, Weekday,
@@ -34,7 +34,7 @@ pub const NEW_YORK: Tz = chrono_tz::America::New_York;
 /// The US holiday list shipped with aegis (2026 and 2027).
 pub const BUILTIN_US_HOLIDAYS: &str = include_str!("../../schedules/us_holidays.toml");
 
-/// The file name [`UsCalendar::load`] looks for in the schedules directory.
+/// The file name `aegis` reads (`cli::ops_cmd::load_us_calendar`) in the schedules directory.
 pub const US_HOLIDAYS_FILE: &str = "us_holidays.toml";
 
 /// One of the sessions of a US trade date, in time order.
@@ -502,23 +502,6 @@ impl UsCalendar {
     /// Returns a [`UsCalendarError`] only if the shipped file is broken (a test guards it).
     pub fn builtin() -> Result<Self, UsCalendarError> {
         Self::from_toml_str(BUILTIN_US_HOLIDAYS)
-    }
-
-    /// Reads `us_holidays.toml` from the schedules directory (SCHEDULES_DIR), or returns the
-    /// built-in list when the directory has no such file.
-    ///
-    /// # Errors
-    /// [`UsCalendarError::Read`] when the file exists but cannot be read,
-    /// [`UsCalendarError::File`] (wrapping the parse error) when it is malformed.
-    pub fn load(dir: &Path) -> Result<Self, UsCalendarError> {
-        let path = dir.join(US_HOLIDAYS_FILE);
-        match std::fs::read_to_string(&path) {
-            Ok(text) => {
-                Self::from_toml_str(&text).map_err(|e| UsCalendarError::File { path, source: Box::new(e) })
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Self::builtin(),
-            Err(e) => Err(UsCalendarError::Read { path, message: e.to_string() }),
-        }
     }
 
     /// Replaces the KIS session settings.

@@ -42,6 +42,25 @@ fn config_check_with_valid_env_file_exits_zero() {
     assert!(all.contains("******5601"), "{all}");
 }
 
+/// `config check` also reads the files of SCHEDULES_DIR: a malformed US holiday list is a
+/// problem naming the file and its line (a missing one means the built-in list).
+#[test]
+fn config_check_reports_a_malformed_schedule_file() {
+    let dir = TempDir::new("aegis-cli").unwrap();
+    std::fs::create_dir_all(dir.0.join("schedules")).unwrap();
+    let ok = bin::run_in(&dir.0, &["config", "check"], valid_env(&[]));
+    assert_eq!(ok.status.code(), Some(0), "{}", bin::text(&ok));
+    std::fs::write(
+        dir.0.join("schedules/us_holidays.toml"),
+        "covered_years = [2026]\n[[closed]]\ndate = \"2026-02-30\"\n",
+    )
+    .unwrap();
+    let out = bin::run_in(&dir.0, &["config", "check"], valid_env(&[]));
+    let all = bin::text(&out);
+    assert_eq!(out.status.code(), Some(2), "{all}");
+    assert!(all.contains("SCHEDULES_DIR") && all.contains("us_holidays.toml"), "{all}");
+}
+
 #[test]
 fn unknown_toml_key_and_bad_values_are_all_reported() {
     let dir = TempDir::new("aegis-cli").unwrap();

@@ -452,28 +452,6 @@ fn malformed_files_get_typed_errors_naming_line_and_field() {
     ));
 }
 
-#[test]
-fn load_reads_the_schedules_dir_and_falls_back_to_the_builtin_list() {
-    let dir = std::env::temp_dir().join(format!("aegis-us-calendar-{}", uuid::Uuid::new_v4().simple()));
-    std::fs::create_dir_all(&dir).unwrap();
-    assert_eq!(UsCalendar::load(&dir), UsCalendar::builtin(), "no file: the built-in list");
-    let file = dir.join(US_HOLIDAYS_FILE);
-    std::fs::write(&file, format!("{HEAD}{}", closed("2026-01-02"))).unwrap();
-    let loaded = UsCalendar::load(&dir).unwrap();
-    assert!(!loaded.is_trading_day(d("2026-01-02")) && loaded.is_trading_day(d("2026-01-19")));
-    std::fs::write(&file, format!("{HEAD}{}", closed("2026-02-30"))).unwrap();
-    let err = UsCalendar::load(&dir).unwrap_err();
-    assert!(
-        matches!(&err, UsCalendarError::File { path, source } if *path == file && matches!(**source, UsCalendarError::Parse { line: Some(9), .. })),
-        "{err:?}"
-    );
-    assert!(err.to_string().contains("us_holidays.toml: US holiday list, line 9"), "{err}");
-    std::fs::remove_file(&file).unwrap();
-    std::fs::create_dir(&file).unwrap();
-    assert!(matches!(UsCalendar::load(&dir), Err(UsCalendarError::Read { .. })));
-    std::fs::remove_dir_all(&dir).unwrap();
-}
-
 /// 2026-01-01 00:00 KST to 2028-01-01 00:00 KST, in seconds since the epoch.
 const START: i64 = 1_767_193_200;
 const END: i64 = 1_830_265_200;
