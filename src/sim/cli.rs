@@ -92,7 +92,8 @@ pub struct SimArgs {
     /// Initial USD deposit per account.
     #[arg(long, default_value = "100000")]
     pub usd_cash: Decimal,
-    /// A US position every account starts with, TICKER=QTY[@AVG_USD] (repeatable; default none).
+    /// A US position every account starts with, TICKER=QTY or TICKER=QTY@AVG_USD (repeatable;
+    /// default none).
     #[arg(long = "us-holding", value_parser = parse_us_holding)]
     pub us_holdings: Vec<UsHoldingSeed>,
     /// Commission rate charged on every US fill.

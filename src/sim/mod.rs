@@ -1,6 +1,8 @@
 //! `aegis sim`: a stateful, wire-faithful simulation of the KIS Open API server (REST and
-//! WebSocket on one listener) with a seeded market, a matching engine, an admin API under
-//! `/__sim/` and fault injection. It is independent of the KIS adapter in `crate::kis`.
+//! WebSocket on one listener) with seeded KRX and US markets, a matching engine, KRW and USD
+//! account sides, an admin API under `/__sim/` and fault injection. The domestic endpoints and
+//! channels follow `../shared/kis-api/REFERENCE.md`, the overseas ones `overseas.md` ([`us`],
+//! [`rest::overseas`]). It is independent of the KIS adapter in `crate::kis`.
 
 pub mod admin;
 pub mod cli;
@@ -400,8 +402,9 @@ impl SimHandle {
         self.shared.inject(&cmd);
     }
 
-    /// Moves a symbol's market to `price` (clamped to the band, on the grid), matching resting
-    /// orders against a print at that price.
+    /// Moves a symbol's market to `price` (clamped to the band, on the grid; a US symbol's price
+    /// is in 0.0001 USD, see [`Self::set_us_price`]), matching resting orders against a print at
+    /// that price.
     ///
     /// # Errors
     /// Returns [`SimError::Admin`] for an unknown symbol.

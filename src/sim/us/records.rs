@@ -170,3 +170,68 @@ pub fn notice(
     f.truncate(st.cfg.us.notice_fields.clamp(1, fields::H0GSCNI0.len()));
     f.join("^")
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::DateTime;
+    use tokio::sync::broadcast;
+
+    use super::*;
+    use crate::sim::SimConfig;
+    use crate::sim::state::{Market, OrderStatus};
+    use crate::sim::us::UsConfig;
+
+    fn state(us: UsConfig) -> (SimState, DateTime<FixedOffset>) {
+        let now = DateTime::parse_from_rfc3339("2026-03-04T00:00:00+09:00").unwrap();
+        let (tx, _) = broadcast::channel(4);
+        (SimState::new(SimConfig { us, ..SimConfig::default() }, now, tx), now)
+    }
+
+    #[test]
+    fn records_have_the_configured_widths() {
+        let (st, now) = state(UsConfig::default());
+        let m = st.us_markets.get("AAPL").unwrap();
+        let p = Print { time: now.time(), price: m.last, qty: 5, buyer_initiated: true };
+        let t: Vec<String> = trade(m, &p, now).split('^').map(str::to_owned).collect();
+        assert_eq!(t.len(), 26);
+        assert_eq!((t[0].as_str(), t[3].as_str(), t[6].as_str()), ("DNASAAPL", "20260303", "20260304"));
+        assert_eq!(t[5], "100000", "XHMS is New York time (10:00 EST)");
+        assert_eq!(book(m, now, 1).split('^').count(), 17);
+        assert_eq!(book(m, now, 10).split('^').count(), 71);
+        let o = Order {
+            id: 1,
+            market: Market::Us,
+            odno: 7,
+            orig: None,
+            kind: OrderKind::New,
+            account: "5000000001".into(),
+            symbol: "AAPL".into(),
+            name: "애플".into(),
+            side: Side::Buy,
+            ord_dvsn: "34".into(),
+            price: 1_480_100,
+            qty: 3,
+            filled: 0,
+            filled_amt: 0,
+            closed: 0,
+            rejected: 0,
+            status: OrderStatus::Open,
+            date: now.date_naive(),
+            time: now,
+            reserved: rust_decimal::Decimal::ZERO,
+        };
+        let n: Vec<String> =
+            notice(&st, &o, NoticeKind::Accepted, 3, o.price, now).split('^').map(str::to_owned).collect();
+        assert_eq!(n.len(), 25);
+        assert_eq!(
+            (n[6].as_str(), n[9].as_str(), n[15].as_str()),
+            ("D", "001480100", ""),
+            "overseas.md §1.5: 001480100 = 148.0100"
+        );
+        let (old, _) = state(UsConfig { notice_fields: 21, local_times: true, ..UsConfig::default() });
+        let n: Vec<String> =
+            notice(&old, &o, NoticeKind::Fill, 1, o.price, now).split('^').map(str::to_owned).collect();
+        assert_eq!(n.len(), 21);
+        assert_eq!((n[10].as_str(), n[12].as_str(), n[15].as_str()), ("100000", "2", "0000000003"));
+    }
+}
