@@ -276,6 +276,113 @@ pub struct UsAccount {
     pub at: DateTime<Utc>,
 }
 
+/// The session a US trade print belongs to (HDFSCNT0 `MTYP`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum UsTradeSession {
+    /// `1` regular session.
+    Regular,
+    /// `2` pre-market.
+    PreMarket,
+    /// `3` after-market.
+    AfterMarket,
+    /// Any other code.
+    Unknown,
+}
+
+/// A US trade print (HDFSCNT0).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UsTrade {
+    /// Exchange (from the realtime key's market).
+    pub exchange: UsExchange,
+    /// Ticker.
+    pub ticker: Ticker,
+    /// The exchange-local date (`XYMD`): the US trade date.
+    pub local_date: NaiveDate,
+    /// When, from the KST stamp (`KYMD`, `KHMS`).
+    pub at: DateTime<Utc>,
+    /// Last price (USD).
+    pub price: Decimal,
+    /// This print's shares (`EVOL`).
+    pub qty: Decimal,
+    /// Open, high, low.
+    pub open: Decimal,
+    /// High.
+    pub high: Decimal,
+    /// Low.
+    pub low: Decimal,
+    /// Change from the previous close, signed by `SIGN` (4, 5 down).
+    pub change: Decimal,
+    /// Change in percent, signed like `change`.
+    pub change_rate: Decimal,
+    /// Best bid.
+    pub best_bid: Decimal,
+    /// Best ask.
+    pub best_ask: Decimal,
+    /// Cumulative volume.
+    pub cum_volume: Decimal,
+    /// Cumulative turnover (USD).
+    pub cum_value: Decimal,
+    /// Regular, pre- or after-market.
+    pub session: UsTradeSession,
+}
+
+/// The best bid and ask of a US stock (HDFSASP0, level 1).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UsBookTop {
+    /// Exchange.
+    pub exchange: UsExchange,
+    /// Ticker.
+    pub ticker: Ticker,
+    /// When, from the KST stamp.
+    pub at: DateTime<Utc>,
+    /// Best bid (USD).
+    pub bid: Decimal,
+    /// Best ask (USD).
+    pub ask: Decimal,
+    /// Shares at the best bid.
+    pub bid_qty: Decimal,
+    /// Shares at the best ask.
+    pub ask_qty: Decimal,
+}
+
+/// What an overseas execution notice (H0GSCNI0 / H0GSCNI9) reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum UsNoticeKind {
+    /// A fill (`CNTG_YN` 2): `qty` and `price` are this fill's.
+    Fill,
+    /// Order received or confirmed.
+    Accepted,
+    /// A modify received.
+    ModifyAccepted,
+    /// A cancel received.
+    CancelAccepted,
+    /// Refused (`RFUS_YN` 1).
+    Rejected,
+}
+
+/// An overseas execution notice of one of our orders.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UsExecution {
+    /// What happened.
+    pub kind: UsNoticeKind,
+    /// Order number.
+    pub broker_order_no: String,
+    /// Original order number (of a modify or cancel), if any.
+    pub original_order_no: Option<String>,
+    /// Ticker.
+    pub ticker: Ticker,
+    /// Buy or sell.
+    pub side: Side,
+    /// Fill shares (a fill) or order shares (a receipt).
+    pub qty: Decimal,
+    /// Fill price (a fill) or order price (a receipt), USD.
+    pub price: Decimal,
+    /// The order's shares (fills only; zero on a receipt, which leaves `ODER_QTY` blank).
+    pub order_qty: Decimal,
+    /// `STCK_CNTG_HOUR` as sent (its format and time zone are unconfirmed).
+    pub time: String,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -156,6 +156,71 @@ pub mod notice_legacy {
     }
 }
 
+/// Overseas trades, HDFSCNT0 (`../shared/kis-api/overseas_ws_fields.json`; field 0 is the
+/// realtime key, e.g. `DNASAAPL`).
+pub mod us_trade {
+    layout! { "HDFSCNT0", width 26;
+        RSYM = 0,
+        SYMB = 1,
+        ZDIV = 2,
+        XYMD = 4,
+        KYMD = 6,
+        KHMS = 7,
+        OPEN = 8,
+        HIGH = 9,
+        LOW = 10,
+        LAST = 11,
+        SIGN = 12,
+        DIFF = 13,
+        RATE = 14,
+        PBID = 15,
+        PASK = 16,
+        EVOL = 19,
+        TVOL = 20,
+        TAMT = 21,
+        MTYP = 25,
+    }
+}
+
+/// The overseas level-1 book, HDFSASP0 (the 17-field US layout).
+pub mod us_book {
+    layout! { "HDFSASP0", width 17;
+        RSYM = 0,
+        SYMB = 1,
+        KYMD = 5,
+        KHMS = 6,
+        PBID1 = 11,
+        PASK1 = 12,
+        VBID1 = 13,
+        VASK1 = 14,
+    }
+}
+
+/// Overseas execution notices, H0GSCNI0 (live) and H0GSCNI9 (paper), 25 fields since the
+/// 2026-01-02 sample update; the 24- and 21-field layouts end earlier with the same positions.
+pub mod us_notice {
+    layout! { "H0GSCNI0", width 25;
+        ACNT_NO = 1,
+        ODER_NO = 2,
+        OODER_NO = 3,
+        SELN_BYOV_CLS = 4,
+        RCTF_CLS = 5,
+        ODER_KIND2 = 6,
+        STCK_SHRN_ISCD = 7,
+        CNTG_QTY = 8,
+        CNTG_UNPR = 9,
+        STCK_CNTG_HOUR = 10,
+        RFUS_YN = 11,
+        CNTG_YN = 12,
+        ACPT_YN = 13,
+        BRNC_NO = 14,
+        ODER_QTY = 15,
+    }
+
+    /// Field counts of the older layouts (through `TM_DIV_TP`, through `DEBT_DATE`).
+    pub const OLDER_WIDTHS: [usize; 2] = [24, 21];
+}
+
 #[cfg(test)]
 #[path = "layout_tests.rs"]
 mod tests;

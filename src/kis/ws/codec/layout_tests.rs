@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use serde_json::Value;
 
-use super::{Field, book, notice, notice_legacy, trade};
+use super::{Field, book, notice, notice_legacy, trade, us_book, us_notice, us_trade};
 
 /// The layouts file; a missing or unreadable file fails the test (CI has `shared/` beside the
 /// clone).
@@ -77,4 +77,35 @@ fn named_fields_are_in_record_order_and_unique() {
             assert_eq!(field.name, format!("{name}{}", level + 1));
         }
     }
+}
+
+/// The overseas layouts file (`../shared/kis-api/overseas_ws_fields.json`).
+fn overseas_channels() -> Value {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/kis-api/overseas_ws_fields.json");
+    let text =
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{} must be readable: {e}", path.display()));
+    let json: Value = serde_json::from_str(&text).expect("overseas_ws_fields.json is JSON");
+    json["channels"].clone()
+}
+
+#[test]
+fn overseas_positions_match_the_vendor_layouts() {
+    let channels = overseas_channels();
+    check(&channels, us_trade::TR_ID, us_trade::WIDTH, us_trade::NAMED);
+    check(&channels, us_book::TR_ID, us_book::WIDTH, us_book::NAMED);
+    for tr in [us_notice::TR_ID, "H0GSCNI9"] {
+        check(&channels, tr, us_notice::WIDTH, us_notice::NAMED);
+    }
+    let alt: Vec<u64> = channels["H0GSCNI0"]["alt_field_counts"]
+        .as_array()
+        .expect("alt_field_counts")
+        .iter()
+        .map(|v| v.as_u64().expect("a count"))
+        .collect();
+    assert_eq!(alt, us_notice::OLDER_WIDTHS.map(|w| w as u64));
+    for named in [us_trade::NAMED, us_book::NAMED, us_notice::NAMED] {
+        assert!(named.windows(2).all(|w| w[0].at < w[1].at), "{named:?}");
+    }
+    // Every field read from a notice exists in the oldest layout too.
+    assert!(us_notice::NAMED.iter().all(|f| f.at < us_notice::OLDER_WIDTHS[1]));
 }

@@ -21,6 +21,7 @@ mod kst;
 pub mod layout;
 mod market;
 mod notice;
+pub mod overseas;
 mod run;
 mod separators;
 pub mod strict;
