@@ -3,6 +3,7 @@
 //! clock that the adapter reads.
 
 mod flow;
+mod overseas;
 mod rate;
 mod reconnect;
 mod registrations;
