@@ -123,6 +123,9 @@ pub struct SimArgs {
     /// Send overseas inquire-balance output2 as a one-element array instead of an object.
     #[arg(long)]
     pub us_balance_output2_array: bool,
+    /// Answer overseas inquire-present-balance output3 in KRW even when WCRC_FRCR_DVSN_CD is 02.
+    #[arg(long)]
+    pub us_present_output3_krw: bool,
     /// Fields per H0GSCNI0/H0GSCNI9 record: 25 (current), 24 or 21 (older layouts).
     #[arg(long, default_value_t = 25)]
     pub us_notice_fields: usize,
@@ -196,6 +199,7 @@ impl SimArgs {
             book_levels: self.us_book_levels,
             pad_ctx200: !self.us_ctx_unpadded,
             balance_output2_array: self.us_balance_output2_array,
+            present_output3_krw: self.us_present_output3_krw,
             notice_fields: self.us_notice_fields,
             local_times: self.us_local_times,
             ..us_default

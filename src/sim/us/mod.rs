@@ -92,6 +92,10 @@ pub struct UsConfig {
     /// Whether inquire-balance `output2` is a one-element array instead of an object
     /// (UNCONFIRMED; default false: object, as documented).
     pub balance_output2_array: bool,
+    /// Whether inquire-present-balance `output3` is in KRW whatever `WCRC_FRCR_DVSN_CD` asks
+    /// (its `frcr_*` fields stay in USD); default false: `02` answers `output3` in USD too
+    /// (overseas.md §3.8 says only "01 KRW / 02 foreign"; UNCONFIRMED).
+    pub present_output3_krw: bool,
     /// Fields per H0GSCNI0/H0GSCNI9 record: 25 (since 2026-01-02), 24 or 21 (older layouts).
     pub notice_fields: usize,
     /// Whether order times (`ORD_TMD`, `ord_tmd`, `STCK_CNTG_HOUR`, book `dhms`) are New York
@@ -119,6 +123,7 @@ impl Default for UsConfig {
             book_levels: 1,
             pad_ctx200: true,
             balance_output2_array: false,
+            present_output3_krw: false,
             notice_fields: 25,
             local_times: false,
             nccs_paper_page: 40,

@@ -386,3 +386,34 @@ async fn faults_hit_the_overseas_endpoints_too() {
     assert_eq!((r.status, r.msg_cd()), (500, "EGW00121"));
     assert!(sim.state()["orders"].as_array().unwrap().is_empty(), "a refused call places nothing");
 }
+
+#[tokio::test]
+async fn present_balance_amounts_follow_the_currency_code() {
+    async fn total(c: &Client, wcrc: &str) -> String {
+        let q = [
+            ("CANO", CANO),
+            ("ACNT_PRDT_CD", PRDT),
+            ("WCRC_FRCR_DVSN_CD", wcrc),
+            ("NATN_CD", "840"),
+            ("TR_MKET_CD", "00"),
+            ("INQR_DVSN_CD", "00"),
+        ];
+        let r = c.get(&format!("{OVRS}/inquire-present-balance"), "VTRP6504R", &q).await;
+        assert_eq!(r.rt_cd(), "0", "{:?}", r.body);
+        r.body["output3"]["tot_asst_amt"].as_str().unwrap().to_owned()
+    }
+    let sim = start_with(us_config(Mode::Paper)).await;
+    let c = Client::new(&sim, 1, Mode::Paper).await;
+    // 100,000,000 KRW + (100,000 USD + 4 KO) at 1,400 KRW a dollar.
+    let krw: Decimal = total(&c, "01").await.parse().unwrap();
+    assert!(krw > Decimal::from(240_000_000) && krw.fract().is_zero(), "{krw}");
+    let usd: Decimal = total(&c, "02").await.parse().unwrap();
+    assert!(usd > Decimal::from(171_000) && usd < Decimal::from(172_000), "{usd}");
+    let cfg = SimConfig {
+        us: UsConfig { present_output3_krw: true, ..us_config(Mode::Paper).us },
+        ..us_config(Mode::Paper)
+    };
+    let sim2 = start_with(cfg).await;
+    let c2 = Client::new(&sim2, 2, Mode::Paper).await;
+    assert_eq!(total(&c2, "02").await.parse::<Decimal>().unwrap(), krw, "configured: output3 stays in KRW");
+}

@@ -533,8 +533,9 @@ pub async fn present_balance(
     };
     let cost: Decimal = pos.iter().map(|p| p.cost).sum();
     let value: Decimal = pos.iter().map(|p| p.value).sum();
-    // 01: KRW amounts (whole won); 02: foreign-currency amounts (USD, cents).
-    let won = wcrc == "01";
+    // 01: KRW amounts (whole won); 02: foreign-currency amounts (USD, cents) unless the
+    // setting keeps output3 in KRW.
+    let won = wcrc == "01" || st.cfg.us.present_output3_krw;
     let conv = |usd_amt: Decimal| if won { krw(usd_amt * fx) } else { usd(usd_amt) };
     let krw_amt = |krw_amt: Decimal| if won { krw(krw_amt) } else { usd(krw_amt / fx) };
     let krw_free = (a.cash - a.reserved).max(Decimal::ZERO);
