@@ -270,8 +270,11 @@ pub struct UsAccount {
     pub usd_deposit: Option<Decimal>,
     /// USD withdrawable (`frcr_drwg_psbl_amt_1`).
     pub usd_withdrawable: Option<Decimal>,
-    /// Total assets in KRW (`tot_asst_amt` of `output3`).
-    pub total_assets_krw: Decimal,
+    /// Total assets (`tot_asst_amt` of `output3`), in the currency the inquiry asked for: the
+    /// adapter asks in foreign currency (`WCRC_FRCR_DVSN_CD` 02), so USD for a US-only account
+    /// (which currency `output3` uses is unconfirmed; the simulator's `--us-present-output3-krw`
+    /// plays the other reading).
+    pub total_assets: Decimal,
     /// When the snapshot was taken.
     pub at: DateTime<Utc>,
 }

@@ -514,7 +514,7 @@ mod overseas {
             0,
         );
         let a = rest.us_account().await.unwrap();
-        assert_eq!((a.usd_deposit, a.total_assets_krw), (Some(dec!(1000.50)), dec!(15000000)));
+        assert_eq!((a.usd_deposit, a.total_assets), (Some(dec!(1000.50)), dec!(15000000)));
         assert_eq!(stub.seen(US_PRESENT)[0].tr_id, "VTRP6504R");
     }
 }

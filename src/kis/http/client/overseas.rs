@@ -438,7 +438,7 @@ impl KisRest {
                     .as_ref()
                     .map(|r| dec("frcr_drwg_psbl_amt_1", &r.frcr_drwg_psbl_amt_1))
                     .transpose()?,
-                total_assets_krw: dec("tot_asst_amt", &summary.tot_asst_amt)?,
+                total_assets: dec("tot_asst_amt", &summary.tot_asst_amt)?,
                 at: self.clock.now(),
             })
         };
