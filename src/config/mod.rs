@@ -172,9 +172,15 @@ pub struct Loaded {
 }
 
 impl Loaded {
-    /// Returns the problems that concern the given keys only (e.g. `DB_URL` for `aegis db …`).
+    /// Returns the problems that concern the given keys (e.g. `DB_URL` for `aegis db …`), and
+    /// every configuration file that could not be read or parsed: any of the keys may have been
+    /// meant to come from it, so going on with the other layers could use the wrong value (a
+    /// migration of another database than the one in an unreadable `--env-file`).
     pub fn problems_for(&self, names: &[&str]) -> Vec<&ConfigProblem> {
-        self.problems.iter().filter(|p| names.contains(&p.key())).collect()
+        self.problems
+            .iter()
+            .filter(|p| names.contains(&p.key()) || matches!(p, ConfigProblem::File { .. }))
+            .collect()
     }
 }
 

@@ -42,6 +42,25 @@ fn config_check_with_valid_env_file_exits_zero() {
     assert!(all.contains("******5601"), "{all}");
 }
 
+/// A configuration file named on the command line that cannot be read stops every command that
+/// touches the database: `db migrate` must not migrate the database of the other layers instead
+/// of the one the operator's `--env-file` names.
+#[test]
+fn an_unreadable_env_file_stops_database_commands() {
+    let dir = TempDir::new("aegis-cli").unwrap();
+    let url = format!("sqlite://{}?mode=rwc", dir.0.join("other.db").display());
+    let missing = dir.0.join("missing.env");
+    for args in [&["db", "migrate"][..], &["db", "status"], &["status"]] {
+        let mut argv = vec!["--env-file", missing.to_str().unwrap()];
+        argv.extend_from_slice(args);
+        let out = bin::run_in(&dir.0, &argv, [("DB_URL", url.as_str())]);
+        let all = bin::text(&out);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {all}");
+        assert!(all.contains("missing.env"), "{args:?}: {all}");
+    }
+    assert!(!dir.0.join("other.db").exists(), "no database was created or migrated");
+}
+
 /// `config check` also reads the files of SCHEDULES_DIR: a malformed US holiday list is a
 /// problem naming the file and its line (a missing one means the built-in list).
 #[test]
