@@ -62,6 +62,24 @@ fn accepted(shared: &Shared, o: &Order, tr_id: &str) -> Response<Body> {
     wire::respond(StatusCode::OK, Some(tr_id), None, &J::O(pairs))
 }
 
+/// Answers an order, modify or cancel (domestic or overseas): an accepted one through
+/// `accepted` after the `hang_after_order` fault had its chance (the order is recorded before
+/// the connection hangs, as at KIS), a refused one with its business error.
+pub(super) async fn answer(
+    shared: &Shared,
+    result: Result<Order, Reject>,
+    tr_id: &str,
+    accepted: fn(&Shared, &Order, &str) -> Response<Body>,
+) -> Response<Body> {
+    match result {
+        Ok(o) => {
+            maybe_hang(shared).await;
+            accepted(shared, &o, tr_id)
+        }
+        Err(r) => reject(r, tr_id),
+    }
+}
+
 pub(super) async fn maybe_hang(shared: &Shared) {
     let hang = super::super::faults::take(&mut shared.lock().faults.hang_after_order);
     if hang {
@@ -112,13 +130,7 @@ pub async fn order_cash(
     };
     let now = shared.clock.now();
     let result = shared.lock().place(req, now);
-    match result {
-        Ok(o) => {
-            maybe_hang(&shared).await;
-            accepted(&shared, &o, &g.tr_id)
-        }
-        Err(r) => reject(r, &g.tr_id),
-    }
+    answer(&shared, result, &g.tr_id, accepted).await
 }
 
 /// `POST …/trading/order-rvsecncl`.
@@ -165,11 +177,5 @@ pub async fn order_rvsecncl(
     };
     let now = shared.clock.now();
     let result = shared.lock().amend(req, now);
-    match result {
-        Ok(o) => {
-            maybe_hang(&shared).await;
-            accepted(&shared, &o, &g.tr_id)
-        }
-        Err(r) => reject(r, &g.tr_id),
-    }
+    answer(&shared, result, &g.tr_id, accepted).await
 }

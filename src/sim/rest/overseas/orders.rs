@@ -15,7 +15,7 @@ use super::super::super::us::matching::{UsAmend, UsOrder};
 use super::super::super::us::records::order_time;
 use super::super::super::us::rules::parse_price;
 use super::super::super::wire::{self, J, head, msg, obj, s};
-use super::super::orders::{field, maybe_hang, parse_body, reject};
+use super::super::orders::{answer, field, parse_body, reject};
 use super::super::{account, gate_ids};
 use super::invalid;
 use crate::domain::{Mode, Side};
@@ -132,13 +132,7 @@ pub async fn order(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: 
     };
     let now = shared.clock.now();
     let result = shared.lock().place_us(req, now);
-    match result {
-        Ok(o) => {
-            maybe_hang(&shared).await;
-            accepted(&shared, &o, &g.tr_id)
-        }
-        Err(r) => reject(r, &g.tr_id),
-    }
+    answer(&shared, result, &g.tr_id, accepted).await
 }
 
 /// `POST …/overseas-stock/v1/trading/order-rvsecncl`.
@@ -205,11 +199,5 @@ pub async fn order_rvsecncl(
     };
     let now = shared.clock.now();
     let result = shared.lock().amend_us(req, now);
-    match result {
-        Ok(o) => {
-            maybe_hang(&shared).await;
-            accepted(&shared, &o, &g.tr_id)
-        }
-        Err(r) => reject(r, &g.tr_id),
-    }
+    answer(&shared, result, &g.tr_id, accepted).await
 }
