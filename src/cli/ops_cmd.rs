@@ -231,7 +231,9 @@ pub fn feed_lines(report: Option<&EventRecord>, date: NaiveDate) -> Vec<String> 
     for r in &registrations {
         let what = match &r.subscription {
             Subscription::Quotes(s) | Subscription::Trades(s) => s.to_string(),
+            Subscription::UsQuotes(e, s) | Subscription::UsTrades(e, s) => format!("{e}:{s}"),
             Subscription::Executions => "notices".to_owned(),
+            Subscription::UsExecutions => "US notices".to_owned(),
         };
         let state = match &r.state {
             RegistrationState::Active => "active".to_owned(),

@@ -490,6 +490,12 @@ pub enum Subscription {
     Trades(Symbol),
     /// Notices and fills of our own orders.
     Executions,
+    /// Best bid and ask of a US stock on its exchange (`HDFSASP0`).
+    UsQuotes(Exchange, Symbol),
+    /// Trade prints of a US stock on its exchange (`HDFSCNT0`).
+    UsTrades(Exchange, Symbol),
+    /// Notices and fills of our own US orders (`H0GSCNI0`, `H0GSCNI9` on paper).
+    UsExecutions,
 }
 
 impl std::fmt::Display for Subscription {
@@ -498,6 +504,9 @@ impl std::fmt::Display for Subscription {
             Self::Quotes(s) => write!(f, "quotes {s}"),
             Self::Trades(s) => write!(f, "trades {s}"),
             Self::Executions => f.write_str("execution notices"),
+            Self::UsQuotes(e, s) => write!(f, "quotes {e}:{s}"),
+            Self::UsTrades(e, s) => write!(f, "trades {e}:{s}"),
+            Self::UsExecutions => f.write_str("US execution notices"),
         }
     }
 }

@@ -21,4 +21,4 @@ pub mod strategy;
 pub mod types;
 pub mod us_calendar;
 
-pub use types::{AccountNo, DomainError, Exchange, Mode, OrderType, Side, Symbol};
+pub use types::{AccountNo, Currency, DomainError, Exchange, MarketRegion, Mode, OrderType, Side, Symbol};

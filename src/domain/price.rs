@@ -31,6 +31,9 @@ pub enum TickTable {
     Stock,
     /// ETF, ETN and ELW: always 5 KRW.
     Fund,
+    /// US stocks (Regulation NMS rule 612): one cent at or above one dollar, a hundredth of a
+    /// cent below it.
+    UsEquity,
 }
 
 /// How a price off the tick grid is moved onto it.
@@ -68,7 +71,7 @@ pub enum PriceError {
     #[error("a {0} order must not carry a price")]
     UnexpectedPrice(OrderType),
     /// The price is not a multiple of its tick.
-    #[error("price {price} is not on the {tick} KRW tick")]
+    #[error("price {price} is not on the {tick} tick")]
     OffTick {
         /// Offending price.
         price: Decimal,
@@ -109,6 +112,8 @@ fn check_range(price: Decimal) -> Result<(), PriceError> {
 pub fn tick_size(price: Decimal, table: TickTable) -> Decimal {
     match table {
         TickTable::Fund => dec!(5),
+        TickTable::UsEquity if price < Decimal::ONE => dec!(0.0001),
+        TickTable::UsEquity => dec!(0.01),
         TickTable::Stock => {
             STOCK_TICKS.iter().find(|(below, _)| price < *below).map_or(dec!(1_000), |(_, tick)| *tick)
         }
@@ -217,6 +222,16 @@ pub fn check_order_price(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn us_ticks_are_a_cent_above_a_dollar() {
+        assert_eq!(tick_size(dec!(187.23), TickTable::UsEquity), dec!(0.01));
+        assert_eq!(tick_size(dec!(0.5123), TickTable::UsEquity), dec!(0.0001));
+        assert_eq!(round_to_tick(dec!(187.237), TickTable::UsEquity, TickRounding::Down).unwrap(), dec!(187.23));
+        assert_eq!(round_to_tick(dec!(187.231), TickTable::UsEquity, TickRounding::Up).unwrap(), dec!(187.24));
+        assert!(is_on_tick(dec!(0.9999), TickTable::UsEquity));
+        assert!(!is_on_tick(dec!(1.001), TickTable::UsEquity));
+    }
 
     #[test]
     fn tick_table_matches_market_rules() {

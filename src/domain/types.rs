@@ -9,8 +9,11 @@ use serde::{Deserialize, Serialize};
 /// Errors raised when a primitive value is malformed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DomainError {
-    /// The symbol is not 6 to 9 ASCII uppercase letters or digits.
-    #[error("invalid symbol {0:?}: expected 6-9 ASCII uppercase letters or digits")]
+    /// The symbol is neither a KRX code (6 to 9 ASCII uppercase letters or digits) nor a US
+    /// ticker (1 to 5 uppercase letters, optionally a `.` or `/` and a class of 1 or 2 letters).
+    #[error(
+        "invalid symbol {0:?}: expected a KRX code (6-9 ASCII uppercase letters or digits) or a US ticker (AAPL, BRK.B)"
+    )]
     InvalidSymbol(String),
     /// The account number is not `CANO-ACNT_PRDT_CD` with 8 + 2 digits.
     #[error("invalid account number (expected CANO-ACNT_PRDT_CD, 8+2 digits): {0}")]
@@ -28,9 +31,12 @@ pub enum DomainError {
 /// Longest instrument code.
 const SYMBOL_MAX: usize = 9;
 
-/// A KRX instrument code: 6 characters for stocks and ETFs (may contain letters, e.g. `0001A0`),
-/// 7 for ETNs (`Q500061`), up to 9 for some warrants. Stored inline (no heap allocation), so the
-/// real-time codec can build one per record for free; ordered like its text.
+/// An instrument code: a KRX code — 6 characters for stocks and ETFs (may contain letters, e.g.
+/// `0001A0`), 7 for ETNs (`Q500061`), up to 9 for some warrants — or a US ticker (`AAPL`,
+/// `BRK.B`: 1 to 5 uppercase letters, optionally `.` or `/` and a class of 1 or 2 letters). The
+/// code alone does not say the market: an order and an instrument carry their
+/// [`Exchange`], which does (and with it the [`Currency`]). Stored inline (no heap allocation),
+/// so the real-time codec can build one per record for free; ordered like its text.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct Symbol {
@@ -43,10 +49,37 @@ impl Symbol {
     /// Parses and validates a symbol.
     ///
     /// # Errors
-    /// Returns [`DomainError::InvalidSymbol`] when the code is not 6-9 ASCII uppercase alphanumerics.
+    /// Returns [`DomainError::InvalidSymbol`] when the code is neither a KRX code nor a US ticker.
     pub fn new(code: impl AsRef<str>) -> Result<Self, DomainError> {
         let code = code.as_ref();
-        Self::from_ascii(code.as_bytes()).ok_or_else(|| DomainError::InvalidSymbol(code.to_owned()))
+        Self::from_ascii(code.as_bytes())
+            .or_else(|| Self::us_ticker(code.as_bytes()))
+            .ok_or_else(|| DomainError::InvalidSymbol(code.to_owned()))
+    }
+
+    /// Validates a US ticker: 1 to 5 uppercase letters, optionally followed by `.` or `/` and a
+    /// share class of 1 or 2 letters (`AAPL`, `BRK.B`, `BF/B`); `None` otherwise.
+    pub fn us_ticker(code: &[u8]) -> Option<Self> {
+        let root_len = code.iter().take_while(|b| b.is_ascii_uppercase()).count();
+        let ok = match code.get(root_len..) {
+            _ if !(1..=5).contains(&root_len) => false,
+            Some([]) => true,
+            Some([b'.' | b'/', class @ ..]) => {
+                (1..=2).contains(&class.len()) && class.iter().all(u8::is_ascii_uppercase)
+            }
+            _ => false,
+        };
+        if !ok {
+            return None;
+        }
+        let mut bytes = [0; SYMBOL_MAX];
+        bytes.get_mut(..code.len())?.copy_from_slice(code);
+        Some(Self { bytes, len: u8::try_from(code.len()).ok()? })
+    }
+
+    /// Returns true for a KRX code (6 to 9 uppercase letters or digits), false for a US ticker.
+    pub fn is_krx_code(&self) -> bool {
+        self.len >= 6 && self.as_str().bytes().all(|b| b.is_ascii_digit() || b.is_ascii_uppercase())
     }
 
     /// Validates raw bytes as a symbol (6-9 ASCII uppercase alphanumerics), as wire decoders
@@ -130,7 +163,7 @@ impl fmt::Display for Symbol {
 macro_rules! str_enum {
     ($(#[$meta:meta])* $name:ident, $kind:literal { $($(#[$vmeta:meta])* $variant:ident => $text:literal),+ $(,)? }) => {
         $(#[$meta])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
         #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
         pub enum $name { $($(#[$vmeta])* $variant),+ }
 
@@ -195,8 +228,84 @@ str_enum!(
         Nxt => "NXT",
         /// Smart order routing between KRX and NXT.
         Sor => "SOR",
+        /// Nasdaq (US; KIS trading code `NASD`).
+        Nasd => "NASD",
+        /// New York Stock Exchange (US).
+        Nyse => "NYSE",
+        /// NYSE American (US; `AMEX`).
+        Amex => "AMEX",
     }
 );
+
+str_enum!(
+    /// The currency of an instrument's prices, of its orders and of their limits.
+    Currency, "currency" {
+        /// Korean won (whole units).
+        Krw => "KRW",
+        /// US dollar (cents, and sub-penny below one dollar).
+        Usd => "USD",
+    }
+);
+
+str_enum!(
+    /// The market a pipeline trades: its calendar, its trade date, its broker endpoints.
+    MarketRegion, "market" {
+        /// Korea: KRX (and NXT), KRW, the KST trade date.
+        Kr => "KR",
+        /// United States: Nasdaq, NYSE, Amex, USD, the New York trade date.
+        Us => "US",
+    }
+);
+
+impl Exchange {
+    /// Returns the market the venue belongs to.
+    pub const fn region(self) -> MarketRegion {
+        match self {
+            Self::Krx | Self::Nxt | Self::Sor => MarketRegion::Kr,
+            Self::Nasd | Self::Nyse | Self::Amex => MarketRegion::Us,
+        }
+    }
+
+    /// Returns the currency of the venue's prices.
+    pub const fn currency(self) -> Currency {
+        match self.region() {
+            MarketRegion::Kr => Currency::Krw,
+            MarketRegion::Us => Currency::Usd,
+        }
+    }
+
+    /// Returns the US exchange, for a US venue.
+    pub const fn us(self) -> Option<super::overseas::UsExchange> {
+        use super::overseas::UsExchange;
+        match self {
+            Self::Nasd => Some(UsExchange::Nasdaq),
+            Self::Nyse => Some(UsExchange::Nyse),
+            Self::Amex => Some(UsExchange::Amex),
+            Self::Krx | Self::Nxt | Self::Sor => None,
+        }
+    }
+}
+
+impl From<super::overseas::UsExchange> for Exchange {
+    fn from(value: super::overseas::UsExchange) -> Self {
+        use super::overseas::UsExchange;
+        match value {
+            UsExchange::Nasdaq => Self::Nasd,
+            UsExchange::Nyse => Self::Nyse,
+            UsExchange::Amex => Self::Amex,
+        }
+    }
+}
+
+impl MarketRegion {
+    /// Returns the currency the market trades in.
+    pub const fn currency(self) -> Currency {
+        match self {
+            Self::Kr => Currency::Krw,
+            Self::Us => Currency::Usd,
+        }
+    }
+}
 
 str_enum!(
     /// Live (실전투자) or paper (모의투자) trading.
@@ -342,8 +451,28 @@ mod tests {
         for ok in ["005930", "0001A0", "Q500061", "J0036221D"] {
             assert!(Symbol::new(ok).is_ok(), "{ok}");
         }
-        for bad in ["", "5930", "00593a", "0059 30", "1234567890"] {
+        for bad in ["", "5930", "00593a", "0059 30", "1234567890", "aapl", "ABCDEF.G", "BRK.", "BRK.BCD", ".B"] {
             assert!(Symbol::new(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn symbols_hold_us_tickers_apart_from_krx_codes() {
+        for us in ["A", "AAPL", "GOOGL", "BRK.B", "BF/B", "ABC.WS"] {
+            let s = Symbol::new(us).unwrap();
+            assert_eq!(s.as_str(), us);
+            assert!(!s.is_krx_code(), "{us}");
+            assert!(Symbol::from_ascii(us.as_bytes()).is_none(), "the codec's KRX path refuses {us}");
+        }
+        assert!(Symbol::new("005930").unwrap().is_krx_code());
+        assert_eq!(serde_json::from_str::<Symbol>("\"AAPL\"").unwrap().as_str(), "AAPL");
+        for e in Exchange::ALL {
+            assert_eq!(e.us().is_some(), e.region() == MarketRegion::Us);
+            assert_eq!(e.currency(), e.region().currency());
+            if let Some(us) = e.us() {
+                assert_eq!(Exchange::from(us), *e);
+                assert_eq!(us.order_code(), e.as_str());
+            }
         }
     }
 

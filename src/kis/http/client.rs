@@ -390,11 +390,15 @@ impl KisRest {
         .await
     }
 
-    /// Sends a cash order (`order-cash`).
+    /// Sends a cash order (`order-cash`) on a KRX venue.
     ///
     /// # Errors
     /// [`BrokerError::Rejected`], [`BrokerError::OutcomeUnknown`] (never resent), or others.
     pub async fn place_order(&self, order: &OrderRequest) -> Result<OrderAck, BrokerError> {
+        domestic_venue(order.exchange)?;
+        if !order.symbol.is_krx_code() {
+            return Err(BrokerError::Invalid { message: format!("{} is not a KRX code", order.symbol) });
+        }
         let price = if order.order_type.has_price() { wire_price(order.price)? } else { "0".into() };
         let mut body = json!({
             "CANO": self.account.cano(),
@@ -421,6 +425,7 @@ impl KisRest {
         qty: Option<Decimal>,
         exchange: Exchange,
     ) -> Result<Value, BrokerError> {
+        domestic_venue(exchange)?;
         let (dvsn, code, price) = match modify {
             Some(m) => (
                 models::ord_dvsn(m.order_type),
@@ -644,3 +649,13 @@ impl KisRest {
 #[cfg(test)]
 #[path = "client_tests.rs"]
 mod tests;
+
+/// Refuses a US venue on a domestic order endpoint (the overseas calls take those).
+fn domestic_venue(exchange: Exchange) -> Result<(), BrokerError> {
+    match exchange.region() {
+        crate::domain::MarketRegion::Kr => Ok(()),
+        crate::domain::MarketRegion::Us => {
+            Err(BrokerError::Invalid { message: format!("{exchange} is not a domestic venue") })
+        }
+    }
+}

@@ -465,6 +465,12 @@ impl Task {
                 let tr = if self.settings.mode == Mode::Live { "H0STCNI0" } else { "H0STCNI9" };
                 (tr.into(), self.settings.hts_id.expose().into())
             }
+            Subscription::UsQuotes(e, s) => ("HDFSASP0".into(), us_realtime_key(*e, s)),
+            Subscription::UsTrades(e, s) => ("HDFSCNT0".into(), us_realtime_key(*e, s)),
+            Subscription::UsExecutions => {
+                let tr = if self.settings.mode == Mode::Live { "H0GSCNI0" } else { "H0GSCNI9" };
+                (tr.into(), self.settings.hts_id.expose().into())
+            }
         }
     }
 
@@ -1026,3 +1032,10 @@ impl Delivery<'_> {
 #[cfg(test)]
 #[path = "feed_tests.rs"]
 mod tests;
+
+/// The `tr_key` of a US stock's channels: `D`, the exchange's quotation code, the ticker
+/// (`DNASAAPL`).
+fn us_realtime_key(exchange: crate::domain::Exchange, symbol: &crate::domain::Symbol) -> String {
+    let code = exchange.us().map_or(exchange.as_str(), crate::domain::overseas::UsExchange::quote_code);
+    format!("D{code}{symbol}")
+}
