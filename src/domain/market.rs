@@ -443,6 +443,8 @@ pub struct OrderRequest {
 /// A modify request for a resting order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ModifyRequest {
+    /// Instrument of the order (the overseas endpoints name it again).
+    pub symbol: Symbol,
     /// Broker order number of the order to modify.
     pub broker_order_no: String,
     /// Broker branch number of that order.
@@ -460,6 +462,8 @@ pub struct ModifyRequest {
 /// A cancel request for a resting order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CancelRequest {
+    /// Instrument of the order (the overseas endpoints name it again).
+    pub symbol: Symbol,
     /// Broker order number of the order to cancel.
     pub broker_order_no: String,
     /// Broker branch number of that order.

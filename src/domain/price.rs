@@ -184,9 +184,12 @@ impl PriceBand {
     }
 }
 
-/// What is known about an instrument when an order price is checked.
+/// What is known about an instrument when an order is built and its price checked: the venue it
+/// trades on (and with it its market and currency), its tick table and its daily band.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct PriceContext {
+    /// The venue the instrument's orders go to (KRX by default; a US exchange for a US stock).
+    pub exchange: super::types::Exchange,
     /// Tick table of the instrument.
     pub table: TickTable,
     /// Daily limits, when known.
@@ -227,8 +230,14 @@ mod tests {
     fn us_ticks_are_a_cent_above_a_dollar() {
         assert_eq!(tick_size(dec!(187.23), TickTable::UsEquity), dec!(0.01));
         assert_eq!(tick_size(dec!(0.5123), TickTable::UsEquity), dec!(0.0001));
-        assert_eq!(round_to_tick(dec!(187.237), TickTable::UsEquity, TickRounding::Down).unwrap(), dec!(187.23));
-        assert_eq!(round_to_tick(dec!(187.231), TickTable::UsEquity, TickRounding::Up).unwrap(), dec!(187.24));
+        assert_eq!(
+            round_to_tick(dec!(187.237), TickTable::UsEquity, TickRounding::Down).unwrap(),
+            dec!(187.23)
+        );
+        assert_eq!(
+            round_to_tick(dec!(187.231), TickTable::UsEquity, TickRounding::Up).unwrap(),
+            dec!(187.24)
+        );
         assert!(is_on_tick(dec!(0.9999), TickTable::UsEquity));
         assert!(!is_on_tick(dec!(1.001), TickTable::UsEquity));
     }
@@ -295,7 +304,7 @@ mod tests {
     #[test]
     fn order_price_check_reports_each_problem() {
         let band = PriceBand::from_broker(dec!(49_700), dec!(92_300)).unwrap();
-        let ctx = PriceContext { table: TickTable::Stock, band: Some(band) };
+        let ctx = PriceContext { table: TickTable::Stock, band: Some(band), ..PriceContext::default() };
         let check = |t, p| check_order_price(t, p, &ctx);
         assert_eq!(check(OrderType::Limit, Some(dec!(70_000))), Ok(()));
         assert_eq!(check(OrderType::Market, None), Ok(()));

@@ -222,7 +222,7 @@ str_enum!(
 str_enum!(
     /// Trading venue.
     Exchange, "exchange" {
-        /// Korea Exchange (default; the only venue on paper accounts).
+        /// Korea Exchange (default; the only domestic venue on paper accounts).
         Krx => "KRX",
         /// Nextrade alternative venue.
         Nxt => "NXT",
@@ -256,6 +256,12 @@ str_enum!(
         Us => "US",
     }
 );
+
+impl Default for Exchange {
+    fn default() -> Self {
+        Self::Krx
+    }
+}
 
 impl Exchange {
     /// Returns the market the venue belongs to.
@@ -451,7 +457,9 @@ mod tests {
         for ok in ["005930", "0001A0", "Q500061", "J0036221D"] {
             assert!(Symbol::new(ok).is_ok(), "{ok}");
         }
-        for bad in ["", "5930", "00593a", "0059 30", "1234567890", "aapl", "ABCDEF.G", "BRK.", "BRK.BCD", ".B"] {
+        for bad in
+            ["", "5930", "00593a", "0059 30", "1234567890", "aapl", "ABCDEF.G", "BRK.", "BRK.BCD", ".B"]
+        {
             assert!(Symbol::new(bad).is_err(), "{bad}");
         }
     }

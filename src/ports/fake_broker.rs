@@ -525,6 +525,7 @@ mod tests {
         b.set_fill_policy(FillPolicy::Immediate);
         let ack = b.place_order(&buy(dec!(2))).await.unwrap();
         let cancel = CancelRequest {
+            symbol: Symbol::new("005930").unwrap(),
             broker_order_no: ack.broker_order_no.clone(),
             branch: ack.branch,
             qty: None,

@@ -7,7 +7,6 @@ use rust_decimal::Decimal;
 use serde_json::json;
 
 use super::{Checkpoint, TradingCore, TradingError};
-use crate::domain::Exchange;
 use crate::domain::fill::FillSnapshot;
 use crate::domain::market::{BrokerOrder, CancelRequest, OrderRequest};
 use crate::domain::mode::Action;
@@ -199,7 +198,7 @@ impl TradingCore {
             order_type: intent.order_type,
             qty: intent.qty,
             price: intent.price,
-            exchange: Exchange::Krx,
+            exchange: self.price_context(&intent.symbol).exchange,
         };
         Order::new(uuid::Uuid::nil(), request.clone())?;
         if let Some(block) = self.pre_send_checks(intent, existing.as_ref().map(|s| s.id)).await? {
@@ -533,6 +532,7 @@ impl TradingCore {
         let (stored, _) =
             self.apply_order_event(order_id, &OrderEvent::CancelRequested, &UpdateExtra::default()).await?;
         let req = CancelRequest {
+            symbol: stored.order.request().symbol.clone(),
             broker_order_no: no.number.clone(),
             branch: no.branch.clone(),
             qty: None,

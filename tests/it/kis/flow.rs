@@ -65,6 +65,7 @@ async fn orders_and_decrypted_fills_match_the_daily_inquiry() {
     let new_price = lower + tick(lower);
     let modified = broker
         .modify_order(&ModifyRequest {
+            symbol: Symbol::new(a).unwrap(),
             broker_order_no: placed.broker_order_no.clone(),
             branch: placed.branch.clone(),
             order_type: OrderType::Limit,
@@ -83,6 +84,7 @@ async fn orders_and_decrypted_fills_match_the_daily_inquiry() {
     let resting = broker.place_order(&limit_buy(b, 5, lower_b)).await.unwrap();
     let cancel = broker
         .cancel_order(&CancelRequest {
+            symbol: Symbol::new(b).unwrap(),
             broker_order_no: resting.broker_order_no.clone(),
             branch: resting.branch.clone(),
             qty: None,

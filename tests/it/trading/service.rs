@@ -99,7 +99,10 @@ async fn prices_off_tick_or_outside_the_band_are_not_sent() {
     let out = e.core.submit(&intent("005930", Side::Buy, 1, 70_050, "a")).await.unwrap();
     assert!(matches!(out, SubmitOutcome::Blocked(Blocked::Price(_))));
     let band = PriceBand::from_broker(dec!(49_700), dec!(92_300)).unwrap();
-    e.core.set_price_context(&sym("005930"), PriceContext { table: TickTable::Stock, band: Some(band) });
+    e.core.set_price_context(
+        &sym("005930"),
+        PriceContext { table: TickTable::Stock, band: Some(band), ..PriceContext::default() },
+    );
     let out = e.core.submit(&intent("005930", Side::Buy, 1, 92_400, "b")).await.unwrap();
     assert!(matches!(out, SubmitOutcome::Blocked(Blocked::Price(_))));
     assert_eq!(places(&e.broker), 0);
