@@ -384,6 +384,8 @@ pub struct UsExecution {
     pub order_qty: Decimal,
     /// `STCK_CNTG_HOUR` as sent (its format and time zone are unconfirmed).
     pub time: String,
+    /// Branch (`BRNC_NO`), empty when the notice leaves it blank.
+    pub branch: String,
 }
 
 #[cfg(test)]

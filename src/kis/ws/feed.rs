@@ -23,7 +23,12 @@
 //! bounded rate ([`FeedStatus::DecodeError`] carries the count), not one status per frame.
 //!
 //! The feed only reports: each notice becomes an [`ExecutionEvent`] carrying what the notice says
-//! (a fill as a [`crate::domain::market::FillNotice`], KST date and time as given). It keeps no
+//! (a fill as a [`crate::domain::market::FillNotice`], KST date and time as given).
+//!
+//! The US channels (HDFSCNT0, HDFSASP0, H0GSCNI0 / H0GSCNI9) share the socket, the registry and
+//! the malformed-frame and layout-drift reports; their frames are decoded apart from the KRX
+//! ones and handed on as the same market-neutral events (`feed_us.rs`: a US notice's trading date
+//! is the New York date it arrives on). It keeps no
 //! fill ledger and calls no REST inquiry: after a reconnect it reports [`FeedStatus::Reconnected`],
 //! and the consumer recovers the fills missed while disconnected from a broker snapshot through
 //! the orders' ledgers ([`crate::domain::fill::FillLedger`]), which also drop the duplicates.
@@ -353,6 +358,8 @@ struct Task {
     pending: HashMap<Key, Vec<Reply>>,
     resubscribed: HashSet<Key>,
     decoder: Decoder,
+    /// The US channels' ciphers and drift reports.
+    us: us::UsChannels,
     last_rx: Instant,
     renew_key: bool,
     /// A socket was lost since the last connection: the next one is a reconnect.
@@ -415,6 +422,7 @@ impl Task {
         let today = to_kst(clock.now()).date_naive();
         Self {
             decoder: Decoder::new(today, Some(settings.account.expose().to_owned())),
+            us: us::UsChannels::default(),
             settings,
             backend,
             clock,
@@ -713,7 +721,12 @@ impl Task {
             Ok(Frame::Ack(ack)) => self.on_ack(ack).await,
             Ok(Frame::Data(frame)) => {
                 self.follow_session_date();
-                match self.decoder.decode(&frame) {
+                let decoded = if us::is_us(frame.tr_id) {
+                    self.us.decode(&frame, Some(self.settings.account.expose()), self.clock.now())
+                } else {
+                    self.decoder.decode(&frame)
+                };
+                match decoded {
                     Ok(decoded) => {
                         crate::obs::health::feed().frame(frame.tr_id, decoded.records.len());
                         Delivery { out: &self.out, dropped_market: &mut self.dropped_market }
@@ -752,7 +765,11 @@ impl Task {
     async fn on_ack(&mut self, ack: Ack) {
         let key = (ack.tr_id.clone(), ack.tr_key.clone());
         if let Some(cipher) = ack.cipher.clone() {
-            self.decoder.set_cipher(&ack.tr_id, cipher);
+            if us::is_us(&ack.tr_id) {
+                self.us.set_cipher(&ack.tr_id, cipher);
+            } else {
+                self.decoder.set_cipher(&ack.tr_id, cipher);
+            }
         }
         match ack.msg_cd.as_str() {
             "OPSP0002" if self.resubscribed.insert(key.clone()) => {
@@ -1028,6 +1045,9 @@ impl Delivery<'_> {
         }
     }
 }
+
+#[path = "feed_us.rs"]
+mod us;
 
 #[cfg(test)]
 #[path = "feed_tests.rs"]

@@ -15,7 +15,7 @@ use tokio::sync::broadcast;
 use url::Url;
 
 use super::*;
-use crate::domain::market::{FillNotice, MarketEvent};
+use crate::domain::market::{BookLevel, FillNotice, MarketEvent, SessionPhase, TradeTick};
 use crate::domain::{Side, Symbol};
 use crate::kis::ws::crypto::NoticeCipher;
 use crate::ports::FakeClock;
@@ -932,4 +932,224 @@ async fn the_registrations_report_follows_the_socket_and_the_close() {
     assert!(!report.0);
     assert_eq!(next_event(&mut h.executions).await, ExecutionEvent::Status(FeedStatus::Closed));
     assert!(others.is_empty(), "{others:?}");
+}
+
+/// 2026-03-04 00:30:01 KST = 2026-03-03 10:30:01 in New York (EST): inside the US regular
+/// session, on another KST date than New York's.
+fn us_session_clock() -> Arc<FakeClock> {
+    Arc::new(FakeClock::new(DateTime::parse_from_rfc3339("2026-03-03T15:30:01Z").unwrap().to_utc()))
+}
+
+/// An HDFSCNT0 frame of one AAPL print at 190.5 (10 shares, regular session unless `mtyp`
+/// says otherwise), stamped 00:30:01 KST on 2026-03-04, plus `extra` appended fields.
+fn us_trade_frame(mtyp: &str, extra: &str) -> String {
+    format!(
+        "0|HDFSCNT0|001|DNASAAPL^AAPL^4^20260303^20260303^103001^20260304^003001^190.0000^191.2500^189.5000^190.5000^5^1.2500^0.66^190.4900^190.5100^300^200^10^12345^2351234^100^120^101.50^{mtyp}{extra}"
+    )
+}
+
+/// An HDFSASP0 frame of AAPL's level 1: 300 bid at 190.49, 200 offered at 190.51.
+const US_BOOK_FRAME: &str = "0|HDFSASP0|001|DNASAAPL^AAPL^4^20260303^103001^20260304^003001^1000^900^5^-3^190.4900^190.5100^300^200^1^2";
+
+/// An encrypted H0GSCNI9 notice of order 0030012345 of account 1234567801 (the harness's): a
+/// receipt of 10 AAPL at 190.50 (`CNTG_YN` 1) or a fill of 3 at 148.01, at `hhmmss`.
+fn us_notice_frame(fill: bool, hhmmss: &str) -> String {
+    let cipher = NoticeCipher::from_ack(KEY, IV).unwrap();
+    let record = if fill {
+        format!(
+            "HTSID^1234567801^0030012345^^02^0^2^AAPL^3^001480100^{hhmmss}^0^2^2^01790^10^KIM^APPLE^1^10^^^^^"
+        )
+    } else {
+        format!(
+            "HTSID^1234567801^0030012345^^02^0^2^AAPL^10^001905000^{hhmmss}^0^1^1^01790^^KIM^APPLE^1^10^^^^^"
+        )
+    };
+    format!("1|H0GSCNI9|001|{}", cipher.encrypt(&record))
+}
+
+async fn next_batch(market: &mut mpsc::Receiver<MarketBatch>) -> MarketBatch {
+    tokio::time::timeout(Duration::from_secs(5), market.recv()).await.expect("batch in time").expect("open")
+}
+
+/// Issue #23: the US channels on the one socket with the KRX ones. A US print, book and notices
+/// arrive as the market-neutral events of the ticker — a print as a continuous-session tick, the
+/// book as level 1 of a quote, the notices with the New York trading date (2026-03-03 while it is
+/// already 2026-03-04 in Seoul) and the notice's time read as KST — between the KRX frames, which
+/// keep their own path.
+#[tokio::test]
+async fn us_prints_books_and_notices_arrive_as_the_market_neutral_events_beside_the_krx_ones() {
+    let mut h = harness_on(us_session_clock(), |_| {}).await;
+    let aapl = Symbol::new("AAPL").unwrap();
+    for sub in [
+        Subscription::UsExecutions,
+        Subscription::Executions,
+        Subscription::UsTrades(crate::domain::Exchange::Nasd, aapl.clone()),
+        Subscription::UsQuotes(crate::domain::Exchange::Nasd, aapl.clone()),
+        Subscription::Trades(sym(0)),
+    ] {
+        h.feed.subscribe(sub).await.unwrap();
+    }
+    assert_eq!(
+        next_event(&mut h.executions).await,
+        ExecutionEvent::Status(FeedStatus::Connected { registrations: 1 })
+    );
+    let active = h.server.with(|s| s.active.clone());
+    for key in [("H0GSCNI9", "HTSID"), ("HDFSCNT0", "DNASAAPL"), ("HDFSASP0", "DNASAAPL")] {
+        assert!(active.contains(&(key.0.to_owned(), key.1.to_owned())), "{key:?} in {active:?}");
+    }
+    assert_eq!((h.server.with(|s| s.connections), active.len()), (1, 5));
+
+    for frame in [
+        us_trade_frame("1", ""),
+        trade_frame(1),
+        US_BOOK_FRAME.to_owned(),
+        us_notice_frame(false, "003000"),
+        us_notice_frame(true, "003001"),
+        fill_frame("094941"),
+    ] {
+        h.server.push.send(ServerCmd::Send(frame)).unwrap();
+    }
+    let at = DateTime::parse_from_rfc3339("2026-03-03T15:30:01Z").unwrap().to_utc();
+    let print = TradeTick {
+        symbol: aapl.clone(),
+        at,
+        price: dec!(190.5),
+        qty: dec!(10),
+        change: dec!(-1.25),
+        change_rate: dec!(-0.66),
+        open: dec!(190),
+        high: dec!(191.25),
+        low: dec!(189.5),
+        best_ask: dec!(190.51),
+        best_bid: dec!(190.49),
+        cum_volume: dec!(12345),
+        cum_value: dec!(2351234),
+        aggressor: None,
+        phase: SessionPhase::Continuous,
+        halted: false,
+    };
+    assert_eq!(next_batch(&mut h.market).await, [MarketEvent::Trade(print)]);
+    let krx = next_batch(&mut h.market).await;
+    assert!(matches!(&krx[..], [MarketEvent::Trade(t)] if t.symbol == sym(0)), "{krx:?}");
+    let [MarketEvent::Quote(book)] = &next_batch(&mut h.market).await[..] else { panic!("one quote") };
+    let level = |price, qty| BookLevel { price, qty };
+    assert_eq!((book.symbol.as_str(), book.at, book.phase), ("AAPL", at, SessionPhase::Continuous));
+    assert_eq!(
+        (book.asks[0], book.bids[0]),
+        (level(dec!(190.51), dec!(200)), level(dec!(190.49), dec!(300)))
+    );
+    assert!(book.asks[1..].iter().chain(&book.bids[1..]).all(|l| *l == BookLevel::default()));
+    assert_eq!((book.total_ask_qty, book.total_bid_qty), (dec!(200), dec!(300)));
+
+    let new_york = NaiveDate::from_ymd_opt(2026, 3, 3).unwrap();
+    let ExecutionEvent::Notice(receipt) = next_event(&mut h.executions).await else { panic!("receipt") };
+    assert_eq!(
+        receipt,
+        crate::domain::market::OrderNotice {
+            kind: crate::domain::market::NoticeKind::Accepted,
+            trade_date: new_york,
+            broker_order_no: "0030012345".into(),
+            branch: "01790".into(),
+            original_order_no: None,
+            symbol: aapl.clone(),
+            side: Side::Buy,
+            qty: dec!(10),
+            price: dec!(190.5),
+            at: at - chrono::TimeDelta::seconds(1),
+        }
+    );
+    assert_eq!(
+        next_event(&mut h.executions).await,
+        ExecutionEvent::Fill(FillNotice {
+            trade_date: new_york,
+            exec_time: NaiveTime::from_hms_opt(0, 30, 1).unwrap(),
+            broker_order_no: "0030012345".into(),
+            branch: "01790".into(),
+            symbol: aapl,
+            side: Side::Buy,
+            qty: dec!(3),
+            price: dec!(148.01),
+        })
+    );
+    let ExecutionEvent::Fill(krx_fill) = next_event(&mut h.executions).await else { panic!("KRX fill") };
+    assert_eq!(
+        (krx_fill.symbol.as_str(), krx_fill.trade_date),
+        ("136480", NaiveDate::from_ymd_opt(2026, 3, 4).unwrap()),
+        "a KRX notice keeps the KST date"
+    );
+    assert_eq!(other_events(&mut h.executions), []);
+}
+
+/// US frames go through the feed's shared reports: a malformed one is counted and reported, a
+/// wider print (fields appended) is decoded and its drift reported once, a notice of another
+/// account is left out, and pre- and after-market prints are continuous-session ticks.
+#[tokio::test]
+async fn us_frames_share_the_malformed_count_and_the_drift_report() {
+    let mut h = harness_on(us_session_clock(), |_| {}).await;
+    let aapl = Symbol::new("AAPL").unwrap();
+    h.feed.subscribe(Subscription::UsExecutions).await.unwrap();
+    h.feed.subscribe(Subscription::UsTrades(crate::domain::Exchange::Nasd, aapl)).await.unwrap();
+    assert!(matches!(
+        next_event(&mut h.executions).await,
+        ExecutionEvent::Status(FeedStatus::Connected { .. })
+    ));
+    let other_account = us_notice_frame(true, "003001");
+    let cipher = NoticeCipher::from_ack(KEY, IV).unwrap();
+    let plain = cipher.decrypt(other_account.rsplit('|').next().unwrap()).unwrap();
+    let other_account =
+        format!("1|H0GSCNI9|001|{}", cipher.encrypt(&plain.replace("1234567801", "9999999901")));
+    for frame in [
+        "0|HDFSCNT0|001|DNASAAPL^AAPL^4".to_owned(),
+        us_trade_frame("2", "^X^Y"),
+        us_trade_frame("3", "^X^Y"),
+        other_account,
+        us_notice_frame(true, "003001"),
+    ] {
+        h.server.push.send(ServerCmd::Send(frame)).unwrap();
+    }
+    assert_eq!(
+        next_event(&mut h.executions).await,
+        ExecutionEvent::Status(FeedStatus::DecodeError {
+            message: "HDFSCNT0: record has 3 fields, layout needs 26".into(),
+            count: 1
+        })
+    );
+    assert_eq!(
+        next_event(&mut h.executions).await,
+        ExecutionEvent::Status(FeedStatus::LayoutDrift {
+            channel: "HDFSCNT0".into(),
+            expected: 26,
+            observed: 28
+        })
+    );
+    for _ in 0..2 {
+        let batch = next_batch(&mut h.market).await;
+        assert!(
+            matches!(&batch[..], [MarketEvent::Trade(t)] if t.phase == SessionPhase::Continuous),
+            "{batch:?}"
+        );
+    }
+    let ExecutionEvent::Fill(fill) = next_event(&mut h.executions).await else { panic!("our fill") };
+    assert_eq!(fill.qty, dec!(3));
+    assert_eq!(other_events(&mut h.executions), [], "one drift report, the other account's notice left out");
+}
+
+/// A US notice's time is read as `HHMMSS` KST on the date nearest its arrival (the US session
+/// crosses midnight KST); one that does not parse is the arrival time. Its trading date is New
+/// York's, in standard and in summer time.
+#[test]
+fn a_us_notice_time_is_kst_nearest_the_arrival_and_its_date_new_york_s() {
+    let utc = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().to_utc();
+    let t = |s: &str| NaiveTime::parse_from_str(s, "%H%M%S").unwrap();
+    // Arrives 00:00:02 KST on 2026-03-04; executed 23:59:59 KST the day before.
+    let now = utc("2026-03-03T15:00:02Z");
+    assert_eq!(us::exec_time("235959", now), (t("235959"), utc("2026-03-03T14:59:59Z")));
+    assert_eq!(us::exec_time("000001", now), (t("000001"), utc("2026-03-03T15:00:01Z")));
+    let late = utc("2026-03-03T15:00:02.750Z");
+    assert_eq!(us::exec_time("24:00", late), (t("000002"), now));
+    assert_eq!(us::exec_time("", late), (t("000002"), now));
+    // 2026-03-04 05:59 KST is still 2026-03-03 in New York (EST); in July (EDT) 04:59 KST is too.
+    assert_eq!(us::us_trade_date(utc("2026-03-03T20:59:00Z")), NaiveDate::from_ymd_opt(2026, 3, 3).unwrap());
+    assert_eq!(us::us_trade_date(utc("2026-07-14T19:59:00Z")), NaiveDate::from_ymd_opt(2026, 7, 14).unwrap());
+    assert_eq!(us::us_trade_date(utc("2026-07-15T04:00:00Z")), NaiveDate::from_ymd_opt(2026, 7, 15).unwrap());
 }

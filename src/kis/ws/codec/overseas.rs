@@ -42,12 +42,26 @@ pub fn parse_realtime_key(tr: &str, key: &str) -> Result<(UsExchange, Ticker), K
     Ok((exchange, Ticker::new(ticker).map_err(|_| err())?))
 }
 
+/// Most fields a record of an overseas channel may have (as the domestic channels).
+const MAX_RECORD_FIELDS: usize = 128;
+
+/// How a channel treats records wider than its layout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Wider {
+    /// Fields appended at the end (a layout drift): the known ones are read where they are.
+    Appended,
+    /// Another layout (the 71-field HDFSASP0 variant): refused.
+    Refused,
+}
+
 /// The fields of `frame`'s records, `width` each; the width is the field total over the
-/// declared count and must be `expected` (or one of `older`).
+/// declared count and must be `expected` (or one of `older`, or wider where `wider` allows it,
+/// up to [`MAX_RECORD_FIELDS`]).
 fn records<'a>(
     frame: &DataFrame<'a>,
     expected: usize,
     older: &[usize],
+    wider: Wider,
 ) -> Result<(Vec<&'a str>, usize), KisWsError> {
     let fields: Vec<&str> = frame.payload.split('^').collect();
     let tr = frame.tr_id;
@@ -55,10 +69,18 @@ fn records<'a>(
         return Err(KisWsError::RecordSplit { tr: tr.to_owned(), fields: fields.len(), count: frame.count });
     }
     let width = fields.len() / frame.count;
-    if width != expected && !older.contains(&width) {
+    let appended = wider == Wider::Appended && width > expected && width <= MAX_RECORD_FIELDS;
+    if width != expected && !older.contains(&width) && !appended {
         return Err(KisWsError::Truncated { tr: tr.to_owned(), expected, observed: width });
     }
     Ok((fields, width))
+}
+
+/// The width of the records of a well-formed frame of `count` records (for the layout-drift
+/// report: wider than the channel's layout).
+pub fn record_width(payload: &str, count: usize) -> usize {
+    let fields = payload.bytes().filter(|&b| b == b'^').count() + 1;
+    fields.checked_div(count).unwrap_or(0)
 }
 
 /// One record's fields.
@@ -98,13 +120,15 @@ impl<'a> Rec<'a, '_> {
     }
 }
 
-/// Decodes the trade records of an HDFSCNT0 frame.
+/// Decodes the trade records of an HDFSCNT0 frame (26 fields; fields appended after them, a
+/// layout drift, are left unread).
 ///
 /// # Errors
 /// [`KisWsError::RecordSplit`] / [`KisWsError::Truncated`] for a payload that does not split into
-/// 26-field records, [`KisWsError::Field`] naming the first field that does not parse.
+/// records of at least 26 fields, [`KisWsError::Field`] naming the first field that does not
+/// parse.
 pub fn decode_us_trades(frame: &DataFrame<'_>) -> Result<Vec<UsTrade>, KisWsError> {
-    let (fields, width) = records(frame, us_trade::WIDTH, &[])?;
+    let (fields, width) = records(frame, us_trade::WIDTH, &[], Wider::Appended)?;
     fields
         .chunks(width)
         .map(|f| {
@@ -147,7 +171,7 @@ pub fn decode_us_trades(frame: &DataFrame<'_>) -> Result<Vec<UsTrade>, KisWsErro
 /// # Errors
 /// As [`decode_us_trades`].
 pub fn decode_us_book(frame: &DataFrame<'_>) -> Result<Vec<UsBookTop>, KisWsError> {
-    let (fields, width) = records(frame, us_book::WIDTH, &[])?;
+    let (fields, width) = records(frame, us_book::WIDTH, &[], Wider::Refused)?;
     fields
         .chunks(width)
         .map(|f| {
@@ -167,7 +191,7 @@ pub fn decode_us_book(frame: &DataFrame<'_>) -> Result<Vec<UsBookTop>, KisWsErro
 }
 
 /// Decodes the decrypted records of an H0GSCNI0 / H0GSCNI9 frame (25 fields, or the older 24
-/// and 21); notices of accounts other than `account` (the `ACNT_NO` as KIS sends it) are left
+/// and 21; fields appended after the 25 are left unread); notices of accounts other than `account` (the `ACNT_NO` as KIS sends it) are left
 /// out.
 ///
 /// # Errors
@@ -176,7 +200,7 @@ pub fn decode_us_notices(
     frame: &DataFrame<'_>,
     account: Option<&str>,
 ) -> Result<Vec<UsExecution>, KisWsError> {
-    let (fields, width) = records(frame, us_notice::WIDTH, &us_notice::OLDER_WIDTHS)?;
+    let (fields, width) = records(frame, us_notice::WIDTH, &us_notice::OLDER_WIDTHS, Wider::Appended)?;
     let mut out = Vec::new();
     for f in fields.chunks(width) {
         let r = Rec { f, tr: frame.tr_id };
@@ -220,6 +244,7 @@ pub fn decode_us_notices(
             price: r.implied(us_notice::CNTG_UNPR, US_NOTICE_PRICE_DECIMALS)?,
             order_qty,
             time: r.raw(us_notice::STCK_CNTG_HOUR).trim().to_owned(),
+            branch: r.raw(us_notice::BRNC_NO).trim().to_owned(),
         });
     }
     Ok(out)
@@ -308,6 +333,23 @@ mod tests {
         let two = trade_record("DNASAAPL", "190.5", "2");
         assert!(matches!(decode_us_trades(&frame("HDFSCNT0", 3, &two)), Err(KisWsError::RecordSplit { .. })));
         assert!(matches!(decode_us_trades(&frame("HDFSCNT0", 0, &two)), Err(KisWsError::RecordSplit { .. })));
+    }
+
+    #[test]
+    fn appended_fields_are_a_drift_but_another_book_layout_is_refused() {
+        let wider = format!("{}^X^Y", trade_record("DNASAAPL", "190.5000", "2"));
+        assert_eq!(record_width(&wider, 1), 28);
+        assert_eq!(decode_us_trades(&frame("HDFSCNT0", 1, &wider)).unwrap()[0].price, dec!(190.5));
+        let fill = "trader01^5012345601^0030012345^^02^0^2^AAPL^3^001480100^093001^0^2^2^01790^10^KIM^APPLE^1^10^^^^^^NEW";
+        let n = decode_us_notices(&frame("H0GSCNI0", 1, fill), None).unwrap();
+        assert_eq!((n[0].qty, n[0].branch.as_str()), (dec!(3), "01790"));
+        let book71 = vec!["1"; 71].join("^");
+        assert!(matches!(
+            decode_us_book(&frame("HDFSASP0", 1, &book71)),
+            Err(KisWsError::Truncated { expected: 17, observed: 71, .. })
+        ));
+        assert_eq!(record_width("a^b^c^d", 2), 2);
+        assert_eq!(record_width("a", 0), 0);
     }
 
     proptest! {
