@@ -342,6 +342,8 @@ pub struct AccountSnapshot {
 pub struct Quote {
     /// Instrument.
     pub symbol: Symbol,
+    /// The venue quoted (and with it the currency of every price here).
+    pub exchange: Exchange,
     /// Last price.
     pub price: Decimal,
     /// Change against the previous close.

@@ -231,6 +231,8 @@ pub struct UsBrokerOrder {
     pub exchange: UsExchange,
     /// Status text (`prcs_stat_name`) or rejection reason, when given.
     pub status: String,
+    /// True when KIS refused the order (a rejection reason, or the status `거부`).
+    pub rejected: bool,
 }
 
 /// One US holding (`inquire-balance` `output1`).

@@ -257,6 +257,7 @@ str_enum!(
     }
 );
 
+#[expect(clippy::derivable_impls, reason = "declared by str_enum!, which derives no Default")]
 impl Default for Exchange {
     fn default() -> Self {
         Self::Krx

@@ -1,4 +1,8 @@
 //! The KIS implementation of the [`Broker`] port: the typed REST client plus the real-time feed.
+//! One adapter speaks for one market ([`MarketRegion`]): the domestic one is built with
+//! [`KisBroker::new`], its US sibling with [`KisBroker::us`], which shares the client (token,
+//! limiter, breakers) and the one real-time socket (`broker_us.rs` maps the port to the overseas
+//! endpoints and channels).
 
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -9,7 +13,10 @@ use tokio::sync::mpsc;
 use super::config::KisConfig;
 use super::http::client::KisRest;
 use super::ws::feed::{Feed, FeedBackend, FeedOutputs, FeedSettings};
-use crate::domain::Symbol;
+use std::collections::BTreeMap;
+
+use crate::domain::overseas::UsExchange;
+use crate::domain::{MarketRegion, Symbol};
 use crate::domain::market::{
     AccountSnapshot, BrokerFill, BrokerOrder, CancelRequest, DailyBar, Holiday, ModifyRequest, OrderAck,
     OrderBook, OrderRequest, Quote, Subscription,
@@ -22,12 +29,16 @@ impl FeedBackend for KisRest {
     }
 }
 
-/// A KIS account behind the [`Broker`] port.
+/// A KIS account behind the [`Broker`] port, for one market.
 #[derive(Debug)]
 pub struct KisBroker {
-    rest: Arc<KisRest>,
-    feed: Feed,
-    streams: Mutex<Option<BrokerStreams>>,
+    pub(super) rest: Arc<KisRest>,
+    pub(super) feed: Arc<Feed>,
+    streams: Arc<Mutex<Option<BrokerStreams>>>,
+    pub(super) region: MarketRegion,
+    /// The venue of each US instrument (the overseas endpoints name the exchange with every
+    /// ticker; the port's calls give only the symbol).
+    pub(super) us_venues: Arc<BTreeMap<Symbol, UsExchange>>,
 }
 
 impl KisBroker {
@@ -57,7 +68,33 @@ impl KisBroker {
         };
         let feed =
             Feed::new(settings, rest.clone(), clock, FeedOutputs { market: market_tx, executions: exec_tx });
-        Ok(Self { rest, feed, streams: Mutex::new(Some(BrokerStreams { market, executions })) })
+        Ok(Self {
+            rest,
+            feed: Arc::new(feed),
+            streams: Arc::new(Mutex::new(Some(BrokerStreams { market, executions }))),
+            region: MarketRegion::Kr,
+            us_venues: Arc::new(BTreeMap::new()),
+        })
+    }
+
+    /// Returns the US side of the same account: the same client (token, approval key, limiter,
+    /// breakers, order gate), the same real-time socket and the same event streams (taken once,
+    /// by whichever side asks first), with the port's calls mapped to the overseas endpoints and
+    /// channels. `venues` names the exchange of every US instrument it trades.
+    #[must_use]
+    pub fn us(&self, venues: BTreeMap<Symbol, UsExchange>) -> Self {
+        Self {
+            rest: self.rest.clone(),
+            feed: self.feed.clone(),
+            streams: self.streams.clone(),
+            region: MarketRegion::Us,
+            us_venues: Arc::new(venues),
+        }
+    }
+
+    /// Returns the market this adapter speaks for.
+    pub const fn region(&self) -> MarketRegion {
+        self.region
     }
 
     /// Sends orders, modifies and cancels only while `fence` may act (see
@@ -70,6 +107,11 @@ impl KisBroker {
     }
 }
 
+/// The error of a port call the overseas endpoints do not offer.
+pub(super) fn us_unsupported(what: &str) -> BrokerError {
+    BrokerError::Invalid { message: format!("{what} are not offered for US stocks") }
+}
+
 impl Broker for KisBroker {
     fn authenticate(&self) -> BrokerFuture<'_, ()> {
         Box::pin(async move { self.rest.tokens().token().await.map(drop) })
@@ -80,39 +122,66 @@ impl Broker for KisBroker {
     }
 
     fn account(&self) -> BrokerFuture<'_, AccountSnapshot> {
-        Box::pin(self.rest.account_snapshot())
+        match self.region {
+            MarketRegion::Kr => Box::pin(self.rest.account_snapshot()),
+            MarketRegion::Us => Box::pin(self.us_account_snapshot()),
+        }
     }
 
     fn open_orders(&self) -> BrokerFuture<'_, Vec<BrokerOrder>> {
-        Box::pin(self.rest.open_orders())
+        match self.region {
+            MarketRegion::Kr => Box::pin(self.rest.open_orders()),
+            MarketRegion::Us => Box::pin(self.us_open_orders()),
+        }
     }
 
     fn todays_orders(&self) -> BrokerFuture<'_, Vec<BrokerOrder>> {
-        Box::pin(self.rest.todays_orders())
+        match self.region {
+            MarketRegion::Kr => Box::pin(self.rest.todays_orders()),
+            MarketRegion::Us => Box::pin(self.us_todays_orders()),
+        }
     }
 
     fn todays_fills(&self) -> BrokerFuture<'_, Vec<BrokerFill>> {
-        Box::pin(self.rest.todays_fills())
+        match self.region {
+            MarketRegion::Kr => Box::pin(self.rest.todays_fills()),
+            MarketRegion::Us => Box::pin(self.us_todays_fills()),
+        }
     }
 
     fn place_order<'a>(&'a self, order: &'a OrderRequest) -> BrokerFuture<'a, OrderAck> {
-        Box::pin(self.rest.place_order(order))
+        match self.region {
+            MarketRegion::Kr => Box::pin(self.rest.place_order(order)),
+            MarketRegion::Us => Box::pin(self.us_place_order(order)),
+        }
     }
 
     fn modify_order<'a>(&'a self, request: &'a ModifyRequest) -> BrokerFuture<'a, OrderAck> {
-        Box::pin(self.rest.modify_order(request))
+        match self.region {
+            MarketRegion::Kr => Box::pin(self.rest.modify_order(request)),
+            MarketRegion::Us => Box::pin(self.us_modify_order(request)),
+        }
     }
 
     fn cancel_order<'a>(&'a self, request: &'a CancelRequest) -> BrokerFuture<'a, OrderAck> {
-        Box::pin(self.rest.cancel_order(request))
+        match self.region {
+            MarketRegion::Kr => Box::pin(self.rest.cancel_order(request)),
+            MarketRegion::Us => Box::pin(self.us_cancel_order(request)),
+        }
     }
 
     fn quote<'a>(&'a self, symbol: &'a Symbol) -> BrokerFuture<'a, Quote> {
-        Box::pin(self.rest.quote(symbol))
+        match self.region {
+            MarketRegion::Kr => Box::pin(self.rest.quote(symbol)),
+            MarketRegion::Us => Box::pin(self.us_quote(symbol)),
+        }
     }
 
     fn order_book<'a>(&'a self, symbol: &'a Symbol) -> BrokerFuture<'a, OrderBook> {
-        Box::pin(self.rest.order_book(symbol))
+        match self.region {
+            MarketRegion::Kr => Box::pin(self.rest.order_book(symbol)),
+            MarketRegion::Us => Box::pin(self.us_order_book(symbol)),
+        }
     }
 
     fn daily_bars<'a>(
@@ -121,19 +190,27 @@ impl Broker for KisBroker {
         from: NaiveDate,
         to: NaiveDate,
     ) -> BrokerFuture<'a, Vec<DailyBar>> {
-        Box::pin(self.rest.daily_bars(symbol, from, to))
+        match self.region {
+            MarketRegion::Kr => Box::pin(self.rest.daily_bars(symbol, from, to)),
+            MarketRegion::Us => Box::pin(std::future::ready(Err(us_unsupported("daily bars")))),
+        }
     }
 
     fn holidays(&self, from: NaiveDate) -> BrokerFuture<'_, Vec<Holiday>> {
-        Box::pin(self.rest.holidays(from))
+        match self.region {
+            MarketRegion::Kr => Box::pin(self.rest.holidays(from)),
+            // KIS publishes no overseas holiday inquiry: the US calendar is
+            // `schedules/us_holidays.toml`, and the broker has nothing to override in it.
+            MarketRegion::Us => Box::pin(std::future::ready(Ok(Vec::new()))),
+        }
     }
 
     fn subscribe(&self, subscription: Subscription) -> BrokerFuture<'_, ()> {
-        Box::pin(self.feed.subscribe(subscription))
+        Box::pin(async move { self.feed.subscribe(self.registration(subscription)?).await })
     }
 
     fn unsubscribe(&self, subscription: Subscription) -> BrokerFuture<'_, ()> {
-        Box::pin(self.feed.unsubscribe(subscription))
+        Box::pin(async move { self.feed.unsubscribe(self.registration(subscription)?).await })
     }
 
     fn take_streams(&self) -> Option<BrokerStreams> {

@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod breaker;
 pub mod broker;
+mod broker_us;
 pub mod config;
 pub mod http;
 pub mod limiter;

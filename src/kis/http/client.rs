@@ -183,6 +183,11 @@ impl KisRest {
         &self.account
     }
 
+    /// Returns the clock the client stamps answers with.
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
     fn today(&self) -> NaiveDate {
         to_kst(self.clock.now()).date_naive()
     }

@@ -336,6 +336,7 @@ impl PriceOutput {
     pub fn to_quote(&self, symbol: Symbol) -> Result<Quote, KisHttpError> {
         Ok(Quote {
             symbol,
+            exchange: crate::domain::Exchange::Krx,
             price: num("stck_prpr", &self.stck_prpr)?,
             change: num("prdy_vrss", &self.prdy_vrss)?,
             change_rate: num("prdy_ctrt", &self.prdy_ctrt)?,

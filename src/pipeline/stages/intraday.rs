@@ -18,7 +18,8 @@ use super::{StageDeps, broker_err, trading_err};
 use crate::domain::Symbol;
 use crate::domain::market::{ExecutionEvent, MarketBatch, MarketEvent, Subscription, kst_to_utc};
 use crate::domain::mode::{ModeEvent, TradingMode};
-use crate::domain::price::{PriceBand, PriceContext};
+use crate::domain::MarketRegion;
+use crate::domain::price::{PriceBand, PriceContext, TickTable};
 use crate::domain::stage::StageName;
 use crate::pipeline::stage::{Stage, StageContext, StageError};
 use crate::ports::BrokerError;
@@ -182,7 +183,11 @@ impl Intraday {
                 Ok(q) => {
                     let band = (q.lower_limit > Decimal::ZERO && q.upper_limit >= q.lower_limit)
                         .then_some(PriceBand { lower: q.lower_limit, upper: q.upper_limit });
-                    core.set_price_context(s, PriceContext { band, ..PriceContext::default() });
+                    let table = match q.exchange.region() {
+                        MarketRegion::Kr => TickTable::Stock,
+                        MarketRegion::Us => TickTable::UsEquity,
+                    };
+                    core.set_price_context(s, PriceContext { exchange: q.exchange, table, band });
                     core.mark_price(s, q.price);
                 }
                 Err(e) => tracing::warn!(symbol = %s, error = %e, "no quote: price band unknown"),

@@ -209,6 +209,7 @@ impl OrderRow {
             avg_fill_price: dec("ft_ccld_unpr3", &self.ft_ccld_unpr3)?,
             exchange: exchange(&self.ovrs_excg_cd)?,
             status: status.to_owned(),
+            rejected: !self.rjct_rson.trim().is_empty() || self.prcs_stat_name.trim() == "거부",
         })
     }
 }
