@@ -82,6 +82,12 @@ impl Symbol {
         self.len >= 6 && self.as_str().bytes().all(|b| b.is_ascii_digit() || b.is_ascii_uppercase())
     }
 
+    /// Returns the market the code belongs to: the two forms never overlap (a US ticker has at
+    /// most 5 letters before its class, a KRX code at least 6 letters or digits and no `.`/`/`).
+    pub fn region(&self) -> MarketRegion {
+        if self.is_krx_code() { MarketRegion::Kr } else { MarketRegion::Us }
+    }
+
     /// Validates raw bytes as a symbol (6-9 ASCII uppercase alphanumerics), as wire decoders
     /// read them; `None` otherwise. Copies and checks the code eight bytes at a time (no loop
     /// per byte, no call to `memcpy`): the real-time codec builds one per record.
@@ -474,6 +480,8 @@ mod tests {
             assert!(Symbol::from_ascii(us.as_bytes()).is_none(), "the codec's KRX path refuses {us}");
         }
         assert!(Symbol::new("005930").unwrap().is_krx_code());
+        assert_eq!(Symbol::new("005930").unwrap().region(), MarketRegion::Kr);
+        assert_eq!(Symbol::new("BRK.B").unwrap().region(), MarketRegion::Us);
         assert_eq!(serde_json::from_str::<Symbol>("\"AAPL\"").unwrap().as_str(), "AAPL");
         for e in Exchange::ALL {
             assert_eq!(e.us().is_some(), e.region() == MarketRegion::Us);

@@ -16,7 +16,7 @@ use super::store_error::StoreError;
 use crate::domain::fill::{Execution, Fill, FillLedger};
 use crate::domain::order::{IdempotencyKey, NewOrder, Order, OrderStatus};
 use crate::domain::position::Positions;
-use crate::domain::{Side, Symbol};
+use crate::domain::{MarketRegion, Side, Symbol};
 
 /// A boxed future resolving to a store result.
 pub type LogFuture<'a, T> = BoxFuture<'a, Result<T, StoreError>>;
@@ -212,11 +212,17 @@ pub trait TradingLog: Send + Sync + fmt::Debug {
         events: &'a [NewEvent],
     ) -> LogFuture<'a, FillsWritten>;
 
-    /// Writes the positions as a whole (a snapshot of the engine's positions).
+    /// Writes the positions of one market as a whole (a snapshot of the engine's positions); the
+    /// other market's rows are left alone.
     ///
     /// # Errors
     /// [`StoreError::Db`].
-    fn save_positions<'a>(&'a self, positions: &'a Positions, now: DateTime<Utc>) -> LogFuture<'a, ()>;
+    fn save_positions<'a>(
+        &'a self,
+        positions: &'a Positions,
+        region: MarketRegion,
+        now: DateTime<Utc>,
+    ) -> LogFuture<'a, ()>;
 
     /// Records events.
     ///

@@ -11,9 +11,9 @@ use sea_orm::sea_query::OnConflict;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set};
 
 use super::StoreError;
-use crate::domain::Symbol;
 use crate::domain::fill::Execution;
 use crate::domain::position::{FeeSchedule, Holding, Positions};
+use crate::domain::{MarketRegion, Symbol};
 
 const TABLE: &str = "positions";
 
@@ -70,6 +70,7 @@ pub async fn load<C: ConnectionTrait>(conn: &C) -> Result<Vec<PositionRow>, Stor
 pub async fn save<C: ConnectionTrait>(
     conn: &C,
     positions: &Positions,
+    region: MarketRegion,
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
     let mut symbols = Vec::new();
@@ -98,11 +99,23 @@ pub async fn save<C: ConnectionTrait>(
             .exec_without_returning(conn)
             .await?;
     }
-    Entity::delete_many().filter(Column::Symbol.is_not_in(symbols)).exec(conn).await?;
+    // Rows of this market that the snapshot no longer holds; the other market's rows stay.
+    let gone: Vec<String> = Entity::find()
+        .filter(Column::Symbol.is_not_in(symbols))
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(|row| row.symbol)
+        .filter(|s| Symbol::new(s).map_or(region == MarketRegion::Kr, |s| s.region() == region))
+        .collect();
+    if !gone.is_empty() {
+        Entity::delete_many().filter(Column::Symbol.is_in(gone)).exec(conn).await?;
+    }
     Ok(())
 }
 
-/// Recomputes positions from opening holdings and executions, stores them and returns them.
+/// Recomputes positions of one market from opening holdings and executions, stores them and
+/// returns them.
 ///
 /// # Errors
 /// Returns [`StoreError::Corrupt`] when the fills do not make valid positions (e.g. a sell above
@@ -112,6 +125,7 @@ pub async fn recompute<C: ConnectionTrait>(
     fees: FeeSchedule,
     opening: &[Holding],
     executions: &[Execution],
+    region: MarketRegion,
     now: DateTime<Utc>,
 ) -> Result<Positions, StoreError> {
     let positions = Positions::from_fills(fees, opening, executions).map_err(|e| StoreError::Corrupt {
@@ -119,6 +133,6 @@ pub async fn recompute<C: ConnectionTrait>(
         id: "*".into(),
         reason: e.to_string(),
     })?;
-    save(conn, &positions, now).await?;
+    save(conn, &positions, region, now).await?;
     Ok(positions)
 }

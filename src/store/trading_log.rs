@@ -12,6 +12,7 @@ use sea_orm::{EntityTrait, Set};
 
 use super::events::mask_payload;
 use super::{Store, StoreError, fills, orders, positions};
+use crate::domain::MarketRegion;
 use crate::domain::order::{IdempotencyKey, NewOrder};
 use crate::domain::position::Positions;
 use crate::ports::NewEvent;
@@ -160,8 +161,13 @@ impl TradingLog for Store {
         })
     }
 
-    fn save_positions<'a>(&'a self, positions: &'a Positions, now: DateTime<Utc>) -> LogFuture<'a, ()> {
-        Box::pin(positions::save(self.conn(), positions, now))
+    fn save_positions<'a>(
+        &'a self,
+        positions: &'a Positions,
+        region: MarketRegion,
+        now: DateTime<Utc>,
+    ) -> LogFuture<'a, ()> {
+        Box::pin(positions::save(self.conn(), positions, region, now))
     }
 
     fn record_events<'a>(&'a self, events: &'a [NewEvent]) -> LogFuture<'a, ()> {

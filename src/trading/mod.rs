@@ -24,11 +24,11 @@ use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
 use serde_json::Value;
 
-use crate::domain::Symbol;
 use crate::domain::order::{Applied, BrokerOrderNo, OrderError, OrderEvent};
 use crate::domain::position::{FeeSchedule, Holding};
 use crate::domain::price::PriceContext;
 use crate::domain::risk::RiskConfig;
+use crate::domain::{MarketRegion, Symbol};
 use crate::notify::{Alert, AlertKind, Notifier};
 use crate::ports::trading_log::OrderWrite;
 use crate::ports::{Broker, BrokerError, Clock};
@@ -104,6 +104,9 @@ pub struct TradingConfig {
     /// Holds new orders back from the loss of the feed until it is back and today's orders are
     /// reconciled with the broker (on by default).
     pub pause_while_feed_down: bool,
+    /// The market this core trades (KRX by default): its orders, fills and positions are the
+    /// only ones it loads, reconciles and saves.
+    pub region: MarketRegion,
 }
 
 impl TradingConfig {
@@ -120,6 +123,7 @@ impl TradingConfig {
             match_window_secs: 120,
             avg_price_tolerance: dec!(1),
             pause_while_feed_down: true,
+            region: MarketRegion::Kr,
         }
     }
 }
@@ -312,7 +316,14 @@ impl TradingCore {
     /// # Errors
     /// Returns a store error; fills that do not make valid ledgers or positions are corrupt.
     pub async fn reload(&self) -> Result<(), TradingError> {
-        let day = self.log.load_day(self.config.trade_date).await?;
+        let mut day = self.log.load_day(self.config.trade_date).await?;
+        // The other market's orders of the same date are not this core's (a KRX and a US session
+        // can share a date).
+        let region = self.config.region;
+        day.orders.retain(|o| o.order.request().exchange.region() == region);
+        let ids: std::collections::HashSet<i64> = day.orders.iter().map(|o| o.id).collect();
+        day.fills.retain(|id, _| ids.contains(id));
+        day.executions.retain(|e| e.symbol.region() == region);
         self.book()
             .load(day, self.config.fees, &self.config.opening)
             .map_err(|reason| StoreError::Corrupt { table: "fills", id: "*".into(), reason })?;

@@ -592,7 +592,7 @@ impl TradingCore {
     pub async fn flush_positions(&self) -> Result<crate::domain::position::Positions, TradingError> {
         self.ensure_loaded().await?;
         let pos = self.with_book(|b| b.positions.clone());
-        self.log.save_positions(&pos, self.clock.now()).await?;
+        self.log.save_positions(&pos, self.config.region, self.clock.now()).await?;
         Ok(pos)
     }
 }

@@ -3,8 +3,8 @@
 
 use aegis::domain::fill::{FillLedger, FillSnapshot, NoticeFill};
 use aegis::domain::order::{BrokerOrderNo, IdempotencyKey, NewOrder, OrderEvent, OrderStatus};
-use aegis::domain::position::FeeSchedule;
-use aegis::domain::{Exchange, OrderType, Side};
+use aegis::domain::position::{FeeSchedule, Holding, Positions};
+use aegis::domain::{Exchange, MarketRegion, OrderType, Side};
 use aegis::storage_test;
 use aegis::store::testing::TestDb;
 use aegis::store::{StoreError, fills, orders, positions};
@@ -133,12 +133,23 @@ async fn fills_dedup_sync_and_positions(t: TestDb) {
     assert_eq!(back.cum_amount(), dec!(210001), "synthetic amounts stay exact");
 
     let execs = fills::executions(conn, &[stored.id]).await.unwrap();
-    let pos = positions::recompute(conn, FeeSchedule::default(), &[], &execs, start()).await.unwrap();
+    let pos = positions::recompute(conn, FeeSchedule::default(), &[], &execs, MarketRegion::Kr, start())
+        .await
+        .unwrap();
     let rows = positions::load(conn).await.unwrap();
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0].qty, dec!(3));
     assert_eq!(rows[0].qty, pos.qty(&sym("005930")));
-    positions::save(conn, &aegis::domain::position::Positions::default(), start()).await.unwrap();
-    assert!(positions::load(conn).await.unwrap().is_empty(), "symbols no longer held are removed");
+    // A US snapshot leaves the KRX rows alone, and the other way round.
+    let aapl = Holding { symbol: sym("AAPL"), qty: dec!(5), avg_price: dec!(187.23) };
+    let us = Positions::from_fills(FeeSchedule::default(), &[aapl], &[]).unwrap();
+    positions::save(conn, &us, MarketRegion::Us, start()).await.unwrap();
+    assert_eq!(positions::load(conn).await.unwrap().len(), 2);
+    positions::save(conn, &Positions::default(), MarketRegion::Kr, start()).await.unwrap();
+    let rows = positions::load(conn).await.unwrap();
+    assert_eq!(rows.len(), 1, "symbols no longer held are removed, in the market saved only");
+    assert_eq!((rows[0].symbol.as_str(), rows[0].avg_price), ("AAPL", dec!(187.23)));
+    positions::save(conn, &Positions::default(), MarketRegion::Us, start()).await.unwrap();
+    assert!(positions::load(conn).await.unwrap().is_empty());
 }
 storage_test!(fills_and_positions, fills_dedup_sync_and_positions);
