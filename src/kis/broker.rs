@@ -15,12 +15,12 @@ use super::http::client::KisRest;
 use super::ws::feed::{Feed, FeedBackend, FeedOutputs, FeedSettings};
 use std::collections::BTreeMap;
 
-use crate::domain::overseas::UsExchange;
-use crate::domain::{MarketRegion, Symbol};
 use crate::domain::market::{
     AccountSnapshot, BrokerFill, BrokerOrder, CancelRequest, DailyBar, Holiday, ModifyRequest, OrderAck,
     OrderBook, OrderRequest, Quote, Subscription,
 };
+use crate::domain::overseas::UsExchange;
+use crate::domain::{MarketRegion, Symbol};
 use crate::ports::{Broker, BrokerError, BrokerFuture, BrokerStreams, Clock, Secret, TokenStore};
 
 impl FeedBackend for KisRest {

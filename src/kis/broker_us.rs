@@ -14,7 +14,9 @@ use crate::domain::market::{
     AccountHolding, AccountSnapshot, BrokerFill, BrokerOrder, CancelRequest, ModifyRequest, OrderAck,
     OrderBook, OrderRequest, Quote, Subscription,
 };
-use crate::domain::overseas::{Ticker, UsAmendRequest, UsBrokerOrder, UsExchange, UsOrderRequest, UsOrderType};
+use crate::domain::overseas::{
+    Ticker, UsAmendRequest, UsBrokerOrder, UsExchange, UsOrderRequest, UsOrderType,
+};
 use crate::domain::price::{TickTable, tick_size};
 use crate::domain::{Exchange, OrderType, Symbol};
 use crate::ports::BrokerError;
@@ -41,7 +43,9 @@ fn us_exchange(exchange: Exchange) -> Result<UsExchange, BrokerError> {
 fn us_order_type(order_type: OrderType) -> Result<UsOrderType, BrokerError> {
     match order_type {
         OrderType::Limit => Ok(UsOrderType::Limit),
-        other => Err(BrokerError::Invalid { message: format!("{other} orders are not offered for US stocks") }),
+        other => {
+            Err(BrokerError::Invalid { message: format!("{other} orders are not offered for US stocks") })
+        }
     }
 }
 
@@ -72,10 +76,9 @@ fn broker_order(o: &UsBrokerOrder) -> Result<BrokerOrder, BrokerError> {
 impl KisBroker {
     /// Returns the US exchange of `symbol` from the adapter's venues.
     fn venue(&self, symbol: &Symbol) -> Result<UsExchange, BrokerError> {
-        self.us_venues
-            .get(symbol)
-            .copied()
-            .ok_or_else(|| BrokerError::Invalid { message: format!("no US exchange is configured for {symbol}") })
+        self.us_venues.get(symbol).copied().ok_or_else(|| BrokerError::Invalid {
+            message: format!("no US exchange is configured for {symbol}"),
+        })
     }
 
     /// Maps a registration of the port to the channel of this adapter's market: on the US side

@@ -15,10 +15,10 @@ use super::outputs::{IntradayOutput, IntradayRun, ParamLoadOutput, ParamsVerdict
 use super::trading::build_core;
 use super::watch::IntradayAlerts;
 use super::{StageDeps, broker_err, trading_err};
+use crate::domain::MarketRegion;
 use crate::domain::Symbol;
 use crate::domain::market::{ExecutionEvent, MarketBatch, MarketEvent, Subscription, kst_to_utc};
 use crate::domain::mode::{ModeEvent, TradingMode};
-use crate::domain::MarketRegion;
 use crate::domain::price::{PriceBand, PriceContext, TickTable};
 use crate::domain::stage::StageName;
 use crate::pipeline::stage::{Stage, StageContext, StageError};
