@@ -23,15 +23,15 @@
 //! bounded rate ([`FeedStatus::DecodeError`] carries the count), not one status per frame.
 //!
 //! The feed only reports: each notice becomes an [`ExecutionEvent`] carrying what the notice says
-//! (a fill as a [`crate::domain::market::FillNotice`], KST date and time as given).
-//!
-//! The US channels (HDFSCNT0, HDFSASP0, H0GSCNI0 / H0GSCNI9) share the socket, the registry and
-//! the malformed-frame and layout-drift reports; their frames are decoded apart from the KRX
-//! ones and handed on as the same market-neutral events (`feed_us.rs`: a US notice's trading date
-//! is the New York date it arrives on). It keeps no
+//! (a fill as a [`crate::domain::market::FillNotice`], KST date and time as given). It keeps no
 //! fill ledger and calls no REST inquiry: after a reconnect it reports [`FeedStatus::Reconnected`],
 //! and the consumer recovers the fills missed while disconnected from a broker snapshot through
 //! the orders' ledgers ([`crate::domain::fill::FillLedger`]), which also drop the duplicates.
+//!
+//! The US channels (HDFSCNT0, HDFSASP0, H0GSCNI0 / H0GSCNI9) share the socket, the registry and
+//! the malformed-frame and layout-drift reports; their frames are decoded apart from the KRX
+//! ones and handed on as the same market-neutral events (`feed_us.rs`; a US notice's trading
+//! date is the New York date it arrives on).
 
 use std::any::Any;
 use std::collections::{BTreeMap, HashMap, HashSet};

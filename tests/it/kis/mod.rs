@@ -8,6 +8,7 @@ mod rate;
 mod reconnect;
 mod registrations;
 mod tokens;
+mod us_feed;
 
 use aegis::domain::Symbol;
 use aegis::domain::market::{ExecutionEvent, FeedStatus};
