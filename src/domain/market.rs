@@ -109,7 +109,8 @@ pub struct TradeTick {
     pub best_bid: Decimal,
     /// Accumulated volume of the day.
     pub cum_volume: Decimal,
-    /// Accumulated traded value of the day in KRW.
+    /// Accumulated traded value of the day, in the instrument's currency (KRW, or USD for a US
+    /// stock).
     pub cum_value: Decimal,
     /// Aggressor side (`None` for auction matches).
     pub aggressor: Option<Side>,
@@ -164,8 +165,9 @@ pub enum NoticeKind {
 pub struct OrderNotice {
     /// What happened.
     pub kind: NoticeKind,
-    /// Trading date (KST) of the session the notice arrived in: the notice itself carries no date,
-    /// and an order number identifies an order only within its trading date.
+    /// Trading date of the session the notice arrived in (KST for KRX, the New York date for a
+    /// US order): the notice itself carries no date, and an order number identifies an order only
+    /// within its trading date.
     pub trade_date: NaiveDate,
     /// Broker order number of the order (or of the modify/cancel order).
     pub broker_order_no: String,
@@ -194,8 +196,8 @@ pub struct OrderNotice {
 /// date is the KST date of the session it arrived in.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FillNotice {
-    /// Trading date (KST) of the session the notice arrived in: an order number identifies an
-    /// order only within its trading date.
+    /// Trading date of the session the notice arrived in (KST for KRX, the New York date for a
+    /// US order): an order number identifies an order only within its trading date.
     pub trade_date: NaiveDate,
     /// Execution time (KST, `STCK_CNTG_HOUR`).
     pub exec_time: NaiveTime,
@@ -268,10 +270,15 @@ pub struct BrokerFill {
 }
 
 impl BrokerOrder {
-    /// Returns the trading date (KST) the order belongs to: its order number identifies it only
-    /// within that date.
+    /// Returns the trading date the order belongs to — the KST date for a KRX order, the New York
+    /// date for a US one: its order number identifies it only within that date.
     pub fn trade_date(&self) -> NaiveDate {
-        to_kst(self.ordered_at).date_naive()
+        match self.symbol.region() {
+            super::MarketRegion::Kr => to_kst(self.ordered_at).date_naive(),
+            super::MarketRegion::Us => {
+                self.ordered_at.with_timezone(&super::us_calendar::NEW_YORK).date_naive()
+            }
+        }
     }
 }
 

@@ -233,6 +233,8 @@ pub struct UsBrokerOrder {
     pub status: String,
     /// True when KIS refused the order (a rejection reason, or the status `거부`).
     pub rejected: bool,
+    /// When KIS received the order (`dmst_ord_dt` + `thco_ord_tmd`, KST), when the row gives it.
+    pub received_at: Option<DateTime<Utc>>,
 }
 
 /// One US holding (`inquire-balance` `output1`).

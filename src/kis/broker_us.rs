@@ -69,7 +69,7 @@ fn broker_order(o: &UsBrokerOrder) -> Result<BrokerOrder, BrokerError> {
         remaining_qty: if o.rejected { Decimal::ZERO } else { o.unfilled_qty },
         canceled,
         rejected: o.rejected,
-        ordered_at: midnight.map_or_else(Utc::now, |t| t.with_timezone(&Utc)),
+        ordered_at: o.received_at.or_else(|| midnight.map(|t| t.with_timezone(&Utc))).unwrap_or_default(),
     })
 }
 
@@ -269,6 +269,7 @@ mod tests {
             exchange: UsExchange::Nasdaq,
             status: String::new(),
             rejected,
+            received_at: None,
         }
     }
 

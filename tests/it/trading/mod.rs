@@ -10,6 +10,7 @@ mod service;
 mod sim_stop;
 mod store;
 mod trace;
+mod us;
 
 use std::sync::Arc;
 

@@ -6,7 +6,7 @@
 
 use std::str::FromStr;
 
-use chrono::NaiveDate;
+use chrono::{NaiveDate, NaiveTime};
 use rust_decimal::Decimal;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -181,6 +181,8 @@ struct OrderRow {
     ovrs_excg_cd: String,
     prcs_stat_name: String,
     rjct_rson: String,
+    dmst_ord_dt: String,
+    thco_ord_tmd: String,
 }
 
 impl OrderRow {
@@ -210,6 +212,12 @@ impl OrderRow {
             exchange: exchange(&self.ovrs_excg_cd)?,
             status: status.to_owned(),
             rejected: !self.rjct_rson.trim().is_empty() || self.prcs_stat_name.trim() == "거부",
+            // When KIS received it, in Korea (`dmst_ord_dt`, `thco_ord_tmd`): absent on a row
+            // that leaves them blank.
+            received_at: NaiveDate::parse_from_str(self.dmst_ord_dt.trim(), "%Y%m%d")
+                .ok()
+                .zip(NaiveTime::parse_from_str(self.thco_ord_tmd.trim(), "%H%M%S").ok())
+                .map(|(d, t)| crate::domain::market::kst_to_utc(d, t)),
         })
     }
 }
