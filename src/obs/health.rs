@@ -114,7 +114,8 @@ pub fn readiness(database: Result<(), String>, lease: &LeaseState, feed: FeedVie
 }
 
 /// The real-time channels counted separately; any other TR id counts as `other`.
-pub const CHANNELS: [&str; 5] = ["H0STASP0", "H0STCNT0", "H0STCNI0", "H0STCNI9", "other"];
+pub const CHANNELS: [&str; 9] =
+    ["H0STASP0", "H0STCNT0", "H0STCNI0", "H0STCNI9", "HDFSASP0", "HDFSCNT0", "H0GSCNI0", "H0GSCNI9", "other"];
 
 fn channel_index(tr_id: &str) -> usize {
     CHANNELS.iter().position(|c| *c == tr_id).unwrap_or(CHANNELS.len() - 1)
