@@ -11,6 +11,7 @@ use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use serde_json::Value;
 
+use crate::domain::MarketRegion;
 use crate::store::{Store, StoreError};
 
 /// The outcome of a comparison.
@@ -45,14 +46,14 @@ fn num(v: &Value, key: &str) -> i64 {
     v.get(key).and_then(Value::as_i64).unwrap_or(0)
 }
 
-/// Returns the KST date of a simulator record: its `date` field, else the date part of its
-/// RFC 3339 `time` (the simulator writes times in KST).
+/// Returns the trade date of a simulator record: its `date` field (a US record's is the New York
+/// date), else the date part of its RFC 3339 `time` (the simulator writes times in KST).
 fn sim_date(v: &Value) -> Option<NaiveDate> {
     let text = v.get("date").and_then(Value::as_str).or_else(|| v.get("time").and_then(Value::as_str))?;
     NaiveDate::parse_from_str(text.get(..10)?, "%Y-%m-%d").ok()
 }
 
-/// Compares the database's orders and fills of `date` with a simulator state snapshot
+/// Compares the database's KRX orders and fills of `date` with a simulator state snapshot
 /// ([`crate::sim::SimHandle::state`]).
 ///
 /// # Errors
@@ -62,8 +63,33 @@ pub async fn compare_with_sim(
     date: NaiveDate,
     sim: &Value,
 ) -> Result<SimComparison, StoreError> {
+    compare_market_with_sim(store, date, sim, MarketRegion::Kr).await
+}
+
+/// Whether a simulator record belongs to `region` (the simulator writes `Krx` or `Us`).
+fn of_market(v: &Value, region: MarketRegion) -> bool {
+    let market = v.get("market").and_then(Value::as_str).unwrap_or("Krx");
+    match region {
+        MarketRegion::Kr => market == "Krx",
+        MarketRegion::Us => market == "Us",
+    }
+}
+
+/// Compares the database's orders and fills of one market's trade `date` (the New York date for
+/// the US) with the simulator's records of that market and date.
+///
+/// # Errors
+/// Returns a [`StoreError`] when the database cannot be read.
+pub async fn compare_market_with_sim(
+    store: &Store,
+    date: NaiveDate,
+    sim: &Value,
+    region: MarketRegion,
+) -> Result<SimComparison, StoreError> {
     let day = crate::ports::TradingLog::load_day(store, date).await?;
-    let (orders, fills) = (day.orders, day.executions);
+    let orders: Vec<_> =
+        day.orders.into_iter().filter(|o| o.order.request().exchange.region() == region).collect();
+    let fills: Vec<_> = day.executions.into_iter().filter(|e| e.symbol.region() == region).collect();
     let mut out = SimComparison {
         db_orders: orders.len(),
         db_filled_qty: fills.iter().map(|f| f.qty).sum(),
@@ -82,8 +108,9 @@ pub async fn compare_with_sim(
     }
     let empty = Vec::new();
     let sim_orders = sim.get("orders").and_then(Value::as_array).unwrap_or(&empty);
-    let new_orders_of_date =
-        sim_orders.iter().filter(|o| o.get("orig").is_none_or(Value::is_null) && sim_date(o) == Some(date));
+    let new_orders_of_date = sim_orders.iter().filter(|o| {
+        o.get("orig").is_none_or(Value::is_null) && sim_date(o) == Some(date) && of_market(o, region)
+    });
     for o in new_orders_of_date {
         out.sim_orders += 1;
         let odno = o.get("odno").and_then(Value::as_u64).unwrap_or(0);
@@ -100,10 +127,19 @@ pub async fn compare_with_sim(
     for (n, (id, _)) in ours {
         out.mismatches.push(format!("order {id} carries broker number {n}, unknown to the sim"));
     }
-    out.sim_fills = sim
-        .get("fills")
-        .and_then(Value::as_array)
-        .map_or(0, |fills| fills.iter().filter(|f| sim_date(f) == Some(date)).count());
+    // A fill belongs to its order's trade date (a US fill after midnight KST is still the New
+    // York date's).
+    let order_dates: BTreeMap<u64, Option<NaiveDate>> =
+        sim_orders.iter().map(|o| (o.get("id").and_then(Value::as_u64).unwrap_or(0), sim_date(o))).collect();
+    let fill_date = |f: &Value| {
+        f.get("order_id")
+            .and_then(Value::as_u64)
+            .and_then(|id| order_dates.get(&id).copied().flatten())
+            .or_else(|| sim_date(f))
+    };
+    out.sim_fills = sim.get("fills").and_then(Value::as_array).map_or(0, |fills| {
+        fills.iter().filter(|f| fill_date(f) == Some(date) && of_market(f, region)).count()
+    });
     if out.db_filled_qty != out.sim_filled_qty {
         out.mismatches.push(format!(
             "filled quantity: {} in the database, {} at the sim",

@@ -16,6 +16,7 @@ pub mod overseas;
 pub mod position;
 pub mod price;
 pub mod risk;
+pub mod sessions;
 pub mod stage;
 pub mod strategy;
 pub mod types;

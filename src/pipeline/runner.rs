@@ -15,6 +15,7 @@ use super::sink::{NoopSink, Transition, TransitionSink, rerun_command};
 use super::stage::{DynStage, StageContext, StageError};
 use crate::domain::calendar::KrxCalendar;
 use crate::domain::mode::{ModeEvent, StopReason};
+use crate::domain::sessions::SessionCalendar;
 use crate::domain::stage::{
     DEFAULT_SPECS, InvalidStageTransition, RunStatus, StageEvent, StageName, StageSpec, StageStatus,
     transition,
@@ -109,6 +110,8 @@ pub struct Runner {
     pipeline: Arc<dyn PipelineRuns>,
     control: ControlStore,
     calendar: Arc<KrxCalendar>,
+    /// The calendar of the market this runner's runs trade (the KRX calendar unless set).
+    sessions: Arc<dyn SessionCalendar>,
     stages: BTreeMap<StageName, Arc<dyn DynStage>>,
     specs: BTreeMap<StageName, StageSpec>,
     sink: Arc<dyn TransitionSink>,
@@ -138,6 +141,7 @@ impl Runner {
             pipeline: Arc::new(store.pipeline()),
             control: store.control(),
             store,
+            sessions: calendar.clone(),
             calendar,
             stages: BTreeMap::new(),
             specs: DEFAULT_SPECS.into_iter().map(|s| (s.name, s)).collect(),
@@ -207,9 +211,16 @@ impl Runner {
         &self.store
     }
 
-    /// Returns the calendar.
+    /// Returns the KRX calendar (the daemon's schedule fires on KRX trading days).
     pub fn calendar(&self) -> &KrxCalendar {
         &self.calendar
+    }
+
+    /// Runs on the calendar of another market (a US runner skips New York's closed days).
+    #[must_use]
+    pub fn with_sessions(mut self, sessions: Arc<dyn SessionCalendar>) -> Self {
+        self.sessions = sessions;
+        self
     }
 
     fn spec(&self, stage: StageName) -> StageSpec {
@@ -220,7 +231,7 @@ impl Runner {
     /// with the reason and `Err(reason)` is returned.
     async fn open_run(&self, date: NaiveDate) -> Result<Result<PipelineRunRecord, String>, RunnerError> {
         let now = self.clock.now();
-        if let Some(closed) = self.calendar.closed_reason(date) {
+        if let Some(closed) = self.sessions.closed_reason(date) {
             let reason = format!("market closed on {date}: {closed}");
             let (run, created) = self
                 .pipeline

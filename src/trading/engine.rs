@@ -18,7 +18,7 @@ use super::orders::{SubmitOutcome, broker_key};
 use super::{TradingCore, TradingError};
 use crate::domain::market::{ExecutionEvent, MarketEvent};
 use crate::domain::mode::Action;
-use crate::domain::price::check_order_price;
+use crate::domain::price::{TickTable, check_order_price};
 use crate::domain::risk::check_intent;
 use crate::domain::strategy::{
     MarketInput, MeanReversion, MeanReversionParams, OrderIntent, ParamErrors, Strategy, StrategyView,
@@ -33,8 +33,21 @@ pub type BoxedStrategy = Box<dyn Strategy + Send + Sync>;
 /// # Errors
 /// Returns the parameter errors of an invalid row.
 pub fn build_strategy(id: &str, params: &serde_json::Value) -> Result<BoxedStrategy, ParamErrors> {
+    build_strategy_for(id, params, TickTable::Stock)
+}
+
+/// Builds the strategy whose intents are priced on `table` (a US core's strategy prices on
+/// cents).
+///
+/// # Errors
+/// Returns every parameter problem.
+pub fn build_strategy_for(
+    id: &str,
+    params: &serde_json::Value,
+    table: TickTable,
+) -> Result<BoxedStrategy, ParamErrors> {
     let p = MeanReversionParams::from_json(params)?;
-    Ok(Box::new(MeanReversion::new(id, p)))
+    Ok(Box::new(MeanReversion::new(id, p).with_tick_table(table)))
 }
 
 /// What the decision path made of one intent (no I/O was done).

@@ -39,12 +39,13 @@ impl Close {
         let log: &dyn TradingLog = &ctx.store;
         let date = ctx.trade_date;
         let mut canceled = 0u32;
-        let close_at =
-            self.deps.calendar.session(date).map(|s| crate::domain::market::kst_to_utc(date, s.close));
+        let close_at = self.deps.calendar.session_window(date).map(|s| s.close);
         let in_session = close_at.is_some_and(|c| self.deps.clock.now() < c);
         if self.deps.config.cancel_open_at_close && in_session {
             let day = log.load_day(date).await.map_err(|e| store_err("orders", e))?;
-            for o in day.orders.iter().filter(|o| o.order.status().is_open()) {
+            let region = self.deps.config.region;
+            let ours = |o: &&crate::ports::StoredOrder| o.order.request().exchange.region() == region;
+            for o in day.orders.iter().filter(ours).filter(|o| o.order.status().is_open()) {
                 match core.cancel(o.id).await.map_err(|e| trading_err("cancel", e))? {
                     CancelOutcome::Done(_) => canceled += 1,
                     CancelOutcome::Pending(_) | CancelOutcome::Blocked | CancelOutcome::NotCancelable(_) => {}

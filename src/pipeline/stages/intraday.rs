@@ -17,7 +17,7 @@ use super::watch::IntradayAlerts;
 use super::{StageDeps, broker_err, trading_err};
 use crate::domain::MarketRegion;
 use crate::domain::Symbol;
-use crate::domain::market::{ExecutionEvent, MarketBatch, MarketEvent, Subscription, kst_to_utc};
+use crate::domain::market::{ExecutionEvent, MarketBatch, MarketEvent, Subscription};
 use crate::domain::mode::{ModeEvent, TradingMode};
 use crate::domain::price::{PriceBand, PriceContext, TickTable};
 use crate::domain::stage::StageName;
@@ -26,7 +26,7 @@ use crate::ports::BrokerError;
 use crate::store::Severity;
 use crate::store::control::ControlStore;
 use crate::trading::TradingCore;
-use crate::trading::engine::{BoxedStrategy, Engine, build_strategy};
+use crate::trading::engine::{BoxedStrategy, Engine, build_strategy_for};
 use crate::trading::executions::Handled;
 use crate::trading::orders::SubmitOutcome;
 
@@ -82,15 +82,23 @@ impl Intraday {
 }
 
 /// What `param_load` decided: the strategy to run and whether its intents are sent.
-fn strategy_of(ctx: &StageContext, id: &str) -> Result<Option<(BoxedStrategy, bool)>, StageError> {
+fn strategy_of(
+    ctx: &StageContext,
+    id: &str,
+    region: MarketRegion,
+) -> Result<Option<(BoxedStrategy, bool)>, StageError> {
     let Some(out) = ctx.output::<ParamLoadOutput>()? else { return Ok(None) };
     let send = match out.decision {
         ParamsVerdict::Trade => true,
         ParamsVerdict::Observe => false,
         ParamsVerdict::Skip => return Ok(None),
     };
-    let strategy =
-        build_strategy(id, &out.params).map_err(|e| StageError::fatal("strategy parameters", e))?;
+    let table = match region {
+        MarketRegion::Kr => TickTable::Stock,
+        MarketRegion::Us => TickTable::UsEquity,
+    };
+    let strategy = build_strategy_for(id, &out.params, table)
+        .map_err(|e| StageError::fatal("strategy parameters", e))?;
     Ok(Some((strategy, send)))
 }
 
@@ -200,9 +208,9 @@ impl Intraday {
         let session = self
             .deps
             .calendar
-            .session(date)
+            .session_window(date)
             .ok_or_else(|| StageError::Skip(format!("the market is closed on {date}")))?;
-        let (open_at, close_at) = (kst_to_utc(date, session.open), kst_to_utc(date, session.close));
+        let (open_at, close_at) = (session.open, session.close);
         let core = build_core(&self.deps, ctx).await?;
         let recovered = core.recover().await.map_err(|e| trading_err("recovery", e))?;
         if self.deps.clock.now() >= close_at {
@@ -212,7 +220,7 @@ impl Intraday {
             });
         }
         let symbols = universe_of(ctx)?;
-        let strategy = strategy_of(ctx, &self.deps.config.strategy)?;
+        let strategy = strategy_of(ctx, &self.deps.config.strategy, self.deps.config.region)?;
         let mut streams = self
             .deps
             .take_streams()

@@ -39,11 +39,12 @@ pub use trading::{Guardrails, Recovery};
 pub use universe::UniverseStage;
 
 use super::stage::{DynStage, StageError};
+use crate::domain::MarketRegion;
 use crate::domain::Symbol;
-use crate::domain::calendar::KrxCalendar;
 use crate::domain::mode::KillSwitchConfig;
 use crate::domain::position::{FeeSchedule, Holding};
 use crate::domain::risk::RiskConfig;
+use crate::domain::sessions::SessionCalendar;
 use crate::domain::strategy::ParamsPolicy;
 use crate::journal::LlmClient;
 use crate::notify::Notifier;
@@ -54,6 +55,8 @@ use crate::trading::TradingError;
 /// Settings of the concrete stages (what `Settings` does not carry).
 #[derive(Debug, Clone)]
 pub struct StagesConfig {
+    /// The market the stages trade (KRX unless set): its orders, positions and universe.
+    pub region: MarketRegion,
     /// The strategy traded (the reference strategy: `mean_reversion`).
     pub strategy: String,
     /// What to do on a day without ACTIVE parameters.
@@ -98,6 +101,7 @@ impl StagesConfig {
     /// real-time session, audit rows kept 365 days.
     pub fn new(master_base: Url, master_dir: PathBuf, symbols: Vec<Symbol>) -> Self {
         Self {
+            region: MarketRegion::Kr,
             strategy: crate::journal::REFERENCE_STRATEGY.to_owned(),
             params_policy: ParamsPolicy::ReuseLastActive,
             default_params: None,
@@ -126,8 +130,8 @@ pub struct StageDeps {
     pub broker: Arc<dyn Broker>,
     /// The clock (the simulator's accelerated clock in the demo).
     pub clock: Arc<dyn Clock>,
-    /// The KRX calendar.
-    pub calendar: Arc<KrxCalendar>,
+    /// The calendar of the market the stages trade (sessions as instants).
+    pub calendar: Arc<dyn SessionCalendar>,
     /// Where journal summaries and kill-switch trips go.
     pub notifier: Arc<dyn Notifier>,
     /// The AI model, when configured.
@@ -150,7 +154,7 @@ impl StageDeps {
     pub fn new(
         broker: Arc<dyn Broker>,
         clock: Arc<dyn Clock>,
-        calendar: Arc<KrxCalendar>,
+        calendar: Arc<dyn SessionCalendar>,
         notifier: Arc<dyn Notifier>,
         config: StagesConfig,
     ) -> Self {

@@ -27,6 +27,7 @@ pub(super) async fn build_core(deps: &StageDeps, ctx: &StageContext) -> Result<T
     cfg.risk = deps.config.risk;
     cfg.fees = deps.config.fees;
     cfg.opening = opening_holdings(ctx)?;
+    cfg.region = deps.config.region;
     Ok(TradingCore::new(ctx.store.clone(), deps.broker.clone(), deps.clock.clone(), Arc::new(guard), cfg)
         .with_notifier(deps.notifier.clone()))
 }

@@ -1,6 +1,7 @@
 //! The `universe` stage: refreshes the stock master files (keeping the last good copy when a
 //! download fails), records instrument changes and selects the day's universe from the configured
-//! symbols (or the default rule when none are configured).
+//! symbols (or the default rule when none are configured). A US pipeline's universe is its
+//! configured tickers.
 
 use std::sync::Arc;
 
@@ -8,6 +9,7 @@ use futures::future::BoxFuture;
 
 use super::StageDeps;
 use super::outputs::{MasterOrigin, ParamLoadOutput, ParamsVerdict, UniverseMarket, UniverseOutput};
+use crate::domain::MarketRegion;
 use crate::domain::stage::StageName;
 use crate::pipeline::stage::{Stage, StageContext, StageError};
 use crate::universe::{
@@ -69,6 +71,9 @@ impl Stage for UniverseStage {
     fn run<'a>(&'a self, ctx: &'a mut StageContext) -> BoxFuture<'a, Result<UniverseOutput, StageError>> {
         Box::pin(async move {
             let cfg = &self.deps.config;
+            if cfg.region == MarketRegion::Us {
+                return us_universe(cfg, ctx);
+            }
             let download = DownloadConfig {
                 progress: ProgressMode::Hidden,
                 ..DownloadConfig::new(cfg.master_base.clone())
@@ -99,4 +104,29 @@ impl Stage for UniverseStage {
             Ok(UniverseOutput::from(&report))
         })
     }
+}
+
+/// The US universe: the configured tickers (no US master file is read; `../shared/kis-api`
+/// describes none). Each must be a US ticker; none on a day the strategy runs fails the stage.
+fn us_universe(cfg: &super::StagesConfig, ctx: &StageContext) -> Result<UniverseOutput, StageError> {
+    if let Some(s) = cfg.symbols.iter().find(|s| s.region() != MarketRegion::Us) {
+        return Err(StageError::fatal(
+            "universe",
+            std::io::Error::other(format!("{s} is not a US ticker: the US pipeline trades US stocks only")),
+        ));
+    }
+    let trading = ctx.output::<ParamLoadOutput>()?.is_none_or(|p| p.decision != ParamsVerdict::Skip);
+    if trading && cfg.symbols.is_empty() {
+        return Err(StageError::fatal(
+            "universe",
+            std::io::Error::other("no US tickers are configured for a day the strategy trades"),
+        ));
+    }
+    Ok(UniverseOutput {
+        trade_date: ctx.trade_date,
+        markets: Vec::new(),
+        changes: 0,
+        selected: cfg.symbols.clone(),
+        excluded: std::collections::BTreeMap::new(),
+    })
 }
