@@ -13,12 +13,15 @@ use chrono::{NaiveDate, NaiveTime, Utc};
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
-use super::verify::{SimComparison, compare_with_sim};
-use super::{App, AppOptions, SimTimeClock};
+use super::verify::{SimComparison, compare_market_with_sim};
+use super::{App, AppOptions, SimTimeClock, UsTrading};
 use crate::config::{ConfigProblem, Loaded, Secret, Sources};
 use crate::domain::calendar::{KST, KrxCalendar};
+use crate::domain::overseas::UsExchange;
+use crate::domain::sessions::SessionCalendar;
 use crate::domain::stage::{StageName, StageStatus};
-use crate::domain::{AccountNo, Mode, Symbol};
+use crate::domain::us_calendar::UsCalendar;
+use crate::domain::{AccountNo, MarketRegion, Mode, Symbol};
 use crate::notify::{Console, WorkerConfig};
 use crate::pipeline::stages::{CloseOutput, IntradayProgress, JournalOutput, ProgressFn, StagesConfig};
 use crate::pipeline::{RunOutcome, decode_output};
@@ -42,9 +45,14 @@ const DEMO_KEYS: [&str; 9] = [
 /// The demo's instruments: liquid names of the simulator's catalog.
 pub const DEMO_SYMBOLS: [&str; 6] = ["005930", "000660", "035420", "035720", "247540", "086520"];
 
+/// The US demo's instruments: names of the simulator's US catalog on Nasdaq and NYSE.
+pub const DEMO_US_SYMBOLS: [&str; 6] = ["AAPL", "MSFT", "NVDA", "TSLA", "KO", "JPM"];
+
 /// Options of `aegis demo`.
 #[derive(Debug, Clone)]
 pub struct DemoOptions {
+    /// The market of the simulated session: KRX (default) or the US.
+    pub market: MarketRegion,
     /// Database: an SQLite file path or a database URL (`postgres://…`); default a fresh
     /// `aegis.db` in the demo directory. It must not hold the demo's trade date yet.
     pub db: Option<String>,
@@ -52,7 +60,7 @@ pub struct DemoOptions {
     pub speed: f64,
     /// Seed of the simulated market.
     pub seed: u64,
-    /// Instruments traded.
+    /// Instruments traded (default: [`DEMO_SYMBOLS`], or [`DEMO_US_SYMBOLS`] for the US).
     pub symbols: Vec<String>,
     /// Configuration sources (Slack/email are used when configured).
     pub sources: Sources,
@@ -63,6 +71,7 @@ pub struct DemoOptions {
 impl Default for DemoOptions {
     fn default() -> Self {
         Self {
+            market: MarketRegion::Kr,
             db: None,
             speed: 200.0,
             seed: 42,
@@ -76,7 +85,9 @@ impl Default for DemoOptions {
 /// What the demo did.
 #[derive(Debug, Clone)]
 pub struct DemoReport {
-    /// The simulated trade date.
+    /// The market of the session.
+    pub market: MarketRegion,
+    /// The simulated trade date (the New York date for the US).
     pub trade_date: NaiveDate,
     /// How the run ended.
     pub outcome: RunOutcome,
@@ -121,10 +132,16 @@ fn demo_date(calendar: &KrxCalendar, sim: &SimConfig) -> NaiveDate {
     d
 }
 
-/// Parameters of the reference strategy that trade on the simulator's quiet random walk.
-fn demo_params() -> Value {
+/// Parameters of the reference strategy that trade on the simulator's quiet random walk: entries
+/// on deviations of about one tick — 0.1 % on KRX's tick table, 0.02 % on the US cent grid
+/// (a cent is 0.005 % of a 200-dollar stock).
+fn demo_params(market: MarketRegion) -> Value {
+    let (entry, exit) = match market {
+        MarketRegion::Kr => (0.1, 0.05),
+        MarketRegion::Us => (0.02, 0.01),
+    };
     json!({
-        "window": 10, "entry_pct": 0.1, "exit_pct": 0.05, "stop_loss_pct": 1,
+        "window": 10, "entry_pct": entry, "exit_pct": exit, "stop_loss_pct": 1,
         "order_qty": 1, "max_position_qty": 3, "cooldown_secs": 900,
     })
 }
@@ -135,6 +152,18 @@ fn demo_params() -> Value {
 /// # Errors
 /// Returns an error when the store fails or the parameters do not validate.
 pub async fn activate_params(store: &Store, date: NaiveDate) -> anyhow::Result<()> {
+    activate_market_params(store, date, MarketRegion::Kr).await
+}
+
+/// Makes the demo parameters of `market` the ACTIVE row of the trade date (unless one exists).
+///
+/// # Errors
+/// Returns an error when the store fails or the parameters do not validate.
+pub async fn activate_market_params(
+    store: &Store,
+    date: NaiveDate,
+    market: MarketRegion,
+) -> anyhow::Result<()> {
     let strategy = crate::journal::REFERENCE_STRATEGY;
     let now = Utc::now();
     let id = ensure_strategy(store, strategy, "reference strategy", now).await?;
@@ -146,7 +175,7 @@ pub async fn activate_params(store: &Store, date: NaiveDate) -> anyhow::Result<(
         NewDraft {
             strategy_id: id,
             trade_date: date,
-            params: demo_params(),
+            params: demo_params(market),
             source: "demo".into(),
             rationale: "demo parameters: small entries on one-tick deviations".into(),
             rejected: None,
@@ -246,9 +275,27 @@ pub async fn run_demo(opts: DemoOptions) -> anyhow::Result<DemoReport> {
         rate_limit: Some(1000),
         ..SimConfig::default()
     };
-    let date = demo_date(&calendar, &sim_cfg);
-    let open = NaiveTime::from_hms_opt(8, 59, 0).unwrap_or_default();
-    sim_cfg.start = Some(crate::sim::clock::at(date, open));
+    let us_calendar = Arc::new(UsCalendar::builtin().context("US calendar")?);
+    let date = match opts.market {
+        MarketRegion::Kr => {
+            let date = demo_date(&calendar, &sim_cfg);
+            let open = NaiveTime::from_hms_opt(8, 59, 0).unwrap_or_default();
+            sim_cfg.start = Some(crate::sim::clock::at(date, open));
+            date
+        }
+        MarketRegion::Us => {
+            // The US session of the demo: a regular New York day the simulator trades too, from
+            // a minute before its open; the KRX side keeps its catalog (it trades no order).
+            sim_cfg.symbols = DEMO_SYMBOLS.iter().map(|s| (*s).to_owned()).collect();
+            sim_cfg.us.symbols.clone_from(&opts.symbols);
+            sim_cfg.us.paper_realtime = true;
+            let date = demo_us_date(&us_calendar, &sim_cfg);
+            let open = us_calendar.session_window(date).map(|s| s.open).context("US session")?;
+            sim_cfg.start =
+                Some((open - chrono::TimeDelta::minutes(1)).with_timezone(&crate::sim::clock::kst()));
+            date
+        }
+    };
     let sim = Sim::start(sim_cfg).await.context("start the simulator")?;
     let loaded = demo_loaded(&opts.sources, &sim, &key, &secret, &db_url)?;
     let store = Store::open(&db_url).await.context("open the demo database")?;
@@ -261,9 +308,21 @@ pub async fn run_demo(opts: DemoOptions) -> anyhow::Result<DemoReport> {
         );
     }
     crate::obs::health::health().set_database(store.conn().clone());
-    activate_params(&store, date).await.context("demo parameters")?;
+    activate_market_params(&store, date, opts.market).await.context("demo parameters")?;
 
-    println!("aegis demo: simulated trade date {date}, speed {}x, {} symbols", opts.speed, symbols.len());
+    let us = match opts.market {
+        MarketRegion::Kr => None,
+        MarketRegion::Us => Some(UsTrading { venues: us_venues(&sim, &symbols)?, calendar: us_calendar }),
+    };
+    let market = match opts.market {
+        MarketRegion::Kr => "KRX",
+        MarketRegion::Us => "US (New York date)",
+    };
+    println!(
+        "aegis demo: {market} session, simulated trade date {date}, speed {}x, {} symbols",
+        opts.speed,
+        symbols.len()
+    );
     println!("  simulator {}  database {}", sim.rest_url, crate::store::printable_url(&db_url));
     let mut stages = StagesConfig::new(
         url::Url::parse(&format!("{}/common/master/", sim.rest_url))?,
@@ -274,12 +333,17 @@ pub async fn run_demo(opts: DemoOptions) -> anyhow::Result<DemoReport> {
     stages.reconcile_every = Duration::from_secs(2);
     stages.cancel_lead = chrono::TimeDelta::minutes(15);
     stages.risk.max_orders_per_day = Some(300);
-    // A daily-loss limit as LIVE requires one (the demo's one-share trades stay far from it).
-    let daily_loss = crate::domain::risk::DailyLossLimit {
-        max_loss: rust_decimal::Decimal::from(1_000_000),
-        include_unrealized: true,
-        block_reducing: false,
+    // A daily-loss limit as LIVE requires one (the demo's one-share trades stay far from it), in
+    // the market's currency: 1,000,000 KRW, or 1,000 USD with the US commission.
+    let max_loss = match opts.market {
+        MarketRegion::Kr => rust_decimal::Decimal::from(1_000_000),
+        MarketRegion::Us => {
+            stages.fees = crate::domain::position::FeeSchedule::us_default();
+            rust_decimal::Decimal::from(1_000)
+        }
     };
+    let daily_loss =
+        crate::domain::risk::DailyLossLimit { max_loss, include_unrealized: true, block_reducing: false };
     stages.risk.daily_loss = Some(daily_loss);
     stages.kill_switch.daily_loss = Some(daily_loss);
     let (progress, bar) = progress_bar(opts.progress);
@@ -288,6 +352,7 @@ pub async fn run_demo(opts: DemoOptions) -> anyhow::Result<DemoReport> {
         stages,
         clock: Arc::new(SimTimeClock(sim.clock().clone())),
         calendar,
+        us,
         console: Console::stdout(),
         worker: WorkerConfig { poll_interval: Duration::from_millis(500), ..WorkerConfig::default() },
         retry_backoff: Some(Duration::from_millis(500)),
@@ -306,11 +371,45 @@ pub async fn run_demo(opts: DemoOptions) -> anyhow::Result<DemoReport> {
     app.shutdown().await;
     sim.shutdown().await;
     let outcome = outcome?;
-    report(&store, date, outcome, &sim_state, dir, started).await
+    report(&store, opts.market, date, outcome, &sim_state, dir, started).await
+}
+
+/// Returns the first New York date from today that the US calendar and the simulator trade on
+/// with regular hours (no early close).
+fn demo_us_date(calendar: &UsCalendar, sim: &SimConfig) -> NaiveDate {
+    let mut d = Utc::now().with_timezone(&crate::domain::us_calendar::NEW_YORK).date_naive();
+    for _ in 0..60 {
+        if calendar.is_trading_day(d) && calendar.special(d).is_none() && !sim.us.holidays.contains(&d) {
+            return d;
+        }
+        d = d.succ_opt().unwrap_or(d);
+    }
+    d
+}
+
+/// Returns the US exchange of every demo ticker, as the simulator lists it.
+///
+/// # Errors
+/// Names a ticker the simulator does not list.
+fn us_venues(sim: &SimHandle, symbols: &[Symbol]) -> anyhow::Result<BTreeMap<Symbol, UsExchange>> {
+    let state = sim.state();
+    let listed = state["us_markets"].as_array().map(Vec::as_slice).unwrap_or_default();
+    symbols
+        .iter()
+        .map(|s| {
+            let row = listed
+                .iter()
+                .find(|m| m["symbol"].as_str() == Some(s.as_str()))
+                .with_context(|| format!("{s} is not in the simulator's US catalog"))?;
+            let exchange = UsExchange::parse(row["exchange"].as_str().unwrap_or_default())?;
+            Ok((s.clone(), exchange))
+        })
+        .collect()
 }
 
 async fn report(
     store: &Store,
+    market: MarketRegion,
     date: NaiveDate,
     outcome: RunOutcome,
     sim_state: &Value,
@@ -340,11 +439,12 @@ async fn report(
         *orders_by_status.entry(o.status).or_default() += 1;
     }
     Ok(DemoReport {
+        market,
         trade_date: date,
         outcome,
         stages,
         orders_by_status,
-        comparison: compare_with_sim(store, date, sim_state).await?,
+        comparison: compare_market_with_sim(store, date, sim_state, market).await?,
         summary,
         events: store.events().recent(1_000_000).await?.len(),
         journal_path: journal.and_then(|j| j.path),
@@ -355,7 +455,11 @@ async fn report(
 
 impl std::fmt::Display for DemoReport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        writeln!(f, "\n── aegis demo summary: {} ──", self.trade_date)?;
+        let market = match self.market {
+            MarketRegion::Kr => "",
+            MarketRegion::Us => " (US session, New York date)",
+        };
+        writeln!(f, "\n── aegis demo summary: {}{market} ──", self.trade_date)?;
         let stages: Vec<String> = self.stages.iter().map(|(s, st)| format!("{s}={st}")).collect();
         writeln!(f, "stages:  {}", stages.join(" "))?;
         let by: Vec<String> = self.orders_by_status.iter().map(|(s, n)| format!("{s} {n}")).collect();
@@ -366,14 +470,20 @@ impl std::fmt::Display for DemoReport {
             "fills:   {} fills, {} shares (simulator: {} fills, {} shares)",
             c.db_fills, c.db_filled_qty, c.sim_fills, c.sim_filled_qty
         )?;
+        let market = self.market;
         let pnl = |v: fn(&CloseOutput) -> rust_decimal::Decimal| {
-            self.summary
-                .as_ref()
-                .map_or_else(|| "-".to_owned(), |s| crate::domain::money::Krw(v(s)).to_string())
+            self.summary.as_ref().map_or_else(
+                || "-".to_owned(),
+                |s| match market {
+                    MarketRegion::Kr => crate::domain::money::Krw(v(s)).to_string(),
+                    MarketRegion::Us => format!("{:.2}", v(s).round_dp(2)),
+                },
+            )
         };
+        let currency = market.currency();
         writeln!(
             f,
-            "P&L:     realized {} KRW, unrealized {} KRW (net of fees)",
+            "P&L:     realized {} {currency}, unrealized {} {currency} (net of fees)",
             pnl(|s| s.realized_pnl),
             pnl(|s| s.unrealized_pnl)
         )?;

@@ -7,6 +7,7 @@ pub mod rehearse;
 mod sink;
 pub mod verify;
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -18,7 +19,11 @@ pub use sink::NotifySink;
 
 use crate::config::{Loaded, Settings};
 use crate::domain::calendar::KrxCalendar;
+use crate::domain::overseas::UsExchange;
+use crate::domain::sessions::SessionCalendar;
 use crate::domain::stage::{DEFAULT_SPECS, StageRetry};
+use crate::domain::us_calendar::UsCalendar;
+use crate::domain::{MarketRegion, Symbol};
 use crate::journal::{LlmClient, LlmConfig};
 use crate::kis::KisBroker;
 use crate::kis::config::KisConfig;
@@ -42,6 +47,15 @@ pub enum AppError {
     Notify(String),
 }
 
+/// What a US application trades on: the venue of each ticker and the US calendar.
+#[derive(Debug, Clone)]
+pub struct UsTrading {
+    /// The US exchange of every ticker traded.
+    pub venues: BTreeMap<Symbol, UsExchange>,
+    /// NYSE/Nasdaq trading days, sessions and early closes.
+    pub calendar: Arc<UsCalendar>,
+}
+
 /// Everything the application is built from.
 #[derive(Clone)]
 pub struct AppOptions {
@@ -53,6 +67,8 @@ pub struct AppOptions {
     pub clock: Arc<dyn Clock>,
     /// The KRX calendar.
     pub calendar: Arc<KrxCalendar>,
+    /// Set when the application trades US stocks instead of KRX.
+    pub us: Option<UsTrading>,
     /// Where console notifications go.
     pub console: Console,
     /// Outbox worker settings.
@@ -136,6 +152,15 @@ impl App {
         if let Some(fence) = store.fence() {
             kis_broker = kis_broker.with_order_gate(fence.clone());
         }
+        // A US application speaks to the overseas endpoints through the same client and socket,
+        // runs on the US calendar and trades (and reconciles) US stocks only.
+        let mut stages = opts.stages;
+        let mut sessions: Arc<dyn SessionCalendar> = opts.calendar.clone();
+        if let Some(us) = &opts.us {
+            kis_broker = kis_broker.us(us.venues.clone());
+            stages.region = MarketRegion::Us;
+            sessions = us.calendar.clone();
+        }
         let broker: Arc<dyn Broker> = Arc::new(kis_broker);
         let (fanout, worker) =
             crate::notify::start(&store, settings, opts.console.clone(), opts.worker, cancel.clone())
@@ -144,8 +169,7 @@ impl App {
         // worker: stamping rows with a simulated clock that runs ahead of the wall would leave
         // them not yet due (the messages themselves carry the trading clock's times).
         let notifier: Arc<dyn Notifier> = Arc::new(fanout.clone());
-        let mut deps =
-            StageDeps::new(broker.clone(), opts.clock.clone(), opts.calendar.clone(), notifier, opts.stages);
+        let mut deps = StageDeps::new(broker.clone(), opts.clock.clone(), sessions.clone(), notifier, stages);
         deps.progress = opts.progress;
         deps.llm = match &settings.ai {
             Some(ai) => Some(
@@ -159,6 +183,7 @@ impl App {
             mode: kis.mode,
         };
         let mut runner = Runner::new(store.clone(), opts.calendar.clone())
+            .with_sessions(sessions)
             .with_clock(opts.clock.clone())
             .with_cancel(cancel.clone(), opts.shutdown_grace)
             .with_sink(Arc::new(NotifySink::new(fanout.clone())))

@@ -6,6 +6,11 @@ use crate::config::{LogFormat, LogSettings, Sources};
 /// Arguments of `aegis demo`.
 #[derive(Debug, clap::Args)]
 pub struct DemoArgs {
+    /// The market of the simulated session: `kr` (the KRX day, 09:00–15:30 KST) or `us` (a
+    /// NYSE/Nasdaq regular session, 09:30–16:00 New York time, through the overseas endpoints
+    /// and channels, in USD).
+    #[arg(long, value_enum, default_value = "kr")]
+    pub market: DemoMarket,
     /// Database: an SQLite file, or a PostgreSQL URL (`postgres://user@host/db`) to try the day
     /// on the production backend (default: a fresh SQLite file in a temporary directory). It
     /// must not hold the demo's trade date yet.
@@ -17,7 +22,8 @@ pub struct DemoArgs {
     /// Seed of the simulated market.
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
-    /// Instruments to trade (comma-separated codes of the simulator's catalog).
+    /// Instruments to trade (comma-separated codes of the simulator's catalog; US tickers with
+    /// `--market us`).
     #[arg(long, value_delimiter = ',')]
     pub symbols: Option<Vec<String>>,
     /// Do not draw the live progress bar.
@@ -27,6 +33,15 @@ pub struct DemoArgs {
     /// picks a free one; the bound address is printed). Off by default.
     #[arg(long, value_name = "ADDR", value_parser = super::parse_metrics_listen)]
     pub metrics_listen: Option<std::net::SocketAddr>,
+}
+
+/// The market of `aegis demo`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum DemoMarket {
+    /// The KRX trading day.
+    Kr,
+    /// A US regular session.
+    Us,
 }
 
 /// Runs the demo; 0 when every stage succeeded and the database matches the simulator.
@@ -41,7 +56,12 @@ pub async fn run(sources: &Sources, args: DemoArgs) -> i32 {
         format: LogFormat::Text,
     };
     let _guard = crate::telemetry::init(&log);
+    let market = match args.market {
+        DemoMarket::Kr => crate::domain::MarketRegion::Kr,
+        DemoMarket::Us => crate::domain::MarketRegion::Us,
+    };
     let mut opts = DemoOptions {
+        market,
         db: args.db,
         speed: args.speed,
         seed: args.seed,
@@ -50,6 +70,8 @@ pub async fn run(sources: &Sources, args: DemoArgs) -> i32 {
     };
     if let Some(symbols) = args.symbols {
         opts.symbols = symbols;
+    } else if market == crate::domain::MarketRegion::Us {
+        opts.symbols = crate::app::demo::DEMO_US_SYMBOLS.iter().map(|s| (*s).to_owned()).collect();
     }
     opts.progress = !args.no_progress;
     let server = match args.metrics_listen {

@@ -127,6 +127,8 @@ pub(crate) fn build_app(
         stages,
         clock,
         calendar,
+        // The daemon's schedule trades KRX; a US pipeline is not scheduled yet (issue #23).
+        us: None,
         console: Console::stdout(),
         worker: WorkerConfig::default(),
         retry_backoff: None,

@@ -126,8 +126,10 @@ pub struct PnlView {
 /// Everything the journal says about a trade date.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct DayRecord {
-    /// The trade date.
+    /// The trade date (the New York date for the US market).
     pub trade_date: NaiveDate,
+    /// The currency of every price and amount here (the record covers one market).
+    pub currency: super::Currency,
     /// The pipeline run, when one exists.
     pub pipeline: Option<PipelineView>,
     /// Stage attempts in order.

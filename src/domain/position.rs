@@ -42,6 +42,13 @@ impl Default for FeeSchedule {
 }
 
 impl FeeSchedule {
+    /// Returns the US-stock schedule: KIS's online commission on US stocks (0.25 % of each fill,
+    /// the simulator's default), no transaction tax, charges in whole cents. The SEC and FINRA
+    /// fees on sells are left out (KIS's pass-through of them is not in `../shared/kis-api`).
+    pub fn us_default() -> Self {
+        Self { commission_rate: dec!(0.0025), sell_tax_rate: Decimal::ZERO, charge_dp: 2 }
+    }
+
     /// Returns the fees on one fill amount: commission, plus the sell tax on sells.
     pub fn fees(&self, side: Side, amount: Decimal) -> Decimal {
         let cut = |rate: Decimal| {

@@ -43,6 +43,8 @@ pub struct JournalConfig {
     /// started from); without them the P&L reconstructs the opening from the stored positions,
     /// which is exact only when the day bought nothing of a held instrument.
     pub opening: Option<Vec<crate::domain::position::Holding>>,
+    /// The market the journal covers (its orders, positions and currency).
+    pub region: crate::domain::MarketRegion,
 }
 
 impl Default for JournalConfig {
@@ -56,6 +58,7 @@ impl Default for JournalConfig {
             holidays: BTreeSet::new(),
             propose_drafts: true,
             opening: None,
+            region: crate::domain::MarketRegion::Kr,
         }
     }
 }
@@ -208,7 +211,8 @@ pub async fn run_journal_batch(
     trade_date: NaiveDate,
 ) -> Result<JournalOutcome, JournalError> {
     let record: DayRecord =
-        day_record(store, trade_date, &config.classes, config.fees, config.opening.as_deref()).await?;
+        day_record(store, trade_date, &config.classes, config.fees, config.opening.as_deref(), config.region)
+            .await?;
     let strategy_id = ensure_strategy(store, &config.strategy, "reference strategy", now).await?;
     let current = current_params(store, &config.strategy, strategy_id, trade_date).await?;
     let specs = schema_for(&config.strategy).unwrap_or(&[]);

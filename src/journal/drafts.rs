@@ -73,7 +73,10 @@ pub fn rule_draft(record: &DayRecord, current: &Value) -> Option<(Value, String)
     let entry = base.get("entry_pct")?;
     let sold = record.fills.iter().any(|f| f.side == "SELL");
     let (factor, why) = if sold && record.pnl.realized < Decimal::ZERO {
-        (dec!(1.10), format!("realized P&L {} KRW was negative", record.pnl.realized.normalize()))
+        (
+            dec!(1.10),
+            format!("realized P&L {} {} was negative", record.pnl.realized.normalize(), record.currency),
+        )
     } else if fill_rate < dec!(0.5) {
         (dec!(0.90), format!("only {}% of orders filled", (fill_rate * dec!(100)).round_dp(1).normalize()))
     } else {
@@ -183,6 +186,7 @@ mod tests {
             .collect();
         DayRecord {
             trade_date: NaiveDate::from_ymd_opt(2026, 3, 6).unwrap(),
+            currency: crate::domain::Currency::Krw,
             pipeline: None,
             stages: vec![],
             orders,

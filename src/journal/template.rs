@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use chrono_tz::Asia::Seoul;
 use rust_decimal::Decimal;
 
+use crate::domain::Currency;
 use crate::domain::journal::{DayRecord, EventView};
 use crate::domain::money::Krw;
 
@@ -44,17 +45,26 @@ fn stages_line(record: &DayRecord) -> String {
     line
 }
 
+/// Formats an amount of the record's currency: whole won with separators, or dollars and cents.
+fn money(record: &DayRecord, amount: Decimal) -> String {
+    match record.currency {
+        Currency::Krw => Krw(amount).to_string(),
+        Currency::Usd => format!("{:.2}", amount.round_dp(2)),
+    }
+}
+
 /// Returns the one-paragraph summary of a day (for the notifiers).
 pub fn summary(record: &DayRecord) -> String {
     let filled = record.orders.iter().filter(|o| o.filled_qty > Decimal::ZERO).count();
     let status = stages_line(record);
+    let c = record.currency;
     let mut text = format!(
-        "{}: {status}; {} orders ({filled} filled), {} fills; realized P&L {} KRW, unrealized {} KRW",
+        "{}: {status}; {} orders ({filled} filled), {} fills; realized P&L {} {c}, unrealized {} {c}",
         record.trade_date,
         record.orders.len(),
         record.fills.len(),
-        Krw(record.pnl.realized),
-        Krw(record.pnl.unrealized),
+        money(record, record.pnl.realized),
+        money(record, record.pnl.unrealized),
     );
     let notes = [
         (record.guardrail_breaches.len(), "guardrail events"),
@@ -169,7 +179,7 @@ pub fn render(record: &DayRecord) -> String {
                 "| {} | {} | {} | {} |",
                 p.symbol,
                 p.qty.normalize(),
-                Krw(p.avg_price),
+                money(record, p.avg_price),
                 opt(p.last_price)
             );
         }
@@ -178,10 +188,11 @@ pub fn render(record: &DayRecord) -> String {
     let pnl = &record.pnl;
     let _ = writeln!(
         out,
-        "Realized P&L: {} KRW (fees and tax {} KRW). Unrealized P&L: {} KRW.",
-        Krw(pnl.realized),
-        Krw(pnl.fees),
-        Krw(pnl.unrealized)
+        "Realized P&L: {} {c} (fees and tax {} {c}). Unrealized P&L: {} {c}.",
+        money(record, pnl.realized),
+        money(record, pnl.fees),
+        money(record, pnl.unrealized),
+        c = record.currency,
     );
     if let Some(note) = &pnl.note {
         let _ = writeln!(out, "\nP&L could not be recomputed: {}", cell(note));
@@ -209,6 +220,7 @@ mod tests {
     fn record() -> DayRecord {
         DayRecord {
             trade_date: NaiveDate::from_ymd_opt(2026, 3, 3).unwrap(),
+            currency: crate::domain::Currency::Krw,
             pipeline: None,
             stages: vec![],
             orders: vec![OrderView {
@@ -276,5 +288,14 @@ mod tests {
             "2026-03-03: no pipeline run; 1 orders (0 filled), 0 fills; realized P&L -1,500 KRW, \
              unrealized 0 KRW; 1 guardrail events."
         );
+    }
+
+    #[test]
+    fn a_us_record_speaks_dollars_and_cents() {
+        let mut r = record();
+        r.currency = Currency::Usd;
+        r.pnl.realized = dec!(-0.6025);
+        assert!(summary(&r).contains("realized P&L -0.60 USD, unrealized 0.00 USD"), "{}", summary(&r));
+        assert!(render(&r).contains("Realized P&L: -0.60 USD"), "{}", render(&r));
     }
 }

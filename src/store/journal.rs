@@ -9,6 +9,7 @@ use crate::domain::journal::{
     StageView, compute_pnl,
 };
 use crate::domain::position::FeeSchedule;
+use crate::domain::{Exchange, MarketRegion, Symbol};
 use crate::telemetry::scrubbed;
 
 /// Reads everything recorded for a trade date into a [`DayRecord`]; texts are scrubbed of
@@ -23,7 +24,15 @@ pub async fn day_record(
     classes: &EventClasses,
     fees: FeeSchedule,
     opening: Option<&[crate::domain::position::Holding]>,
+    region: MarketRegion,
 ) -> Result<DayRecord, StoreError> {
+    // A record covers one market: its orders, their fills, its positions (a KRX and a US
+    // session can share a date).
+    let of_region = |exchange: &str| {
+        exchange.parse::<Exchange>().map_or(region == MarketRegion::Kr, |e| e.region() == region)
+    };
+    let symbol_of_region =
+        |symbol: &str| Symbol::new(symbol).map_or(region == MarketRegion::Kr, |s| s.region() == region);
     let db = store.conn();
     let run = entity::pipeline_run::Entity::find()
         .filter(entity::pipeline_run::Column::TradeDate.eq(trade_date))
@@ -53,7 +62,10 @@ pub async fn day_record(
         .filter(entity::order::Column::TradeDate.eq(trade_date))
         .order_by_asc(entity::order::Column::Id)
         .all(db)
-        .await?;
+        .await?
+        .into_iter()
+        .filter(|o| of_region(&o.exchange))
+        .collect::<Vec<_>>();
     let order_ids: Vec<i64> = order_rows.iter().map(|o| o.id).collect();
     let orders = order_rows
         .into_iter()
@@ -92,6 +104,7 @@ pub async fn day_record(
         .all(db)
         .await?
         .into_iter()
+        .filter(|p| symbol_of_region(&p.symbol))
         .map(|p| PositionView {
             symbol: p.symbol,
             qty: p.qty.0,
@@ -125,6 +138,7 @@ pub async fn day_record(
     }
     Ok(DayRecord {
         trade_date,
+        currency: region.currency(),
         pipeline,
         stages,
         orders,

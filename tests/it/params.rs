@@ -194,7 +194,7 @@ async fn propose_from_a_file(db: TestDb) {
             "invalid_params",
             write("range.toml", "rationale = \"r\"\n[params]\nentry_pct = 50\n"),
             vec![],
-            "entry_pct = 50 is outside 0.1..=20".into(),
+            "entry_pct = 50 is outside 0.01..=20".into(),
         ),
         (
             "invalid_params",

@@ -40,7 +40,8 @@ const fn spec(
 /// The parameter schema of [`MeanReversion`].
 pub const SPECS: [ParamSpec; 7] = [
     spec("window", ParamKind::Integer, dec!(2), dec!(500), dec!(20), "trade prices in the moving average"),
-    spec("entry_pct", ParamKind::Decimal, dec!(0.1), dec!(20), dec!(2), "buy this % below the average"),
+    // From 0.01 %: a cent is 0.01 % of a 100-dollar US stock (a KRX tick is 0.1 % or more).
+    spec("entry_pct", ParamKind::Decimal, dec!(0.01), dec!(20), dec!(2), "buy this % below the average"),
     spec("exit_pct", ParamKind::Decimal, dec!(0), dec!(20), dec!(1), "sell this % above the average"),
     spec(
         "stop_loss_pct",

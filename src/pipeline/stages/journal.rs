@@ -40,6 +40,7 @@ impl Journal {
             journal_dir: cfg.journal_dir.clone(),
             fees: cfg.fees,
             opening,
+            region: cfg.region,
             ..JournalConfig::default()
         };
         let outcome = run_journal_batch(

@@ -74,3 +74,35 @@ async fn demo_runs_on_postgres_given_its_url() {
     assert!(!again.status.success(), "{text}");
     assert!(text.contains("already holds a pipeline run"), "{text}");
 }
+
+/// `aegis demo --market us` plays a US regular session (New York trade date) through the
+/// overseas endpoints and channels, in USD, and exits 0 with the database and the simulator in
+/// agreement; it traded (a US order was sent and filled).
+#[tokio::test]
+async fn demo_runs_a_us_session_and_exits_zero() {
+    let dir = TempDir::new("aegis-e2e-demo-us").unwrap();
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_aegis"));
+    cmd.args(["demo", "--market", "us", "--speed", "4000", "--no-progress", "--symbols", "KO,AAPL,MSFT"])
+        .current_dir(&dir.0)
+        .env("LOG_LEVEL", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    for (k, _) in std::env::vars().filter(|(k, _)| k.starts_with("SLACK_") || k.starts_with("SMTP_")) {
+        cmd.env_remove(k);
+    }
+    let out =
+        tokio::time::timeout(Duration::from_secs(150), cmd.output()).await.expect("demo timed out").unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "exit {:?}\n{stdout}\n{stderr}", out.status.code());
+    assert!(stdout.contains("(US session, New York date)"), "{stdout}");
+    assert!(stdout.contains("database and simulator agree"), "{stdout}");
+    assert!(stdout.contains("journal=SUCCEEDED"), "{stdout}");
+    assert!(stdout.contains(" USD"), "{stdout}");
+    let fills = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("fills:").and_then(|r| r.split_whitespace().next()?.parse::<u32>().ok()))
+        .expect("a fills line");
+    assert!(fills > 0, "the US session traded:\n{stdout}");
+}

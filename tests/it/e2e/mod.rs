@@ -132,6 +132,7 @@ pub fn options(sim: &SimHandle, loaded: Loaded, dir: &TempDir) -> AppOptions {
         stages,
         clock: Arc::new(SimTimeClock(sim.clock().clone())),
         calendar: Arc::new(KrxCalendar::builtin().unwrap()),
+        us: None,
         console: Console::capturing(),
         worker: WorkerConfig { poll_interval: Duration::from_millis(100), ..WorkerConfig::default() },
         retry_backoff: Some(Duration::from_millis(50)),
