@@ -352,6 +352,18 @@ pub struct UsBookTop {
     pub ask_qty: Decimal,
 }
 
+/// A US order book snapshot (`inquire-asking-price`): the best bid and ask with the book's
+/// totals.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UsBook {
+    /// Level 1.
+    pub top: UsBookTop,
+    /// Shares bid in the whole book (`bvol`).
+    pub total_bid_qty: Decimal,
+    /// Shares offered in the whole book (`avol`).
+    pub total_ask_qty: Decimal,
+}
+
 /// What an overseas execution notice (H0GSCNI0 / H0GSCNI9) reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum UsNoticeKind {

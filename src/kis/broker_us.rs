@@ -9,10 +9,10 @@ use chrono::{DateTime, NaiveDate, NaiveTime, TimeZone, Utc};
 use chrono_tz::America::New_York;
 use rust_decimal::Decimal;
 
-use super::broker::{KisBroker, us_unsupported};
+use super::broker::KisBroker;
 use crate::domain::market::{
-    AccountHolding, AccountSnapshot, BrokerFill, BrokerOrder, CancelRequest, ModifyRequest, OrderAck,
-    OrderBook, OrderRequest, Quote, Subscription,
+    AccountHolding, AccountSnapshot, BOOK_DEPTH, BookLevel, BrokerFill, BrokerOrder, CancelRequest,
+    ModifyRequest, OrderAck, OrderBook, OrderRequest, Quote, Subscription,
 };
 use crate::domain::overseas::{
     Ticker, UsAmendRequest, UsBrokerOrder, UsExchange, UsOrderRequest, UsOrderType,
@@ -241,9 +241,23 @@ impl KisBroker {
         })
     }
 
+    /// A US book snapshot: level 1 of the free (Nasdaq market center) book, the other levels
+    /// empty; no auction price.
     pub(super) async fn us_order_book(&self, symbol: &Symbol) -> Result<OrderBook, BrokerError> {
-        self.venue(symbol)?;
-        Err(us_unsupported("order book snapshots"))
+        let book = self.rest.us_asking_price(self.venue(symbol)?, &ticker(symbol)?).await?;
+        let mut asks = [BookLevel::default(); BOOK_DEPTH];
+        let mut bids = [BookLevel::default(); BOOK_DEPTH];
+        asks[0] = BookLevel { price: book.top.ask, qty: book.top.ask_qty };
+        bids[0] = BookLevel { price: book.top.bid, qty: book.top.bid_qty };
+        Ok(OrderBook {
+            symbol: symbol.clone(),
+            at: book.top.at,
+            asks,
+            bids,
+            total_ask_qty: book.total_ask_qty,
+            total_bid_qty: book.total_bid_qty,
+            expected_price: Decimal::ZERO,
+        })
     }
 }
 

@@ -216,3 +216,23 @@ async fn us_order_fills_through_the_notice_into_the_position(db: TestDb) {
     assert!(!fill_rows.is_empty() && fill_rows.iter().all(|f| f.symbol == "AAPL"), "{fill_rows:?}");
 }
 aegis::storage_test!(us_order_notice_position, us_order_fills_through_the_notice_into_the_position);
+
+/// The port's quote and book snapshot of a US stock come from the overseas price and asking-price
+/// inquiries (the paper host's asking price is unconfirmed: the simulator serves it on paper
+/// with `--us-paper-asking-price`).
+#[tokio::test]
+async fn us_quotes_and_books_through_the_port() {
+    let mut cfg = us_sim();
+    cfg.us.paper_asking_price = true;
+    let sim = crate::support::sim::start(cfg).await;
+    let db = crate::support::db::sqlite().await;
+    let broker = us_broker(&sim, &db, 73);
+    let quote = broker.quote(&aapl()).await.unwrap();
+    assert_eq!((quote.exchange, quote.price), (Exchange::Nasd, last(&sim)));
+    assert_eq!((quote.upper_limit, quote.tick_size), (Decimal::ZERO, dec!(0.01)), "no band, cent ticks");
+    let book = broker.order_book(&aapl()).await.unwrap();
+    let (bid, ask) = (book.bids[0], book.asks[0]);
+    assert!(bid.price > Decimal::ZERO && bid.price < ask.price && bid.qty > Decimal::ZERO, "{book:?}");
+    assert!(book.bids[1].price.is_zero() && book.total_bid_qty >= bid.qty, "level 1 only: {book:?}");
+    assert!(broker.quote(&Symbol::new("IBM").unwrap()).await.is_err(), "no venue configured for IBM");
+}

@@ -13,8 +13,8 @@ use serde_json::{Value, json};
 
 use super::{Context, KisHttpError, KisRest, wire_qty};
 use crate::domain::overseas::{
-    Ticker, UsAccount, UsAmendRequest, UsBrokerOrder, UsBuyingPower, UsExchange, UsHolding, UsOrderAck,
-    UsOrderRequest, UsOrderType, UsQuote,
+    Ticker, UsAccount, UsAmendRequest, UsBook, UsBookTop, UsBrokerOrder, UsBuyingPower, UsExchange,
+    UsHolding, UsOrderAck, UsOrderRequest, UsOrderType, UsQuote,
 };
 use crate::domain::{Mode, Side};
 use crate::kis::breaker::EndpointGroup;
@@ -28,6 +28,7 @@ const BALANCE_PATH: &str = "/uapi/overseas-stock/v1/trading/inquire-balance";
 const PRESENT_BALANCE_PATH: &str = "/uapi/overseas-stock/v1/trading/inquire-present-balance";
 const PSAMOUNT_PATH: &str = "/uapi/overseas-stock/v1/trading/inquire-psamount";
 const PRICE_PATH: &str = "/uapi/overseas-price/v1/quotations/price";
+const ASKING_PRICE_PATH: &str = "/uapi/overseas-price/v1/quotations/inquire-asking-price";
 
 /// The documented paper TR id of a US sell (`overseas.md` §1.3: UNCONFIRMED against the
 /// sample code's `VTTT1006U`; `KisConfig::us_paper_sell_tr_id` changes it).
@@ -54,6 +55,8 @@ pub enum UsTr {
     Psamount,
     /// Current price.
     Price,
+    /// Order book (asking price).
+    AskingPrice,
 }
 
 impl UsTr {
@@ -69,15 +72,17 @@ impl UsTr {
             Self::PresentBalance => "CTRP6504R",
             Self::Psamount => "TTTS3007R",
             Self::Price => "HHDFS00000300",
+            Self::AskingPrice => "HHDFS76200100",
         }
     }
 
     /// The TR id for `mode`: paper ids replace the leading letter with `V`, except the US sell
-    /// (`paper_sell`, documented `VTTT1001U`) and quotations (`HHDFS…`, the same on both hosts).
+    /// (`paper_sell`, documented `VTTT1001U`) and quotations (`HHDFS…`, the same on both hosts;
+    /// whether the paper host serves the asking price at all is unconfirmed).
     pub fn id(self, mode: Mode, paper_sell: &str) -> String {
         let live = self.live();
         match (mode, self) {
-            (Mode::Live, _) | (Mode::Paper, Self::Price) => live.to_owned(),
+            (Mode::Live, _) | (Mode::Paper, Self::Price | Self::AskingPrice) => live.to_owned(),
             (Mode::Paper, Self::Sell) => paper_sell.to_owned(),
             (Mode::Paper, _) => format!("V{}", live.get(1..).unwrap_or_default()),
         }
@@ -148,6 +153,24 @@ struct OrderOutput {
     krx_fwdg_ord_orgno: String,
     odno: String,
     ord_tmd: String,
+}
+
+/// `output1` of inquire-asking-price (the totals).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+struct AskingSummary {
+    bvol: String,
+    avol: String,
+}
+
+/// `output2` of inquire-asking-price: level 1 (more levels are unconfirmed).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+struct AskingLevel1 {
+    pbid1: String,
+    pask1: String,
+    vbid1: String,
+    vask1: String,
 }
 
 /// `output` of price.
@@ -310,6 +333,47 @@ impl KisRest {
             })
         };
         quote().map_err(KisHttpError::into_broker)
+    }
+
+    /// The best bid and ask of a US stock with the book's totals (`inquire-asking-price`,
+    /// HHDFS76200100; the free feed is the Nasdaq market center's book, level 1 only). The book's
+    /// own time (`dymd`, `dhms`) has an unconfirmed time zone: the answer is stamped with the
+    /// client's clock.
+    ///
+    /// # Errors
+    /// Any [`BrokerError`]; [`BrokerError::Invalid`] for a reply that does not decode.
+    pub async fn us_asking_price(
+        &self,
+        exchange: UsExchange,
+        ticker: &Ticker,
+    ) -> Result<UsBook, BrokerError> {
+        let query = vec![
+            ("AUTH", String::new()),
+            ("EXCD", exchange.quote_code().to_owned()),
+            ("SYMB", ticker.as_str().to_owned()),
+        ];
+        let tr = self.us_tr(UsTr::AskingPrice);
+        let reply = self.get_tr(EndpointGroup::Quotes, ASKING_PRICE_PATH, tr, "", query).await?;
+        let book = || -> Result<UsBook, KisHttpError> {
+            let totals =
+                rows::<AskingSummary>(&reply.body, "output1")?.into_iter().next().unwrap_or_default();
+            let l1 = rows::<AskingLevel1>(&reply.body, "output2")?.into_iter().next().unwrap_or_default();
+            let top = UsBookTop {
+                exchange,
+                ticker: ticker.clone(),
+                at: self.clock.now(),
+                bid: dec("pbid1", &l1.pbid1)?,
+                ask: dec("pask1", &l1.pask1)?,
+                bid_qty: dec("vbid1", &l1.vbid1)?,
+                ask_qty: dec("vask1", &l1.vask1)?,
+            };
+            Ok(UsBook {
+                top,
+                total_bid_qty: dec("bvol", &totals.bvol)?,
+                total_ask_qty: dec("avol", &totals.avol)?,
+            })
+        };
+        book().map_err(KisHttpError::into_broker)
     }
 
     /// Sends a US order (`order`). Market-on-open/close are sell only, and the paper host takes
