@@ -133,12 +133,12 @@ fn demo_date(calendar: &KrxCalendar, sim: &SimConfig) -> NaiveDate {
 }
 
 /// Parameters of the reference strategy that trade on the simulator's quiet random walk: entries
-/// on deviations of about one tick — 0.1 % on KRX's tick table, 0.02 % on the US cent grid
-/// (a cent is 0.005 % of a 200-dollar stock).
+/// on deviations of about one tick — 0.1 % on KRX's tick table, 0.01 % on the US cent grid
+/// (a cent is 0.005 % of a 200-dollar stock, 0.016 % of a 60-dollar one).
 fn demo_params(market: MarketRegion) -> Value {
     let (entry, exit) = match market {
         MarketRegion::Kr => (0.1, 0.05),
-        MarketRegion::Us => (0.02, 0.01),
+        MarketRegion::Us => (0.01, 0.005),
     };
     json!({
         "window": 10, "entry_pct": entry, "exit_pct": exit, "stop_loss_pct": 1,
