@@ -4,6 +4,7 @@
 //! limiter, breakers) and the one real-time socket (`broker_us.rs` maps the port to the overseas
 //! endpoints and channels).
 
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use chrono::NaiveDate;
@@ -13,8 +14,6 @@ use tokio::sync::mpsc;
 use super::config::KisConfig;
 use super::http::client::KisRest;
 use super::ws::feed::{Feed, FeedBackend, FeedOutputs, FeedSettings};
-use std::collections::BTreeMap;
-
 use crate::domain::market::{
     AccountSnapshot, BrokerFill, BrokerOrder, CancelRequest, DailyBar, Holiday, ModifyRequest, OrderAck,
     OrderBook, OrderRequest, Quote, Subscription,
