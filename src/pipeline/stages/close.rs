@@ -63,7 +63,12 @@ impl Close {
             .map_err(|e| trading_err("settle orders", e))?;
 
         let day = log.load_day(date).await.map_err(|e| store_err("orders and fills", e))?;
-        let (orders, fills) = (day.orders, day.executions);
+        // The summary counts this market's orders and fills only (a KRX and a US session can
+        // share a date).
+        let region = self.deps.config.region;
+        let orders: Vec<_> =
+            day.orders.into_iter().filter(|o| o.order.request().exchange.region() == region).collect();
+        let fills: Vec<_> = day.executions.into_iter().filter(|e| e.symbol.region() == region).collect();
         let mut by_status: BTreeMap<&'static str, usize> = BTreeMap::new();
         for o in &orders {
             *by_status.entry(o.order.status().as_str()).or_default() += 1;
