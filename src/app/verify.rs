@@ -86,10 +86,8 @@ pub async fn compare_market_with_sim(
     sim: &Value,
     region: MarketRegion,
 ) -> Result<SimComparison, StoreError> {
-    let day = crate::ports::TradingLog::load_day(store, date).await?;
-    let orders: Vec<_> =
-        day.orders.into_iter().filter(|o| o.order.request().exchange.region() == region).collect();
-    let fills: Vec<_> = day.executions.into_iter().filter(|e| e.symbol.region() == region).collect();
+    let day = crate::ports::TradingLog::load_day(store, date).await?.of_region(region);
+    let (orders, fills) = (day.orders, day.executions);
     let mut out = SimComparison {
         db_orders: orders.len(),
         db_filled_qty: fills.iter().map(|f| f.qty).sum(),

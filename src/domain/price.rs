@@ -36,6 +36,17 @@ pub enum TickTable {
     UsEquity,
 }
 
+impl TickTable {
+    /// Returns the table of a market's stocks (KRX funds trade on [`TickTable::Fund`], which the
+    /// instrument, not the market, decides).
+    pub const fn stocks_of(region: super::MarketRegion) -> Self {
+        match region {
+            super::MarketRegion::Kr => Self::Stock,
+            super::MarketRegion::Us => Self::UsEquity,
+        }
+    }
+}
+
 /// How a price off the tick grid is moved onto it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]

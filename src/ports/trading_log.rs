@@ -151,6 +151,19 @@ pub struct DayLog {
     pub executions: Vec<Execution>,
 }
 
+impl DayLog {
+    /// Keeps only one market's orders, fills and executions (a KRX and a US session can share a
+    /// date; each core, summary and comparison covers one market).
+    #[must_use]
+    pub fn of_region(mut self, region: MarketRegion) -> Self {
+        self.orders.retain(|o| o.order.request().exchange.region() == region);
+        let ids: std::collections::HashSet<i64> = self.orders.iter().map(|o| o.id).collect();
+        self.fills.retain(|id, _| ids.contains(id));
+        self.executions.retain(|e| e.symbol.region() == region);
+        self
+    }
+}
+
 /// The write-ahead log of orders, fills and positions, in domain types.
 pub trait TradingLog: Send + Sync + fmt::Debug {
     /// Reads the orders of a trading date with their fills.

@@ -316,14 +316,7 @@ impl TradingCore {
     /// # Errors
     /// Returns a store error; fills that do not make valid ledgers or positions are corrupt.
     pub async fn reload(&self) -> Result<(), TradingError> {
-        let mut day = self.log.load_day(self.config.trade_date).await?;
-        // The other market's orders of the same date are not this core's (a KRX and a US session
-        // can share a date).
-        let region = self.config.region;
-        day.orders.retain(|o| o.order.request().exchange.region() == region);
-        let ids: std::collections::HashSet<i64> = day.orders.iter().map(|o| o.id).collect();
-        day.fills.retain(|id, _| ids.contains(id));
-        day.executions.retain(|e| e.symbol.region() == region);
+        let day = self.log.load_day(self.config.trade_date).await?.of_region(self.config.region);
         self.book()
             .load(day, self.config.fees, &self.config.opening)
             .map_err(|reason| StoreError::Corrupt { table: "fills", id: "*".into(), reason })?;

@@ -42,10 +42,12 @@ impl Close {
         let close_at = self.deps.calendar.session_window(date).map(|s| s.close);
         let in_session = close_at.is_some_and(|c| self.deps.clock.now() < c);
         if self.deps.config.cancel_open_at_close && in_session {
-            let day = log.load_day(date).await.map_err(|e| store_err("orders", e))?;
-            let region = self.deps.config.region;
-            let ours = |o: &&crate::ports::StoredOrder| o.order.request().exchange.region() == region;
-            for o in day.orders.iter().filter(ours).filter(|o| o.order.status().is_open()) {
+            let day = log
+                .load_day(date)
+                .await
+                .map_err(|e| store_err("orders", e))?
+                .of_region(self.deps.config.region);
+            for o in day.orders.iter().filter(|o| o.order.status().is_open()) {
                 match core.cancel(o.id).await.map_err(|e| trading_err("cancel", e))? {
                     CancelOutcome::Done(_) => canceled += 1,
                     CancelOutcome::Pending(_) | CancelOutcome::Blocked | CancelOutcome::NotCancelable(_) => {}
@@ -62,13 +64,13 @@ impl Close {
             .await
             .map_err(|e| trading_err("settle orders", e))?;
 
-        let day = log.load_day(date).await.map_err(|e| store_err("orders and fills", e))?;
-        // The summary counts this market's orders and fills only (a KRX and a US session can
-        // share a date).
-        let region = self.deps.config.region;
-        let orders: Vec<_> =
-            day.orders.into_iter().filter(|o| o.order.request().exchange.region() == region).collect();
-        let fills: Vec<_> = day.executions.into_iter().filter(|e| e.symbol.region() == region).collect();
+        // The summary counts this market's orders and fills only.
+        let day = log
+            .load_day(date)
+            .await
+            .map_err(|e| store_err("orders and fills", e))?
+            .of_region(self.deps.config.region);
+        let (orders, fills) = (day.orders, day.executions);
         let mut by_status: BTreeMap<&'static str, usize> = BTreeMap::new();
         for o in &orders {
             *by_status.entry(o.order.status().as_str()).or_default() += 1;

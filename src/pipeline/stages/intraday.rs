@@ -93,11 +93,7 @@ fn strategy_of(
         ParamsVerdict::Observe => false,
         ParamsVerdict::Skip => return Ok(None),
     };
-    let table = match region {
-        MarketRegion::Kr => TickTable::Stock,
-        MarketRegion::Us => TickTable::UsEquity,
-    };
-    let strategy = build_strategy_for(id, &out.params, table)
+    let strategy = build_strategy_for(id, &out.params, TickTable::stocks_of(region))
         .map_err(|e| StageError::fatal("strategy parameters", e))?;
     Ok(Some((strategy, send)))
 }
@@ -191,10 +187,7 @@ impl Intraday {
                 Ok(q) => {
                     let band = (q.lower_limit > Decimal::ZERO && q.upper_limit >= q.lower_limit)
                         .then_some(PriceBand { lower: q.lower_limit, upper: q.upper_limit });
-                    let table = match q.exchange.region() {
-                        MarketRegion::Kr => TickTable::Stock,
-                        MarketRegion::Us => TickTable::UsEquity,
-                    };
+                    let table = TickTable::stocks_of(q.exchange.region());
                     core.set_price_context(s, PriceContext { exchange: q.exchange, table, band });
                     core.mark_price(s, q.price);
                 }
