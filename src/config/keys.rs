@@ -5,10 +5,14 @@
 //! comes from, see [`Key::check`]) and the README's configuration table (tests assert that every
 //! key and every range is documented there and in `.env.example`).
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
 
 use rust_decimal::Decimal;
+
+use crate::domain::overseas::UsExchange;
+use crate::domain::{Exchange, Symbol};
 
 /// An inclusive range of a numeric key, with the unit shown in messages and docs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,6 +67,9 @@ pub enum Kind {
     Decimal(Range),
     /// Comma-separated values (an array of strings in `aegis.toml`).
     List,
+    /// Comma-separated `TICKER:EXCHANGE` pairs of US stocks, e.g. `AAPL:NASD,IBM:NYSE` (an array
+    /// of strings in `aegis.toml` too); see [`Key::us_venues_value`].
+    UsVenues,
 }
 
 impl Kind {
@@ -74,6 +81,7 @@ impl Kind {
             Self::Int(r) => format!("a whole number ({r})"),
             Self::Decimal(r) => format!("a number ({r})"),
             Self::List => "a list of strings".to_owned(),
+            Self::UsVenues => "a list of US TICKER:EXCHANGE pairs (e.g. AAPL:NASD,IBM:NYSE)".to_owned(),
         }
     }
 }
@@ -110,11 +118,15 @@ impl Key {
         Self { kind: Kind::List, ..self }
     }
 
+    const fn us_venues(self) -> Self {
+        Self { kind: Kind::UsVenues, ..self }
+    }
+
     /// Returns the range of a numeric key.
     pub const fn range(&self) -> Option<Range> {
         match self.kind {
             Kind::Int(r) | Kind::Decimal(r) => Some(r),
-            Kind::Text | Kind::Bool | Kind::List => None,
+            Kind::Text | Kind::Bool | Kind::List | Kind::UsVenues => None,
         }
     }
 
@@ -133,6 +145,7 @@ impl Key {
             Kind::Bool => self.bool_value(v).map(drop),
             Kind::Int(r) => self.int_in(v, r).map(drop),
             Kind::Decimal(_) => self.decimal_value(v).map(drop),
+            Kind::UsVenues => self.us_venues_value(v).map(drop).map_err(|entries| entries.join("; ")),
         }
     }
 
@@ -193,9 +206,66 @@ impl Key {
         }
     }
 
+    /// Parses comma-separated `TICKER:EXCHANGE` pairs into each ticker's US exchange. A ticker is
+    /// a US one ([`Symbol::us_ticker`]: `AAPL`, `BRK.B`; a KRX code such as `005930` is refused),
+    /// the exchange `NASD`, `NYSE` or `AMEX` ([`Exchange::us`]); a ticker may appear once. Blank
+    /// entries are skipped: a blank value is an empty map (no US pipeline).
+    ///
+    /// # Errors
+    /// Returns one message per wrong entry, each naming the entry, when the key is not a
+    /// `TICKER:EXCHANGE` list or any entry is wrong.
+    pub fn us_venues_value(&self, v: &str) -> Result<BTreeMap<Symbol, UsExchange>, Vec<String>> {
+        if self.kind != Kind::UsVenues {
+            return Err(vec![format!("is {}, not a list of TICKER:EXCHANGE pairs", self.kind.expected())]);
+        }
+        let mut venues = BTreeMap::new();
+        let mut wrong = Vec::new();
+        for entry in v.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+            match us_venue(entry) {
+                Ok((ticker, _)) if venues.contains_key(&ticker) => {
+                    wrong.push(format!("entry `{entry}`: ticker {ticker} is listed more than once"));
+                }
+                Ok((ticker, exchange)) => {
+                    venues.insert(ticker, exchange);
+                }
+                Err(reason) => wrong.push(format!("entry `{entry}`: {reason}")),
+            }
+        }
+        if wrong.is_empty() { Ok(venues) } else { Err(wrong) }
+    }
+
     /// A number in a message: as written, unless it is a secret.
     fn shown_number(&self, t: &str) -> String {
         if self.secret { "the value".to_owned() } else { t.to_owned() }
+    }
+}
+
+/// Parses one `TICKER:EXCHANGE` entry (already trimmed and not blank).
+fn us_venue(entry: &str) -> Result<(Symbol, UsExchange), String> {
+    let Some((ticker, exchange)) = entry
+        .split_once(':')
+        .map(|(t, e)| (t.trim(), e.trim()))
+        .filter(|(t, e)| !t.is_empty() && !e.is_empty())
+    else {
+        return Err("not TICKER:EXCHANGE (e.g. AAPL:NASD)".to_owned());
+    };
+    let symbol = match Symbol::us_ticker(ticker.as_bytes()) {
+        Some(s) => s,
+        None if Symbol::from_ascii(ticker.as_bytes()).is_some()
+            && ticker.bytes().any(|b| b.is_ascii_digit()) =>
+        {
+            return Err(format!("`{ticker}` is a KRX code, not a US ticker"));
+        }
+        None => {
+            return Err(format!(
+                "`{ticker}` is not a US ticker (1 to 5 uppercase letters, optionally `.` or `/` and a \
+                 class of 1 or 2 letters, e.g. AAPL, BRK.B)"
+            ));
+        }
+    };
+    match exchange.parse::<Exchange>().ok().and_then(Exchange::us) {
+        Some(us) => Ok((symbol, us)),
+        None => Err(format!("`{exchange}` is not a US exchange (NASD, NYSE or AMEX)")),
     }
 }
 
@@ -214,6 +284,9 @@ const fn k(name: &'static str, default: Option<&'static str>, secret: bool, doc:
 
 /// The largest amount any `RISK_*_KRW` key accepts (1 trillion KRW, the largest order input).
 const MAX_KRW: u64 = 1_000_000_000_000;
+
+/// The largest amount any `US_RISK_*_USD` key accepts (1 billion USD).
+const MAX_USD: u64 = 1_000_000_000;
 
 /// All keys, grouped as in `.env.example`.
 pub const KEYS: &[Key] = &[
@@ -348,6 +421,54 @@ pub const KEYS: &[Key] = &[
     .int(1, 1_000, "positions"),
     k("RISK_MAX_ORDERS_PER_DAY", Some("200"), false, "largest number of orders sent per day")
         .int(1, 10_000, "orders"),
+    k(
+        "US_SYMBOLS",
+        None,
+        false,
+        "US stocks of the US pipeline, comma-separated TICKER:EXCHANGE pairs (EXCHANGE NASD, NYSE or \
+         AMEX), e.g. AAPL:NASD,IBM:NYSE; no US pipeline when unset or empty",
+    )
+    .us_venues(),
+    k(
+        "US_RISK_DAILY_LOSS_USD",
+        None,
+        false,
+        "daily loss limit of the US pipeline in USD (cents allowed), its kill switch: blocks new risk \
+         and trips STOP mode (required for LIVE when US_SYMBOLS is set)",
+    )
+    .decimal(1, MAX_USD, "USD"),
+    k(
+        "US_RISK_DAILY_LOSS_INCLUDE_UNREALIZED",
+        Some("true"),
+        false,
+        "count unrealized P&L at the last prices towards the US daily loss",
+    )
+    .boolean(),
+    k("US_RISK_MAX_ORDER_VALUE_USD", None, false, "largest value of one US order in USD (off when unset)")
+        .decimal(1, MAX_USD, "USD"),
+    k(
+        "US_RISK_MAX_POSITION_VALUE_USD",
+        None,
+        false,
+        "largest value held or being bought in one US stock, in USD (off when unset)",
+    )
+    .decimal(1, MAX_USD, "USD"),
+    k(
+        "US_RISK_MAX_GROSS_EXPOSURE_USD",
+        None,
+        false,
+        "largest value of all US holdings plus open buys plus a new buy, in USD (off when unset)",
+    )
+    .decimal(1, MAX_USD, "USD"),
+    k(
+        "US_RISK_MAX_OPEN_POSITIONS",
+        None,
+        false,
+        "largest number of US stocks held or being bought at once (off when unset)",
+    )
+    .int(1, 1_000, "positions"),
+    k("US_RISK_MAX_ORDERS_PER_DAY", Some("200"), false, "largest number of US orders sent per day")
+        .int(1, 10_000, "orders"),
 ];
 
 /// Returns the key with this environment-style name.
@@ -405,8 +526,29 @@ mod tests {
                 assert_eq!(key.check(d), Ok(()), "{}", key.name);
             }
         }
-        let orders = find("RISK_MAX_ORDERS_PER_DAY").and_then(|k| k.default);
-        assert_eq!(orders, Some(crate::domain::risk::DEFAULT_MAX_ORDERS_PER_DAY.to_string().as_str()));
+        for name in ["RISK_MAX_ORDERS_PER_DAY", "US_RISK_MAX_ORDERS_PER_DAY"] {
+            let orders = find(name).and_then(|k| k.default);
+            let default = crate::domain::risk::DEFAULT_MAX_ORDERS_PER_DAY.to_string();
+            assert_eq!(orders, Some(default.as_str()), "{name}");
+        }
+    }
+
+    #[test]
+    fn us_symbols_are_ticker_exchange_pairs() {
+        let key = find("US_SYMBOLS").unwrap();
+        let venues = key.us_venues_value("AAPL:NASD, BF/B:NYSE,SPY:amex,").unwrap();
+        let got: Vec<_> = venues.iter().map(|(s, e)| format!("{s}:{e}")).collect();
+        assert_eq!(got, ["AAPL:NASD", "BF/B:NYSE", "SPY:AMEX"]);
+        assert_eq!(key.us_venues_value(" "), Ok(BTreeMap::new()));
+        assert_eq!(key.check("AAPL:NASD"), Ok(()));
+        // A file value is one problem naming every wrong entry.
+        assert_eq!(
+            key.check("005930:KRX,AAPL:NASD,AAPL:NASD"),
+            Err("entry `005930:KRX`: `005930` is a KRX code, not a US ticker; \
+                 entry `AAPL:NASD`: ticker AAPL is listed more than once"
+                .to_owned())
+        );
+        assert!(find("SMTP_TO").unwrap().us_venues_value("AAPL:NASD").is_err());
     }
 
     #[test]

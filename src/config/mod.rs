@@ -9,6 +9,7 @@ mod secret;
 mod sources;
 mod validate;
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -18,8 +19,9 @@ pub use sources::{RawConfig, Sources};
 pub use validate::ConfigProblem;
 pub(crate) use validate::LIVE_NEEDS_DAILY_LOSS;
 
+use crate::domain::overseas::UsExchange;
 use crate::domain::risk::{DailyLossLimit, RiskConfig};
-use crate::domain::{AccountNo, Mode};
+use crate::domain::{AccountNo, Mode, Symbol};
 
 /// Log output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -124,15 +126,25 @@ pub struct AiSettings {
     pub timeout: Duration,
 }
 
-/// Operator risk limits (the `RISK_*` keys).
+/// Operator risk limits of one pipeline: the `RISK_*` keys (KRX, in KRW) or the `US_RISK_*` keys
+/// (US, in USD). Amounts are in the pipeline's currency.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RiskSettings {
     /// Pre-trade guardrails (`StagesConfig::risk`): daily loss, value per order, per-instrument
     /// value, gross exposure, open positions, orders per day.
     pub guardrails: RiskConfig,
     /// The kill switch's daily loss limit (`KillSwitchConfig::daily_loss`): the same
-    /// `RISK_DAILY_LOSS_KRW` that blocks new risk also trips STOP mode.
+    /// `RISK_DAILY_LOSS_KRW` (`US_RISK_DAILY_LOSS_USD`) that blocks new risk also trips STOP mode.
     pub kill_switch_daily_loss: Option<DailyLossLimit>,
+}
+
+/// The US pipeline (the `US_*` keys): present only when `US_SYMBOLS` names at least one ticker.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UsSettings {
+    /// Each US ticker of `US_SYMBOLS` with its exchange (`AAPL:NASD` ⇒ `AAPL` → Nasdaq).
+    pub venues: BTreeMap<Symbol, UsExchange>,
+    /// The US pipeline's risk limits in USD (`US_RISK_*`).
+    pub risk: RiskSettings,
 }
 
 /// Every setting of aegis.
@@ -158,8 +170,10 @@ pub struct Settings {
     pub smtp: Option<SmtpSettings>,
     /// AI provider, when configured.
     pub ai: Option<AiSettings>,
-    /// Operator risk limits.
+    /// Operator risk limits of the KRX pipeline (`RISK_*`, KRW).
     pub risk: RiskSettings,
+    /// The US pipeline, when `US_SYMBOLS` names a ticker (`None`: no US pipeline).
+    pub us: Option<UsSettings>,
 }
 
 /// The outcome of loading: the settings that could be built and every problem found.

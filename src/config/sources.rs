@@ -155,7 +155,8 @@ fn toml_type(v: &toml::Value) -> &'static str {
 
 /// Turns a TOML value into the key's textual value when its TOML type and its content fit the
 /// key's [`Kind`]: text keys take strings only, numbers and booleans take their TOML type or a
-/// string that parses, lists take an array of strings or a comma-separated string.
+/// string that parses, lists (and `TICKER:EXCHANGE` lists) take an array of strings or a
+/// comma-separated string.
 fn toml_text(key: &Key, value: toml::Value) -> Result<String, String> {
     use toml::Value as V;
     let wrong = |v: &V| format!("expected {}, got {}", key.kind.expected(), toml_type(v));
@@ -166,7 +167,7 @@ fn toml_text(key: &Key, value: toml::Value) -> Result<String, String> {
         (Kind::Bool, V::Boolean(b)) => b.to_string(),
         (Kind::Int(_) | Kind::Decimal(_), V::Integer(i)) => i.to_string(),
         (Kind::Decimal(_), V::Float(f)) if f.is_finite() => f.to_string(),
-        (Kind::List, V::Array(items)) => {
+        (Kind::List | Kind::UsVenues, V::Array(items)) => {
             let mut parts = Vec::with_capacity(items.len());
             for item in &items {
                 match item {

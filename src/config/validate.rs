@@ -1,5 +1,6 @@
 //! Turning raw values into typed [`Settings`], collecting every problem on the way.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::path::PathBuf;
 use std::str::FromStr;
@@ -11,7 +12,7 @@ use super::keys::{Key, Range, find};
 use super::sources::RawConfig;
 use super::{
     AiSettings, KisSettings, Loaded, LogFormat, LogSettings, RiskSettings, Secret, Settings, SlackSettings,
-    SmtpSettings, SmtpTls, default_urls,
+    SmtpSettings, SmtpTls, UsSettings, default_urls,
 };
 use crate::domain::risk::{DEFAULT_MAX_ORDERS_PER_DAY, DailyLossLimit, ExposureLimit, RiskConfig};
 use crate::domain::{AccountNo, Mode};
@@ -19,6 +20,48 @@ use crate::domain::{AccountNo, Mode};
 /// What `aegis config check` says when MODE=LIVE has no daily loss limit.
 pub(crate) const LIVE_NEEDS_DAILY_LOSS: &str =
     "MODE=LIVE requires a daily loss limit (the kill switch); set RISK_DAILY_LOSS_KRW";
+
+/// What `aegis config check` says when MODE=LIVE runs a US pipeline (`US_SYMBOLS`) without its
+/// daily loss limit.
+pub(crate) const LIVE_NEEDS_US_DAILY_LOSS: &str = "MODE=LIVE with US_SYMBOLS requires a US daily loss limit \
+     (the US pipeline's kill switch); set US_RISK_DAILY_LOSS_USD";
+
+/// The keys of one pipeline's risk limits: the same limits under a key prefix, in a currency.
+struct RiskKeys {
+    daily_loss: &'static str,
+    include_unrealized: &'static str,
+    max_order_value: &'static str,
+    max_position_value: &'static str,
+    max_gross_exposure: &'static str,
+    max_open_positions: &'static str,
+    max_orders_per_day: &'static str,
+    /// The problem of MODE=LIVE without `daily_loss`.
+    live_needs_daily_loss: &'static str,
+}
+
+/// The KRX pipeline's limits: `RISK_*`, in KRW.
+const KRX_RISK: RiskKeys = RiskKeys {
+    daily_loss: "RISK_DAILY_LOSS_KRW",
+    include_unrealized: "RISK_DAILY_LOSS_INCLUDE_UNREALIZED",
+    max_order_value: "RISK_MAX_ORDER_VALUE_KRW",
+    max_position_value: "RISK_MAX_POSITION_VALUE_KRW",
+    max_gross_exposure: "RISK_MAX_GROSS_EXPOSURE_KRW",
+    max_open_positions: "RISK_MAX_OPEN_POSITIONS",
+    max_orders_per_day: "RISK_MAX_ORDERS_PER_DAY",
+    live_needs_daily_loss: LIVE_NEEDS_DAILY_LOSS,
+};
+
+/// The US pipeline's limits: `US_RISK_*`, in USD.
+const US_RISK: RiskKeys = RiskKeys {
+    daily_loss: "US_RISK_DAILY_LOSS_USD",
+    include_unrealized: "US_RISK_DAILY_LOSS_INCLUDE_UNREALIZED",
+    max_order_value: "US_RISK_MAX_ORDER_VALUE_USD",
+    max_position_value: "US_RISK_MAX_POSITION_VALUE_USD",
+    max_gross_exposure: "US_RISK_MAX_GROSS_EXPOSURE_USD",
+    max_open_positions: "US_RISK_MAX_OPEN_POSITIONS",
+    max_orders_per_day: "US_RISK_MAX_ORDERS_PER_DAY",
+    live_needs_daily_loss: LIVE_NEEDS_US_DAILY_LOSS,
+};
 
 /// `KIS_RATE_LIMIT_PER_SEC` against a loopback host (`aegis sim`), which is not bound by KIS's
 /// 20 calls/s.
@@ -77,6 +120,14 @@ impl ConfigProblem {
             Self::Missing { key, .. } | Self::Invalid { key, .. } | Self::FileValue { key, .. } => key,
             Self::UnknownKey { .. } | Self::File { .. } => "",
         }
+    }
+
+    /// True for a problem of MODE=LIVE only: a daily loss limit that LIVE requires
+    /// (`RISK_DAILY_LOSS_KRW`, or `US_RISK_DAILY_LOSS_USD` with `US_SYMBOLS`) is not set. A
+    /// PAPER run of the same configuration (the demo) does not have it.
+    pub fn is_live_only(&self) -> bool {
+        matches!(self, Self::Invalid { reason, .. }
+            if reason == LIVE_NEEDS_DAILY_LOSS || reason == LIVE_NEEDS_US_DAILY_LOSS)
     }
 }
 
@@ -320,7 +371,8 @@ pub(super) fn build(raw: &RawConfig) -> Loaded {
     let slack = build_slack(&mut c);
     let smtp = build_smtp(&mut c);
     let ai = build_ai(&mut c);
-    let risk = build_risk(&mut c, mode);
+    let risk = build_risk(&mut c, &KRX_RISK, mode == Mode::Live);
+    let us = build_us(&mut c, mode);
 
     let settings = Settings {
         mode,
@@ -347,6 +399,7 @@ pub(super) fn build(raw: &RawConfig) -> Loaded {
         smtp,
         ai,
         risk,
+        us,
     };
     Loaded { settings, problems: c.problems }
 }
@@ -434,38 +487,67 @@ fn build_ai(c: &mut Ctx<'_>) -> Option<AiSettings> {
     Some(AiSettings { api_base, api_key, model: model?, timeout: Duration::from_secs(timeout) })
 }
 
-/// Builds the operator risk limits (`RISK_*`). MODE=LIVE without a daily loss limit is a problem:
-/// the limit is the kill switch.
-fn build_risk(c: &mut Ctx<'_>, mode: Mode) -> RiskSettings {
-    let include_unrealized = c.bool("RISK_DAILY_LOSS_INCLUDE_UNREALIZED", true);
-    let daily_loss = c.decimal("RISK_DAILY_LOSS_KRW").map(|max_loss| DailyLossLimit {
+/// Builds one pipeline's risk limits from its keys (`RISK_*` or `US_RISK_*`). Without a daily loss
+/// limit while `live_requires_loss` (MODE=LIVE, and for the US a US pipeline) is a problem: the
+/// limit is the kill switch.
+fn build_risk(c: &mut Ctx<'_>, keys: &RiskKeys, live_requires_loss: bool) -> RiskSettings {
+    let include_unrealized = c.bool(keys.include_unrealized, true);
+    let daily_loss = c.decimal(keys.daily_loss).map(|max_loss| DailyLossLimit {
         max_loss,
         include_unrealized,
         block_reducing: false,
     });
-    if mode == Mode::Live && daily_loss.is_none() && !c.has_problem("RISK_DAILY_LOSS_KRW") {
-        c.invalid("RISK_DAILY_LOSS_KRW", LIVE_NEEDS_DAILY_LOSS);
+    if live_requires_loss && daily_loss.is_none() && !c.has_problem(keys.daily_loss) {
+        c.invalid(keys.daily_loss, keys.live_needs_daily_loss);
     }
-    let max_orders = c.int("RISK_MAX_ORDERS_PER_DAY", DEFAULT_MAX_ORDERS_PER_DAY.into());
+    let max_orders = c.int(keys.max_orders_per_day, DEFAULT_MAX_ORDERS_PER_DAY.into());
     let guardrails = RiskConfig {
         daily_loss,
-        symbol_exposure: c.decimal("RISK_MAX_POSITION_VALUE_KRW").map(ExposureLimit::Value),
+        symbol_exposure: c.decimal(keys.max_position_value).map(ExposureLimit::Value),
         max_open_positions: c
-            .typed("RISK_MAX_OPEN_POSITIONS", Key::int_value)
+            .typed(keys.max_open_positions, Key::int_value)
             .map(|n| usize::try_from(n).unwrap_or(usize::MAX)),
-        max_order_value: c.decimal("RISK_MAX_ORDER_VALUE_KRW"),
+        max_order_value: c.decimal(keys.max_order_value),
         max_orders_per_day: Some(u32::try_from(max_orders).unwrap_or(DEFAULT_MAX_ORDERS_PER_DAY)),
-        max_gross_exposure: c.decimal("RISK_MAX_GROSS_EXPOSURE_KRW"),
+        max_gross_exposure: c.decimal(keys.max_gross_exposure),
     };
     RiskSettings { guardrails, kill_switch_daily_loss: daily_loss }
+}
+
+/// Builds the US pipeline (`US_SYMBOLS`, `US_RISK_*`): `None` when `US_SYMBOLS` names no ticker.
+/// Every wrong entry of `US_SYMBOLS` is a problem of its own, and a list with one is not used
+/// (no US pipeline rather than part of one). The `US_RISK_*` values are checked either way.
+fn build_us(c: &mut Ctx<'_>, mode: Mode) -> Option<UsSettings> {
+    const KEY: &str = "US_SYMBOLS";
+    let named = c.get(KEY).is_some_and(|v| v.split(',').any(|e| !e.trim().is_empty()));
+    let venues = match (c.get(KEY), find(KEY)) {
+        (Some(v), Some(k)) => match k.us_venues_value(v) {
+            Ok(venues) => venues,
+            Err(wrong) => {
+                for reason in wrong {
+                    c.invalid(KEY, reason);
+                }
+                BTreeMap::new()
+            }
+        },
+        (Some(_), None) => {
+            c.invalid(KEY, "not in the key table");
+            BTreeMap::new()
+        }
+        (None, _) => BTreeMap::new(),
+    };
+    let risk = build_risk(c, &US_RISK, mode == Mode::Live && named);
+    (!venues.is_empty()).then_some(UsSettings { venues, risk })
 }
 
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeMap;
 
-    use super::super::{Sources, load};
+    use super::super::{Kind, Sources, load};
     use super::*;
+    use crate::domain::Symbol;
+    use crate::domain::overseas::UsExchange;
 
     fn sources(pairs: &[(&str, &str)]) -> Sources {
         let env: BTreeMap<String, String> =
@@ -782,6 +864,262 @@ mod tests {
             ["RISK_DAILY_LOSS_KRW: `lots` is not a number (1..=1_000_000_000_000 KRW)"]
         );
         assert!(with(&[("MODE", "PAPER")]).problems.is_empty());
+    }
+
+    fn us_venue(ticker: &str, exchange: UsExchange) -> (Symbol, UsExchange) {
+        (Symbol::new(ticker).unwrap(), exchange)
+    }
+
+    #[test]
+    fn us_symbols_and_limits_parse_into_us_settings() {
+        let loaded = with(&[
+            ("US_SYMBOLS", " AAPL:NASD, IBM:NYSE,BRK.B:nyse,,SPY:AMEX "),
+            ("US_RISK_DAILY_LOSS_USD", "2500.50"),
+            ("US_RISK_DAILY_LOSS_INCLUDE_UNREALIZED", "false"),
+            ("US_RISK_MAX_ORDER_VALUE_USD", "1000.25"),
+            ("US_RISK_MAX_POSITION_VALUE_USD", "5000"),
+            ("US_RISK_MAX_GROSS_EXPOSURE_USD", "20000.99"),
+            ("US_RISK_MAX_OPEN_POSITIONS", "4"),
+            ("US_RISK_MAX_ORDERS_PER_DAY", "30"),
+        ]);
+        assert!(loaded.problems.is_empty(), "{:?}", loaded.problems);
+        let us = loaded.settings.us.expect("US_SYMBOLS names tickers");
+        let venues: BTreeMap<_, _> = [
+            us_venue("AAPL", UsExchange::Nasdaq),
+            us_venue("IBM", UsExchange::Nyse),
+            us_venue("BRK.B", UsExchange::Nyse),
+            us_venue("SPY", UsExchange::Amex),
+        ]
+        .into();
+        assert_eq!(us.venues, venues);
+        let loss = DailyLossLimit {
+            max_loss: Decimal::new(25_005, 1),
+            include_unrealized: false,
+            block_reducing: false,
+        };
+        assert_eq!(us.risk.kill_switch_daily_loss, Some(loss));
+        assert_eq!(
+            us.risk.guardrails,
+            RiskConfig {
+                daily_loss: Some(loss),
+                symbol_exposure: Some(ExposureLimit::Value(Decimal::from(5_000))),
+                max_open_positions: Some(4),
+                max_order_value: Some(Decimal::new(100_025, 2)),
+                max_orders_per_day: Some(30),
+                max_gross_exposure: Some(Decimal::new(2_000_099, 2)),
+            }
+        );
+        // The KRX limits are untouched by the US ones.
+        assert_eq!(loaded.settings.risk.kill_switch_daily_loss, None);
+        assert_eq!(loaded.settings.risk.guardrails.max_orders_per_day, Some(DEFAULT_MAX_ORDERS_PER_DAY));
+
+        // Defaults: only the orders-per-day cap, unrealized P&L counted once a loss limit is set.
+        let us = with(&[("US_SYMBOLS", "AAPL:NASD")]).settings.us.unwrap();
+        assert_eq!(us.venues.len(), 1);
+        let default_cap =
+            RiskConfig { max_orders_per_day: Some(DEFAULT_MAX_ORDERS_PER_DAY), ..RiskConfig::default() };
+        assert_eq!(us.risk, RiskSettings { guardrails: default_cap, kill_switch_daily_loss: None });
+        let us = with(&[("US_SYMBOLS", "AAPL:NASD"), ("US_RISK_DAILY_LOSS_USD", "1")]).settings.us.unwrap();
+        assert!(us.risk.kill_switch_daily_loss.is_some_and(|l| l.include_unrealized));
+    }
+
+    #[test]
+    fn no_us_symbols_is_no_us_pipeline() {
+        for v in [None, Some(""), Some("  "), Some(" , ,")] {
+            let loaded = with(&v.map(|v| ("US_SYMBOLS", v)).into_iter().collect::<Vec<_>>());
+            assert!(loaded.problems.is_empty(), "{v:?}: {:?}", loaded.problems);
+            assert!(loaded.settings.us.is_none(), "{v:?}");
+        }
+        // US limits without US_SYMBOLS are still checked, and LIVE does not ask for a US one.
+        let loaded = with(&[("US_RISK_MAX_ORDER_VALUE_USD", "-1")]);
+        assert_eq!(
+            loaded.problems.iter().map(ConfigProblem::key).collect::<Vec<_>>(),
+            ["US_RISK_MAX_ORDER_VALUE_USD"]
+        );
+        assert!(with(&[("MODE", "LIVE"), ("RISK_DAILY_LOSS_KRW", "500000")]).problems.is_empty());
+    }
+
+    #[test]
+    fn wrong_us_symbols_entries_are_each_a_problem_naming_the_entry() {
+        let cases = [
+            ("AAPL:NASDAQ", "`NASDAQ` is not a US exchange (NASD, NYSE or AMEX)"),
+            ("AAPL:KRX", "`KRX` is not a US exchange"),
+            ("AAPL:NAS", "`NAS` is not a US exchange"),
+            ("005930:NASD", "`005930` is a KRX code, not a US ticker"),
+            ("005930:KRX", "`005930` is a KRX code, not a US ticker"),
+            ("aapl:NASD", "`aapl` is not a US ticker"),
+            ("TOOLONG:NYSE", "`TOOLONG` is not a US ticker (1 to 5 uppercase letters"),
+            ("0001A0:NYSE", "`0001A0` is a KRX code"),
+            ("A$:NYSE", "`A$` is not a US ticker"),
+            ("AAPL", "not TICKER:EXCHANGE"),
+            (":NASD", "not TICKER:EXCHANGE"),
+            ("AAPL:", "not TICKER:EXCHANGE"),
+        ];
+        for (entry, why) in cases {
+            let loaded = with(&[("US_SYMBOLS", &format!("IBM:NYSE,{entry}"))]);
+            let text = texts(&loaded).join("\n");
+            assert!(
+                text.starts_with(&format!("US_SYMBOLS: entry `{entry}`: ")) && text.contains(why),
+                "{text}"
+            );
+            assert_eq!(loaded.problems.len(), 1, "{entry}: {:?}", loaded.problems);
+            assert_eq!(loaded.problems[0].key(), "US_SYMBOLS");
+            assert!(loaded.settings.us.is_none(), "{entry}: a list with a wrong entry is not used");
+        }
+        // A ticker listed twice, on the same or another exchange; every wrong entry reported.
+        let loaded = with(&[("US_SYMBOLS", "AAPL:NASD,IBM:NYSE,AAPL:NYSE,IBM:NYSE,MSFT:LSE")]);
+        assert_eq!(
+            texts(&loaded),
+            [
+                "US_SYMBOLS: entry `AAPL:NYSE`: ticker AAPL is listed more than once",
+                "US_SYMBOLS: entry `IBM:NYSE`: ticker IBM is listed more than once",
+                "US_SYMBOLS: entry `MSFT:LSE`: `LSE` is not a US exchange (NASD, NYSE or AMEX)",
+            ]
+        );
+        assert!(loaded.settings.us.is_none());
+    }
+
+    #[test]
+    fn us_limits_are_bounded_like_the_krx_ones() {
+        for (key, bad) in [
+            ("US_RISK_DAILY_LOSS_USD", "0"),
+            ("US_RISK_DAILY_LOSS_USD", "-100"),
+            ("US_RISK_DAILY_LOSS_USD", "0.99"),
+            ("US_RISK_DAILY_LOSS_USD", "1000000000.01"),
+            ("US_RISK_MAX_ORDER_VALUE_USD", "0"),
+            ("US_RISK_MAX_POSITION_VALUE_USD", "-5"),
+            ("US_RISK_MAX_GROSS_EXPOSURE_USD", "2000000000"),
+            ("US_RISK_MAX_OPEN_POSITIONS", "0"),
+            ("US_RISK_MAX_ORDERS_PER_DAY", "10001"),
+        ] {
+            let loaded = with(&[("US_SYMBOLS", "AAPL:NASD"), (key, bad)]);
+            assert_eq!(loaded.problems.len(), 1, "{key}={bad}: {:?}", loaded.problems);
+            assert_eq!(loaded.problems[0].key(), key);
+            let text = loaded.problems[0].to_string();
+            assert!(text.starts_with(&format!("{key}: {bad} is out of range (")), "{text}");
+        }
+        let loaded =
+            with(&[("US_RISK_DAILY_LOSS_USD", "lots"), ("US_RISK_DAILY_LOSS_INCLUDE_UNREALIZED", "eh")]);
+        assert_eq!(
+            texts(&loaded),
+            [
+                "US_RISK_DAILY_LOSS_INCLUDE_UNREALIZED: `eh` is not a boolean (true/false)",
+                "US_RISK_DAILY_LOSS_USD: `lots` is not a number (1..=1_000_000_000 USD)",
+            ]
+        );
+    }
+
+    #[test]
+    fn live_with_us_symbols_requires_a_us_daily_loss_limit() {
+        let krw = ("RISK_DAILY_LOSS_KRW", "500000");
+        let loaded = with(&[("MODE", "LIVE"), krw, ("US_SYMBOLS", "AAPL:NASD")]);
+        assert_eq!(texts(&loaded), [format!("US_RISK_DAILY_LOSS_USD: {LIVE_NEEDS_US_DAILY_LOSS}")]);
+        // Both limits missing: both reported, each against its own key, both LIVE-only.
+        let loaded = with(&[("MODE", "LIVE"), ("US_SYMBOLS", "AAPL:NASD")]);
+        let keys: Vec<_> = loaded.problems.iter().map(ConfigProblem::key).collect();
+        assert_eq!(keys, ["RISK_DAILY_LOSS_KRW", "US_RISK_DAILY_LOSS_USD"]);
+        assert!(loaded.problems.iter().all(ConfigProblem::is_live_only));
+        // A malformed limit is reported once, as malformed.
+        let loaded =
+            with(&[("MODE", "LIVE"), krw, ("US_SYMBOLS", "AAPL:NASD"), ("US_RISK_DAILY_LOSS_USD", "0")]);
+        assert_eq!(texts(&loaded), ["US_RISK_DAILY_LOSS_USD: 0 is out of range (1..=1_000_000_000 USD)"]);
+        // A US_SYMBOLS with only wrong entries still names a US pipeline: the limit is asked for too.
+        let loaded = with(&[("MODE", "LIVE"), krw, ("US_SYMBOLS", "AAPL:KRX")]);
+        let keys: Vec<_> = loaded.problems.iter().map(ConfigProblem::key).collect();
+        assert_eq!(keys, ["US_SYMBOLS", "US_RISK_DAILY_LOSS_USD"]);
+        let live_only: Vec<_> = loaded.problems.iter().map(ConfigProblem::is_live_only).collect();
+        assert_eq!(live_only, [false, true]);
+        let loaded =
+            with(&[("MODE", "LIVE"), krw, ("US_SYMBOLS", "AAPL:NASD"), ("US_RISK_DAILY_LOSS_USD", "2500.5")]);
+        assert!(loaded.problems.is_empty(), "{:?}", loaded.problems);
+        assert!(loaded.settings.us.is_some());
+        // PAPER does not require it.
+        assert!(with(&[("US_SYMBOLS", "AAPL:NASD")]).problems.is_empty());
+    }
+
+    #[test]
+    fn us_keys_take_the_toml_form() {
+        let text = "[us]\nsymbols = \"AAPL:NASD,IBM:NYSE\"\n\
+                    [us_risk]\ndaily_loss_usd = 2500.5\nmax_order_value_usd = \"1000.25\"\n\
+                    max_position_value_usd = 5000\nmax_open_positions = 3\ndaily_loss_include_unrealized = false\n";
+        let mut env = valid_env();
+        env.push(("MODE", "LIVE".to_owned()));
+        env.push(("RISK_DAILY_LOSS_KRW", "500000".to_owned()));
+        let loaded = with_toml(text, &env);
+        assert!(loaded.problems.is_empty(), "{:?}", loaded.problems);
+        let us = loaded.settings.us.unwrap();
+        assert_eq!(
+            us.venues,
+            BTreeMap::from([us_venue("AAPL", UsExchange::Nasdaq), us_venue("IBM", UsExchange::Nyse)])
+        );
+        let g = us.risk.guardrails;
+        assert_eq!(
+            us.risk.kill_switch_daily_loss,
+            Some(DailyLossLimit {
+                max_loss: Decimal::new(25_005, 1),
+                include_unrealized: false,
+                block_reducing: false
+            })
+        );
+        assert_eq!(g.max_order_value, Some(Decimal::new(100_025, 2)));
+        assert_eq!(g.symbol_exposure, Some(ExposureLimit::Value(Decimal::from(5_000))));
+        assert_eq!(g.max_open_positions, Some(3));
+
+        // An array of pairs; `[us] risk_daily_loss_usd` is the same key as `[us_risk] daily_loss_usd`.
+        let text = "[us]\nsymbols = [\"AAPL:NASD\", \"SPY:AMEX\"]\nrisk_daily_loss_usd = 100\n";
+        let loaded = with_toml(text, &env);
+        assert!(loaded.problems.is_empty(), "{:?}", loaded.problems);
+        let us = loaded.settings.us.unwrap();
+        assert_eq!(us.venues.get(&Symbol::new("SPY").unwrap()), Some(&UsExchange::Amex));
+        assert_eq!(us.risk.kill_switch_daily_loss.map(|l| l.max_loss), Some(Decimal::from(100)));
+
+        // Wrong file values are problems of their key, naming the entry, and are not used.
+        let cases = [
+            ("[us]\nsymbols = \"005930:KRX\"\n", "US_SYMBOLS", "entry `005930:KRX`: `005930` is a KRX code"),
+            ("[us]\nsymbols = [\"AAPL:NASD\", 5]\n", "US_SYMBOLS", "got an integer in the list"),
+            ("[us]\nsymbols = 5\n", "US_SYMBOLS", "expected a list of US TICKER:EXCHANGE pairs"),
+            ("[us_risk]\ndaily_loss_usd = -1\n", "US_RISK_DAILY_LOSS_USD", "out of range"),
+            ("[us_risk]\nmax_orders_per_day = 2.5\n", "US_RISK_MAX_ORDERS_PER_DAY", "got a float"),
+        ];
+        for (toml, key, what) in cases {
+            let loaded = with_toml(toml, &valid_env());
+            assert!(
+                loaded.problems.iter().any(|p| p.key() == key && p.to_string().contains(what)),
+                "{toml}: {:?}",
+                texts(&loaded)
+            );
+            assert!(loaded.settings.us.is_none(), "{toml}");
+        }
+        // An unknown key of the sections is refused like any other.
+        let loaded = with_toml("[us]\nsymbol = \"AAPL:NASD\"\n", &valid_env());
+        assert_eq!(texts(&loaded).len(), 1);
+        assert!(texts(&loaded)[0].contains("unknown key `[us] symbol`"), "{:?}", texts(&loaded));
+    }
+
+    #[test]
+    fn us_risk_keys_are_the_krx_ones_under_a_prefix_in_usd() {
+        let fields = |k: &RiskKeys| {
+            [
+                k.daily_loss,
+                k.include_unrealized,
+                k.max_order_value,
+                k.max_position_value,
+                k.max_gross_exposure,
+                k.max_open_positions,
+                k.max_orders_per_day,
+            ]
+        };
+        for (krx, us) in fields(&KRX_RISK).into_iter().zip(fields(&US_RISK)) {
+            assert_eq!(format!("US_{}", krx.replace("_KRW", "_USD")), us);
+            let (krx, us) = (find(krx).unwrap(), find(us).unwrap());
+            assert_eq!(krx.default, us.default, "{}", us.name);
+            match (krx.kind, us.kind) {
+                (Kind::Decimal(k), Kind::Decimal(u)) => {
+                    assert_eq!((k.min, k.unit, u.unit), (u.min, "KRW", "USD"))
+                }
+                (k, u) => assert_eq!(k, u, "{}", us.name),
+            }
+        }
     }
 
     #[test]
