@@ -1,4 +1,4 @@
-//! The `pipeline_runs` table: one daily pipeline run per trade date.
+//! The `pipeline_runs` table: one daily pipeline run per market and trade date.
 
 use sea_orm::entity::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -12,7 +12,8 @@ use crate::Dec;
 pub struct Model {
     #[sea_orm(primary_key)]
     pub id: i64,
-    #[sea_orm(unique)]
+    /// The market the run trades (`KR`, `US`); unique with the trade date.
+    pub market: String,
     pub trade_date: Date,
     pub status: String,
     pub reason: Option<String>,

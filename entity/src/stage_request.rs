@@ -9,6 +9,8 @@ use serde::{Deserialize, Serialize};
 pub struct Model {
     #[sea_orm(primary_key)]
     pub id: i64,
+    /// The market whose pipeline the request is for (`KR`, `US`).
+    pub market: String,
     pub trade_date: Date,
     pub stage: String,
     pub kind: String,

@@ -10,6 +10,7 @@ mod m20261122_000004_trading_extras;
 mod m20261204_000005_rekey_fills;
 mod m20261207_000006_lease_epoch;
 mod m20261214_000007_slack_day_messages;
+mod m20261221_000008_market_runs;
 mod schema_util;
 
 /// Every migration of aegis, oldest first.
@@ -27,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000005_rekey_fills::Migration),
             Box::new(m20261207_000006_lease_epoch::Migration),
             Box::new(m20261214_000007_slack_day_messages::Migration),
+            Box::new(m20261221_000008_market_runs::Migration),
         ]
     }
 }

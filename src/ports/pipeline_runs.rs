@@ -1,4 +1,4 @@
-//! The pipeline-run repository port: the runs of trade dates, their stage attempts, operator
+//! The pipeline-run repository port: the runs of each market's trade dates, their stage attempts, operator
 //! run/re-run requests and the lease of the process that drives the pipeline, as plain records.
 //!
 //! `store::pipeline::PipelineStore` implements it on the database; the runner and the daemon see
@@ -9,16 +9,19 @@ use futures::future::BoxFuture;
 use serde_json::Value;
 
 use super::store_error::StoreError;
+use crate::domain::MarketRegion;
 
 /// A boxed future resolving to a pipeline repository result.
 pub type PipelineFuture<'a, T> = BoxFuture<'a, Result<T, StoreError>>;
 
-/// The pipeline run of one trade date.
+/// The pipeline run of one market's trade date.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PipelineRunRecord {
     /// Row id.
     pub id: i64,
-    /// The trade date (one run per date).
+    /// Stored market (`MarketRegion::as_str`).
+    pub market: String,
+    /// The trade date (one run per market and date).
     pub trade_date: NaiveDate,
     /// Stored run status (`RunStatus::as_str`).
     pub status: String,
@@ -62,6 +65,8 @@ pub struct StageRunRecord {
 pub struct StageRequest {
     /// Row id.
     pub id: i64,
+    /// Stored market of the pipeline it is for (`MarketRegion::as_str`).
+    pub market: String,
     /// The trade date.
     pub trade_date: NaiveDate,
     /// Stored stage name.
@@ -154,19 +159,24 @@ pub struct AttemptUpdate {
 
 /// Persistence of pipeline runs, stage attempts, stage requests and leases.
 pub trait PipelineRuns: Send + Sync + std::fmt::Debug {
-    /// Returns the run of a trade date, if any.
+    /// Returns the run of a market's trade date, if any.
     ///
     /// # Errors
     /// Returns a [`StoreError`] when the storage fails.
-    fn find_run(&self, date: NaiveDate) -> PipelineFuture<'_, Option<PipelineRunRecord>>;
+    fn find_run(
+        &self,
+        market: MarketRegion,
+        date: NaiveDate,
+    ) -> PipelineFuture<'_, Option<PipelineRunRecord>>;
 
-    /// Returns the run of a trade date, creating it with `status` when missing (a concurrent
+    /// Returns the run of a market's trade date, creating it with `status` when missing (a concurrent
     /// creator wins and its run is returned). The flag says whether this call created it.
     ///
     /// # Errors
     /// Returns a [`StoreError`] when the storage fails.
     fn get_or_create_run<'a>(
         &'a self,
+        market: MarketRegion,
         date: NaiveDate,
         status: &'a str,
         reason: Option<String>,
@@ -185,7 +195,7 @@ pub trait PipelineRuns: Send + Sync + std::fmt::Debug {
         finished_at: Option<DateTime<Utc>>,
     ) -> PipelineFuture<'a, ()>;
 
-    /// Returns the most recent runs, newest trade date first.
+    /// Returns the most recent runs of every market, newest trade date first.
     ///
     /// # Errors
     /// Returns a [`StoreError`] when the storage fails.
@@ -239,6 +249,7 @@ pub trait PipelineRuns: Send + Sync + std::fmt::Debug {
     /// Returns a [`StoreError`] when the storage fails.
     fn insert_request<'a>(
         &'a self,
+        market: MarketRegion,
         date: NaiveDate,
         stage: &'a str,
         kind: RequestKind,

@@ -35,6 +35,7 @@ pub async fn day_record(
         |symbol: &str| Symbol::new(symbol).map_or(region == MarketRegion::Kr, |s| s.region() == region);
     let db = store.conn();
     let run = entity::pipeline_run::Entity::find()
+        .filter(entity::pipeline_run::Column::Market.eq(region.as_str()))
         .filter(entity::pipeline_run::Column::TradeDate.eq(trade_date))
         .one(db)
         .await?;

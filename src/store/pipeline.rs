@@ -9,6 +9,7 @@ use sea_orm::{
 };
 
 use super::StoreError;
+use crate::domain::MarketRegion;
 use sea_orm::sea_query::Expr;
 
 pub use crate::ports::pipeline_runs::{AttemptUpdate, RequestKind, request_status};
@@ -19,6 +20,7 @@ use crate::ports::pipeline_runs::{
 fn run_record(m: pipeline_run::Model) -> PipelineRunRecord {
     PipelineRunRecord {
         id: m.id,
+        market: m.market,
         trade_date: m.trade_date,
         status: m.status,
         reason: m.reason,
@@ -46,6 +48,7 @@ fn attempt_record(m: stage_run::Model) -> StageRunRecord {
 fn request_record(m: stage_request::Model) -> StageRequest {
     StageRequest {
         id: m.id,
+        market: m.market,
         trade_date: m.trade_date,
         stage: m.stage,
         kind: m.kind,
@@ -81,34 +84,41 @@ impl PipelineStore {
         Self { db }
     }
 
-    /// Returns the run of a trade date, if any.
+    /// Returns the run of a market's trade date, if any.
     ///
     /// # Errors
     /// Returns [`StoreError::Db`] when the query fails.
-    pub async fn find_run(&self, date: NaiveDate) -> Result<Option<PipelineRunRecord>, StoreError> {
+    pub async fn find_run(
+        &self,
+        market: MarketRegion,
+        date: NaiveDate,
+    ) -> Result<Option<PipelineRunRecord>, StoreError> {
         Ok(pipeline_run::Entity::find()
+            .filter(pipeline_run::Column::Market.eq(market.as_str()))
             .filter(pipeline_run::Column::TradeDate.eq(date))
             .one(&self.db)
             .await?
             .map(run_record))
     }
 
-    /// Returns the run of a trade date, creating it with `status` when missing (a concurrent
-    /// creator wins and its row is returned). The flag says whether this call created it.
+    /// Returns the run of a market's trade date, creating it with `status` when missing (a
+    /// concurrent creator wins and its row is returned). The flag says whether this call created it.
     ///
     /// # Errors
     /// Returns [`StoreError::Db`] when the queries fail.
     pub async fn get_or_create_run(
         &self,
+        market: MarketRegion,
         date: NaiveDate,
         status: &str,
         reason: Option<String>,
         now: DateTime<Utc>,
     ) -> Result<(PipelineRunRecord, bool), StoreError> {
-        if let Some(run) = self.find_run(date).await? {
+        if let Some(run) = self.find_run(market, date).await? {
             return Ok((run, false));
         }
         let row = pipeline_run::ActiveModel {
+            market: Set(market.as_str().to_owned()),
             trade_date: Set(date),
             status: Set(status.to_owned()),
             reason: Set(reason),
@@ -118,7 +128,7 @@ impl PipelineStore {
         };
         match row.insert(&self.db).await {
             Ok(run) => Ok((run_record(run), true)),
-            Err(e) => match self.find_run(date).await? {
+            Err(e) => match self.find_run(market, date).await? {
                 Some(run) => Ok((run, false)),
                 None => Err(e.into()),
             },
@@ -149,13 +159,14 @@ impl PipelineStore {
         Ok(())
     }
 
-    /// Returns the most recent runs, newest trade date first.
+    /// Returns the most recent runs of every market, newest trade date first.
     ///
     /// # Errors
     /// Returns [`StoreError::Db`] when the query fails.
     pub async fn recent_runs(&self, limit: u64) -> Result<Vec<PipelineRunRecord>, StoreError> {
         Ok(pipeline_run::Entity::find()
             .order_by_desc(pipeline_run::Column::TradeDate)
+            .order_by_asc(pipeline_run::Column::Market)
             .limit(limit)
             .all(&self.db)
             .await?
@@ -265,6 +276,7 @@ impl PipelineStore {
     /// Returns [`StoreError::Db`] when the insert fails.
     pub async fn insert_request(
         &self,
+        market: MarketRegion,
         date: NaiveDate,
         stage: &str,
         kind: RequestKind,
@@ -272,6 +284,7 @@ impl PipelineStore {
         now: DateTime<Utc>,
     ) -> Result<i64, StoreError> {
         let row = stage_request::ActiveModel {
+            market: Set(market.as_str().to_owned()),
             trade_date: Set(date),
             stage: Set(stage.to_owned()),
             kind: Set(kind.as_str().to_owned()),
@@ -447,18 +460,23 @@ impl PipelineStore {
 }
 
 impl PipelineRuns for PipelineStore {
-    fn find_run(&self, date: NaiveDate) -> PipelineFuture<'_, Option<PipelineRunRecord>> {
-        Box::pin(Self::find_run(self, date))
+    fn find_run(
+        &self,
+        market: MarketRegion,
+        date: NaiveDate,
+    ) -> PipelineFuture<'_, Option<PipelineRunRecord>> {
+        Box::pin(Self::find_run(self, market, date))
     }
 
     fn get_or_create_run<'a>(
         &'a self,
+        market: MarketRegion,
         date: NaiveDate,
         status: &'a str,
         reason: Option<String>,
         now: DateTime<Utc>,
     ) -> PipelineFuture<'a, (PipelineRunRecord, bool)> {
-        Box::pin(Self::get_or_create_run(self, date, status, reason, now))
+        Box::pin(Self::get_or_create_run(self, market, date, status, reason, now))
     }
 
     fn set_run_status<'a>(
@@ -510,13 +528,14 @@ impl PipelineRuns for PipelineStore {
 
     fn insert_request<'a>(
         &'a self,
+        market: MarketRegion,
         date: NaiveDate,
         stage: &'a str,
         kind: RequestKind,
         requested_by: &'a str,
         now: DateTime<Utc>,
     ) -> PipelineFuture<'a, i64> {
-        Box::pin(Self::insert_request(self, date, stage, kind, requested_by, now))
+        Box::pin(Self::insert_request(self, market, date, stage, kind, requested_by, now))
     }
 
     fn take_request<'a>(

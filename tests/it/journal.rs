@@ -119,6 +119,7 @@ async fn seed(db: &TestDb) {
     register_secrets();
     let c = db.store.conn();
     let run = entity::pipeline_run::ActiveModel {
+        market: Set("KR".into()),
         trade_date: Set(day()),
         status: Set("RUNNING".into()),
         reason: Set(None),

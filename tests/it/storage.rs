@@ -150,6 +150,7 @@ async fn every_entity_round_trips(t: TestDb) {
         pipeline_run,
         entity::pipeline_run::Model {
             id: 0,
+            market: "KR".into(),
             trade_date: day(),
             status: "RUNNING".into(),
             reason: None,
@@ -236,6 +237,7 @@ async fn every_entity_round_trips(t: TestDb) {
         stage_request,
         entity::stage_request::Model {
             id: 0,
+            market: "US".into(),
             trade_date: day(),
             stage: "access_token".into(),
             kind: "RERUN".into(),
