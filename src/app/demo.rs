@@ -15,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::verify::{SimComparison, compare_market_with_sim};
 use super::{App, AppOptions, SimTimeClock, UsTrading};
-use crate::config::{ConfigProblem, Loaded, Secret, Sources};
+use crate::config::{Loaded, Secret, Sources};
 use crate::domain::calendar::{KST, KrxCalendar};
 use crate::domain::overseas::UsExchange;
 use crate::domain::sessions::SessionCalendar;
@@ -202,8 +202,7 @@ fn demo_loaded(
 ) -> anyhow::Result<Loaded> {
     let mut loaded = crate::config::load(sources);
     // The demo trades PAPER: a LIVE-only requirement of the user's configuration does not apply.
-    let live_only = |p: &ConfigProblem| matches!(p, ConfigProblem::Invalid { reason, .. } if reason == crate::config::LIVE_NEEDS_DAILY_LOSS);
-    loaded.problems.retain(|p| !DEMO_KEYS.contains(&p.key()) && !live_only(p));
+    loaded.problems.retain(|p| !DEMO_KEYS.contains(&p.key()) && !p.is_live_only());
     let s = &mut loaded.settings;
     s.mode = Mode::Paper;
     s.kis.app_key = Some(Secret::new(key));
@@ -300,7 +299,7 @@ pub async fn run_demo(opts: DemoOptions) -> anyhow::Result<DemoReport> {
     let loaded = demo_loaded(&opts.sources, &sim, &key, &secret, &db_url)?;
     let store = Store::open(&db_url).await.context("open the demo database")?;
     // The day is played once: a database that already holds it would only replay the record.
-    if let Some(run) = store.pipeline().find_run(date).await.context("read the demo database")? {
+    if let Some(run) = store.pipeline().find_run(opts.market, date).await.context("read the demo database")? {
         anyhow::bail!(
             "the database {} already holds a pipeline run for {date} ({}): give the demo an empty database",
             crate::store::printable_url(&db_url),
@@ -312,7 +311,9 @@ pub async fn run_demo(opts: DemoOptions) -> anyhow::Result<DemoReport> {
 
     let us = match opts.market {
         MarketRegion::Kr => None,
-        MarketRegion::Us => Some(UsTrading { venues: us_venues(&sim, &symbols)?, calendar: us_calendar }),
+        MarketRegion::Us => {
+            Some(UsTrading { venues: us_venues(&sim, &symbols)?, calendar: us_calendar, beside: None })
+        }
     };
     let market = match opts.market {
         MarketRegion::Kr => "KRX",
@@ -417,7 +418,7 @@ async fn report(
     started: Instant,
 ) -> anyhow::Result<DemoReport> {
     let pipeline = store.pipeline();
-    let run = pipeline.find_run(date).await?.context("the pipeline run is missing")?;
+    let run = pipeline.find_run(market, date).await?.context("the pipeline run is missing")?;
     let attempts = pipeline.attempts(run.id).await?;
     let latest = |s: StageName| attempts.iter().filter(|a| a.stage == s.as_str()).max_by_key(|a| a.attempt);
     let stages = StageName::ALL

@@ -47,13 +47,17 @@ pub enum AppError {
     Notify(String),
 }
 
-/// What a US application trades on: the venue of each ticker and the US calendar.
+/// What a US pipeline trades on: the venue of each ticker and the US calendar.
 #[derive(Debug, Clone)]
 pub struct UsTrading {
     /// The US exchange of every ticker traded.
     pub venues: BTreeMap<Symbol, UsExchange>,
     /// NYSE/Nasdaq trading days, sessions and early closes.
     pub calendar: Arc<UsCalendar>,
+    /// Set when the US pipeline runs beside the KRX one (the daemon): its stage settings (US
+    /// tickers, limits in USD). Unset, the application trades US stocks only, with
+    /// [`AppOptions::stages`] (`aegis demo --market us`).
+    pub beside: Option<StagesConfig>,
 }
 
 /// Everything the application is built from.
@@ -67,7 +71,8 @@ pub struct AppOptions {
     pub clock: Arc<dyn Clock>,
     /// The KRX calendar.
     pub calendar: Arc<KrxCalendar>,
-    /// Set when the application trades US stocks instead of KRX.
+    /// Set when the application trades US stocks: instead of KRX, or beside it
+    /// ([`UsTrading::beside`]).
     pub us: Option<UsTrading>,
     /// Where console notifications go.
     pub console: Console,
@@ -117,12 +122,15 @@ pub fn kis_config(settings: &Settings) -> Result<(KisConfig, String), AppError> 
 pub struct App {
     /// The store.
     pub store: Store,
-    /// The broker.
+    /// The broker of the first market.
     pub broker: Arc<dyn Broker>,
     /// The notifier the stages and the transition sink use.
     pub fanout: Fanout,
-    /// The runner with every concrete stage.
+    /// The runner with every concrete stage: of the KRX pipeline, or of the US one in an
+    /// application that trades US stocks only.
     pub runner: Arc<Runner>,
+    /// The runner of the US pipeline beside the KRX one (same client, token, socket and store).
+    pub us_runner: Option<Arc<Runner>>,
     /// Fires on shutdown (shared by the runner and the outbox worker).
     pub cancel: CancellationToken,
     worker: JoinHandle<()>,
@@ -134,10 +142,68 @@ impl std::fmt::Debug for App {
     }
 }
 
+/// What every runner of an application shares.
+struct Shared<'a> {
+    store: &'a Store,
+    opts: &'a AppOptions,
+    fanout: &'a Fanout,
+    tokens: Arc<dyn TokenStore>,
+    key: TokenKey,
+    cancel: &'a CancellationToken,
+}
+
+impl Shared<'_> {
+    /// Builds the runner of one market's pipeline: every concrete stage on `broker`, `sessions`
+    /// and `stages`, the notifying sink, the clock and the cancellation token.
+    fn runner(
+        &self,
+        broker: Arc<dyn Broker>,
+        sessions: Arc<dyn SessionCalendar>,
+        stages: StagesConfig,
+    ) -> Result<Runner, AppError> {
+        let opts = self.opts;
+        // The outbox schedules deliveries and retries in wall-clock time, the same clock as its
+        // worker: stamping rows with a simulated clock that runs ahead of the wall would leave
+        // them not yet due (the messages themselves carry the trading clock's times).
+        let notifier: Arc<dyn Notifier> = Arc::new(self.fanout.clone());
+        let mut deps = StageDeps::new(broker, opts.clock.clone(), sessions.clone(), notifier, stages);
+        deps.progress.clone_from(&opts.progress);
+        deps.llm = match &opts.loaded.settings.ai {
+            Some(ai) => Some(
+                LlmClient::new(LlmConfig::from_settings(ai)).map_err(|e| AppError::Config(e.to_string()))?,
+            ),
+            None => None,
+        };
+        let deps = Arc::new(deps);
+        let mut runner = Runner::new(self.store.clone(), opts.calendar.clone())
+            .with_sessions(sessions)
+            .with_clock(opts.clock.clone())
+            .with_cancel(self.cancel.clone(), opts.shutdown_grace)
+            .with_sink(Arc::new(NotifySink::new(self.fanout.clone())))
+            .with_stage(Arc::new(ConfigCheck::new(&opts.loaded)));
+        for stage in broker_stages(&deps) {
+            runner = runner.with_stage(stage);
+        }
+        runner = runner.with_stage(Arc::new(
+            AccessToken::new(deps.clone()).with_token_store(self.tokens.clone(), self.key.clone()),
+        ));
+        if let Some(backoff) = opts.retry_backoff {
+            for spec in DEFAULT_SPECS {
+                runner = runner.with_spec(crate::domain::stage::StageSpec {
+                    retry: StageRetry { backoff, ..spec.retry },
+                    ..spec
+                });
+            }
+        }
+        Ok(runner)
+    }
+}
+
 impl App {
     /// Builds the application on an open store: the KIS broker (tokens kept in the database), the
     /// notifiers with their outbox worker, and a runner holding every concrete stage, the
-    /// notifying transition sink, the clock and `cancel`.
+    /// notifying transition sink, the clock and `cancel` — two runners when a US pipeline runs
+    /// beside the KRX one, on one client (one token, one approval key, one socket).
     ///
     /// # Errors
     /// Returns [`AppError`] when the broker settings are incomplete or an adapter cannot be built.
@@ -152,55 +218,50 @@ impl App {
         if let Some(fence) = store.fence() {
             kis_broker = kis_broker.with_order_gate(fence.clone());
         }
-        // A US application speaks to the overseas endpoints through the same client and socket,
-        // runs on the US calendar and trades (and reconciles) US stocks only.
-        let mut stages = opts.stages;
-        let mut sessions: Arc<dyn SessionCalendar> = opts.calendar.clone();
-        if let Some(us) = &opts.us {
-            kis_broker = kis_broker.us(us.venues.clone());
-            stages.region = MarketRegion::Us;
-            sessions = us.calendar.clone();
-        }
-        let broker: Arc<dyn Broker> = Arc::new(kis_broker);
         let (fanout, worker) =
             crate::notify::start(&store, settings, opts.console.clone(), opts.worker, cancel.clone())
                 .map_err(|e| AppError::Notify(e.to_string()))?;
-        // The outbox schedules deliveries and retries in wall-clock time, the same clock as its
-        // worker: stamping rows with a simulated clock that runs ahead of the wall would leave
-        // them not yet due (the messages themselves carry the trading clock's times).
-        let notifier: Arc<dyn Notifier> = Arc::new(fanout.clone());
-        let mut deps = StageDeps::new(broker.clone(), opts.clock.clone(), sessions.clone(), notifier, stages);
-        deps.progress = opts.progress;
-        deps.llm = match &settings.ai {
-            Some(ai) => Some(
-                LlmClient::new(LlmConfig::from_settings(ai)).map_err(|e| AppError::Config(e.to_string()))?,
-            ),
-            None => None,
-        };
-        let deps = Arc::new(deps);
         let key = TokenKey {
             app_key_fingerprint: crate::kis::auth::app_key_fingerprint(&kis.app_key),
             mode: kis.mode,
         };
-        let mut runner = Runner::new(store.clone(), opts.calendar.clone())
-            .with_sessions(sessions)
-            .with_clock(opts.clock.clone())
-            .with_cancel(cancel.clone(), opts.shutdown_grace)
-            .with_sink(Arc::new(NotifySink::new(fanout.clone())))
-            .with_stage(Arc::new(ConfigCheck::new(&opts.loaded)));
-        for stage in broker_stages(&deps) {
-            runner = runner.with_stage(stage);
-        }
-        runner = runner.with_stage(Arc::new(AccessToken::new(deps.clone()).with_token_store(tokens, key)));
-        if let Some(backoff) = opts.retry_backoff {
-            for spec in DEFAULT_SPECS {
-                runner = runner.with_spec(crate::domain::stage::StageSpec {
-                    retry: StageRetry { backoff, ..spec.retry },
-                    ..spec
-                });
+        let shared = Shared { store: &store, opts: &opts, fanout: &fanout, tokens, key, cancel: &cancel };
+        // A US pipeline speaks to the overseas endpoints through the same client and socket,
+        // runs on the US calendar and trades (and reconciles) US stocks only.
+        let (broker, runner, us_runner) = match &opts.us {
+            None => {
+                let broker: Arc<dyn Broker> = Arc::new(kis_broker);
+                let runner = shared.runner(broker.clone(), opts.calendar.clone(), opts.stages.clone())?;
+                (broker, runner, None)
             }
+            Some(us) => {
+                let us_broker: Arc<dyn Broker> = Arc::new(kis_broker.us(us.venues.clone()));
+                match &us.beside {
+                    None => {
+                        let stages = StagesConfig { region: MarketRegion::Us, ..opts.stages.clone() };
+                        let runner = shared.runner(us_broker.clone(), us.calendar.clone(), stages)?;
+                        (us_broker, runner, None)
+                    }
+                    Some(us_stages) => {
+                        let stages = StagesConfig { region: MarketRegion::Us, ..us_stages.clone() };
+                        let us_runner = shared.runner(us_broker, us.calendar.clone(), stages)?;
+                        let broker: Arc<dyn Broker> = Arc::new(kis_broker);
+                        let runner =
+                            shared.runner(broker.clone(), opts.calendar.clone(), opts.stages.clone())?;
+                        (broker, runner, Some(Arc::new(us_runner)))
+                    }
+                }
+            }
+        };
+        Ok(Self { store, broker, fanout, runner: Arc::new(runner), us_runner, cancel, worker })
+    }
+
+    /// Returns the runner of a market's pipeline, if the application runs it.
+    pub fn runner_of(&self, market: MarketRegion) -> Option<Arc<Runner>> {
+        if self.runner.market() == market {
+            return Some(self.runner.clone());
         }
-        Ok(Self { store, broker, fanout, runner: Arc::new(runner), cancel, worker })
+        self.us_runner.clone().filter(|r| r.market() == market)
     }
 
     /// Shuts down: unsubscribes and closes the real-time socket, stops the outbox worker and

@@ -47,6 +47,7 @@ use tokio::process::{Child, Command};
 
 use super::demo::{DEMO_SYMBOLS, activate_params};
 use super::verify::{SimComparison, compare_with_sim};
+use crate::domain::MarketRegion;
 use crate::domain::calendar::{KST, KrxCalendar};
 use crate::domain::stage::StageName;
 use crate::pipeline::decode_output;
@@ -407,7 +408,7 @@ async fn stage_statuses(
     date: NaiveDate,
 ) -> anyhow::Result<BTreeMap<StageName, (String, usize, Option<Value>)>> {
     let pipeline = store.pipeline();
-    let Some(run) = pipeline.find_run(date).await? else { return Ok(BTreeMap::new()) };
+    let Some(run) = pipeline.find_run(MarketRegion::Kr, date).await? else { return Ok(BTreeMap::new()) };
     let attempts = pipeline.attempts(run.id).await?;
     let mut out = BTreeMap::new();
     for s in StageName::ALL {

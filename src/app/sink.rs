@@ -5,6 +5,7 @@
 use futures::future::BoxFuture;
 
 use crate::notify::{Fanout, Notification, StageTransition};
+use crate::pipeline::sink::market_prefix;
 use crate::pipeline::{Transition, TransitionSink};
 
 /// A [`TransitionSink`] that notifies through a [`Fanout`] (which never fails and waits at most
@@ -24,7 +25,9 @@ impl NotifySink {
 /// Converts a runner transition into the notifier's message.
 pub fn to_notification(t: &Transition) -> Notification {
     Notification::Stage(StageTransition {
-        stage: t.stage.as_str().to_owned(),
+        // The US pipeline's stages are named apart (`US intraday`): its rows share the day's
+        // table with the KRX pipeline's (see `notify::day::Board`).
+        stage: format!("{}{}", market_prefix(t.market), t.stage.as_str()),
         trade_date: t.trade_date,
         attempt: u32::try_from(t.attempt).unwrap_or(0),
         from: t.from.as_str().to_owned(),
@@ -56,6 +59,7 @@ mod tests {
     fn a_failure_carries_the_rerun_command_and_the_error() {
         let date = NaiveDate::from_ymd_opt(2026, 11, 23).unwrap();
         let t = Transition {
+            market: crate::domain::MarketRegion::Kr,
             trade_date: date,
             stage: StageName::AccessToken,
             attempt: 2,
@@ -64,7 +68,7 @@ mod tests {
             at: Utc::now(),
             duration: Some(std::time::Duration::from_millis(1500)),
             error: Some("access token: refused".into()),
-            rerun_command: rerun_command(StageName::AccessToken, date),
+            rerun_command: rerun_command(StageName::AccessToken, date, crate::domain::MarketRegion::Kr),
             run_failed: true,
         };
         let Notification::Stage(s) = to_notification(&t) else { panic!("not a stage message") };
@@ -73,5 +77,16 @@ mod tests {
         assert!(s.is_failure() && s.needs_operator());
         assert_eq!(s.rerun_command, "aegis stage rerun access_token --date 2026-11-23");
         assert_eq!(s.error.as_deref(), Some("access token: refused"));
+
+        let us = Transition {
+            market: crate::domain::MarketRegion::Us,
+            stage: StageName::Intraday,
+            rerun_command: rerun_command(StageName::Intraday, date, crate::domain::MarketRegion::Us),
+            ..t
+        };
+        let Notification::Stage(s) = to_notification(&us) else { panic!("not a stage message") };
+        assert_eq!(s.stage, "US intraday");
+        assert_eq!(s.rerun_command, "aegis stage rerun intraday --date 2026-11-23 --market us");
+        assert!(us.summary().starts_with("US 2026-11-23 intraday attempt 2"), "{}", us.summary());
     }
 }

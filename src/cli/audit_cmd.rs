@@ -170,14 +170,21 @@ fn command(actor: String, action: &str, target: String, args: Value) -> Option<C
 pub fn of_ops(cmd: &OpsCommand) -> Option<CommandAudit> {
     let who = super::ops_cmd::actor();
     match cmd {
-        OpsCommand::Stage(StageCommand::Run { stage, date } | StageCommand::Rerun { stage, date }) => {
+        OpsCommand::Stage(
+            StageCommand::Run { stage, date, market } | StageCommand::Rerun { stage, date, market },
+        ) => {
             let action = if matches!(cmd, OpsCommand::Stage(StageCommand::Run { .. })) {
                 "cli.stage.run"
             } else {
                 "cli.stage.rerun"
             };
             let date = date.map_or_else(|| "today".to_owned(), |d| d.to_string());
-            command(who, action, format!("stage/{}@{date}", stage.as_str()), json!({}))
+            // The KRX pipeline keeps the target it always had; the US one names its market.
+            let target = match market {
+                super::ops_cmd::MarketArg::Kr => format!("stage/{}@{date}", stage.as_str()),
+                super::ops_cmd::MarketArg::Us => format!("stage/us/{}@{date}", stage.as_str()),
+            };
+            command(who, action, target, json!({}))
         }
         OpsCommand::Halt { reason } => {
             let reason = reason.as_deref().map(crate::telemetry::scrubbed);

@@ -9,6 +9,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use clap::{Subcommand, ValueEnum};
 
 use crate::config::Loaded;
+use crate::domain::MarketRegion;
 use crate::domain::calendar::{KST, KrxCalendar};
 use crate::domain::market::{FeedStatus, RegistrationState, Subscription};
 use crate::domain::mode::{ModeEvent, TradingMode};
@@ -28,11 +29,14 @@ use crate::store::pipeline::{PipelineStore, RequestKind};
 #[derive(Debug, Subcommand)]
 pub enum OpsCommand {
     /// Show the trading mode, the real-time feed's registrations and a trade date's pipeline run
-    /// as a table (default: today in KST).
+    /// as a table (default: today in KST; for the US pipeline, today in New York).
     Status {
         /// Trade date (YYYY-MM-DD).
         #[arg(long)]
         date: Option<NaiveDate>,
+        /// The pipeline: kr (KRX) or us (US stocks, its own run per New York date).
+        #[arg(long, value_enum, default_value_t = MarketArg::Kr)]
+        market: MarketArg,
     },
     /// List recent pipeline runs.
     History {
@@ -82,18 +86,51 @@ pub enum StageCommand {
     Run {
         /// Stage name (config_check … journal).
         stage: StageName,
-        /// Trade date (default: today in KST).
+        /// Trade date (default: today in KST; for the US pipeline, today in New York).
         #[arg(long)]
         date: Option<NaiveDate>,
+        /// The pipeline: kr (KRX) or us (US stocks).
+        #[arg(long, value_enum, default_value_t = MarketArg::Kr)]
+        market: MarketArg,
     },
     /// Run a stage again, even if it succeeded; a failed run continues afterwards.
     Rerun {
         /// Stage name (config_check … journal).
         stage: StageName,
-        /// Trade date (default: today in KST).
+        /// Trade date (default: today in KST; for the US pipeline, today in New York).
         #[arg(long)]
         date: Option<NaiveDate>,
+        /// The pipeline: kr (KRX) or us (US stocks).
+        #[arg(long, value_enum, default_value_t = MarketArg::Kr)]
+        market: MarketArg,
     },
+}
+
+/// The pipeline a command is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum MarketArg {
+    /// The KRX pipeline (KST trade dates).
+    Kr,
+    /// The US pipeline (New York trade dates).
+    Us,
+}
+
+impl MarketArg {
+    /// Returns the market.
+    pub const fn region(self) -> MarketRegion {
+        match self {
+            Self::Kr => MarketRegion::Kr,
+            Self::Us => MarketRegion::Us,
+        }
+    }
+
+    /// Returns today's trade date of the market (the KST date, or the New York date).
+    fn today(self) -> NaiveDate {
+        match self {
+            Self::Kr => today_kst(),
+            Self::Us => Utc::now().with_timezone(&crate::domain::us_calendar::NEW_YORK).date_naive(),
+        }
+    }
 }
 
 /// on / off.
@@ -172,7 +209,9 @@ pub async fn run(loaded: &Loaded, cmd: OpsCommand) -> i32 {
     let control = store.control();
     let pipeline = store.pipeline();
     match cmd {
-        OpsCommand::Status { date } => status(&pipeline, &control, date.unwrap_or_else(today_kst)).await,
+        OpsCommand::Status { date, market } => {
+            status(&pipeline, &control, market.region(), date.unwrap_or_else(|| market.today())).await
+        }
         OpsCommand::History { days } => history(&pipeline, days).await,
         OpsCommand::Stage(cmd) => stage(loaded, &store, cmd).await,
         OpsCommand::Halt { reason } => {
@@ -247,7 +286,13 @@ pub fn feed_lines(report: Option<&EventRecord>, date: NaiveDate) -> Vec<String> 
     lines
 }
 
-async fn status(pipeline: &PipelineStore, control: &ControlStore, date: NaiveDate) -> i32 {
+async fn status(
+    pipeline: &PipelineStore,
+    control: &ControlStore,
+    market: MarketRegion,
+    date: NaiveDate,
+) -> i32 {
+    let prefix = crate::pipeline::sink::market_prefix(market);
     match control.mode().await {
         Ok(mode) => println!("trading mode: {}", mode_line(&mode)),
         Err(e) => return fail(e),
@@ -256,16 +301,16 @@ async fn status(pipeline: &PipelineStore, control: &ControlStore, date: NaiveDat
         Ok(report) => feed_lines(report.as_ref(), date).iter().for_each(|l| println!("{l}")),
         Err(e) => return fail(e),
     }
-    let run = match pipeline.find_run(date).await {
+    let run = match pipeline.find_run(market, date).await {
         Ok(Some(run)) => run,
         Ok(None) => {
-            println!("no pipeline run for {date}");
+            println!("no {prefix}pipeline run for {date}");
             return 0;
         }
         Err(e) => return fail(e),
     };
     let reason = run.reason.as_deref().map(|r| format!(" — {r}")).unwrap_or_default();
-    println!("pipeline run {date}: {}{reason}", run.status);
+    println!("{prefix}pipeline run {date}: {}{reason}", run.status);
     let attempts = match pipeline.attempts(run.id).await {
         Ok(a) => a,
         Err(e) => return fail(e),
@@ -302,12 +347,16 @@ async fn history(pipeline: &PipelineStore, days: u64) -> i32 {
         println!("no pipeline runs yet");
         return 0;
     }
-    println!("{:<10}  {:<9}  {:<9}  {:<9}  REASON", "DATE", "STATUS", "START KST", "END KST");
+    println!(
+        "{:<10}  {:<6}  {:<9}  {:<9}  {:<9}  REASON",
+        "DATE", "MARKET", "STATUS", "START KST", "END KST"
+    );
     for r in runs {
         let finished = r.finished_at.map_or_else(|| "-".into(), kst_time);
         println!(
-            "{}  {:<9}  {:<9}  {finished:<9}  {}",
+            "{}  {:<6}  {:<9}  {:<9}  {finished:<9}  {}",
             r.trade_date,
+            r.market,
             r.status,
             kst_time(r.started_at),
             r.reason.unwrap_or_default()
@@ -352,44 +401,62 @@ fn chain_attempt(
 async fn when_served(
     pipeline: &PipelineStore,
     stage: StageName,
+    market: MarketArg,
     date: NaiveDate,
     schedules: &Path,
 ) -> String {
-    let today = today_kst();
+    // The daemon runs one stage at a time across the markets: the running one may be the other
+    // market's.
     let mut running = None;
-    for day in [date, today] {
-        if let Ok(Some(run)) = pipeline.find_run(day).await
+    let days = [(market, date), (MarketArg::Kr, today_kst()), (MarketArg::Us, MarketArg::Us.today())];
+    for (m, day) in days {
+        if let Ok(Some(run)) = pipeline.find_run(m.region(), day).await
             && let Ok(attempts) = pipeline.attempts(run.id).await
             && let Some(a) = chain_attempt(attempts)
         {
-            running = Some((day, a));
+            running = Some((m, day, a));
             break;
         }
     }
-    let Some((day, attempt)) = running else {
+    let Some((running_market, day, attempt)) = running else {
         return "the daemon is idle: it takes the request within a few seconds".to_owned();
     };
+    let prefix = crate::pipeline::sink::market_prefix(running_market.region());
+    let same = running_market == market && day == date;
     let Ok(current) = attempt.stage.parse::<StageName>() else {
-        return format!("the daemon is running {} for {day}", attempt.stage);
+        return format!("the daemon is running {prefix}{} for {day}", attempt.stage);
     };
-    if crate::pipeline::daemon::runs_beside(stage) && (day != date || current > StageName::AccessToken) {
-        return format!("it runs beside {current} ({day}), within a few seconds");
+    if crate::pipeline::daemon::runs_beside(stage) && (!same || current > StageName::AccessToken) {
+        return format!("it runs beside {prefix}{current} ({day}), within a few seconds");
     }
     let since = attempt.started_at.map_or_else(|| "-".into(), kst_time);
-    let until = match (current, load_calendar(schedules).ok().and_then(|c| c.session(day))) {
+    let close = match running_market {
+        MarketArg::Kr => load_calendar(schedules)
+            .ok()
+            .and_then(|c| crate::domain::sessions::SessionCalendar::session_window(&c, day)),
+        MarketArg::Us => load_us_calendar(schedules)
+            .ok()
+            .and_then(|c| crate::domain::sessions::SessionCalendar::session_window(&c, day)),
+    };
+    let until = match (current, close) {
         (StageName::Intraday, Some(session)) => {
-            format!("; the intraday stage ends at the session close, {} KST", session.close.format("%H:%M"))
+            format!("; the intraday stage ends at the session close, {} KST", kst_time(session.close))
         }
         _ => String::new(),
     };
-    format!("it waits for {current} ({day}, running since {since} KST) to end{until}")
+    format!("it waits for {prefix}{current} ({day}, running since {since} KST) to end{until}")
 }
 
 async fn stage(loaded: &Loaded, store: &Store, cmd: StageCommand) -> i32 {
-    let (kind, stage, date) = match cmd {
-        StageCommand::Run { stage, date } => (RequestKind::Run, stage, date.unwrap_or_else(today_kst)),
-        StageCommand::Rerun { stage, date } => (RequestKind::Rerun, stage, date.unwrap_or_else(today_kst)),
+    let (kind, stage, date, market) = match cmd {
+        StageCommand::Run { stage, date, market } => {
+            (RequestKind::Run, stage, date.unwrap_or_else(|| market.today()), market)
+        }
+        StageCommand::Rerun { stage, date, market } => {
+            (RequestKind::Rerun, stage, date.unwrap_or_else(|| market.today()), market)
+        }
     };
+    let prefix = crate::pipeline::sink::market_prefix(market.region());
     let pipeline = store.pipeline();
     // The CLI leads like a daemon while the stage runs: a heartbeat renews the lease, and losing
     // it cancels the stage; its order writes name the lease epoch.
@@ -400,13 +467,17 @@ async fn stage(loaded: &Loaded, store: &Store, cmd: StageCommand) -> i32 {
         Ok(true) => {}
         Ok(false) => {
             // A daemon drives the pipeline: hand the request over through the database.
-            return match pipeline.insert_request(date, stage.as_str(), kind, &actor(), Utc::now()).await {
+            let who = actor();
+            let queued =
+                pipeline.insert_request(market.region(), date, stage.as_str(), kind, &who, Utc::now());
+            return match queued.await {
                 Ok(id) => {
                     println!(
-                        "request #{id} queued: the running daemon will {} {stage} for {date}",
+                        "request #{id} queued: the running daemon will {} {prefix}{stage} for {date}",
                         kind.as_str()
                     );
-                    println!("{}", when_served(&pipeline, stage, date, &loaded.settings.schedules_dir).await);
+                    let schedules = &loaded.settings.schedules_dir;
+                    println!("{}", when_served(&pipeline, stage, market, date, schedules).await);
                     0
                 }
                 Err(e) => fail(e),
@@ -469,13 +540,38 @@ async fn stage(loaded: &Loaded, store: &Store, cmd: StageCommand) -> i32 {
         None
     };
     let runner = match &app {
-        Some(app) => app.runner.clone(),
-        None => Arc::new(
-            Runner::new(store.clone(), calendar)
+        Some(app) => app.runner_of(market.region()),
+        None => {
+            let mut runner = Runner::new(store.clone(), calendar)
                 .with_sink(Arc::new(ConsoleSink))
                 .with_cancel(cancel, Duration::from_secs(10))
-                .with_stage(Arc::new(stages::ConfigCheck::new(loaded))),
-        ),
+                .with_stage(Arc::new(stages::ConfigCheck::new(loaded)));
+            if market == MarketArg::Us {
+                match load_us_calendar(&loaded.settings.schedules_dir) {
+                    Ok(us) => runner = runner.with_sessions(Arc::new(us)),
+                    Err(e) => {
+                        signals.abort();
+                        on_loss.abort();
+                        heartbeat.stop().await;
+                        let _ = keeper.release().await;
+                        eprintln!("error: {e}");
+                        return super::EXIT_CONFIG;
+                    }
+                }
+            }
+            Some(Arc::new(runner))
+        }
+    };
+    let Some(runner) = runner else {
+        if let Some(app) = app {
+            app.shutdown().await;
+        }
+        signals.abort();
+        on_loss.abort();
+        heartbeat.stop().await;
+        let _ = keeper.release().await;
+        eprintln!("error: aegis does not trade US stocks here: set US_SYMBOLS (see `aegis config check`)");
+        return super::EXIT_CONFIG;
     };
     let result = match kind {
         RequestKind::Run => runner.run_until(date, stage).await,
@@ -504,12 +600,12 @@ async fn stage(loaded: &Loaded, store: &Store, cmd: StageCommand) -> i32 {
             0
         }
         Ok(RunOutcome::Failed { stage, error }) => fail(format!(
-            "{stage} failed: {error}\nre-run with `{}`",
-            crate::pipeline::sink::rerun_command(stage, date)
+            "{prefix}{stage} failed: {error}\nre-run with `{}`",
+            crate::pipeline::sink::rerun_command(stage, date, market.region())
         )),
         Ok(RunOutcome::Blocked { stage }) => fail(format!(
-            "the run of {date} stopped at the failed stage {stage}; re-run it with `{}`",
-            crate::pipeline::sink::rerun_command(stage, date)
+            "the {prefix}run of {date} stopped at the failed stage {stage}; re-run it with `{}`",
+            crate::pipeline::sink::rerun_command(stage, date, market.region())
         )),
         Ok(RunOutcome::Interrupted { stage }) => {
             fail(format!("interrupted during {stage}; it resumes on the next run"))

@@ -9,7 +9,7 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 use url::Url;
 
-use crate::app::{App, AppOptions, kis_config};
+use crate::app::{App, AppOptions, UsTrading, kis_config};
 use crate::config::Loaded;
 use crate::domain::Symbol;
 use crate::notify::{Console, WorkerConfig};
@@ -91,10 +91,29 @@ pub(crate) fn stages_config(loaded: &Loaded, args: &RunArgs) -> Result<StagesCon
     Ok(cfg)
 }
 
+/// Returns the stage settings of the US pipeline when `US_SYMBOLS` names tickers: the KRX
+/// pipeline's settings with the US tickers, the `US_RISK_*` limits in USD and the US commission.
+pub(crate) fn us_stages_config(loaded: &Loaded, krx: &StagesConfig) -> Option<StagesConfig> {
+    let us = loaded.settings.us.as_ref()?;
+    let mut cfg = krx.clone();
+    cfg.region = crate::domain::MarketRegion::Us;
+    cfg.symbols = us.venues.keys().cloned().collect();
+    cfg.risk = us.risk.guardrails;
+    cfg.kill_switch.daily_loss = us.risk.kill_switch_daily_loss;
+    cfg.fees = crate::domain::position::FeeSchedule::us_default();
+    Some(cfg)
+}
+
 /// Returns the configuration problems that forbid trading: every problem of a `RISK_*` key
-/// (including MODE=LIVE without `RISK_DAILY_LOSS_KRW`). `aegis run` refuses to start on any.
+/// (including MODE=LIVE without `RISK_DAILY_LOSS_KRW`) and of a `US_*` key (the US tickers and
+/// their limits in USD). `aegis run` refuses to start on any.
 pub(crate) fn trading_problems(loaded: &Loaded) -> Vec<String> {
-    loaded.problems.iter().filter(|p| p.key().starts_with("RISK_")).map(ToString::to_string).collect()
+    loaded
+        .problems
+        .iter()
+        .filter(|p| p.key().starts_with("RISK_") || p.key().starts_with("US_"))
+        .map(ToString::to_string)
+        .collect()
 }
 
 /// The settings of `aegis run` with every option at its default (what `aegis stage run` uses
@@ -113,7 +132,8 @@ pub(crate) fn default_args() -> RunArgs {
 }
 
 /// Builds the application the daemon runs: the real KIS adapter, the notifiers on stdout, Slack
-/// and email, and every stage.
+/// and email, and every stage — with a US pipeline beside the KRX one when `US_SYMBOLS` is set
+/// (same client, token, approval key and socket; the US calendar of SCHEDULES_DIR).
 pub(crate) fn build_app(
     loaded: &Loaded,
     store: Store,
@@ -122,13 +142,24 @@ pub(crate) fn build_app(
     clock: Arc<dyn Clock>,
     cancel: CancellationToken,
 ) -> Result<App, String> {
+    let us = match (&loaded.settings.us, us_stages_config(loaded, &stages)) {
+        (Some(us), Some(us_stages)) => {
+            let us_calendar = super::ops_cmd::load_us_calendar(&loaded.settings.schedules_dir)
+                .map_err(|e| e.to_string())?;
+            Some(UsTrading {
+                venues: us.venues.clone(),
+                calendar: Arc::new(us_calendar),
+                beside: Some(us_stages),
+            })
+        }
+        _ => None,
+    };
     let options = AppOptions {
         loaded: loaded.clone(),
         stages,
         clock,
         calendar,
-        // The daemon's schedule trades KRX; a US pipeline is not scheduled yet (issue #23).
-        us: None,
+        us,
         console: Console::stdout(),
         worker: WorkerConfig::default(),
         retry_backoff: None,
@@ -220,16 +251,25 @@ pub async fn run_until(loaded: &Loaded, args: RunArgs, cancel: CancellationToken
         poll_interval: (lease_ttl / 3).clamp(Duration::from_millis(100), Duration::from_secs(3)),
         ..DaemonConfig::default()
     };
+    let mut daemon = Daemon::new(app.runner.clone(), Some(schedule.clone()), config).with_clock(clock);
+    if let Some(us_runner) = &app.us_runner {
+        // The US pipeline runs on the [us] triggers of the schedule; without them it runs only
+        // on an operator's request.
+        let us_schedule = schedule.us.as_deref().cloned().map(Arc::new);
+        if us_schedule.is_none() {
+            tracing::warn!(
+                "US_SYMBOLS is set but the schedule has no [us] triggers: the US pipeline runs only on request"
+            );
+        }
+        daemon = daemon.with_market(us_runner.clone(), us_schedule);
+    }
     let result = if args.sim_clock {
         // The cron scheduler follows the system clock; on the simulator's clock the daemon's
         // own schedule check fires the pipeline.
         let (_never, rx) = tokio::sync::mpsc::channel(1);
-        Daemon::new(app.runner.clone(), Some(schedule), config)
-            .with_clock(clock)
-            .run(rx, cancel.clone())
-            .await
+        daemon.run(rx, cancel.clone()).await
     } else {
-        serve(app.runner.clone(), schedule, config, cancel.clone()).await
+        serve(daemon, cancel.clone()).await
     };
     signals.abort();
     app.shutdown().await;

@@ -17,7 +17,6 @@ pub use keys::{KEYS, Key, Kind, Range, is_secret};
 pub use secret::Secret;
 pub use sources::{RawConfig, Sources};
 pub use validate::ConfigProblem;
-pub(crate) use validate::LIVE_NEEDS_DAILY_LOSS;
 
 use crate::domain::overseas::UsExchange;
 use crate::domain::risk::{DailyLossLimit, RiskConfig};

@@ -6,7 +6,7 @@
 
 use std::fmt;
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 
 use super::MarketRegion;
 use super::calendar::{KST, KrxCalendar};
@@ -35,6 +35,11 @@ pub trait SessionCalendar: Send + Sync + fmt::Debug {
     /// Returns the trade date an instant belongs to (the market's local date).
     fn trade_date_at(&self, at: DateTime<Utc>) -> NaiveDate;
 
+    /// Returns how far the session of `date` moves from the regular one in the market's local
+    /// time — (open, close): a later open, an early close — or `None` on a closed day. Schedule
+    /// triggers anchored to the open or the close move by it.
+    fn session_shift(&self, date: NaiveDate) -> Option<(TimeDelta, TimeDelta)>;
+
     /// Returns true when `date` has a session.
     fn is_open(&self, date: NaiveDate) -> bool {
         self.closed_reason(date).is_none()
@@ -60,6 +65,12 @@ impl SessionCalendar for KrxCalendar {
     fn trade_date_at(&self, at: DateTime<Utc>) -> NaiveDate {
         at.with_timezone(&KST).date_naive()
     }
+
+    fn session_shift(&self, date: NaiveDate) -> Option<(TimeDelta, TimeDelta)> {
+        let session = self.session(date)?;
+        let regular = self.regular();
+        Some((session.open - regular.open, session.close - regular.close))
+    }
 }
 
 impl SessionCalendar for UsCalendar {
@@ -78,6 +89,12 @@ impl SessionCalendar for UsCalendar {
 
     fn trade_date_at(&self, at: DateTime<Utc>) -> NaiveDate {
         at.with_timezone(&NEW_YORK).date_naive()
+    }
+
+    fn session_shift(&self, date: NaiveDate) -> Option<(TimeDelta, TimeDelta)> {
+        let hours = self.hours(date)?;
+        let regular = self.regular();
+        Some((hours.open - regular.open, hours.close - regular.close))
     }
 }
 

@@ -17,6 +17,10 @@ use super::render::{context, esc, fmt_duration, header, section, slack};
 use crate::domain::calendar::KST;
 use crate::domain::stage::StageName;
 
+/// How the US pipeline's stages are named in the table (`US intraday`): a KRX run and the US run
+/// of the same date share the date's message.
+pub const US_PREFIX: &str = "US ";
+
 /// The outbox kind of the day message's rows.
 pub const DAY_KIND: &str = "day_status";
 
@@ -135,14 +139,23 @@ impl Board {
     }
 
     /// The rows in pipeline order: every stage of the pipeline (those that have not moved
-    /// without a row), then any other stage by name.
+    /// without a row), then — once the US pipeline of the date has moved — every stage of it
+    /// (`US intraday` …), then any other stage by name.
     fn lines(&self) -> Vec<(String, Option<&BoardRow>)> {
         let mut out: Vec<_> =
             StageName::ALL.iter().map(|s| (s.as_str().to_owned(), self.row(s.as_str()))).collect();
+        let us = |stage: &str| stage.strip_prefix(US_PREFIX).is_some_and(|s| s.parse::<StageName>().is_ok());
+        if self.stages.iter().any(|r| us(&r.stage)) {
+            for s in StageName::ALL {
+                let name = format!("{US_PREFIX}{}", s.as_str());
+                let row = self.row(&name);
+                out.push((name, row));
+            }
+        }
         let mut others: Vec<_> = self
             .stages
             .iter()
-            .filter(|r| r.stage.parse::<StageName>().is_err())
+            .filter(|r| r.stage.parse::<StageName>().is_err() && !us(&r.stage))
             .map(|r| (r.stage.clone(), Some(r)))
             .collect();
         others.sort_by(|a, b| a.0.cmp(&b.0));
@@ -278,6 +291,22 @@ mod tests {
         assert!(lines[3].starts_with("approval_key") && lines[3].trim_end().ends_with('-'), "{table}");
         assert!(lines.last().unwrap().starts_with("journal"));
         assert_eq!(b.summary(), "access_token running · 1/11 stages done");
+    }
+
+    #[test]
+    fn the_us_pipeline_of_the_date_gets_its_own_rows_after_the_krx_ones() {
+        let mut b = Board::default();
+        b.merge(BoardRow::of(&t("journal", 1, "SUCCEEDED", 0)));
+        assert_eq!(b.table().lines().count(), 1 + StageName::ALL.len(), "no US rows before it moves");
+        b.merge(BoardRow::of(&t("US intraday", 1, "RUNNING", 60)));
+        let table = b.table();
+        let lines: Vec<&str> = table.lines().collect();
+        assert_eq!(lines.len(), 1 + 2 * StageName::ALL.len(), "{table}");
+        let n = StageName::ALL.len();
+        assert!(lines[n + 1].starts_with("US config_check") && lines[n + 1].trim_end().ends_with('-'));
+        assert!(lines.iter().any(|l| l.starts_with("US intraday") && l.contains("RUNNING")), "{table}");
+        assert!(lines.last().unwrap().starts_with("US journal"), "{table}");
+        assert_eq!(b.summary(), "US intraday running · 1/22 stages done");
     }
 
     #[test]

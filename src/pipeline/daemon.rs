@@ -5,8 +5,11 @@
 //! already fenced off) and the daemon stands by again; a standby whose leader died takes over once
 //! the lease lapses and resumes the day where the database says it stands.
 //!
-//! One piece of work runs at a time; requests are taken when the loop is idle (a request made
-//! during the intraday stage waits for it to end).
+//! It drives the KRX pipeline and, when aegis trades US stocks, the US pipeline beside it: each
+//! market is a lane with its own runner (its own run per trade date, on its own calendar) and its
+//! own schedule; both share the lease, the store and the broker's client. One piece of work runs
+//! at a time across the lanes (the two sessions do not overlap); requests are taken when the loop
+//! is idle (a request made during the intraday stage waits for it to end).
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
@@ -21,7 +24,8 @@ use super::lease::LeaseKeeper;
 use super::runner::{RunOutcome, Runner, RunnerError};
 use super::schedule::{Schedule, Trigger, fire_times};
 use super::scheduler::Fired;
-use crate::domain::calendar::KrxCalendar;
+use crate::domain::MarketRegion;
+use crate::domain::sessions::SessionCalendar;
 use crate::domain::stage::StageName;
 use crate::notify::Notifier;
 use crate::notify::alerts::{ExpectedTransition, StageOverdueRule};
@@ -105,15 +109,38 @@ enum Led {
 
 #[derive(Debug, Clone)]
 enum Work {
-    Until(NaiveDate, StageName),
-    Request(StageRequest),
+    Until(MarketRegion, NaiveDate, StageName),
+    Request(Box<StageRequest>),
+}
+
+/// A market's run of a trade date.
+type Day = (MarketRegion, NaiveDate);
+
+/// One market's pipeline: the runner of its runs and the schedule of its triggers.
+#[derive(Clone)]
+struct Lane {
+    runner: Arc<Runner>,
+    schedule: Option<Arc<Schedule>>,
+}
+
+impl Lane {
+    fn calendar(&self) -> &dyn SessionCalendar {
+        self.runner.sessions().as_ref()
+    }
+
+    /// Returns the last stage due by `now` on the lane's current trade date (in its schedule's
+    /// time zone), with the date.
+    fn due_now(&self, now: chrono::DateTime<Utc>) -> Option<(NaiveDate, StageName)> {
+        let schedule = self.schedule.as_ref()?;
+        let today = now.with_timezone(&schedule.tz).date_naive();
+        due_until(schedule, self.calendar(), today, now).map(|until| (today, until))
+    }
 }
 
 /// The daemon loop.
 pub struct Daemon {
-    runner: Arc<Runner>,
+    lanes: BTreeMap<MarketRegion, Lane>,
     store: Arc<dyn PipelineRuns>,
-    schedule: Option<Arc<Schedule>>,
     clock: Arc<dyn Clock>,
     config: DaemonConfig,
 }
@@ -125,10 +152,10 @@ impl std::fmt::Debug for Daemon {
 }
 
 /// Returns the last stage due on `date` by `now` according to the schedule (the largest `until`
-/// of the pipeline triggers that already fired that day).
+/// of the pipeline triggers that already fired that day) on its market's calendar.
 pub fn due_until(
     schedule: &Schedule,
-    calendar: &crate::domain::calendar::KrxCalendar,
+    calendar: &dyn SessionCalendar,
     date: NaiveDate,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Option<StageName> {
@@ -149,7 +176,7 @@ pub fn due_until(
 /// that day must have had a transition by the firing time plus `grace`. Empty on a closed day.
 pub fn expected_transitions(
     schedule: &Schedule,
-    calendar: &KrxCalendar,
+    calendar: &dyn SessionCalendar,
     date: NaiveDate,
     grace: Duration,
 ) -> Vec<ExpectedTransition> {
@@ -174,7 +201,7 @@ pub fn expected_transitions(
         .collect()
 }
 
-/// Watches that the day's stages move by their expected times.
+/// Watches that a market's stages move by their expected times.
 #[derive(Debug, Default)]
 struct OverdueWatch {
     day: Option<(NaiveDate, StageOverdueRule)>,
@@ -182,27 +209,32 @@ struct OverdueWatch {
 
 impl OverdueWatch {
     /// Returns the alerts newly due at `now` (reading the day's attempts only when an
-    /// expectation has passed unseen).
+    /// expectation has passed unseen). The US pipeline's stages are named `US <stage>`.
     async fn check(
         &mut self,
         schedule: &Schedule,
-        calendar: &KrxCalendar,
+        calendar: &dyn SessionCalendar,
         store: &dyn PipelineRuns,
         grace: Duration,
         now: chrono::DateTime<chrono::Utc>,
     ) -> Result<Vec<crate::notify::Alert>, StoreError> {
+        let market = calendar.region();
+        let prefix = super::sink::market_prefix(market);
         let today = now.with_timezone(&schedule.tz).date_naive();
         if self.day.as_ref().is_none_or(|(d, _)| *d != today) {
-            let rule = StageOverdueRule::new(expected_transitions(schedule, calendar, today, grace));
-            self.day = Some((today, rule));
+            let mut expected = expected_transitions(schedule, calendar, today, grace);
+            for e in &mut expected {
+                e.stage.insert_str(0, prefix);
+            }
+            self.day = Some((today, StageOverdueRule::new(expected)));
         }
         let Some((_, rule)) = self.day.as_mut() else { return Ok(Vec::new()) };
         if !rule.any_due(now) {
             return Ok(Vec::new());
         }
-        if let Some(run) = store.find_run(today).await? {
+        if let Some(run) = store.find_run(market, today).await? {
             for attempt in store.attempts(run.id).await? {
-                rule.on_transition(&attempt.stage);
+                rule.on_transition(&format!("{prefix}{}", attempt.stage));
             }
         }
         Ok(rule.check(now))
@@ -210,11 +242,27 @@ impl OverdueWatch {
 }
 
 impl Daemon {
-    /// Creates the daemon around a runner (whose cancellation token should be the one passed to
-    /// [`Daemon::run`]).
+    /// Creates the daemon around the runner of one market's pipeline (whose cancellation token
+    /// should be the one passed to [`Daemon::run`]) and the schedule of its triggers.
     pub fn new(runner: Arc<Runner>, schedule: Option<Arc<Schedule>>, config: DaemonConfig) -> Self {
         let store = runner.pipeline_runs().clone();
-        Self { runner, store, schedule, clock: Arc::new(SystemClock), config }
+        let lanes = BTreeMap::from([(runner.market(), Lane { runner, schedule })]);
+        Self { lanes, store, clock: Arc::new(SystemClock), config }
+    }
+
+    /// Drives another market's pipeline too (the US one beside the KRX one): its runner — on the
+    /// same store and cancellation token — and its schedule. A runner of a market already driven
+    /// replaces it.
+    #[must_use]
+    pub fn with_market(mut self, runner: Arc<Runner>, schedule: Option<Arc<Schedule>>) -> Self {
+        self.lanes.insert(runner.market(), Lane { runner, schedule });
+        self
+    }
+
+    /// The first lane (the KRX one when the daemon drives it): its store records the daemon's
+    /// alerts.
+    fn first(&self) -> &Lane {
+        self.lanes.values().next().unwrap_or_else(|| unreachable!("a daemon is built with a lane"))
     }
 
     /// Sets the clock (lease times and the start-up catch-up).
@@ -238,7 +286,7 @@ impl Daemon {
     ) -> Result<(), DaemonError> {
         let keeper = LeaseKeeper::new(self.store.clone(), self.config.fence.clone(), self.config.lease_ttl);
         let standby_poll = self.config.poll_interval.min(Duration::from_secs(1));
-        let mut targets: BTreeMap<NaiveDate, StageName> = BTreeMap::new();
+        let mut targets: BTreeMap<Day, StageName> = BTreeMap::new();
         let mut first = true;
         // READY=1 once the lease is decided (held, or standing by); WATCHDOG=1 from this loop.
         let mut systemd = super::service::Systemd::from_env();
@@ -301,25 +349,26 @@ impl Daemon {
         heartbeat: &super::lease::Heartbeat,
         triggers: &mut mpsc::Receiver<Fired>,
         cancel: &CancellationToken,
-        targets: &mut BTreeMap<NaiveDate, StageName>,
+        targets: &mut BTreeMap<Day, StageName>,
         systemd: &mut super::service::Systemd,
     ) -> Result<Led, DaemonError> {
         // The work of this tenure stops on a shutdown and on losing the lease.
         let tenure = cancel.child_token();
-        let runner = Arc::new(self.runner.scoped(tenure.clone()));
+        let runners: Arc<BTreeMap<MarketRegion, Arc<Runner>>> = Arc::new(
+            self.lanes.iter().map(|(m, lane)| (*m, Arc::new(lane.runner.scoped(tenure.clone())))).collect(),
+        );
         let now = self.clock.now();
         let mut queue: VecDeque<Work> = VecDeque::new();
-        if let Some(schedule) = &self.schedule {
-            let today = now.with_timezone(&schedule.tz).date_naive();
-            if let Some(until) = due_until(schedule, self.runner.calendar(), today, now) {
-                targets.insert(today, until);
-                queue.push_back(Work::Until(today, until));
+        for (market, lane) in &self.lanes {
+            if let Some((today, until)) = lane.due_now(now) {
+                targets.insert((*market, today), until);
+                queue.push_back(Work::Until(*market, today, until));
             }
         }
         let mut job: Option<JoinHandle<(Work, Result<RunOutcome, RunnerError>)>> = None;
         // An operator request that may run beside the running job (see [`runs_beside`]).
         let mut side: Option<JoinHandle<(Work, Result<RunOutcome, RunnerError>)>> = None;
-        let mut overdue = OverdueWatch::default();
+        let mut overdue: BTreeMap<MarketRegion, OverdueWatch> = BTreeMap::new();
         // The tick checks the schedule and overdue stages (spans of the trading day, compressed
         // with the clock) and the operator's requests (at most every POLL_FLOOR of real time).
         let mut tick = tokio::time::interval(self.clock.real_at_least(self.config.poll_interval, POLL_FLOOR));
@@ -331,7 +380,7 @@ impl Daemon {
                 && side.is_none()
                 && let Some(work) = queue.pop_front()
             {
-                job = Some(tokio::spawn(Self::work(runner.clone(), work)));
+                job = Some(tokio::spawn(Self::work(runners.clone(), work)));
             }
             let job_done = async {
                 match job.as_mut() {
@@ -349,10 +398,10 @@ impl Daemon {
                 () = cancel.cancelled() => break Ok(Led::Stopped),
                 () = heartbeat.lost().cancelled() => break Ok(Led::LeaseLost),
                 fired = triggers.recv() => match fired {
-                    Some(Fired { trigger: Trigger::Pipeline { until, .. }, trade_date, .. }) => {
-                        let target = targets.entry(trade_date).or_insert(until);
+                    Some(Fired { market, trigger: Trigger::Pipeline { until, .. }, trade_date, .. }) => {
+                        let target = targets.entry((market, trade_date)).or_insert(until);
                         *target = (*target).max(until);
-                        queue.push_back(Work::Until(trade_date, *target));
+                        queue.push_back(Work::Until(market, trade_date, *target));
                     }
                     Some(Fired { trigger: Trigger::MasterRefresh, .. }) => {
                         tracing::debug!("master refresh trigger: the universe stage reads the fresh files");
@@ -383,20 +432,18 @@ impl Daemon {
                     match taken {
                         Ok(Some(req)) if job.is_some() && self.may_run_beside(&req).await => {
                             tracing::info!(request = req.id, stage = %req.stage, kind = %req.kind, "stage request taken; it runs beside the running stage");
-                            side = Some(tokio::spawn(Self::work(runner.clone(), Work::Request(req))));
+                            side = Some(tokio::spawn(Self::work(runners.clone(), Work::Request(Box::new(req)))));
                         }
                         Ok(Some(req)) => {
                             tracing::info!(request = req.id, stage = %req.stage, kind = %req.kind, "stage request taken");
-                            queue.push_back(Work::Request(req));
+                            queue.push_back(Work::Request(Box::new(req)));
                         }
                         Ok(None) => {}
                         // A busy or failing database: the heartbeat decides about the lease, and
                         // the next tick asks again.
                         Err(e) => tracing::warn!(error = %e, "cannot read stage requests; retrying"),
                     }
-                    if let Some(work) = self.catch_up(targets) {
-                        queue.push_back(work);
-                    }
+                    queue.extend(self.catch_up(targets));
                     self.watch_overdue(&mut overdue).await;
                 }
             }
@@ -419,7 +466,7 @@ impl Daemon {
     async fn alert(&self, kind: AlertKind, text: String) {
         let date = self.clock.now().with_timezone(&crate::domain::calendar::KST).date_naive();
         crate::notify::raise_alert(
-            self.runner.store(),
+            self.first().runner.store(),
             self.config.notifier.as_deref(),
             date,
             Alert { kind, text },
@@ -427,20 +474,22 @@ impl Daemon {
         .await;
     }
 
-    /// Returns the pipeline work due by the schedule that no trigger has asked for yet (a firing
+    /// Returns the pipeline work due by the schedules that no trigger has asked for yet (a firing
     /// missed while the process was down or busy, or the daemon runs on a clock the cron
     /// scheduler does not follow).
-    fn catch_up(&self, targets: &mut BTreeMap<NaiveDate, StageName>) -> Option<Work> {
-        let schedule = self.schedule.as_ref()?;
+    fn catch_up(&self, targets: &mut BTreeMap<Day, StageName>) -> Vec<Work> {
         let now = self.clock.now();
-        let today = now.with_timezone(&schedule.tz).date_naive();
-        let until = due_until(schedule, self.runner.calendar(), today, now)?;
-        if targets.get(&today).is_some_and(|t| *t >= until) {
-            return None;
+        let mut due = Vec::new();
+        for (market, lane) in &self.lanes {
+            let Some((today, until)) = lane.due_now(now) else { continue };
+            if targets.get(&(*market, today)).is_some_and(|t| *t >= until) {
+                continue;
+            }
+            targets.insert((*market, today), until);
+            tracing::info!(%today, %until, market = market.as_str(), "pipeline work due by the schedule");
+            due.push(Work::Until(*market, today, until));
         }
-        targets.insert(today, until);
-        tracing::info!(%today, %until, "pipeline work due by the schedule");
-        Some(Work::Until(today, until))
+        due
     }
 
     /// Alerts (event + notifiers) on every stage without a transition by its expected time.
@@ -452,30 +501,42 @@ impl Daemon {
         self.config.overdue_grace.max(self.clock.span_of(OVERDUE_REAL_FLOOR))
     }
 
-    async fn watch_overdue(&self, watch: &mut OverdueWatch) {
-        let Some(schedule) = &self.schedule else { return };
+    async fn watch_overdue(&self, watches: &mut BTreeMap<MarketRegion, OverdueWatch>) {
         let now = self.clock.now();
-        let alerts = match watch
-            .check(schedule, self.runner.calendar(), self.store.as_ref(), self.overdue_grace(), now)
-            .await
-        {
-            Ok(alerts) => alerts,
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot check for overdue stages");
-                return;
+        for (market, lane) in &self.lanes {
+            let Some(schedule) = &lane.schedule else { continue };
+            let watch = watches.entry(*market).or_default();
+            let alerts = match watch
+                .check(schedule, lane.calendar(), self.store.as_ref(), self.overdue_grace(), now)
+                .await
+            {
+                Ok(alerts) => alerts,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot check for overdue stages");
+                    continue;
+                }
+            };
+            let date = now.with_timezone(&schedule.tz).date_naive();
+            for alert in alerts {
+                crate::notify::raise_alert(lane.runner.store(), self.config.notifier.as_deref(), date, alert)
+                    .await;
             }
-        };
-        let date = now.with_timezone(&schedule.tz).date_naive();
-        for alert in alerts {
-            crate::notify::raise_alert(self.runner.store(), self.config.notifier.as_deref(), date, alert)
-                .await;
         }
     }
 
-    async fn work(runner: Arc<Runner>, work: Work) -> (Work, Result<RunOutcome, RunnerError>) {
-        let outcome = match &work {
-            Work::Until(date, until) => runner.run_until(*date, *until).await,
-            Work::Request(req) => match req.stage.parse::<StageName>() {
+    async fn work(
+        runners: Arc<BTreeMap<MarketRegion, Arc<Runner>>>,
+        work: Work,
+    ) -> (Work, Result<RunOutcome, RunnerError>) {
+        let market = match &work {
+            Work::Until(market, ..) => Ok(*market),
+            Work::Request(req) => request_market(req),
+        };
+        let runner = market.and_then(|m| runners.get(&m).ok_or(RunnerError::NoPipeline(m)));
+        let outcome = match (runner, &work) {
+            (Err(e), _) => Err(e),
+            (Ok(runner), Work::Until(_, date, until)) => runner.run_until(*date, *until).await,
+            (Ok(runner), Work::Request(req)) => match req.stage.parse::<StageName>() {
                 Err(e) => Ok(RunOutcome::Failed { stage: StageName::ConfigCheck, error: e.to_string() }),
                 Ok(stage) => match RequestKind::parse(&req.kind) {
                     Some(RequestKind::Rerun) => runner.rerun(req.trade_date, stage, &req.requested_by).await,
@@ -490,7 +551,8 @@ impl Daemon {
     /// request's date the job is past the side stages (a later stage has an attempt) or runs
     /// nothing (it works on another date). Otherwise the request waits for the job.
     async fn may_run_beside(&self, req: &StageRequest) -> bool {
-        let Ok(Some(run)) = self.store.find_run(req.trade_date).await else { return true };
+        let Ok(market) = request_market(req) else { return true };
+        let Ok(Some(run)) = self.store.find_run(market, req.trade_date).await else { return true };
         let Ok(attempts) = self.store.attempts(run.id).await else { return false };
         let past =
             attempts.iter().any(|a| a.stage.parse::<StageName>().is_ok_and(|s| s > StageName::AccessToken));
@@ -503,7 +565,7 @@ impl Daemon {
     async fn finished(
         &self,
         done: Result<(Work, Result<RunOutcome, RunnerError>), tokio::task::JoinError>,
-        targets: &mut BTreeMap<NaiveDate, StageName>,
+        targets: &mut BTreeMap<Day, StageName>,
         queue: &mut VecDeque<Work>,
     ) {
         match done {
@@ -522,7 +584,7 @@ impl Daemon {
         &self,
         work: &Work,
         outcome: Result<RunOutcome, RunnerError>,
-        targets: &mut BTreeMap<NaiveDate, StageName>,
+        targets: &mut BTreeMap<Day, StageName>,
     ) -> Result<Option<Work>, DaemonError> {
         let (ok, text) = match &outcome {
             Ok(RunOutcome::Completed { through }) => (true, format!("completed through {through}")),
@@ -543,40 +605,45 @@ impl Daemon {
             return Ok(None);
         }
         let Ok(stage) = req.stage.parse::<StageName>() else { return Ok(None) };
-        let due = self
+        let Ok(market) = request_market(req) else { return Ok(None) };
+        let Some(lane) = self.lanes.get(&market) else { return Ok(None) };
+        let due = lane
             .schedule
             .as_ref()
-            .and_then(|s| due_until(s, self.runner.calendar(), req.trade_date, self.clock.now()));
-        let target = targets.get(&req.trade_date).copied().into_iter().chain(due).max();
+            .and_then(|s| due_until(s, lane.calendar(), req.trade_date, self.clock.now()));
+        let day = (market, req.trade_date);
+        let target = targets.get(&day).copied().into_iter().chain(due).max();
         match target {
             Some(t) if t > stage => {
-                targets.insert(req.trade_date, t);
-                Ok(Some(Work::Until(req.trade_date, t)))
+                targets.insert(day, t);
+                Ok(Some(Work::Until(market, req.trade_date, t)))
             }
             _ => Ok(None),
         }
     }
 }
 
-/// Runs the daemon as a service until `cancel` fires: starts the cron scheduler on `schedule`,
-/// serves triggers and requests (the daemon loop tells systemd it is ready once the lease is
-/// decided and pings its watchdog from its own ticks), then sends `STOPPING=1`, stops the
-/// scheduler and returns. The runner must have been built with the same
+/// Returns the market a request is for.
+fn request_market(req: &StageRequest) -> Result<MarketRegion, RunnerError> {
+    req.market.parse::<MarketRegion>().map_err(|_| RunnerError::UnknownMarket(req.market.clone()))
+}
+
+/// Runs the daemon as a service until `cancel` fires: starts the cron scheduler on the schedule of
+/// every market it drives, serves triggers and requests (the daemon loop tells systemd it is
+/// ready once the lease is decided and pings its watchdog from its own ticks), then sends
+/// `STOPPING=1`, stops the scheduler and returns. The runners must have been built with the same
 /// `cancel` token ([`Runner::with_cancel`]).
 ///
 /// # Errors
 /// Returns a [`DaemonError`] when the scheduler cannot start or the database fails.
-pub async fn serve(
-    runner: Arc<Runner>,
-    schedule: Arc<Schedule>,
-    config: DaemonConfig,
-    cancel: CancellationToken,
-) -> Result<(), DaemonError> {
-    let calendar = Arc::new(runner.calendar().clone());
+pub async fn serve(daemon: Daemon, cancel: CancellationToken) -> Result<(), DaemonError> {
     let (tx, rx) = mpsc::channel(64);
-    let scheduler =
-        super::scheduler::PipelineScheduler::start(&schedule, calendar, tx, cancel.clone()).await?;
-    let daemon = Daemon::new(runner, Some(schedule), config);
+    let markets: Vec<(&Schedule, Arc<dyn SessionCalendar>)> = daemon
+        .lanes
+        .values()
+        .filter_map(|lane| lane.schedule.as_deref().map(|s| (s, lane.runner.sessions().clone())))
+        .collect();
+    let scheduler = super::scheduler::PipelineScheduler::start(&markets, tx, cancel.clone()).await?;
     let result = daemon.run(rx, cancel.clone()).await;
     super::service::notify_stopping();
     cancel.cancel();
@@ -659,7 +726,8 @@ mod tests {
         );
         assert!(watch.check(&schedule, &cal, &store, grace, at(8, 30)).await.unwrap().is_empty(), "once");
         let date = NaiveDate::from_ymd_opt(2026, 11, 18).unwrap();
-        let (run, _) = store.get_or_create_run(date, "RUNNING", None, at(8, 40)).await.unwrap();
+        let (run, _) =
+            store.get_or_create_run(MarketRegion::Kr, date, "RUNNING", None, at(8, 40)).await.unwrap();
         store.insert_attempt(run.id, "intraday", 1, None, at(8, 50)).await.unwrap();
         assert!(
             watch.check(&schedule, &cal, &store, grace, at(9, 10)).await.unwrap().is_empty(),

@@ -13,6 +13,7 @@ use tracing::Instrument;
 
 use super::sink::{NoopSink, Transition, TransitionSink, rerun_command};
 use super::stage::{DynStage, StageContext, StageError};
+use crate::domain::MarketRegion;
 use crate::domain::calendar::KrxCalendar;
 use crate::domain::mode::{ModeEvent, StopReason};
 use crate::domain::sessions::SessionCalendar;
@@ -43,6 +44,13 @@ pub enum RunnerError {
         /// The first unmet dependency.
         missing: StageName,
     },
+    /// Work for a market whose pipeline this process does not run (a US request to a daemon
+    /// without `US_SYMBOLS`).
+    #[error("this process does not run the {0} pipeline (the US one runs when US_SYMBOLS is set)")]
+    NoPipeline(MarketRegion),
+    /// A stored request names no market.
+    #[error("unknown market `{0}` (expected KR or US)")]
+    UnknownMarket(String),
     /// A stored status is not in the state machine.
     #[error("stage_runs row {id} has the unknown status `{status}`")]
     CorruptStatus {
@@ -211,9 +219,20 @@ impl Runner {
         &self.store
     }
 
-    /// Returns the KRX calendar (the daemon's schedule fires on KRX trading days).
+    /// Returns the KRX calendar (the holidays the operator commands show).
     pub fn calendar(&self) -> &KrxCalendar {
         &self.calendar
+    }
+
+    /// Returns the calendar of the market this runner's runs trade (the daemon's schedule of the
+    /// market fires on its trading days).
+    pub fn sessions(&self) -> &Arc<dyn SessionCalendar> {
+        &self.sessions
+    }
+
+    /// Returns the market this runner's runs trade (each market has its own run of a date).
+    pub fn market(&self) -> MarketRegion {
+        self.sessions.region()
     }
 
     /// Runs on the calendar of another market (a US runner skips New York's closed days).
@@ -235,7 +254,13 @@ impl Runner {
             let reason = format!("market closed on {date}: {closed}");
             let (run, created) = self
                 .pipeline
-                .get_or_create_run(date, RunStatus::Skipped.as_str(), Some(reason.clone()), now)
+                .get_or_create_run(
+                    self.market(),
+                    date,
+                    RunStatus::Skipped.as_str(),
+                    Some(reason.clone()),
+                    now,
+                )
                 .await?;
             if created {
                 self.store
@@ -244,7 +269,7 @@ impl Runner {
                         "pipeline_skipped",
                         Severity::Info,
                         &reason,
-                        json!({"run_id": run.id}),
+                        json!({"run_id": run.id, "market": self.market().as_str()}),
                         Some(date),
                         None,
                     )
@@ -256,10 +281,12 @@ impl Runner {
             }
             return Ok(Ok(run));
         }
-        let (mut run, created) =
-            self.pipeline.get_or_create_run(date, RunStatus::Running.as_str(), None, now).await?;
+        let (mut run, created) = self
+            .pipeline
+            .get_or_create_run(self.market(), date, RunStatus::Running.as_str(), None, now)
+            .await?;
         if created {
-            tracing::info!(%date, run_id = run.id, "pipeline run created");
+            tracing::info!(%date, market = self.market().as_str(), run_id = run.id, "pipeline run created");
         } else if run.status == RunStatus::Skipped.as_str() {
             // Recorded as closed earlier, open now (the broker's holiday API said so).
             self.pipeline.set_run_status(run.id, RunStatus::Running.as_str(), None, None).await?;
@@ -604,7 +631,9 @@ impl Runner {
     ) -> Result<(), RunnerError> {
         let at = self.clock.now();
         let duration = started_at.and_then(|s| (at - s).to_std().ok()).filter(|_| to.is_terminal());
+        let market = self.market();
         let t = Transition {
+            market,
             trade_date: date,
             stage,
             attempt,
@@ -613,7 +642,7 @@ impl Runner {
             at,
             duration,
             error,
-            rerun_command: rerun_command(stage, date),
+            rerun_command: rerun_command(stage, date, market),
             run_failed,
         };
         let severity = match to {
@@ -622,6 +651,7 @@ impl Runner {
         };
         let message = t.summary();
         let payload = json!({
+            "market": market.as_str(),
             "stage": stage.as_str(),
             "attempt": attempt,
             "from": from.as_str(),

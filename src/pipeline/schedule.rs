@@ -1,5 +1,7 @@
 //! The trigger schedule of `schedules/pipeline.toml`: loading with typed validation errors, and
-//! the pure [`fire_times`] that says when each trigger fires on the KRX calendar.
+//! the pure [`fire_times`] that says when each trigger fires on a market's calendar — the KRX
+//! pipeline's triggers on the KRX calendar in Seoul time, the US pipeline's (`[us]`) on the US
+//! calendar in New York time.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -9,7 +11,7 @@ use chrono_tz::Tz;
 use croner::Cron;
 use croner::parser::{CronParser, Seconds};
 
-use crate::domain::calendar::KrxCalendar;
+use crate::domain::sessions::SessionCalendar;
 use crate::domain::stage::StageName;
 
 /// The schedule shipped with aegis.
@@ -69,6 +71,9 @@ pub struct Schedule {
     pub tz: Tz,
     /// Entries in file order (pipeline triggers, then master refreshes).
     pub entries: Vec<ScheduleEntry>,
+    /// The US pipeline's triggers (the `[us]` table), in their own time zone; they fire on US
+    /// trading days, and only in a daemon that trades US stocks (`US_SYMBOLS`).
+    pub us: Option<Box<Schedule>>,
 }
 
 /// A problem in the schedule file.
@@ -185,13 +190,52 @@ impl Schedule {
     /// Returns the first [`ScheduleError`] found.
     pub fn from_toml_str(text: &str) -> Result<Self, ScheduleError> {
         let root: toml::Table = toml::from_str(text).map_err(|e| ScheduleError::Toml(e.to_string()))?;
-        check_keys(&root, "top level", &["timezone", "pipeline", "master_refresh"])?;
-        let tz_name = get_str(&root, "top level", "timezone")?;
+        check_keys(&root, "top level", &["timezone", "pipeline", "master_refresh", "us"])?;
+        let mut names = BTreeSet::new();
+        let mut schedule = Self::pipelines(&root, "", &mut names)?;
+        if let Some(v) = root.get("us") {
+            let t = v.as_table().ok_or_else(|| ScheduleError::Toml("`us` must be a table".into()))?;
+            check_keys(t, "us", &["timezone", "pipeline"])?;
+            schedule.us = Some(Box::new(Self::pipelines(t, "us.", &mut names)?));
+        }
+        if let Some(v) = root.get("master_refresh") {
+            let t =
+                v.as_table().ok_or_else(|| ScheduleError::Toml("`master_refresh` must be a table".into()))?;
+            check_keys(t, "master_refresh", &["crons"])?;
+            let crons = t
+                .get("crons")
+                .and_then(toml::Value::as_array)
+                .ok_or(ScheduleError::Missing { table: "master_refresh".into(), key: "crons" })?;
+            for c in crons {
+                let text = c
+                    .as_str()
+                    .ok_or_else(|| ScheduleError::Toml("master_refresh.crons must be strings".into()))?;
+                let cron = parse_cron("master_refresh", text)?;
+                schedule.entries.push(ScheduleEntry {
+                    trigger: Trigger::MasterRefresh,
+                    cron_text: text.to_owned(),
+                    cron,
+                    anchor: Anchor::Fixed,
+                });
+            }
+        }
+        Ok(schedule)
+    }
+
+    /// Parses the time zone and the `[[pipeline]]` entries of a table (`prefix` names it in
+    /// errors: `us.` for the US table); entry names are unique across the whole file.
+    fn pipelines(
+        root: &toml::Table,
+        prefix: &str,
+        names: &mut BTreeSet<String>,
+    ) -> Result<Self, ScheduleError> {
+        let top =
+            if prefix.is_empty() { "top level".to_owned() } else { prefix.trim_end_matches('.').to_owned() };
+        let tz_name = get_str(root, &top, "timezone")?;
         let tz: Tz = tz_name.parse().map_err(|_| ScheduleError::BadTimezone(tz_name.to_owned()))?;
         let mut entries = Vec::new();
-        let mut names = BTreeSet::new();
-        for (i, t) in tables(&root, "pipeline")?.into_iter().enumerate() {
-            let table = format!("pipeline[{i}]");
+        for (i, t) in tables(root, "pipeline")?.into_iter().enumerate() {
+            let table = format!("{prefix}pipeline[{i}]");
             check_keys(t, &table, &["name", "cron", "until", "anchor"])?;
             let name = get_str(t, &table, "name")?.to_owned();
             if !names.insert(name.clone()) {
@@ -215,28 +259,7 @@ impl Schedule {
                 anchor,
             });
         }
-        if let Some(v) = root.get("master_refresh") {
-            let t =
-                v.as_table().ok_or_else(|| ScheduleError::Toml("`master_refresh` must be a table".into()))?;
-            check_keys(t, "master_refresh", &["crons"])?;
-            let crons = t
-                .get("crons")
-                .and_then(toml::Value::as_array)
-                .ok_or(ScheduleError::Missing { table: "master_refresh".into(), key: "crons" })?;
-            for c in crons {
-                let text = c
-                    .as_str()
-                    .ok_or_else(|| ScheduleError::Toml("master_refresh.crons must be strings".into()))?;
-                let cron = parse_cron("master_refresh", text)?;
-                entries.push(ScheduleEntry {
-                    trigger: Trigger::MasterRefresh,
-                    cron_text: text.to_owned(),
-                    cron,
-                    anchor: Anchor::Fixed,
-                });
-            }
-        }
-        Ok(Self { tz, entries })
+        Ok(Self { tz, entries, us: None })
     }
 
     /// Reads and validates a schedule file.
@@ -258,22 +281,27 @@ impl Schedule {
     }
 }
 
-/// Returns how far an entry's time moves on a trading date, or `None` on a closed date.
-pub fn shift_on(calendar: &KrxCalendar, anchor: Anchor, date: chrono::NaiveDate) -> Option<TimeDelta> {
-    let session = calendar.session(date)?;
-    let regular = calendar.regular();
+/// Returns how far an entry's time moves on a trading date of the calendar's market, or `None` on
+/// a closed date.
+pub fn shift_on(
+    calendar: &dyn SessionCalendar,
+    anchor: Anchor,
+    date: chrono::NaiveDate,
+) -> Option<TimeDelta> {
+    let (open, close) = calendar.session_shift(date)?;
     Some(match anchor {
-        Anchor::Open => session.open - regular.open,
-        Anchor::Close => session.close - regular.close,
+        Anchor::Open => open,
+        Anchor::Close => close,
         Anchor::Fixed => TimeDelta::zero(),
     })
 }
 
-/// Returns every firing in `[from, to)`, sorted by time: cron times on trading days only, moved by
-/// the day's session shift for open- and close-anchored entries.
+/// Returns every firing in `[from, to)`, sorted by time: cron times on the calendar's trading days
+/// only (the cron's local date is the trade date), moved by the day's session shift for open- and
+/// close-anchored entries.
 pub fn fire_times(
     schedule: &Schedule,
-    calendar: &KrxCalendar,
+    calendar: &dyn SessionCalendar,
     from: DateTime<Tz>,
     to: DateTime<Tz>,
 ) -> Vec<(DateTime<Tz>, Trigger)> {

@@ -7,12 +7,15 @@ use std::time::Duration;
 use chrono::{DateTime, NaiveDate, Utc};
 use futures::future::BoxFuture;
 
+use crate::domain::MarketRegion;
 use crate::domain::calendar::KST;
 use crate::domain::stage::{StageName, StageStatus};
 
 /// One stage transition.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Transition {
+    /// The market whose pipeline moved.
+    pub market: MarketRegion,
     /// The trade date of the run.
     pub trade_date: NaiveDate,
     /// The stage.
@@ -41,7 +44,8 @@ impl Transition {
     /// Returns a one-line description.
     pub fn summary(&self) -> String {
         let mut s = format!(
-            "{} {} attempt {}: {} -> {} at {}",
+            "{}{} {} attempt {}: {} -> {} at {}",
+            market_prefix(self.market),
             self.trade_date,
             self.stage,
             self.attempt,
@@ -62,9 +66,21 @@ impl Transition {
     }
 }
 
-/// Returns the exact command that re-runs a stage for a trade date.
-pub fn rerun_command(stage: StageName, date: NaiveDate) -> String {
-    format!("aegis stage rerun {stage} --date {date}")
+/// Returns the exact command that re-runs a stage for a market's trade date.
+pub fn rerun_command(stage: StageName, date: NaiveDate, market: MarketRegion) -> String {
+    match market {
+        MarketRegion::Kr => format!("aegis stage rerun {stage} --date {date}"),
+        MarketRegion::Us => format!("aegis stage rerun {stage} --date {date} --market us"),
+    }
+}
+
+/// Returns what names a market's pipeline in a message: nothing for the KRX pipeline (the one
+/// every message named before there were two), `US ` for the US one.
+pub fn market_prefix(market: MarketRegion) -> &'static str {
+    match market {
+        MarketRegion::Kr => "",
+        MarketRegion::Us => "US ",
+    }
 }
 
 /// Receives every stage transition. Implementations must not block or fail the pipeline:

@@ -126,7 +126,7 @@ impl Stage for Reader {
 
 async fn stored_outputs(store: &Store, date: NaiveDate) -> Vec<(String, Option<Value>)> {
     let pipeline = store.pipeline();
-    let run = pipeline.find_run(date).await.unwrap().expect("run row");
+    let run = pipeline.find_run(crate::domain::MarketRegion::Kr, date).await.unwrap().expect("run row");
     pipeline.attempts(run.id).await.unwrap().into_iter().map(|r| (r.stage, r.output)).collect()
 }
 

@@ -102,12 +102,17 @@ const TRADE_DAY: &str = "2026-11-19";
 
 async fn rows(store: &Store, date: NaiveDate) -> Vec<aegis::ports::pipeline_runs::StageRunRecord> {
     let p = PipelineStore::new(store.conn().clone());
-    let run = p.find_run(date).await.unwrap().expect("run row");
+    let run = p.find_run(aegis::domain::MarketRegion::Kr, date).await.unwrap().expect("run row");
     p.attempts(run.id).await.unwrap()
 }
 
 async fn run_status(store: &Store, date: NaiveDate) -> String {
-    PipelineStore::new(store.conn().clone()).find_run(date).await.unwrap().expect("run row").status
+    PipelineStore::new(store.conn().clone())
+        .find_run(aegis::domain::MarketRegion::Kr, date)
+        .await
+        .unwrap()
+        .expect("run row")
+        .status
 }
 
 async fn full_run_succeeds(t: TestDb) {
@@ -252,6 +257,7 @@ async fn rerun_request_is_picked_up(t: TestDb) {
     let date = day(TRADE_DAY);
     let at = KST.with_ymd_and_hms(2026, 11, 19, 9, 0, 0).unwrap();
     tx.send(Fired {
+        market: aegis::domain::MarketRegion::Kr,
         trigger: Trigger::Pipeline { name: "pre_market".into(), until: StageName::Journal },
         trade_date: date,
         at,
@@ -263,7 +269,7 @@ async fn rerun_request_is_picked_up(t: TestDb) {
         let store = store.clone();
         async move {
             PipelineStore::new(store.conn().clone())
-                .find_run(date)
+                .find_run(aegis::domain::MarketRegion::Kr, date)
                 .await
                 .unwrap()
                 .is_some_and(|r| r.status == "FAILED")
@@ -274,8 +280,17 @@ async fn rerun_request_is_picked_up(t: TestDb) {
     // The operator fixes the cause and asks for a re-run through the database.
     fakes.script.lock().unwrap().fatal.clear();
     let p = PipelineStore::new(t.store.conn().clone());
-    let id =
-        p.insert_request(date, "access_token", RequestKind::Rerun, "operator", Utc::now()).await.unwrap();
+    let id = p
+        .insert_request(
+            aegis::domain::MarketRegion::Kr,
+            date,
+            "access_token",
+            RequestKind::Rerun,
+            "operator",
+            Utc::now(),
+        )
+        .await
+        .unwrap();
     wait_for("the run to finish", 20, || {
         let store = store.clone();
         async move { run_status(&store, date).await == "SUCCEEDED" }
@@ -519,7 +534,8 @@ async fn serve_starts_and_stops_cleanly(t: TestDb) {
         lease_ttl: Duration::from_secs(1),
         ..DaemonConfig::default()
     };
-    let task = tokio::spawn(aegis::pipeline::serve(runner, schedule, config, cancel.clone()));
+    let daemon = aegis::pipeline::Daemon::new(runner, Some(schedule), config);
+    let task = tokio::spawn(aegis::pipeline::serve(daemon, cancel.clone()));
     let p = PipelineStore::new(t.store.conn().clone());
     wait_for("the daemon lease", 20, || {
         let p = p.clone();
@@ -619,6 +635,7 @@ async fn lease_loss_cancels_the_running_stage(t: TestDb) {
     let date = day(TRADE_DAY);
     let at = KST.with_ymd_and_hms(2026, 11, 19, 9, 0, 0).unwrap();
     let fire = Fired {
+        market: aegis::domain::MarketRegion::Kr,
         trigger: Trigger::Pipeline { name: "pre_market".into(), until: StageName::Universe },
         trade_date: date,
         at,
@@ -681,9 +698,14 @@ async fn requests_during_a_long_stage(t: TestDb) {
     let date = day(TRADE_DAY);
     let at = KST.with_ymd_and_hms(2026, 11, 19, 9, 0, 0).unwrap();
     let until = StageName::Intraday;
-    tx.send(Fired { trigger: Trigger::Pipeline { name: "intraday".into(), until }, trade_date: date, at })
-        .await
-        .unwrap();
+    tx.send(Fired {
+        market: aegis::domain::MarketRegion::Kr,
+        trigger: Trigger::Pipeline { name: "intraday".into(), until },
+        trade_date: date,
+        at,
+    })
+    .await
+    .unwrap();
     tokio::time::timeout(Duration::from_secs(20), fakes.hanging.notified()).await.expect("intraday runs");
 
     let url = t.url.clone();

@@ -39,7 +39,17 @@ async fn auth_failure_body(db: TestDb) {
     let (_triggers, rx) = mpsc::channel(1);
     let daemon = tokio::spawn(Daemon::new(app.runner.clone(), None, config).run(rx, app.cancel.clone()));
     let pipeline = PipelineStore::new(db.store.conn().clone());
-    pipeline.insert_request(trade_date(), "universe", RequestKind::Run, "e2e", Utc::now()).await.unwrap();
+    pipeline
+        .insert_request(
+            aegis::domain::MarketRegion::Kr,
+            trade_date(),
+            "universe",
+            RequestKind::Run,
+            "e2e",
+            Utc::now(),
+        )
+        .await
+        .unwrap();
 
     let rerun = "aegis stage rerun access_token --date 2026-11-23";
     wait_for("the failure reaches Slack", 30, || async {

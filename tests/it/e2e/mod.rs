@@ -148,7 +148,9 @@ pub fn build(store: &Store, opts: AppOptions) -> App {
 /// Returns (status of the latest attempt, number of attempts) per stage.
 pub async fn stages(store: &Store) -> BTreeMap<StageName, (String, usize)> {
     let pipeline = PipelineStore::new(store.conn().clone());
-    let Some(run) = pipeline.find_run(trade_date()).await.unwrap() else { return BTreeMap::new() };
+    let Some(run) = pipeline.find_run(aegis::domain::MarketRegion::Kr, trade_date()).await.unwrap() else {
+        return BTreeMap::new();
+    };
     let attempts = pipeline.attempts(run.id).await.unwrap();
     let mut out = BTreeMap::new();
     for s in StageName::ALL {

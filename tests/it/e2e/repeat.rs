@@ -66,7 +66,7 @@ fn sim_fills(state: &Value) -> BTreeMap<(NaiveDate, u64), Decimal> {
 
 async fn all_stages_succeeded(store: &Store, date: NaiveDate) {
     let pipeline = PipelineStore::new(store.conn().clone());
-    let run = pipeline.find_run(date).await.unwrap().unwrap();
+    let run = pipeline.find_run(aegis::domain::MarketRegion::Kr, date).await.unwrap().unwrap();
     let attempts = pipeline.attempts(run.id).await.unwrap();
     for s in StageName::ALL {
         let last = attempts.iter().filter(|a| a.stage == s.as_str()).max_by_key(|a| a.attempt);

@@ -52,7 +52,17 @@ async fn slack_day_body(db: TestDb) {
     let (_triggers, rx) = mpsc::channel(1);
     let daemon = tokio::spawn(Daemon::new(app.runner.clone(), None, config).run(rx, app.cancel.clone()));
     let pipeline = PipelineStore::new(db.store.conn().clone());
-    pipeline.insert_request(trade_date(), "universe", RequestKind::Run, "e2e", Utc::now()).await.unwrap();
+    pipeline
+        .insert_request(
+            aegis::domain::MarketRegion::Kr,
+            trade_date(),
+            "universe",
+            RequestKind::Run,
+            "e2e",
+            Utc::now(),
+        )
+        .await
+        .unwrap();
 
     wait_for("the failure reaches Slack", 30, || async {
         slack.posts().iter().any(|p| p.thread().is_some() && p.content().contains(RERUN))
