@@ -334,6 +334,55 @@ mod tests {
         assert_eq!(s.tz, chrono_tz::Asia::Seoul);
         assert_eq!(s.entries.iter().filter(|e| e.trigger == Trigger::MasterRefresh).count(), 13);
         assert_eq!(s.entries.iter().filter(|e| matches!(e.trigger, Trigger::Pipeline { .. })).count(), 4);
+        let us = s.us.as_deref().expect("a US pipeline");
+        assert_eq!(us.tz, chrono_tz::America::New_York);
+        assert!(us.us.is_none());
+        let untils: Vec<_> = us
+            .entries
+            .iter()
+            .map(|e| match &e.trigger {
+                Trigger::Pipeline { until, .. } => Some(*until),
+                Trigger::MasterRefresh => None,
+            })
+            .collect();
+        let want = [StageName::Universe, StageName::Intraday, StageName::Close, StageName::Journal];
+        assert_eq!(untils, want.map(Some).to_vec());
+    }
+
+    #[test]
+    fn the_us_table_is_validated_like_the_krx_one() {
+        let tz = "timezone = \"Asia/Seoul\"\n";
+        let entry = |name: &str| {
+            format!(
+                "[[us.pipeline]]\nname = \"{name}\"\ncron = \"0 0 8 * * Mon-Fri\"\nuntil = \"universe\"\nanchor = \"open\"\n"
+            )
+        };
+        let us = |body: &str| format!("{tz}[us]\ntimezone = \"America/New_York\"\n{body}");
+        let ok = Schedule::from_toml_str(&us(&entry("us_a"))).unwrap();
+        assert_eq!(ok.us.unwrap().entries.len(), 1);
+        assert!(Schedule::from_toml_str(tz).unwrap().us.is_none(), "no [us]: no US triggers");
+        let e = |s: &str| Schedule::from_toml_str(s).unwrap_err();
+        assert!(matches!(
+            e(&us(&entry("us_a").replace("universe", "nowhere"))),
+            ScheduleError::UnknownStage { .. }
+        ));
+        assert!(
+            matches!(e(&us("extra = 1\n")), ScheduleError::UnknownKey { table, key } if table == "us" && key == "extra")
+        );
+        assert_eq!(
+            e(&format!("{tz}[us]\ntimezone = \"America/NewYork\"\n")),
+            ScheduleError::BadTimezone("America/NewYork".into())
+        );
+        assert!(
+            matches!(e(&format!("{tz}[us]\n")), ScheduleError::Missing { key: "timezone", table } if table == "us")
+        );
+        let krx_a = "[[pipeline]]\nname = \"a\"\ncron = \"0 0 8 * * Mon-Fri\"\nuntil = \"universe\"\nanchor = \"open\"\n";
+        assert_eq!(
+            e(&format!("{tz}{krx_a}[us]\ntimezone = \"America/New_York\"\n{}", entry("a"))),
+            ScheduleError::DuplicateName("a".into()),
+            "names are unique across both pipelines"
+        );
+        assert!(matches!(e(&us(&entry("us_a").replace("0 0 8", "0 8"))), ScheduleError::BadCron { .. }));
     }
 
     #[test]

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use aegis::domain::MarketRegion;
 use aegis::domain::calendar::{KST, KrxCalendar};
 use aegis::domain::mode::TradingMode;
 use aegis::domain::stage::{StageName, StageRetry, StageStatus, default_spec};
@@ -316,6 +317,109 @@ async fn rerun_request_is_picked_up(t: TestDb) {
 }
 aegis::storage_test!(rerun_request, rerun_request_is_picked_up);
 
+/// The attempts of a market's run of `date` as (stage, status), in creation order.
+async fn market_rows(store: &Store, market: MarketRegion, date: NaiveDate) -> Vec<(String, String)> {
+    let p = PipelineStore::new(store.conn().clone());
+    let Some(run) = p.find_run(market, date).await.unwrap() else { return Vec::new() };
+    p.attempts(run.id).await.unwrap().into_iter().map(|a| (a.stage, a.status)).collect()
+}
+
+/// The daemon drives the KRX and the US pipeline side by side on one lease: each market has its
+/// own run of the date, due by its own schedule on its own calendar, and an operator's request
+/// names the market whose pipeline it runs.
+async fn the_daemon_drives_both_markets(t: TestDb) {
+    let (kr, us) = (Fakes::default(), Fakes::default());
+    let cancel = CancellationToken::new();
+    let sink = MemorySink::default();
+    let kr_runner = Arc::new(kr.runner(&t.store, &sink, cancel.clone()));
+    let us_calendar = Arc::new(aegis::domain::us_calendar::UsCalendar::builtin().unwrap());
+    let us_runner = Arc::new(us.runner(&t.store, &sink, cancel.clone()).with_sessions(us_calendar));
+    // 23:40 KST on Thursday 2026-11-19: the KRX day is past its journal trigger; in New York it
+    // is 09:40 on the 19th, past the US intraday trigger and before the US close.
+    let now = KST.with_ymd_and_hms(2026, 11, 19, 23, 40, 0).unwrap().with_timezone(&Utc);
+    let schedule = Arc::new(Schedule::builtin().unwrap());
+    let us_schedule = schedule.us.as_deref().cloned().map(Arc::new);
+    let config = DaemonConfig { poll_interval: Duration::from_millis(20), ..DaemonConfig::default() };
+    let daemon = Daemon::new(kr_runner, Some(schedule), config)
+        .with_market(us_runner, us_schedule)
+        .with_clock(Arc::new(aegis::ports::FakeClock::new(now)));
+    let (_tx, rx) = mpsc::channel(8);
+    let handle = tokio::spawn(daemon.run(rx, cancel.clone()));
+    let date = day("2026-11-19");
+    let store = t.store.clone();
+    wait_for("both markets' runs", 30, || {
+        let store = store.clone();
+        async move {
+            let kr = market_rows(&store, MarketRegion::Kr, date).await;
+            let us = market_rows(&store, MarketRegion::Us, date).await;
+            kr.contains(&("journal".into(), "SUCCEEDED".into()))
+                && us.contains(&("intraday".into(), "SUCCEEDED".into()))
+        }
+    })
+    .await;
+    assert_eq!(run_status(&t.store, date).await, "SUCCEEDED");
+    let us_rows = market_rows(&t.store, MarketRegion::Us, date).await;
+    assert!(
+        !us_rows.iter().any(|(s, _)| s == "close" || s == "journal"),
+        "the US close is not due: {us_rows:?}"
+    );
+    assert_eq!(
+        (kr.calls(StageName::Journal), us.calls(StageName::Intraday), us.calls(StageName::Close)),
+        (1, 1, 0)
+    );
+
+    // The operator runs the US close by hand: the US runner runs it, the KRX one is untouched.
+    let p = PipelineStore::new(t.store.conn().clone());
+    let id = p
+        .insert_request(MarketRegion::Us, date, "close", RequestKind::Run, "operator", Utc::now())
+        .await
+        .unwrap();
+    wait_for("the US request", 20, || {
+        let p = p.clone();
+        async move { p.request(id).await.unwrap().is_some_and(|r| r.status == "DONE") }
+    })
+    .await;
+    assert_eq!((us.calls(StageName::Close), kr.calls(StageName::Close)), (1, 1));
+    let us_transitions: Vec<_> =
+        sink.transitions().into_iter().filter(|t| t.market == MarketRegion::Us).collect();
+    assert!(us_transitions.iter().all(|t| t.trade_date == date && t.rerun_command.ends_with("--market us")));
+    assert!(us_transitions.iter().any(|t| t.stage == StageName::Close));
+
+    cancel.cancel();
+    handle.await.unwrap().unwrap();
+}
+aegis::storage_test!(two_markets, the_daemon_drives_both_markets);
+
+/// A request for the US pipeline to a daemon that does not run it fails with the reason, and
+/// nothing runs.
+async fn a_us_request_without_a_us_pipeline_fails(t: TestDb) {
+    let fakes = Fakes::default();
+    let cancel = CancellationToken::new();
+    let runner = Arc::new(fakes.runner(&t.store, &MemorySink::default(), cancel.clone()));
+    let config = DaemonConfig { poll_interval: Duration::from_millis(20), ..DaemonConfig::default() };
+    let (_tx, rx) = mpsc::channel(8);
+    let handle = tokio::spawn(Daemon::new(runner, None, config).run(rx, cancel.clone()));
+    let p = PipelineStore::new(t.store.conn().clone());
+    let date = day(TRADE_DAY);
+    let id = p
+        .insert_request(MarketRegion::Us, date, "config_check", RequestKind::Run, "operator", Utc::now())
+        .await
+        .unwrap();
+    wait_for("the refused request", 20, || {
+        let p = p.clone();
+        async move { p.request(id).await.unwrap().is_some_and(|r| r.status == "FAILED") }
+    })
+    .await;
+    let req = p.request(id).await.unwrap().unwrap();
+    assert!(req.result.as_deref().is_some_and(|r| r.contains("US_SYMBOLS")), "{req:?}");
+    assert_eq!(fakes.calls(StageName::ConfigCheck), 0);
+    assert!(p.find_run(MarketRegion::Us, date).await.unwrap().is_none());
+    assert!(p.find_run(MarketRegion::Kr, date).await.unwrap().is_none());
+    cancel.cancel();
+    handle.await.unwrap().unwrap();
+}
+aegis::storage_test!(us_request_refused, a_us_request_without_a_us_pipeline_fails);
+
 async fn crash_resumes_without_repeating(t: TestDb) {
     let fakes = Fakes::default();
     fakes.script.lock().unwrap().hang = Some(StageName::Intraday);
@@ -457,6 +561,63 @@ fn fire_times_around_new_year() {
             "Mon 01-04 17:00"
         ]
     );
+}
+
+/// The US pipeline's firings in `[from, to)` (KST instants), as KST times.
+fn us_fires(
+    from: chrono::DateTime<chrono_tz::Tz>,
+    to: chrono::DateTime<chrono_tz::Tz>,
+) -> Vec<(String, String)> {
+    let schedule = Schedule::builtin().unwrap();
+    let us = schedule.us.expect("the built-in schedule has a US pipeline");
+    let cal = aegis::domain::us_calendar::UsCalendar::builtin().unwrap();
+    fire_times(&us, &cal, from, to)
+        .into_iter()
+        .filter_map(|(at, t)| match t {
+            Trigger::Pipeline { name, .. } => Some((at.format("%a %m-%d %H:%M").to_string(), name)),
+            Trigger::MasterRefresh => None,
+        })
+        .collect()
+}
+
+fn pairs(items: &[(&str, &str)]) -> Vec<(String, String)> {
+    items.iter().map(|(a, b)| ((*a).to_owned(), (*b).to_owned())).collect()
+}
+
+#[test]
+fn us_fire_times_follow_new_york_time_across_daylight_saving() {
+    // New York leaves daylight saving on Sunday 2026-11-01: the same New York times are an hour
+    // later in Seoul from then on. Friday's session (New York date 10-30) runs 22:30–05:00 KST,
+    // Monday's (11-02) 23:30–06:00 KST.
+    let fires = us_fires(kst(2026, 10, 30, 12, 0), kst(2026, 11, 3, 12, 0));
+    let want = pairs(&[
+        ("Fri 10-30 21:00", "us_pre_market"),
+        ("Fri 10-30 22:20", "us_intraday"),
+        ("Sat 10-31 05:05", "us_close"),
+        ("Sat 10-31 06:30", "us_journal"),
+        ("Mon 11-02 22:00", "us_pre_market"),
+        ("Mon 11-02 23:20", "us_intraday"),
+        ("Tue 11-03 06:05", "us_close"),
+        ("Tue 11-03 07:30", "us_journal"),
+    ]);
+    assert_eq!(fires, want);
+}
+
+#[test]
+fn us_fire_times_skip_thanksgiving_and_move_with_the_early_close() {
+    // Thursday 2026-11-26 (Thanksgiving) is closed in New York — a KRX trading day; Friday the
+    // 27th closes at 13:00, so the close-anchored triggers come three hours earlier.
+    let fires = us_fires(kst(2026, 11, 26, 12, 0), kst(2026, 11, 28, 12, 0));
+    let want = pairs(&[
+        ("Fri 11-27 22:00", "us_pre_market"),
+        ("Fri 11-27 23:20", "us_intraday"),
+        ("Sat 11-28 03:05", "us_close"),
+        ("Sat 11-28 04:30", "us_journal"),
+    ]);
+    assert_eq!(fires, want);
+    let krx =
+        pipeline_fires(kst(2026, 11, 26, 0, 0), kst(2026, 11, 27, 0, 0), &KrxCalendar::builtin().unwrap());
+    assert_eq!(krx.len(), 4, "the KRX pipeline trades on Thanksgiving: {krx:?}");
 }
 
 fn aegis_cli(url: &str, args: &[&str]) -> (Option<i32>, String) {
