@@ -5,7 +5,8 @@
 //!
 //! PostgreSQL alters the tables in place. SQLite cannot drop the inline UNIQUE of `trade_date`,
 //! so it rebuilds `pipeline_runs` — and `stage_runs`, whose foreign key follows the renamed table —
-//! inside the migration's transaction, keeping every id.
+//! inside the migration's transaction, keeping every id and each table's AUTOINCREMENT mark (no
+//! id of a deleted row is handed out again).
 
 use sea_orm_migration::sea_orm::{ConnectionTrait, DatabaseBackend};
 use sea_orm_migration::{prelude::*, schema::*};
@@ -107,8 +108,28 @@ async fn rebuild_sqlite(m: &SchemaManager<'_>, with_market: bool) -> Result<(), 
         "INSERT INTO stage_runs ({STAGE_RUN_COLUMNS}) SELECT {STAGE_RUN_COLUMNS} FROM stage_runs_old"
     ))
     .await?;
+    carry_sequence(db, "pipeline_runs").await?;
+    carry_sequence(db, "stage_runs").await?;
     db.execute_unprepared("DROP TABLE stage_runs_old").await?;
     db.execute_unprepared("DROP TABLE pipeline_runs_old").await?;
+    Ok(())
+}
+
+/// Carries a rebuilt AUTOINCREMENT table's high-water mark over from its old copy (the rename
+/// took the `sqlite_sequence` row along, and dropping the old table deletes it): the copy only
+/// sets the new table's mark to its largest id, so the id of a deleted last row (or of a US run
+/// left behind going back) would otherwise be handed out again.
+async fn carry_sequence(db: &SchemaManagerConnection<'_>, table: &str) -> Result<(), DbErr> {
+    db.execute_unprepared(&format!(
+        "INSERT INTO sqlite_sequence (name, seq) SELECT '{table}', 0 \
+         WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = '{table}')"
+    ))
+    .await?;
+    db.execute_unprepared(&format!(
+        "UPDATE sqlite_sequence SET seq = MAX(seq, COALESCE((SELECT seq FROM sqlite_sequence \
+         WHERE name = '{table}_old'), 0)) WHERE name = '{table}'"
+    ))
+    .await?;
     Ok(())
 }
 

@@ -19,6 +19,7 @@ mod conformance;
 mod e2e;
 mod journal;
 mod kis;
+mod migration;
 mod notify;
 mod obs;
 mod params;
