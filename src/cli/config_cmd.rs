@@ -2,7 +2,7 @@
 
 use rust_decimal::Decimal;
 
-use crate::config::{KEYS, Loaded, RiskSettings, is_secret};
+use crate::config::{KEYS, Loaded, RiskSettings, UsSettings, is_secret};
 use crate::domain::risk::ExposureLimit;
 
 /// The problems of the files in SCHEDULES_DIR: the pipeline schedule, the KRX and the US
@@ -52,20 +52,23 @@ pub fn check(loaded: &Loaded) -> i32 {
         Some(addr) => println!("  metrics            http://{addr}/metrics (/healthz, /readyz)"),
         None => println!("  metrics            off"),
     }
-    print_risk(&s.risk);
+    println!("  risk limits");
+    print_risk(&s.risk, "RISK_", "KRW");
+    print_us(s.us.as_ref());
     let secrets = KEYS.iter().filter(|k| is_secret(k.name)).count();
     println!("  ({secrets} secret keys are never printed)");
     0
 }
 
-/// Prints the effective risk limits, one `RISK_*` key a line (`off` when unset).
-fn print_risk(risk: &RiskSettings) {
+/// Prints the effective risk limits of one market, one key a line (`off` when unset): the
+/// `RISK_*_KRW` keys of the KRX pipeline, or the `US_RISK_*_USD` keys of the US one.
+fn print_risk(risk: &RiskSettings, prefix: &str, currency: &str) {
     let g = &risk.guardrails;
-    let krw = |v: Option<Decimal>| v.map_or_else(|| "off".to_owned(), |d| format!("{d} KRW"));
+    let money = |v: Option<Decimal>| v.map_or_else(|| "off".to_owned(), |d| format!("{d} {currency}"));
     let count = |v: Option<String>| v.unwrap_or_else(|| "off".to_owned());
     let daily = match risk.kill_switch_daily_loss {
         Some(l) => format!(
-            "{} KRW (kill switch: blocks new risk, trips STOP; {})",
+            "{} {currency} (kill switch: blocks new risk, trips STOP; {})",
             l.max_loss,
             if l.include_unrealized { "realized + unrealized P&L" } else { "realized P&L only" }
         ),
@@ -75,13 +78,34 @@ fn print_risk(risk: &RiskSettings) {
         Some(ExposureLimit::Value(v)) => Some(v),
         Some(ExposureLimit::Quantity(_)) | None => None,
     };
-    println!("  risk limits");
-    println!("    RISK_DAILY_LOSS_KRW          {daily}");
-    println!("    RISK_MAX_ORDER_VALUE_KRW     {}", krw(g.max_order_value));
-    println!("    RISK_MAX_POSITION_VALUE_KRW  {}", krw(position));
-    println!("    RISK_MAX_GROSS_EXPOSURE_KRW  {}", krw(g.max_gross_exposure));
-    println!("    RISK_MAX_OPEN_POSITIONS      {}", count(g.max_open_positions.map(|n| n.to_string())));
-    println!("    RISK_MAX_ORDERS_PER_DAY      {}", count(g.max_orders_per_day.map(|n| n.to_string())));
+    let lines = [
+        (format!("{prefix}DAILY_LOSS_{currency}"), daily),
+        (format!("{prefix}MAX_ORDER_VALUE_{currency}"), money(g.max_order_value)),
+        (format!("{prefix}MAX_POSITION_VALUE_{currency}"), money(position)),
+        (format!("{prefix}MAX_GROSS_EXPOSURE_{currency}"), money(g.max_gross_exposure)),
+        (format!("{prefix}MAX_OPEN_POSITIONS"), count(g.max_open_positions.map(|n| n.to_string()))),
+        (format!("{prefix}MAX_ORDERS_PER_DAY"), count(g.max_orders_per_day.map(|n| n.to_string()))),
+    ];
+    let width = lines.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
+    for (key, value) in lines {
+        println!("    {key:<width$}  {value}");
+    }
+}
+
+/// Prints the US pipeline: its tickers with their exchanges and its limits in USD, or that it
+/// is off.
+fn print_us(us: Option<&UsSettings>) {
+    let Some(us) = us else {
+        println!("  US pipeline        off (set US_SYMBOLS to trade US stocks)");
+        return;
+    };
+    let tickers: Vec<String> = us.venues.iter().map(|(s, e)| format!("{s}:{}", e.order_code())).collect();
+    println!(
+        "  US pipeline        {} (the [us] triggers of the schedule, New York time)",
+        tickers.join(", ")
+    );
+    println!("  US risk limits");
+    print_risk(&us.risk, "US_RISK_", "USD");
 }
 
 fn db_kind(url: &str) -> String {

@@ -179,6 +179,22 @@ fn config_check(extra: &[(&'static str, &'static str)]) -> (Option<i32>, String,
 }
 
 #[test]
+fn config_check_shows_the_us_pipeline_and_its_limits() {
+    let (code, _, all) = config_check(&[]);
+    assert_eq!(code, Some(0), "{all}");
+    assert!(all.contains("US pipeline        off"), "{all}");
+    let (code, _, all) =
+        config_check(&[("US_SYMBOLS", "AAPL:NASD,IBM:NYSE"), ("US_RISK_DAILY_LOSS_USD", "2500.50")]);
+    assert_eq!(code, Some(0), "{all}");
+    assert!(all.contains("US pipeline        AAPL:NASD, IBM:NYSE"), "{all}");
+    assert!(all.contains("US_RISK_DAILY_LOSS_USD") && all.contains("2500.5 USD (kill switch"), "{all}");
+    assert!(all.contains("RISK_DAILY_LOSS_KRW") && all.contains("US_RISK_MAX_ORDERS_PER_DAY"), "{all}");
+    let (code, stderr, all) = config_check(&[("US_SYMBOLS", "AAPL:KRX")]);
+    assert_eq!(code, Some(2), "{all}");
+    assert!(stderr.contains("US_SYMBOLS"), "{all}");
+}
+
+#[test]
 fn config_check_reports_a_malformed_risk_limit() {
     let (code, stderr, all) = config_check(&[("RISK_DAILY_LOSS_KRW", "abc")]);
     assert_eq!(code, Some(2), "{all}");

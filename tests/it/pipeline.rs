@@ -653,6 +653,28 @@ async fn cli_hands_requests_to_the_daemon_and_switches_modes(t: TestDb) {
         ("access_token", "RERUN", "PENDING")
     );
     assert!(req.requested_by.starts_with("cli:"));
+    assert_eq!(req.market, "KR");
+
+    // The US pipeline's request names its market; its status has its own run of the date.
+    let url = t.url.clone();
+    let (queued, us_status) = tokio::task::spawn_blocking(move || {
+        (
+            aegis_cli(&url, &["stage", "rerun", "universe", "--date", TRADE_DAY, "--market", "us"]),
+            aegis_cli(&url, &["status", "--date", TRADE_DAY, "--market", "us"]),
+        )
+    })
+    .await
+    .unwrap();
+    assert_eq!(queued.0, Some(0), "{}", queued.1);
+    assert!(
+        queued.1.contains("request #2 queued: the running daemon will RERUN US universe"),
+        "{}",
+        queued.1
+    );
+    let req = p.request(2).await.unwrap().expect("request row");
+    assert_eq!((req.market.as_str(), req.stage.as_str()), ("US", "universe"));
+    assert_eq!(us_status.0, Some(0), "{}", us_status.1);
+    assert!(us_status.1.contains(&format!("no US pipeline run for {TRADE_DAY}")), "{}", us_status.1);
 
     let url = t.url.clone();
     let (halt, again, status) = tokio::task::spawn_blocking(move || {
@@ -673,7 +695,7 @@ async fn cli_hands_requests_to_the_daemon_and_switches_modes(t: TestDb) {
     use sea_orm::{EntityTrait, PaginatorTrait};
     // The mode change's own row, and one row per operator command with its result (the refused
     // second halt included).
-    assert_eq!(entity::audit_log::Entity::find().count(t.store.conn()).await.unwrap(), 4);
+    assert_eq!(entity::audit_log::Entity::find().count(t.store.conn()).await.unwrap(), 5);
     let rows = aegis::store::audit::list(&t.store, None, 10).await.unwrap();
     let seen: Vec<(&str, &str)> = rows
         .iter()
@@ -681,8 +703,15 @@ async fn cli_hands_requests_to_the_daemon_and_switches_modes(t: TestDb) {
         .collect();
     assert_eq!(
         seen,
-        [("cli.halt", "failed"), ("cli.halt", "ok"), ("trading_mode.stop", "ok"), ("cli.stage.rerun", "ok")]
+        [
+            ("cli.halt", "failed"),
+            ("cli.halt", "ok"),
+            ("trading_mode.stop", "ok"),
+            ("cli.stage.rerun", "ok"),
+            ("cli.stage.rerun", "ok")
+        ]
     );
+    assert_eq!(rows[3].target, format!("stage/us/universe@{TRADE_DAY}"));
 }
 aegis::storage_test!(cli_ops, cli_hands_requests_to_the_daemon_and_switches_modes);
 
