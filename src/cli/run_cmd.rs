@@ -92,7 +92,8 @@ pub(crate) fn stages_config(loaded: &Loaded, args: &RunArgs) -> Result<StagesCon
 }
 
 /// Returns the stage settings of the US pipeline when `US_SYMBOLS` names tickers: the KRX
-/// pipeline's settings with the US tickers, the `US_RISK_*` limits in USD and the US commission.
+/// pipeline's settings with the US tickers, the `US_RISK_*` limits in USD and the US commission;
+/// its journal proposes no parameter draft.
 pub(crate) fn us_stages_config(loaded: &Loaded, krx: &StagesConfig) -> Option<StagesConfig> {
     let us = loaded.settings.us.as_ref()?;
     let mut cfg = krx.clone();
@@ -101,6 +102,8 @@ pub(crate) fn us_stages_config(loaded: &Loaded, krx: &StagesConfig) -> Option<St
     cfg.risk = us.risk.guardrails;
     cfg.kill_switch.daily_loss = us.risk.kill_switch_daily_loss;
     cfg.fees = crate::domain::position::FeeSchedule::us_default();
+    // One set of strategy parameters per date, proposed by the KRX journal.
+    cfg.propose_drafts = false;
     Some(cfg)
 }
 

@@ -15,6 +15,7 @@ use super::drafts::{
 use super::llm::LlmClient;
 use super::prompt::{AiJournal, OutputLimits, SYSTEM_PROMPT, build_prompt, parse_answer};
 use super::template;
+use crate::domain::MarketRegion;
 use crate::domain::journal::{DayRecord, EventClasses};
 use crate::domain::position::FeeSchedule;
 use crate::domain::strategy::validate_params;
@@ -27,7 +28,8 @@ use crate::store::{Severity, Store, StoreError};
 pub struct JournalConfig {
     /// The strategy whose parameters are drafted.
     pub strategy: String,
-    /// Directory the Markdown file is written to (`<date>.md`), if any.
+    /// Directory the Markdown file is written to (`<date>.md`, a US session's `<date>-us.md`), if
+    /// any.
     pub journal_dir: Option<PathBuf>,
     /// Fees used to recompute P&L.
     pub fees: FeeSchedule,
@@ -184,10 +186,25 @@ async fn ask_model(
     Ok(answer)
 }
 
-async fn write_file(dir: &Path, trade_date: NaiveDate, markdown: &str) -> std::io::Result<PathBuf> {
+/// Returns the journal file's name: `<date>.md` for the KRX day, `<date>-us.md` for the US
+/// session of that (New York) date, which shares the date.
+pub fn file_name(trade_date: NaiveDate, region: MarketRegion) -> String {
+    match region {
+        MarketRegion::Kr => format!("{trade_date}.md"),
+        MarketRegion::Us => format!("{trade_date}-us.md"),
+    }
+}
+
+async fn write_file(
+    dir: &Path,
+    trade_date: NaiveDate,
+    region: MarketRegion,
+    markdown: &str,
+) -> std::io::Result<PathBuf> {
     tokio::fs::create_dir_all(dir).await?;
-    let path = dir.join(format!("{trade_date}.md"));
-    let tmp = dir.join(format!(".{trade_date}.md.tmp"));
+    let name = file_name(trade_date, region);
+    let path = dir.join(&name);
+    let tmp = dir.join(format!(".{name}.tmp"));
     tokio::fs::write(&tmp, markdown).await?;
     tokio::fs::rename(&tmp, &path).await?;
     Ok(path)
@@ -246,7 +263,7 @@ pub async fn run_journal_batch(
     };
 
     let path = match &config.journal_dir {
-        Some(dir) => match write_file(dir, trade_date, &markdown).await {
+        Some(dir) => match write_file(dir, trade_date, config.region, &markdown).await {
             Ok(p) => Some(p),
             Err(e) => {
                 let message = format!("journal file not written under {}: {e}", dir.display());

@@ -370,3 +370,29 @@ async fn without_a_model_the_template_is_written(db: TestDb) {
     assert!(out.summary.starts_with("2026-03-06: no pipeline run; 0 orders"), "{}", out.summary);
 }
 storage_test!(no_model, without_a_model_the_template_is_written);
+
+/// The US session of a date journals beside the KRX day of that date: its own file, its own row,
+/// and no parameter draft when the pipeline proposes none.
+async fn the_us_journal_of_a_date_keeps_the_krx_one(db: TestDb) {
+    seed(&db).await;
+    let dir = TempDir::new("aegis-journal").unwrap();
+    let krx = JournalConfig { journal_dir: Some(dir.0.clone()), ..JournalConfig::default() };
+    let us = JournalConfig {
+        region: aegis::domain::MarketRegion::Us,
+        propose_drafts: false,
+        fees: aegis::domain::position::FeeSchedule::us_default(),
+        ..krx.clone()
+    };
+    let kr_out = run_journal_batch(&db.store, None, &krx, at(7, 0), day()).await.unwrap();
+    let us_out = run_journal_batch(&db.store, None, &us, at(7, 5), day()).await.unwrap();
+    let (kr_path, us_path) = (kr_out.path.unwrap(), us_out.path.unwrap());
+    assert_eq!(kr_path.file_name().unwrap(), "2026-03-06.md");
+    assert_eq!(us_path.file_name().unwrap(), "2026-03-06-us.md");
+    let (kr_text, us_text) =
+        (std::fs::read_to_string(&kr_path).unwrap(), std::fs::read_to_string(&us_path).unwrap());
+    assert_ne!(kr_text, us_text, "the US journal did not overwrite the KRX one");
+    assert!(kr_out.draft.is_some(), "the KRX journal drafts tomorrow's parameters");
+    assert!(us_out.draft.is_none(), "the US one proposes none");
+    assert_ne!(kr_out.journal_id, us_out.journal_id);
+}
+storage_test!(us_journal, the_us_journal_of_a_date_keeps_the_krx_one);

@@ -41,6 +41,7 @@ impl Journal {
             fees: cfg.fees,
             opening,
             region: cfg.region,
+            propose_drafts: cfg.propose_drafts,
             ..JournalConfig::default()
         };
         let outcome = run_journal_batch(

@@ -88,6 +88,10 @@ pub struct StagesConfig {
     pub session_wait: Duration,
     /// Where the journal's Markdown files are written.
     pub journal_dir: Option<PathBuf>,
+    /// Whether the journal proposes the strategy's next-day parameters (a draft for an
+    /// operator's approval). The daemon's US pipeline does not: the parameters of a strategy are
+    /// one set per date, which the KRX journal proposes.
+    pub propose_drafts: bool,
     /// How long `audit_log` rows are kept (`AUDIT_RETENTION_DAYS`): the close stage deletes older
     /// rows.
     pub audit_retention: chrono::TimeDelta,
@@ -119,6 +123,7 @@ impl StagesConfig {
             reconcile_every: Duration::from_secs(30),
             session_wait: Duration::from_secs(300),
             journal_dir: None,
+            propose_drafts: true,
             audit_retention: chrono::TimeDelta::days(365),
         }
     }
@@ -176,9 +181,12 @@ impl StageDeps {
         held.take().or_else(|| self.broker.take_streams())
     }
 
-    /// Gives the streams back after an intraday attempt.
+    /// Gives the streams back after an intraday attempt: to the broker when it keeps them (the
+    /// KIS client does, for the other market's pipeline on the same socket), else here.
     fn return_streams(&self, streams: BrokerStreams) {
-        *self.streams.lock().unwrap_or_else(PoisonError::into_inner) = Some(streams);
+        if let Some(streams) = self.broker.return_streams(streams) {
+            *self.streams.lock().unwrap_or_else(PoisonError::into_inner) = Some(streams);
+        }
     }
 }
 
