@@ -127,6 +127,8 @@ pub fn fills(side: &'static str, count: usize) {
 pub fn stage_transition(t: &crate::pipeline::Transition) {
     use crate::domain::stage::StageStatus;
     let stage = t.stage.as_str();
+    // The KRX and the US pipeline run the same stages: each keeps its own series.
+    let market = t.market.as_str();
     for s in [
         StageStatus::Pending,
         StageStatus::Running,
@@ -135,12 +137,13 @@ pub fn stage_transition(t: &crate::pipeline::Transition) {
         StageStatus::Skipped,
     ] {
         let v = if s == t.to { 1.0 } else { 0.0 };
-        gauge!(n::STAGE_STATUS, "stage" => stage, "status" => s.as_str()).set(v);
+        gauge!(n::STAGE_STATUS, "market" => market, "stage" => stage, "status" => s.as_str()).set(v);
     }
-    counter!(n::STAGE_TRANSITIONS, "stage" => stage, "to" => t.to.as_str()).increment(1);
-    gauge!(n::STAGE_LAST_TRANSITION, "stage" => stage).set(unix_seconds(t.at));
+    counter!(n::STAGE_TRANSITIONS, "market" => market, "stage" => stage, "to" => t.to.as_str()).increment(1);
+    gauge!(n::STAGE_LAST_TRANSITION, "market" => market, "stage" => stage).set(unix_seconds(t.at));
     if let Some(d) = t.duration {
-        histogram!(n::STAGE_DURATION, "stage" => stage, "outcome" => t.to.as_str()).record(d.as_secs_f64());
+        histogram!(n::STAGE_DURATION, "market" => market, "stage" => stage, "outcome" => t.to.as_str())
+            .record(d.as_secs_f64());
     }
 }
 
