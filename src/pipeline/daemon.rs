@@ -141,6 +141,8 @@ impl Lane {
 pub struct Daemon {
     lanes: BTreeMap<MarketRegion, Lane>,
     store: Arc<dyn PipelineRuns>,
+    /// Where the daemon's own alerts are recorded (the store of the first runner).
+    events: crate::store::Store,
     clock: Arc<dyn Clock>,
     config: DaemonConfig,
 }
@@ -246,8 +248,9 @@ impl Daemon {
     /// should be the one passed to [`Daemon::run`]) and the schedule of its triggers.
     pub fn new(runner: Arc<Runner>, schedule: Option<Arc<Schedule>>, config: DaemonConfig) -> Self {
         let store = runner.pipeline_runs().clone();
+        let events = runner.store().clone();
         let lanes = BTreeMap::from([(runner.market(), Lane { runner, schedule })]);
-        Self { lanes, store, clock: Arc::new(SystemClock), config }
+        Self { lanes, store, events, clock: Arc::new(SystemClock), config }
     }
 
     /// Drives another market's pipeline too (the US one beside the KRX one): its runner — on the
@@ -257,12 +260,6 @@ impl Daemon {
     pub fn with_market(mut self, runner: Arc<Runner>, schedule: Option<Arc<Schedule>>) -> Self {
         self.lanes.insert(runner.market(), Lane { runner, schedule });
         self
-    }
-
-    /// The first lane (the KRX one when the daemon drives it): its store records the daemon's
-    /// alerts.
-    fn first(&self) -> &Lane {
-        self.lanes.values().next().unwrap_or_else(|| unreachable!("a daemon is built with a lane"))
     }
 
     /// Sets the clock (lease times and the start-up catch-up).
@@ -465,13 +462,8 @@ impl Daemon {
 
     async fn alert(&self, kind: AlertKind, text: String) {
         let date = self.clock.now().with_timezone(&crate::domain::calendar::KST).date_naive();
-        crate::notify::raise_alert(
-            self.first().runner.store(),
-            self.config.notifier.as_deref(),
-            date,
-            Alert { kind, text },
-        )
-        .await;
+        crate::notify::raise_alert(&self.events, self.config.notifier.as_deref(), date, Alert { kind, text })
+            .await;
     }
 
     /// Returns the pipeline work due by the schedules that no trigger has asked for yet (a firing
