@@ -216,6 +216,16 @@ impl Broker for KisBroker {
         self.streams.lock().unwrap_or_else(PoisonError::into_inner).take()
     }
 
+    fn return_streams(&self, streams: BrokerStreams) -> Option<BrokerStreams> {
+        // Kept in the slot the KRX and the US side of the client share (see [`KisBroker::us`]).
+        let mut slot = self.streams.lock().unwrap_or_else(PoisonError::into_inner);
+        if slot.is_some() {
+            return Some(streams);
+        }
+        *slot = Some(streams);
+        None
+    }
+
     fn connect(&self) -> BrokerFuture<'_, ()> {
         Box::pin(self.feed.connect())
     }
@@ -260,6 +270,20 @@ mod tests {
         }
         assert!(broker.take_streams().is_some());
         assert!(broker.take_streams().is_none());
+    }
+
+    #[test]
+    fn the_us_side_takes_the_streams_the_krx_side_gave_back() {
+        let clock = Arc::new(FakeClock::new(DateTime::from_timestamp(0, 0).unwrap()));
+        let krx =
+            KisBroker::new(&config(), "12345678-01", Arc::new(InMemoryTokenStore::new()), clock).unwrap();
+        let us = krx.us(BTreeMap::new());
+        let streams = krx.take_streams().expect("the first taker gets them");
+        assert!(us.take_streams().is_none(), "handed out once");
+        assert!(krx.return_streams(streams).is_none(), "kept by the client");
+        let streams = us.take_streams().expect("the US pipeline takes them after the KRX one");
+        assert!(us.return_streams(streams).is_none());
+        assert!(krx.take_streams().is_some(), "and the KRX one the next day");
     }
 
     #[test]

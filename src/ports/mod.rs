@@ -161,6 +161,13 @@ pub trait Broker: Send + Sync + fmt::Debug {
     /// Hands out the event channels; returns `None` after the first call.
     fn take_streams(&self) -> Option<BrokerStreams>;
 
+    /// Takes the event channels back from whoever took them, for the next
+    /// [`Broker::take_streams`] (another market's pipeline on the same client); returns them when
+    /// the adapter does not keep them (the default), and the caller keeps them itself.
+    fn return_streams(&self, streams: BrokerStreams) -> Option<BrokerStreams> {
+        Some(streams)
+    }
+
     /// Opens the real-time feed now instead of on the first subscription.
     ///
     /// # Errors
