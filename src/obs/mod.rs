@@ -112,17 +112,37 @@ fn describe() {
     describe_counter!(n::WS_FRAMES, "real-time data frames decoded, per channel");
     describe_counter!(n::WS_RECORDS, "real-time records decoded, per channel");
     describe_counter!(n::WS_MALFORMED, "real-time frames skipped as malformed");
-    describe_gauge!(n::ORDERS, "orders of the current trade date by status");
-    describe_gauge!(n::ORDERS_SENT, "orders sent on the current trade date (what the daily limit counts)");
-    describe_gauge!(n::RISK_MAX_ORDERS, "the daily order limit (RISK_MAX_ORDERS_PER_DAY)");
-    describe_gauge!(n::RISK_LOSS_LIMIT, "the daily loss limit in KRW (RISK_DAILY_LOSS_KRW)");
-    describe_gauge!(n::RISK_LOSS, "the day's loss in KRW as the kill switch counts it (negative: a profit)");
-    describe_counter!(n::FILLS, "fills recorded, by side");
-    describe_gauge!(n::PNL_REALIZED, "realized P&L of the current trade date in KRW, net of fees and tax");
-    describe_gauge!(n::PNL_UNREALIZED, "unrealized P&L at the last prices in KRW");
-    describe_gauge!(n::STAGE_STATUS, "1 for the latest status of each pipeline stage");
-    describe_histogram!(n::STAGE_DURATION, Unit::Seconds, "duration of finished stage attempts, by outcome");
-    describe_counter!(n::STAGE_TRANSITIONS, "stage transitions, by stage and new status");
+    describe_gauge!(n::ORDERS, "orders of the current trade date by market and status");
+    describe_gauge!(
+        n::ORDERS_SENT,
+        "orders sent on the current trade date by market (what the daily limit counts)"
+    );
+    describe_gauge!(
+        n::RISK_MAX_ORDERS,
+        "the daily order limit by market (RISK_MAX_ORDERS_PER_DAY, US_RISK_MAX_ORDERS_PER_DAY)"
+    );
+    describe_gauge!(n::RISK_LOSS_LIMIT, "the KRX daily loss limit in KRW (RISK_DAILY_LOSS_KRW)");
+    describe_gauge!(
+        n::RISK_LOSS,
+        "the KRX day's loss in KRW as the kill switch counts it (negative: a profit)"
+    );
+    describe_counter!(n::FILLS, "fills recorded, by market and side");
+    describe_gauge!(n::PNL_REALIZED, "realized P&L of the KRX trade date in KRW, net of fees and tax");
+    describe_gauge!(n::PNL_UNREALIZED, "unrealized P&L of the KRX positions at the last prices in KRW");
+    describe_gauge!(n::RISK_LOSS_LIMIT_USD, "the US daily loss limit in USD (US_RISK_DAILY_LOSS_USD)");
+    describe_gauge!(
+        n::RISK_LOSS_USD,
+        "the US day's loss in USD as the kill switch counts it (negative: a profit)"
+    );
+    describe_gauge!(n::PNL_REALIZED_USD, "realized P&L of the US trade date in USD, net of fees and tax");
+    describe_gauge!(n::PNL_UNREALIZED_USD, "unrealized P&L of the US positions at the last prices in USD");
+    describe_gauge!(n::STAGE_STATUS, "1 for the latest status of each pipeline stage, by market");
+    describe_histogram!(
+        n::STAGE_DURATION,
+        Unit::Seconds,
+        "duration of finished stage attempts, by market and outcome"
+    );
+    describe_counter!(n::STAGE_TRANSITIONS, "stage transitions, by market, stage and new status");
     describe_gauge!(
         n::STAGE_LAST_TRANSITION,
         Unit::Seconds,
@@ -201,6 +221,60 @@ mod tests {
             "aegis_kis_circuit_breaker_state{group=\"orders\"} 2",
             "aegis_kis_circuit_breaker_opened_total{group=\"orders\"} 1",
             "aegis_kis_rate_limiter_queue_depth{priority=\"order\"} 0",
+        ] {
+            assert!(text.contains(line), "{line} missing:\n{text}");
+        }
+    }
+
+    /// The KRX and the US engine run in one process: the US engine's money goes to the `_usd`
+    /// families (the `_krw` ones keep the KRX amounts), its counts to its own `market` series,
+    /// and each market counts unrealized P&L in its loss as its own limit says.
+    #[test]
+    fn each_market_keeps_its_own_series_and_currency() {
+        use rust_decimal_macros::dec;
+
+        use crate::domain::MarketRegion::{Kr, Us};
+        use crate::domain::risk::DailyLossLimit;
+
+        let limit = |max_loss, include_unrealized| DailyLossLimit {
+            max_loss,
+            include_unrealized,
+            block_reducing: false,
+        };
+        let recorder = PrometheusBuilder::new().build_recorder();
+        let handle = recorder.handle();
+        metrics::with_local_recorder(&recorder, || {
+            record::risk_limits(Kr, Some(300), Some(limit(dec!(300000), true)));
+            record::risk_limits(Us, Some(30), Some(limit(dec!(2500.5), false)));
+            record::orders(Kr, &[("FILLED", 7), ("CANCELED", 1)], 9);
+            record::pnl(Kr, dec!(-12000), dec!(-3000));
+            record::fills(Kr, "BUY", 4);
+            // The US session comes later in the day: nothing of the KRX series changes.
+            record::orders(Us, &[("FILLED", 2), ("CANCELED", 0)], 3);
+            record::pnl(Us, dec!(-40.25), dec!(-10.5));
+            record::realized_pnl(Us, dec!(-41.25));
+            record::fills(Us, "SELL", 2);
+        });
+        let text = handle.render();
+        for line in [
+            "aegis_orders{market=\"KR\",status=\"FILLED\"} 7",
+            "aegis_orders{market=\"US\",status=\"FILLED\"} 2",
+            "aegis_orders{market=\"US\",status=\"CANCELED\"} 0",
+            "aegis_orders_sent{market=\"KR\"} 9",
+            "aegis_orders_sent{market=\"US\"} 3",
+            "aegis_risk_max_orders_per_day{market=\"KR\"} 300",
+            "aegis_risk_max_orders_per_day{market=\"US\"} 30",
+            "aegis_fills_total{market=\"KR\",side=\"BUY\"} 4",
+            "aegis_fills_total{market=\"US\",side=\"SELL\"} 2",
+            "aegis_pnl_realized_krw -12000\n",
+            "aegis_pnl_unrealized_krw -3000\n",
+            "aegis_risk_daily_loss_krw 15000\n",
+            "aegis_risk_daily_loss_limit_krw 300000\n",
+            "aegis_pnl_realized_usd -41.25\n",
+            "aegis_pnl_unrealized_usd -10.5\n",
+            // The US limit counts realized P&L only.
+            "aegis_risk_daily_loss_usd 40.25\n",
+            "aegis_risk_daily_loss_limit_usd 2500.5\n",
         ] {
             assert!(text.contains(line), "{line} missing:\n{text}");
         }

@@ -1,5 +1,6 @@
 //! Every metric family aegis exports (Prometheus naming: `aegis_` prefix, base units, `_total`
-//! for counters, `_seconds`/`_bytes` for units; money in KRW as `_krw`). README.md lists them.
+//! for counters, `_seconds`/`_bytes` for units; money in families named by its currency: the KRX
+//! engine's in KRW as `_krw`, the US engine's in USD as `_usd`). README.md lists them.
 
 /// Counter `{tr_id, outcome}`.
 pub const REST_REQUESTS: &str = "aegis_kis_rest_requests_total";
@@ -35,29 +36,37 @@ pub const WS_FRAMES: &str = "aegis_ws_frames_total";
 pub const WS_RECORDS: &str = "aegis_ws_records_decoded_total";
 /// Counter.
 pub const WS_MALFORMED: &str = "aegis_ws_malformed_frames_total";
-/// Gauge `{status}`.
+/// Gauge `{market, status}`.
 pub const ORDERS: &str = "aegis_orders";
-/// Gauge.
+/// Gauge `{market}`.
 pub const ORDERS_SENT: &str = "aegis_orders_sent";
-/// Gauge.
+/// Gauge `{market}`.
 pub const RISK_MAX_ORDERS: &str = "aegis_risk_max_orders_per_day";
-/// Gauge.
+/// Gauge (the KRX engine's, KRW).
 pub const RISK_LOSS_LIMIT: &str = "aegis_risk_daily_loss_limit_krw";
-/// Gauge.
+/// Gauge (the KRX engine's, KRW).
 pub const RISK_LOSS: &str = "aegis_risk_daily_loss_krw";
-/// Counter `{side}`.
+/// Counter `{market, side}`.
 pub const FILLS: &str = "aegis_fills_total";
-/// Gauge.
+/// Gauge (the KRX engine's, KRW).
 pub const PNL_REALIZED: &str = "aegis_pnl_realized_krw";
-/// Gauge.
+/// Gauge (the KRX engine's, KRW).
 pub const PNL_UNREALIZED: &str = "aegis_pnl_unrealized_krw";
-/// Gauge `{stage, status}`.
+/// Gauge (the US engine's, USD).
+pub const RISK_LOSS_LIMIT_USD: &str = "aegis_risk_daily_loss_limit_usd";
+/// Gauge (the US engine's, USD).
+pub const RISK_LOSS_USD: &str = "aegis_risk_daily_loss_usd";
+/// Gauge (the US engine's, USD).
+pub const PNL_REALIZED_USD: &str = "aegis_pnl_realized_usd";
+/// Gauge (the US engine's, USD).
+pub const PNL_UNREALIZED_USD: &str = "aegis_pnl_unrealized_usd";
+/// Gauge `{market, stage, status}`.
 pub const STAGE_STATUS: &str = "aegis_stage_status";
-/// Histogram `{stage, outcome}`.
+/// Histogram `{market, stage, outcome}`.
 pub const STAGE_DURATION: &str = "aegis_stage_duration_seconds";
-/// Counter `{stage, to}`.
+/// Counter `{market, stage, to}`.
 pub const STAGE_TRANSITIONS: &str = "aegis_stage_transitions_total";
-/// Gauge `{stage}`.
+/// Gauge `{market, stage}`.
 pub const STAGE_LAST_TRANSITION: &str = "aegis_stage_last_transition_timestamp_seconds";
 /// Counter `{kind}`.
 pub const ALERTS: &str = "aegis_alerts_total";
@@ -82,7 +91,8 @@ pub const START_TIME: &str = "process_start_time_seconds";
 /// Gauge `{version}`.
 pub const BUILD_INFO: &str = "aegis_build_info";
 
-/// The families a day of trading produces, for tests and the documentation check.
+/// Every family, for tests and the documentation check (a KRX-only day leaves the `_usd` ones out,
+/// and a process without the pipeline lease the `aegis_lease_*` ones).
 pub const ALL: &[&str] = &[
     REST_REQUESTS,
     REST_DURATION,
@@ -109,6 +119,10 @@ pub const ALL: &[&str] = &[
     FILLS,
     PNL_REALIZED,
     PNL_UNREALIZED,
+    RISK_LOSS_LIMIT_USD,
+    RISK_LOSS_USD,
+    PNL_REALIZED_USD,
+    PNL_UNREALIZED_USD,
     STAGE_STATUS,
     STAGE_DURATION,
     STAGE_TRANSITIONS,

@@ -12,8 +12,10 @@ use rust_decimal::prelude::ToPrimitive;
 
 use super::health::{self, LeaseState};
 use super::names as n;
+use crate::domain::{Currency, MarketRegion};
 
-fn krw(d: Decimal) -> f64 {
+/// An amount of money as a sample value (in the currency its family names).
+fn amount(d: Decimal) -> f64 {
     d.to_f64().unwrap_or(0.0)
 }
 
@@ -80,47 +82,92 @@ pub fn token_refresh_ahead(ahead: Duration) {
     gauge!(n::TOKEN_REFRESH_AHEAD).set(ahead.as_secs_f64());
 }
 
-/// The current trade date's orders by status (every status, zeros included) and how many were sent.
-pub fn orders(by_status: &[(&'static str, usize)], sent: u32) {
+/// The current trade date's orders of one market by status (every status, zeros included) and
+/// how many were sent. The KRX and the US engine each keep their own series (`market`).
+pub fn orders(market: MarketRegion, by_status: &[(&'static str, usize)], sent: u32) {
+    let m = market.as_str();
     for (status, count) in by_status {
-        gauge!(n::ORDERS, "status" => *status).set(*count as f64);
+        gauge!(n::ORDERS, "market" => m, "status" => *status).set(*count as f64);
     }
-    gauge!(n::ORDERS_SENT).set(f64::from(sent));
+    gauge!(n::ORDERS_SENT, "market" => m).set(f64::from(sent));
 }
 
-/// Whether the daily loss counts unrealized P&L (`RISK_DAILY_LOSS_INCLUDE_UNREALIZED`).
-static LOSS_INCLUDES_UNREALIZED: AtomicBool = AtomicBool::new(true);
+/// The money families of a market: named by its currency (the KRX engine's in KRW, the US
+/// engine's in USD), so that one never overwrites the other's amounts.
+struct MoneyFamilies {
+    realized: &'static str,
+    unrealized: &'static str,
+    loss: &'static str,
+    loss_limit: &'static str,
+}
 
-/// The operator's limits the alert rules compare against (`RISK_MAX_ORDERS_PER_DAY`,
-/// `RISK_DAILY_LOSS_KRW` and whether it counts unrealized P&L).
-pub fn risk_limits(max_orders_per_day: Option<u32>, daily_loss: Option<crate::domain::risk::DailyLossLimit>) {
+const fn money(market: MarketRegion) -> MoneyFamilies {
+    match market.currency() {
+        Currency::Krw => MoneyFamilies {
+            realized: n::PNL_REALIZED,
+            unrealized: n::PNL_UNREALIZED,
+            loss: n::RISK_LOSS,
+            loss_limit: n::RISK_LOSS_LIMIT,
+        },
+        Currency::Usd => MoneyFamilies {
+            realized: n::PNL_REALIZED_USD,
+            unrealized: n::PNL_UNREALIZED_USD,
+            loss: n::RISK_LOSS_USD,
+            loss_limit: n::RISK_LOSS_LIMIT_USD,
+        },
+    }
+}
+
+/// Whether a market's daily loss counts unrealized P&L (`RISK_DAILY_LOSS_INCLUDE_UNREALIZED`,
+/// `US_RISK_DAILY_LOSS_INCLUDE_UNREALIZED`), by market: KRX, US.
+static LOSS_INCLUDES_UNREALIZED: [AtomicBool; 2] = [AtomicBool::new(true), AtomicBool::new(true)];
+
+const fn loss_includes_unrealized(market: MarketRegion) -> &'static AtomicBool {
+    match market {
+        MarketRegion::Kr => &LOSS_INCLUDES_UNREALIZED[0],
+        MarketRegion::Us => &LOSS_INCLUDES_UNREALIZED[1],
+    }
+}
+
+/// A market's limits the alert rules compare against (`RISK_MAX_ORDERS_PER_DAY`,
+/// `RISK_DAILY_LOSS_KRW` and whether it counts unrealized P&L; the US engine's `US_RISK_*`, in
+/// USD).
+pub fn risk_limits(
+    market: MarketRegion,
+    max_orders_per_day: Option<u32>,
+    daily_loss: Option<crate::domain::risk::DailyLossLimit>,
+) {
     if let Some(max) = max_orders_per_day {
-        gauge!(n::RISK_MAX_ORDERS).set(f64::from(max));
+        gauge!(n::RISK_MAX_ORDERS, "market" => market.as_str()).set(f64::from(max));
     }
     if let Some(limit) = daily_loss {
-        LOSS_INCLUDES_UNREALIZED.store(limit.include_unrealized, Ordering::Relaxed);
-        gauge!(n::RISK_LOSS_LIMIT).set(krw(limit.max_loss));
+        loss_includes_unrealized(market).store(limit.include_unrealized, Ordering::Relaxed);
+        gauge!(money(market).loss_limit).set(amount(limit.max_loss));
     }
 }
 
-/// The day's P&L (of the guardrails' snapshot) and the loss the daily-loss limit counts
-/// (negative: a profit).
-pub fn pnl(realized: Decimal, unrealized: Decimal) {
-    gauge!(n::PNL_REALIZED).set(krw(realized));
-    gauge!(n::PNL_UNREALIZED).set(krw(unrealized));
-    let counted =
-        if LOSS_INCLUDES_UNREALIZED.load(Ordering::Relaxed) { realized + unrealized } else { realized };
-    gauge!(n::RISK_LOSS).set(krw(-counted));
+/// A market's P&L for the day (of the guardrails' snapshot) and the loss its daily-loss limit
+/// counts (negative: a profit), in the market's currency.
+pub fn pnl(market: MarketRegion, realized: Decimal, unrealized: Decimal) {
+    let f = money(market);
+    gauge!(f.realized).set(amount(realized));
+    gauge!(f.unrealized).set(amount(unrealized));
+    let counted = if loss_includes_unrealized(market).load(Ordering::Relaxed) {
+        realized + unrealized
+    } else {
+        realized
+    };
+    gauge!(f.loss).set(amount(-counted));
 }
 
-/// The realized P&L of the book (after fills).
-pub fn realized_pnl(realized: Decimal) {
-    gauge!(n::PNL_REALIZED).set(krw(realized));
+/// The realized P&L of a market's book (after fills), in the market's currency.
+pub fn realized_pnl(market: MarketRegion, realized: Decimal) {
+    gauge!(money(market).realized).set(amount(realized));
 }
 
-/// New fills recorded on one side.
-pub fn fills(side: &'static str, count: usize) {
-    counter!(n::FILLS, "side" => side).increment(count as u64);
+/// New fills of a market recorded on one side.
+pub fn fills(market: MarketRegion, side: &'static str, count: usize) {
+    counter!(n::FILLS, "market" => market.as_str(), "side" => side).increment(count as u64);
 }
 
 /// A stage transition (status gauge, transition count, duration of a finished attempt).
@@ -219,8 +266,10 @@ pub(crate) fn preregister() {
     use crate::notify::AlertKind;
     counter!(n::REST_EGW00201).absolute(0);
     counter!(n::TOKEN_ISSUED).increment(0);
-    for side in ["BUY", "SELL"] {
-        counter!(n::FILLS, "side" => side).increment(0);
+    for market in [MarketRegion::Kr, MarketRegion::Us] {
+        for side in ["BUY", "SELL"] {
+            counter!(n::FILLS, "market" => market.as_str(), "side" => side).increment(0);
+        }
     }
     for kind in [
         AlertKind::FeedDown,

@@ -11,12 +11,12 @@ use chrono::NaiveDate;
 use rust_decimal::Decimal;
 
 use super::orders::broker_key;
-use crate::domain::Symbol;
 use crate::domain::fill::{Execution, Fill, FillLedger};
 use crate::domain::position::{FeeSchedule, Holding, PositionError, Positions};
 use crate::domain::price::PriceContext;
 use crate::domain::risk::RiskSnapshot;
 use crate::domain::strategy::{LastPrices, OpenOrderView};
+use crate::domain::{MarketRegion, Symbol};
 use crate::ports::StoredOrder;
 use crate::ports::trading_log::DayLog;
 
@@ -44,11 +44,14 @@ pub(crate) struct Book {
     pub price_ctx: HashMap<Symbol, PriceContext>,
     /// True once loaded from the log.
     pub loaded: bool,
+    /// The market the book's core trades: its metrics are that market's series (the KRX and the
+    /// US engine run in one process).
+    region: MarketRegion,
 }
 
 impl Book {
-    /// An empty, unloaded book.
-    pub fn new(fees: FeeSchedule) -> Self {
+    /// An empty, unloaded book of a market.
+    pub fn new(fees: FeeSchedule, region: MarketRegion) -> Self {
         Self {
             orders: BTreeMap::new(),
             by_key: HashMap::new(),
@@ -60,6 +63,7 @@ impl Book {
             last_prices: LastPrices::new(),
             price_ctx: HashMap::new(),
             loaded: false,
+            region,
         }
     }
 
@@ -139,8 +143,8 @@ impl Book {
             .iter()
             .map(|s| (s.as_str(), self.orders.values().filter(|o| o.order.status() == *s).count()))
             .collect();
-        crate::obs::record::orders(&by_status, self.sent);
-        crate::obs::record::realized_pnl(self.positions.realized_pnl());
+        crate::obs::record::orders(self.region, &by_status, self.sent);
+        crate::obs::record::realized_pnl(self.region, self.positions.realized_pnl());
     }
 
     /// Returns an order.
@@ -195,9 +199,9 @@ impl Book {
             }
         }
         if let Some(side) = side {
-            crate::obs::record::fills(side.as_str(), added_count);
+            crate::obs::record::fills(self.region, side.as_str(), added_count);
         }
-        crate::obs::record::realized_pnl(self.positions.realized_pnl());
+        crate::obs::record::realized_pnl(self.region, self.positions.realized_pnl());
         self.ledgers.insert(id, ledger);
         ok
     }
@@ -225,7 +229,7 @@ impl Book {
             self.open.clone(),
             self.sent,
         );
-        crate::obs::record::pnl(snap.realized_pnl, snap.unrealized_pnl);
+        crate::obs::record::pnl(self.region, snap.realized_pnl, snap.unrealized_pnl);
         snap
     }
 }

@@ -100,7 +100,7 @@ impl Engine {
     ) -> Result<Self, TradingError> {
         core.ensure_loaded().await?;
         let risk = &core.config.risk;
-        crate::obs::record::risk_limits(risk.max_orders_per_day, risk.daily_loss);
+        crate::obs::record::risk_limits(core.config.region, risk.max_orders_per_day, risk.daily_loss);
         Ok(Self { core, strategy, send })
     }
 

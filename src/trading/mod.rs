@@ -203,7 +203,7 @@ impl TradingCore {
             broker,
             clock,
             guard,
-            book: Mutex::new(Book::new(config.fees)),
+            book: Mutex::new(Book::new(config.fees, config.region)),
             config,
             hook: None,
             notifier: None,

@@ -116,10 +116,22 @@ async fn a_simulated_day_fills_every_metric_family() {
     };
     let sum = |family: &str| got.get(family).map_or(0.0, |v| v.iter().map(|(_, x)| x).sum::<f64>());
 
-    // Every family is there; the demo takes no lease (the lease families are the daemon's).
+    // Every family is there; the demo takes no lease (the lease families are the daemon's), and
+    // runs the KRX pipeline only: the US engine's money families (`_usd`) are written by the US
+    // engine alone, never by a KRX day.
     let lease = [names::LEASE_HELD, names::LEASE_EPOCH, names::LEASE_HOLDER];
+    let usd = [
+        names::PNL_REALIZED_USD,
+        names::PNL_UNREALIZED_USD,
+        names::RISK_LOSS_USD,
+        names::RISK_LOSS_LIMIT_USD,
+    ];
     for family in names::ALL.iter().filter(|f| !lease.contains(f)) {
-        assert!(got.contains_key(*family), "{family} missing from the scrape:\n{scrape}");
+        if usd.contains(family) {
+            assert!(!got.contains_key(*family), "{family}: a KRX day wrote a USD family:\n{scrape}");
+        } else {
+            assert!(got.contains_key(*family), "{family} missing from the scrape:\n{scrape}");
+        }
     }
     // Non-zero where the day produced them.
     for family in [
@@ -150,16 +162,24 @@ async fn a_simulated_day_fills_every_metric_family() {
     assert!(value(names::REST_REQUESTS, r#"outcome="ok""#) > 0.0);
     assert!(value(names::WS_RECORDS, r#"channel="H0STCNT0""#) > 0.0, "trade prints decoded");
     assert!(value(names::WS_FRAMES, r#"channel="H0STCNI9""#) > 0.0, "execution notices decoded");
-    assert_eq!(value(names::STAGE_STATUS, r#"stage="journal",status="SUCCEEDED""#), 1.0);
-    assert_eq!(value(names::STAGE_STATUS, r#"stage="intraday",status="RUNNING""#), 0.0);
-    assert_eq!(value(names::ORDERS_SENT, ""), report.comparison.db_orders as f64);
+    assert_eq!(value(names::STAGE_STATUS, r#"market="KR",stage="journal",status="SUCCEEDED""#), 1.0);
+    assert_eq!(value(names::STAGE_STATUS, r#"market="KR",stage="intraday",status="RUNNING""#), 0.0);
+    // The trading series are the KRX market's; the US ones hold nothing of a KRX day.
+    assert_eq!(value(names::ORDERS_SENT, r#"market="KR""#), report.comparison.db_orders as f64);
     let filled = report.orders_by_status.get("FILLED").copied().unwrap_or(0);
-    assert_eq!(value(names::ORDERS, r#"status="FILLED""#), filled as f64);
+    assert_eq!(value(names::ORDERS, r#"market="KR",status="FILLED""#), filled as f64);
+    let of_us = |family: &str| got[family].iter().filter(|(l, _)| l.contains(r#"market="US""#)).count();
+    assert_eq!(
+        of_us(names::ORDERS) + of_us(names::ORDERS_SENT) + of_us(names::RISK_MAX_ORDERS),
+        0,
+        "{scrape}"
+    );
     assert_eq!(sum(names::FILLS), report.comparison.db_fills as f64);
+    assert_eq!(value(names::FILLS, r#"market="US",side="BUY""#), 0.0, "registered, never incremented");
     let realized = report.summary.as_ref().map(|s| s.realized_pnl).unwrap();
     let exported = value(names::PNL_REALIZED, "");
     assert!((exported - f64::try_from(realized).unwrap()).abs() < 1.0, "{exported} vs {realized}");
-    assert_eq!(value(names::RISK_MAX_ORDERS, ""), 300.0);
+    assert_eq!(value(names::RISK_MAX_ORDERS, r#"market="KR""#), 300.0);
     assert_eq!(value(names::BREAKER_STATE, r#"group="orders""#), 0.0, "closed");
     assert!(value(names::RSS, "") > 1e6);
     // After the close the feed holds no registrations: outside the session it is not required.
