@@ -273,12 +273,7 @@ impl BrokerOrder {
     /// Returns the trading date the order belongs to — the KST date for a KRX order, the New York
     /// date for a US one: its order number identifies it only within that date.
     pub fn trade_date(&self) -> NaiveDate {
-        match self.symbol.region() {
-            super::MarketRegion::Kr => to_kst(self.ordered_at).date_naive(),
-            super::MarketRegion::Us => {
-                self.ordered_at.with_timezone(&super::us_calendar::NEW_YORK).date_naive()
-            }
-        }
+        super::sessions::trade_date_in(self.symbol.region(), self.ordered_at)
     }
 }
 

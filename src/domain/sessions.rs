@@ -12,6 +12,15 @@ use super::MarketRegion;
 use super::calendar::{KST, KrxCalendar};
 use super::us_calendar::{NEW_YORK, UsCalendar};
 
+/// Returns the trade date an instant belongs to in a market: the KST date for KRX, the New York
+/// date for the US (whose session runs across KST midnight).
+pub fn trade_date_in(region: MarketRegion, at: DateTime<Utc>) -> NaiveDate {
+    match region {
+        MarketRegion::Kr => at.with_timezone(&KST).date_naive(),
+        MarketRegion::Us => at.with_timezone(&NEW_YORK).date_naive(),
+    }
+}
+
 /// The regular session of one trade date, as instants.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SessionWindow {
@@ -63,7 +72,7 @@ impl SessionCalendar for KrxCalendar {
     }
 
     fn trade_date_at(&self, at: DateTime<Utc>) -> NaiveDate {
-        at.with_timezone(&KST).date_naive()
+        trade_date_in(MarketRegion::Kr, at)
     }
 
     fn session_shift(&self, date: NaiveDate) -> Option<(TimeDelta, TimeDelta)> {
@@ -88,7 +97,7 @@ impl SessionCalendar for UsCalendar {
     }
 
     fn trade_date_at(&self, at: DateTime<Utc>) -> NaiveDate {
-        at.with_timezone(&NEW_YORK).date_naive()
+        trade_date_in(MarketRegion::Us, at)
     }
 
     fn session_shift(&self, date: NaiveDate) -> Option<(TimeDelta, TimeDelta)> {

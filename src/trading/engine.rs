@@ -119,9 +119,10 @@ impl Engine {
     /// price rules.
     pub fn decide(&mut self, event: &MarketEvent) -> Vec<Decision> {
         let MarketEvent::Trade(t) = event else { return Vec::new() };
-        if crate::domain::market::to_kst(t.at).date_naive() != self.core.config.trade_date {
+        if crate::domain::sessions::trade_date_in(t.symbol.region(), t.at) != self.core.config.trade_date {
             // Another day's print (one left in the market channel from yesterday's session): not
-            // today's market, neither for the strategy nor for today's prices.
+            // today's market, neither for the strategy nor for today's prices. A US print belongs
+            // to its New York date: the session runs on past KST midnight.
             return Vec::new();
         }
         let Some(strategy) = self.strategy.as_mut() else {

@@ -174,3 +174,33 @@ async fn a_print_of_the_day_before_neither_reaches_the_strategy_nor_moves_the_pr
     assert!(matches!(engine.decide(&trade(&symbol, start(), dec!(70000))).as_slice(), [Decision::Send(_)]));
     assert_eq!(last(&engine), Some(dec!(70000)));
 }
+
+/// A US session runs across KST midnight: its prints after midnight belong to its New York trade
+/// date and reach the strategy; the previous New York day's do not.
+#[tokio::test]
+async fn a_us_print_after_kst_midnight_is_of_the_new_york_trade_date() {
+    let db = TestDb::new(crate::store::testing::Backend::Sqlite).await.expect("db").expect("sqlite");
+    // New York date 2026-11-23 (Monday): the session runs 23:30 KST on the 23rd to 06:00 on the
+    // 24th.
+    let open = Utc.with_ymd_and_hms(2026, 11, 23, 14, 30, 0).single().expect("time");
+    let clock = FakeClock::new(open);
+    let symbol = Symbol::new("AAPL").expect("ticker");
+    let mut engine = engine(&db, &clock, |c| c.region = crate::domain::MarketRegion::Us, true).await;
+    let ctx = crate::domain::price::PriceContext {
+        exchange: crate::domain::Exchange::Nasd,
+        table: crate::domain::price::TickTable::UsEquity,
+        band: None,
+    };
+    engine.core().set_price_context(&symbol, ctx);
+    let last = |e: &Engine| e.core().with_book(|b| b.last_prices.get(&symbol).copied());
+    // 01:00 KST on the 24th is 11:00 in New York on the 23rd.
+    let after_midnight = Utc.with_ymd_and_hms(2026, 11, 23, 16, 0, 0).single().expect("time");
+    assert_eq!(crate::domain::market::to_kst(after_midnight).date_naive().to_string(), "2026-11-24");
+    let decided = engine.decide(&trade(&symbol, after_midnight, dec!(231.25)));
+    assert!(matches!(decided.as_slice(), [Decision::Send(_)]), "{decided:?}");
+    assert_eq!(last(&engine), Some(dec!(231.25)));
+    // The close of New York's Friday (16:00 on the 20th = 06:00 KST on Saturday the 21st).
+    let friday = Utc.with_ymd_and_hms(2026, 11, 20, 21, 0, 0).single().expect("time");
+    assert!(engine.decide(&trade(&symbol, friday, dec!(229.5))).is_empty());
+    assert_eq!(last(&engine), Some(dec!(231.25)));
+}
