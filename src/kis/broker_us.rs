@@ -23,7 +23,7 @@ use crate::ports::BrokerError;
 
 /// Returns the New York date at `at`: the trading date of the US session running then.
 pub fn us_trade_date(at: DateTime<Utc>) -> NaiveDate {
-    at.with_timezone(&New_York).date_naive()
+    crate::domain::sessions::trade_date_in(crate::domain::MarketRegion::Us, at)
 }
 
 fn ticker(symbol: &Symbol) -> Result<Ticker, BrokerError> {

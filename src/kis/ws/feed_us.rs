@@ -15,7 +15,6 @@
 use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Days, NaiveDate, NaiveTime, Timelike, Utc};
-use chrono_tz::America::New_York;
 
 use crate::domain::Symbol;
 use crate::domain::market::{
@@ -182,7 +181,7 @@ fn quote(b: UsBookTop, tr: &str) -> Result<MarketEvent, KisWsError> {
 /// The US trading date of a notice arriving at `now`: the New York date (an order number names
 /// an order within the US session's local date, which a KST date would split at midnight KST).
 pub(super) fn us_trade_date(now: DateTime<Utc>) -> NaiveDate {
-    now.with_timezone(&New_York).date_naive()
+    crate::domain::sessions::trade_date_in(crate::domain::MarketRegion::Us, now)
 }
 
 /// The execution time of a US notice (KST, as [`FillNotice::exec_time`] is) and its instant.
