@@ -495,6 +495,9 @@ impl TradingCore {
         }
         match self.log.order_by_broker_no(trade_date, &no.number).await {
             Ok(found) => {
+                // Each market numbers its orders on its own: the other market's order of the date
+                // that holds the same number is not this one (and never enters this core's book).
+                let found = found.filter(|o| o.order.request().exchange.region() == self.config.region);
                 if let Some(o) = &found {
                     self.book().put(o.clone());
                 }

@@ -119,6 +119,17 @@ async fn us_order_outstanding_at_a_crash_is_recovered(db: TestDb) {
     };
     let meta = aegis::ports::OrderMeta { trade_date: us_day(), strategy_id: None };
     aegis::store::orders::insert_or_get(db.store.conn(), &kr, &meta, chrono::Utc::now(), None).await.unwrap();
+    // It holds the number `b` gets in the US sequence (`a` is 1): KRX and US orders are numbered
+    // apart, so a KRX and a US order of one date share numbers.
+    let kr_id = aegis::store::orders::find_by_key(db.store.conn(), &kr.key).await.unwrap().unwrap().id;
+    entity::order::Entity::update(entity::order::ActiveModel {
+        id: sea_orm::Set(kr_id),
+        broker_order_no: sea_orm::Set(Some("0000000002".into())),
+        ..Default::default()
+    })
+    .exec(db.store.conn())
+    .await
+    .unwrap();
 
     let broker = us_broker(&sim, &db, 71);
     let core = us_core(&db, &sim, broker.clone()).await;
@@ -164,6 +175,11 @@ async fn us_order_outstanding_at_a_crash_is_recovered(db: TestDb) {
     );
     let b = by_signal("b");
     assert!(b.order.broker_order_no().is_some(), "b found at the broker: {b:?}");
+    assert_eq!(
+        b.order.broker_order_no().unwrap().number,
+        "0000000002",
+        "b found under the number the KRX order of the date holds too: {b:?}"
+    );
     assert!(!b.order.status().needs_resolution(), "{b:?}");
 
     let us_orders_at_broker = broker.todays_orders().await.unwrap();
@@ -175,6 +191,8 @@ async fn us_order_outstanding_at_a_crash_is_recovered(db: TestDb) {
     assert!(rows.iter().all(|r| r.symbol.region() == MarketRegion::Us), "{rows:?}");
     let kr_row = aegis::store::orders::find_by_key(db.store.conn(), &kr.key).await.unwrap().unwrap();
     assert_eq!(kr_row.order.status(), OrderStatus::New, "the KRX order of the same date is untouched");
+    assert_eq!(kr_row.order.broker_order_no().unwrap().number, "0000000002");
+    assert!(kr_row.order.filled_qty().is_zero(), "{kr_row:?}");
 }
 aegis::storage_test!(us_crash_recovery, us_order_outstanding_at_a_crash_is_recovered);
 
