@@ -475,10 +475,7 @@ impl std::fmt::Display for DemoReport {
         let pnl = |v: fn(&CloseOutput) -> rust_decimal::Decimal| {
             self.summary.as_ref().map_or_else(
                 || "-".to_owned(),
-                |s| match market {
-                    MarketRegion::Kr => crate::domain::money::Krw(v(s)).to_string(),
-                    MarketRegion::Us => format!("{:.2}", v(s).round_dp(2)),
-                },
+                |s| crate::domain::money::Money(v(s), market.currency()).to_string(),
             )
         };
         let currency = market.currency();

@@ -9,11 +9,12 @@ use chrono::{DateTime, NaiveDate, Utc};
 use clap::{Subcommand, ValueEnum};
 
 use crate::config::Loaded;
+use crate::domain::Currency;
 use crate::domain::MarketRegion;
 use crate::domain::calendar::{KST, KrxCalendar};
 use crate::domain::market::{FeedStatus, RegistrationState, Subscription};
 use crate::domain::mode::{ModeEvent, TradingMode};
-use crate::domain::money::Krw;
+use crate::domain::money::Money;
 use crate::domain::stage::StageName;
 use crate::domain::us_calendar::{US_HOLIDAYS_FILE, UsCalendar, UsCalendarError};
 use crate::notify::fmt_duration;
@@ -24,6 +25,7 @@ use crate::store::Store;
 use crate::store::control::{ControlError, ControlStore};
 use crate::store::events::EventRecord;
 use crate::store::pipeline::{PipelineStore, RequestKind};
+use rust_decimal::Decimal;
 
 /// Operator commands (flattened into the top-level command list).
 #[derive(Debug, Subcommand)]
@@ -657,15 +659,21 @@ async fn positions(control: &ControlStore) -> i32 {
         println!("no positions");
         return 0;
     }
-    println!("{:<8}  {:>10}  {:>12}  {:>14}  {:>12}", "SYMBOL", "QTY", "AVG PRICE", "REALIZED P&L", "LAST");
+    println!(
+        "{:<8}  {:>10}  {:>12}  {:>14}  {:>12}  CCY",
+        "SYMBOL", "QTY", "AVG PRICE", "REALIZED P&L", "LAST"
+    );
     for p in rows {
+        // A KRX code is in won, a US ticker in dollars and cents.
+        let currency = crate::domain::Symbol::new(&p.symbol).map_or(Currency::Krw, |s| s.region().currency());
+        let money = |v: Decimal| Money(v, currency).to_string();
         println!(
-            "{:<8}  {:>10}  {:>12}  {:>14}  {:>12}",
+            "{:<8}  {:>10}  {:>12}  {:>14}  {:>12}  {currency}",
             p.symbol,
             p.qty.normalize(),
-            Krw(p.avg_price),
-            Krw(p.realized_pnl),
-            p.last_price.map(|l| Krw(l).to_string()).unwrap_or_else(|| "-".into())
+            money(p.avg_price),
+            money(p.realized_pnl),
+            p.last_price.map_or_else(|| "-".into(), money)
         );
     }
     0

@@ -7,9 +7,8 @@ use chrono::{DateTime, Utc};
 use chrono_tz::Asia::Seoul;
 use rust_decimal::Decimal;
 
-use crate::domain::Currency;
 use crate::domain::journal::{DayRecord, EventView};
-use crate::domain::money::Krw;
+use crate::domain::money::Money;
 
 fn kst(t: Option<DateTime<Utc>>) -> String {
     t.map_or_else(|| "-".to_owned(), |t| t.with_timezone(&Seoul).format("%H:%M:%S").to_string())
@@ -47,10 +46,7 @@ fn stages_line(record: &DayRecord) -> String {
 
 /// Formats an amount of the record's currency: whole won with separators, or dollars and cents.
 fn money(record: &DayRecord, amount: Decimal) -> String {
-    match record.currency {
-        Currency::Krw => Krw(amount).to_string(),
-        Currency::Usd => format!("{:.2}", amount.round_dp(2)),
-    }
+    Money(amount, record.currency).to_string()
 }
 
 /// Returns the one-paragraph summary of a day (for the notifiers).
@@ -293,7 +289,7 @@ mod tests {
     #[test]
     fn a_us_record_speaks_dollars_and_cents() {
         let mut r = record();
-        r.currency = Currency::Usd;
+        r.currency = crate::domain::Currency::Usd;
         r.pnl.realized = dec!(-0.6025);
         assert!(summary(&r).contains("realized P&L -0.60 USD, unrealized 0.00 USD"), "{}", summary(&r));
         assert!(render(&r).contains("Realized P&L: -0.60 USD"), "{}", render(&r));

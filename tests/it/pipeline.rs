@@ -715,6 +715,34 @@ async fn cli_hands_requests_to_the_daemon_and_switches_modes(t: TestDb) {
 }
 aegis::storage_test!(cli_ops, cli_hands_requests_to_the_daemon_and_switches_modes);
 
+/// `aegis positions` shows a KRX holding in whole won and a US one in dollars and cents.
+async fn positions_are_shown_in_their_currency(t: TestDb) {
+    use sea_orm::ActiveModelTrait;
+    let dec = |s: &str| -> entity::decimal::Dec { s.parse::<rust_decimal::Decimal>().unwrap().into() };
+    for (symbol, qty, avg, pnl, last) in
+        [("005930", "10", "70000.25", "-1500.4", "70100"), ("AAPL", "3", "231.255", "-12.3", "1234.5")]
+    {
+        let row = entity::position::ActiveModel {
+            symbol: sea_orm::Set(symbol.into()),
+            qty: sea_orm::Set(dec(qty)),
+            avg_price: sea_orm::Set(dec(avg)),
+            realized_pnl: sea_orm::Set(dec(pnl)),
+            last_price: sea_orm::Set(Some(dec(last))),
+            updated_at: sea_orm::Set(Utc::now()),
+        };
+        row.insert(t.store.conn()).await.unwrap();
+    }
+    let url = t.url.clone();
+    let (code, out) = tokio::task::spawn_blocking(move || aegis_cli(&url, &["positions"])).await.unwrap();
+    assert_eq!(code, Some(0), "{out}");
+    let line = |symbol: &str| out.lines().find(|l| l.starts_with(symbol)).unwrap_or_else(|| panic!("{out}"));
+    let krx: Vec<&str> = line("005930").split_whitespace().collect();
+    assert_eq!(krx, ["005930", "10", "70,000", "-1,500", "70,100", "KRW"], "{out}");
+    let us: Vec<&str> = line("AAPL").split_whitespace().collect();
+    assert_eq!(us, ["AAPL", "3", "231.26", "-12.30", "1,234.50", "USD"], "{out}");
+}
+aegis::storage_test!(positions_currency, positions_are_shown_in_their_currency);
+
 async fn serve_starts_and_stops_cleanly(t: TestDb) {
     let cancel = CancellationToken::new();
     let runner = Arc::new(Fakes::default().runner(&t.store, &MemorySink::default(), cancel.clone()));
