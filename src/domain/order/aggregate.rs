@@ -229,7 +229,16 @@ impl Order {
         let status = self.rec.status;
         Ok(match event {
             OrderEvent::Accepted { broker_order_no } => match &self.rec.broker_order_no {
-                Some(known) if known == broker_order_no => true,
+                // A listing without the branch (the overseas order listings name none) names the
+                // same order as the answer that had it.
+                Some(known)
+                    if known.number == broker_order_no.number
+                        && (known.branch == broker_order_no.branch
+                            || known.branch.is_empty()
+                            || broker_order_no.branch.is_empty()) =>
+                {
+                    true
+                }
                 Some(known) => {
                     return Err(OrderError::BrokerOrderNoConflict {
                         known: known.clone(),

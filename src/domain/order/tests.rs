@@ -121,6 +121,13 @@ fn fills_above_quantity_and_conflicting_numbers_are_refused_without_change() {
     assert!(matches!(o.apply(&bad_leaves), Err(OrderError::InconsistentFill { .. })));
     let other = OrderEvent::Accepted { broker_order_no: bno("8") };
     assert!(matches!(o.apply(&other), Err(OrderError::BrokerOrderNoConflict { .. })));
+    let other_branch = OrderEvent::Accepted { broker_order_no: BrokerOrderNo::new("06011", "7").unwrap() };
+    assert!(matches!(o.apply(&other_branch), Err(OrderError::BrokerOrderNoConflict { .. })));
+    // The overseas order listings name no branch: the same number without one is the same order.
+    let no_branch = OrderEvent::Accepted { broker_order_no: BrokerOrderNo::new("", "7").unwrap() };
+    assert_eq!(o.apply(&no_branch).unwrap(), Applied::Unchanged);
+    let no_branch_other = OrderEvent::Accepted { broker_order_no: BrokerOrderNo::new("", "8").unwrap() };
+    assert!(matches!(o.apply(&no_branch_other), Err(OrderError::BrokerOrderNoConflict { .. })));
     assert_eq!(o, before);
     o.apply(&o.fill_event(dec!(3), dec!(3))).unwrap();
     let back = o.fill_event(dec!(2), dec!(2));
