@@ -139,3 +139,38 @@ async fn a_us_order_fills_notifies_and_shows_in_holdings_and_history() {
     rest.us_amend_order(&amend(&m.broker_order_no, None)).await.unwrap();
     assert!(rest.us_open_orders().await.unwrap().is_empty());
 }
+
+/// The paper host's inquire-balance takes `NASD` for Nasdaq only (overseas.md §1.1): the US
+/// holdings are every exchange's — a NYSE and an Amex holding beside a Nasdaq one.
+#[tokio::test]
+async fn us_holdings_on_paper_cover_every_us_exchange() {
+    use aegis::sim::us::{UsConfig, UsHoldingSeed};
+    let seeds = ["AAPL=10@200", "KO=5@60", "SPY=2@590"];
+    let cfg = SimConfig {
+        us: UsConfig {
+            holdings: seeds.iter().map(|s| UsHoldingSeed::parse(s).unwrap()).collect(),
+            ..UsConfig::default()
+        },
+        ..us_sim_config()
+    };
+    let sim = crate::support::sim::start(cfg).await;
+    let kis = kis_config(&sim, 62, 1_000);
+    let clock = Arc::new(SimTimeClock(sim.clock().clone()));
+    let rest = KisRest::new(&kis, ACCOUNT, Arc::new(InMemoryTokenStore::new()), clock).unwrap();
+    let mut held: Vec<(String, Decimal, UsExchange)> = rest
+        .us_holdings()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|h| (h.ticker.as_str().to_owned(), h.qty, h.exchange))
+        .collect();
+    held.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(
+        held,
+        vec![
+            ("AAPL".to_owned(), Decimal::from(10), UsExchange::Nasdaq),
+            ("KO".to_owned(), Decimal::from(5), UsExchange::Nyse),
+            ("SPY".to_owned(), Decimal::from(2), UsExchange::Amex),
+        ]
+    );
+}

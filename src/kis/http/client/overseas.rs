@@ -468,18 +468,26 @@ impl KisRest {
         order_rows(&bodies)
     }
 
-    /// The US holdings in USD, every page (`inquire-balance` `output1`).
+    /// The US holdings in USD, every page (`inquire-balance` `output1`). `NASD` names every US
+    /// exchange on the live host but Nasdaq only on the paper host (overseas.md §1.1), which is
+    /// asked once per exchange.
     ///
     /// # Errors
     /// Any [`BrokerError`].
     pub async fn us_holdings(&self) -> Result<Vec<UsHolding>, BrokerError> {
-        let mut q = self.account_query();
-        q.extend([("OVRS_EXCG_CD", "NASD".to_owned()), ("TR_CRCY_CD", "USD".to_owned())]);
-        let bodies = self.pages_with(BALANCE_PATH, self.us_tr(UsTr::Balance), q, Context::K200).await?;
+        let exchanges: &[&str] = match self.mode {
+            Mode::Live => &["NASD"],
+            Mode::Paper => &["NASD", "NYSE", "AMEX"],
+        };
         let mut out = Vec::new();
-        for body in &bodies {
-            for row in rows::<HoldingRow>(body, "output1").map_err(KisHttpError::into_broker)? {
-                out.push(row.to_holding().map_err(KisHttpError::into_broker)?);
+        for exchange in exchanges {
+            let mut q = self.account_query();
+            q.extend([("OVRS_EXCG_CD", (*exchange).to_owned()), ("TR_CRCY_CD", "USD".to_owned())]);
+            let bodies = self.pages_with(BALANCE_PATH, self.us_tr(UsTr::Balance), q, Context::K200).await?;
+            for body in &bodies {
+                for row in rows::<HoldingRow>(body, "output1").map_err(KisHttpError::into_broker)? {
+                    out.push(row.to_holding().map_err(KisHttpError::into_broker)?);
+                }
             }
         }
         Ok(out)
