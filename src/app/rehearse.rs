@@ -5,15 +5,26 @@
 //! the fault plan ([`plan`]), SIGKILLs the daemon at seeded random moments and starts it again,
 //! plays the operator (an `aegis stage rerun` and an `aegis resume` as child processes) and
 //! records Slack through a local stand-in ([`slack`]). Each night (once the day's journal stage
-//! succeeded, at the latest at 07:30 the next morning) it checks the day:
+//! succeeded, at the latest at 07:30 the next morning) it checks the day.
+//!
+//! With `--us` the daemon trades US stocks beside (`US_SYMBOLS`: three of the simulator's US
+//! names, a US daily loss limit), and every US trading day whose New York date lies in the span
+//! (a KRX holiday may be one; a US holiday is none) is a row of its own, checked once its US
+//! journal succeeded (17:30 New York, 07:30 KST the next morning in winter), at the latest at
+//! 07:30 New York the next day; the run lasts until the last one is checked. The span then
+//! starts after a closed New York day and holds no US early close ([`plan::pick_days`]), the
+//! kills alternate between US and KRX trading hours ([`plan::us_kill_times`]), and the default
+//! plan adds socket drops through every US session and order-path faults in it
+//! ([`plan::default_us_plan`]). The checks of a row cover its market only:
 //!
 //! - **stages**: the latest attempt of every stage SUCCEEDED (a failed stage re-run to success
 //!   counts);
 //! - **no duplicate order**: every simulator order of the date is one of ours, once
-//!   ([`compare_with_sim`]: no unknown order, no number held twice, as many of our orders at the
-//!   broker as the simulator has);
+//!   ([`compare_market_with_sim`]: no unknown order, no number held twice, as many of our orders
+//!   at the broker as the simulator has);
 //! - **no lost fill**: per (date, order number) our fills add up to the simulator's fills;
-//! - **positions = holdings**: the stored non-flat positions equal the simulator's holdings;
+//! - **positions = holdings**: the stored non-flat positions equal the simulator's holdings (of
+//!   the market: KRX codes against the KRW account, US tickers against the USD one);
 //! - **alerts matched**: every `alert` event and every alert-like Slack post (an alert, a
 //!   kill-switch trip, a stage → FAILED) lies inside the window of an injected fault or a kill.
 //!   A window opens one simulated minute before the step (or the kill) and closes a grace after
@@ -23,7 +34,9 @@
 //!   seconds (a replacement daemon waits out the dead one's 2 s lease and starts up in real
 //!   time). Lease alerts (`lease_taken_over`, `lease_lost`) match kills only; every other alert
 //!   (feed down, stage overdue, a stage FAILED, kill switch …) matches any fault or kill. Times are
-//!   compared on the wall clock, as events are stamped with it.
+//!   compared on the wall clock, as events are stamped with it. An alert counts in the row of its
+//!   trade date; when a KRX and a US row share the date, in the US one from 19:00 KST of that
+//!   date on (the New York session's evening).
 //!
 //! A daemon that exits on its own is a failed check too, and so is a notification the daemon
 //! could not deliver to the Slack stand-in (a `notify.delivery_failed` event) (it is started again),
@@ -45,11 +58,12 @@ use rust_decimal::Decimal;
 use serde_json::Value;
 use tokio::process::{Child, Command};
 
-use super::demo::{DEMO_SYMBOLS, activate_params};
-use super::verify::{SimComparison, compare_with_sim};
-use crate::domain::MarketRegion;
+use super::demo::{DEMO_SYMBOLS, activate_market_params, activate_params};
+use super::verify::{SimComparison, compare_market_with_sim};
 use crate::domain::calendar::{KST, KrxCalendar};
 use crate::domain::stage::StageName;
+use crate::domain::us_calendar::UsCalendar;
+use crate::domain::{MarketRegion, Symbol};
 use crate::pipeline::decode_output;
 use crate::pipeline::stages::{CloseOutput, JournalOutput};
 use crate::sim::{FaultCommand, Sim, SimConfig, SimHandle};
@@ -77,12 +91,26 @@ pub struct RehearseOptions {
     pub exe: PathBuf,
     /// Where each daemon serves its metrics and health endpoints (`METRICS_LISTEN`; `None`: off).
     pub metrics_listen: Option<std::net::SocketAddr>,
+    /// Whether the daemon trades US stocks beside (its US pipeline every New York trading day of
+    /// the span, each checked as a row of its own).
+    pub us: bool,
 }
 
-/// One day's verdict.
+/// The US stocks of `--us`: names of the simulator's US catalog (two on Nasdaq, one on the NYSE),
+/// the lower-priced ones — the catalog moves a cent at a time, and a cent is a larger deviation
+/// of a 62-dollar stock than of a 420-dollar one.
+pub const US_SYMBOLS: [&str; 3] = ["KO", "NVDA", "AAPL"];
+
+/// The US daily loss limit of `--us` in USD (`US_RISK_DAILY_LOSS_USD`; one-share trades stay far
+/// from it).
+pub const US_DAILY_LOSS_USD: u32 = 1_000;
+
+/// One day's verdict: a market's trade date.
 #[derive(Debug, Clone)]
 pub struct DayVerdict {
-    /// Trade date.
+    /// The market (KRX, or the US with `--us`).
+    pub market: MarketRegion,
+    /// Trade date (the New York date for the US).
     pub date: NaiveDate,
     /// Stages whose latest attempt SUCCEEDED, of all.
     pub stages_ok: usize,
@@ -96,9 +124,10 @@ pub struct DayVerdict {
     pub fill_differences: Vec<String>,
     /// Positions minus holdings (symbol: ours vs theirs), when they differ.
     pub position_differences: Vec<String>,
-    /// Realized P&L of the close stage.
+    /// Realized P&L of the close stage (in the market's currency).
     pub realized: Option<Decimal>,
-    /// Realized P&L as the journal booked it (it must equal the close stage's, within 1 KRW).
+    /// Realized P&L as the journal booked it (it must equal the close stage's, within 1 KRW or
+    /// 1 cent).
     pub journal_realized: Option<Decimal>,
     /// Alerts (events) recorded for the date.
     pub alerts: usize,
@@ -114,54 +143,68 @@ pub struct DayVerdict {
 }
 
 impl DayVerdict {
+    /// The row's name: its date, followed by `US` for the US market.
+    pub fn label(&self) -> String {
+        match self.market {
+            MarketRegion::Kr => self.date.to_string(),
+            MarketRegion::Us => format!("{} US", self.date),
+        }
+    }
+
     /// The names of the checks that failed.
     pub fn failed_checks(&self) -> Vec<String> {
         let mut out = Vec::new();
+        let label = self.label();
         if !self.stages_failed.is_empty() {
-            out.push(format!("{} stages: {}", self.date, self.stages_failed.join(", ")));
+            out.push(format!("{label} stages: {}", self.stages_failed.join(", ")));
         }
         if !self.comparison.matches() || self.comparison.db_orders_at_broker != self.comparison.sim_orders {
             out.push(format!(
-                "{} database = broker: {} of our orders at the broker, {} at the simulator; {}",
-                self.date,
+                "{label} database = broker: {} of our orders at the broker, {} at the simulator; {}",
                 self.comparison.db_orders_at_broker,
                 self.comparison.sim_orders,
                 self.comparison.mismatches.join("; ")
             ));
         }
         if !self.fill_differences.is_empty() {
-            out.push(format!("{} lost or extra fills: {}", self.date, self.fill_differences.join("; ")));
+            out.push(format!("{label} lost or extra fills: {}", self.fill_differences.join("; ")));
         }
         if !self.position_differences.is_empty() {
-            out.push(format!(
-                "{} positions vs holdings: {}",
-                self.date,
-                self.position_differences.join("; ")
-            ));
+            out.push(format!("{label} positions vs holdings: {}", self.position_differences.join("; ")));
         }
-        // Within 1 KRW: the journal replays the fills in time order, the trading core applied
-        // them as they arrived, and average costs are rounded.
+        // Within 1 KRW (1 cent): the journal replays the fills in time order, the trading core
+        // applied them as they arrived, and average costs are rounded.
+        let tolerance = match self.market {
+            MarketRegion::Kr => Decimal::ONE,
+            MarketRegion::Us => Decimal::new(1, 2),
+        };
         let agrees = match (self.journal_realized, self.realized) {
-            (Some(j), Some(c)) => (j - c).abs() <= Decimal::ONE,
+            (Some(j), Some(c)) => (j - c).abs() <= tolerance,
             (j, c) => j == c,
         };
         if !agrees {
             let show = |p: Option<Decimal>| p.map_or_else(|| "-".to_owned(), |p| p.normalize().to_string());
             out.push(format!(
-                "{} journal P&L {} differs from the close's {}",
-                self.date,
+                "{label} journal P&L {} differs from the close's {}",
                 show(self.journal_realized),
                 show(self.realized)
             ));
         }
         if !self.unmatched.is_empty() {
-            out.push(format!(
-                "{} alerts matching no fault or kill: {}",
-                self.date,
-                self.unmatched.join(" | ")
-            ));
+            out.push(format!("{label} alerts matching no fault or kill: {}", self.unmatched.join(" | ")));
         }
         out
+    }
+
+    /// The realized P&L as the table shows it: whole KRW, or USD with cents (and the currency
+    /// when `currency`).
+    fn pnl(&self, currency: bool) -> String {
+        let Some(p) = self.realized else { return "-".to_owned() };
+        let amount = match self.market {
+            MarketRegion::Kr => p.round().to_string(),
+            MarketRegion::Us => format!("{:.2}", p.round_dp(2)),
+        };
+        if currency { format!("{amount} {}", self.market.currency()) } else { amount }
     }
 }
 
@@ -208,15 +251,23 @@ fn yes(ok: bool) -> &'static str {
 
 impl std::fmt::Display for Rehearsal {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        writeln!(f, "\n── aegis rehearse: {} trading days ──", self.days.len())?;
+        // Without US rows the table is the KRX-only one; with them the date column names the US
+        // rows and the P&L column its currency.
+        let us = self.days.iter().filter(|d| d.market == MarketRegion::Us).count();
+        let (width, pnl) = if us == 0 { (10, "P&L (KRW)") } else { (13, "P&L") };
+        if us == 0 {
+            writeln!(f, "\n── aegis rehearse: {} trading days ──", self.days.len())?;
+        } else {
+            writeln!(f, "\n── aegis rehearse: {} KRX and {us} US trading days ──", self.days.len() - us)?;
+        }
         writeln!(
             f,
-            "{:<10}  {:<12} {:>6} {:>6} {:>12} {:>7} {:>6} {:>7} {:>9} {:>9} {:>10}",
+            "{:<width$}  {:<12} {:>6} {:>6} {:>12} {:>7} {:>6} {:>7} {:>9} {:>9} {:>10}",
             "date",
             "stages",
             "orders",
             "fills",
-            "P&L (KRW)",
+            pnl,
             "alerts",
             "kills",
             "faults",
@@ -235,12 +286,12 @@ impl std::fmt::Display for Rehearsal {
                 && d.fill_differences.is_empty();
             writeln!(
                 f,
-                "{:<10}  {:<12} {:>6} {:>6} {:>12} {:>7} {:>6} {:>7} {:>9} {:>9} {:>10}",
-                d.date,
+                "{:<width$}  {:<12} {:>6} {:>6} {:>12} {:>7} {:>6} {:>7} {:>9} {:>9} {:>10}",
+                d.label(),
                 stages,
                 d.comparison.db_orders,
                 d.comparison.db_fills,
-                d.realized.map_or_else(|| "-".to_owned(), |p| p.round().to_string()),
+                d.pnl(us > 0),
                 format!("{}/{}", d.alerts - d.unmatched.len().min(d.alerts), d.alerts),
                 d.kills,
                 d.faults,
@@ -300,14 +351,18 @@ fn lease_alert(kind: &str) -> bool {
     kind.starts_with("lease_")
 }
 
-/// The daemon's environment: the simulator, the database, the Slack stand-in.
+/// The daemon's environment: the simulator, the database, the Slack stand-in (and with `us`,
+/// the US stocks: `US_SYMBOLS`, `US_RISK_DAILY_LOSS_USD`).
 fn daemon_env(
     sim: &SimHandle,
     key: &str,
     secret: &str,
     db_url: &str,
     slack: &str,
+    us: Option<String>,
 ) -> BTreeMap<String, String> {
+    let us = us
+        .map(|symbols| [("US_SYMBOLS", symbols), ("US_RISK_DAILY_LOSS_USD", US_DAILY_LOSS_USD.to_string())]);
     [
         ("MODE", "PAPER".to_owned()),
         ("KIS_APP_KEY", key.to_owned()),
@@ -324,8 +379,29 @@ fn daemon_env(
         ("SLACK_API_BASE", slack.to_owned()),
     ]
     .into_iter()
+    .chain(us.into_iter().flatten())
     .map(|(k, v)| (k.to_owned(), v))
     .collect()
+}
+
+/// `US_SYMBOLS` for the daemon: every US ticker with its exchange as the simulator lists it
+/// (`AAPL:NASD,…`).
+fn us_symbols_env(sim: &SimHandle, symbols: &[&str]) -> anyhow::Result<String> {
+    let state = sim.state();
+    let listed = state["us_markets"].as_array().map(Vec::as_slice).unwrap_or_default();
+    let pairs = symbols
+        .iter()
+        .map(|s| {
+            let row = listed
+                .iter()
+                .find(|m| m["symbol"].as_str() == Some(*s))
+                .with_context(|| format!("{s} is not in the simulator's US catalog"))?;
+            let exchange =
+                crate::domain::overseas::UsExchange::parse(row["exchange"].as_str().unwrap_or_default())?;
+            Ok(format!("{s}:{}", exchange.order_code()))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    Ok(pairs.join(","))
 }
 
 struct Runner {
@@ -402,13 +478,14 @@ enum FailStage {
     Broken(NaiveDate, Instant, usize),
 }
 
-/// Latest attempt status per stage of `date`, with attempts counted.
+/// Latest attempt status per stage of a market's run of `date`, with attempts counted.
 async fn stage_statuses(
     store: &Store,
+    market: MarketRegion,
     date: NaiveDate,
 ) -> anyhow::Result<BTreeMap<StageName, (String, usize, Option<Value>)>> {
     let pipeline = store.pipeline();
-    let Some(run) = pipeline.find_run(MarketRegion::Kr, date).await? else { return Ok(BTreeMap::new()) };
+    let Some(run) = pipeline.find_run(market, date).await? else { return Ok(BTreeMap::new()) };
     let attempts = pipeline.attempts(run.id).await?;
     let mut out = BTreeMap::new();
     for s in StageName::ALL {
@@ -432,11 +509,30 @@ fn dec(v: &Value) -> Decimal {
     }
 }
 
-/// (order number) → filled quantity by the simulator's fill records of `date`.
-fn sim_fills(state: &Value, date: NaiveDate) -> BTreeMap<u64, Decimal> {
+/// Whether a simulator record is of `market` (the simulator writes `Krx` or `Us`).
+fn sim_market(v: &Value, market: MarketRegion) -> bool {
+    let m = v.get("market").and_then(Value::as_str).unwrap_or("Krx");
+    match market {
+        MarketRegion::Kr => m == "Krx",
+        MarketRegion::Us => m == "Us",
+    }
+}
+
+/// (order number) → filled quantity by the simulator's fill records of `market` and `date`. A
+/// fill's date is its order's trade date (a US fill after midnight KST belongs to the New York
+/// date of its order), else the date of its KST time.
+fn sim_fills(state: &Value, market: MarketRegion, date: NaiveDate) -> BTreeMap<u64, Decimal> {
+    let order_dates: BTreeMap<u64, NaiveDate> = state
+        .get("orders")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|o| Some((o.get("id")?.as_u64()?, sim_date(o, "date")?)))
+        .collect();
     let mut out = BTreeMap::new();
     for f in state.get("fills").and_then(Value::as_array).into_iter().flatten() {
-        if sim_date(f, "time") == Some(date) {
+        let of_order = f.get("order_id").and_then(Value::as_u64).and_then(|id| order_dates.get(&id).copied());
+        if sim_market(f, market) && of_order.or_else(|| sim_date(f, "time")) == Some(date) {
             let no = f.get("odno").and_then(Value::as_u64).unwrap_or(0);
             *out.entry(no).or_insert(Decimal::ZERO) += dec(f.get("qty").unwrap_or(&Value::Null));
         }
@@ -444,10 +540,15 @@ fn sim_fills(state: &Value, date: NaiveDate) -> BTreeMap<u64, Decimal> {
     out
 }
 
-/// The simulator's non-flat holdings of the first account.
-fn holdings(state: &Value) -> BTreeMap<String, Decimal> {
+/// The simulator's non-flat holdings of the first account in `market` (KRX: the KRW side, the
+/// US: the USD side).
+fn holdings(state: &Value, market: MarketRegion) -> BTreeMap<String, Decimal> {
+    let side = match market {
+        MarketRegion::Kr => "/accounts/0/holdings",
+        MarketRegion::Us => "/accounts/0/usd/holdings",
+    };
     state
-        .pointer("/accounts/0/holdings")
+        .pointer(side)
         .and_then(Value::as_object)
         .into_iter()
         .flatten()
@@ -456,13 +557,15 @@ fn holdings(state: &Value) -> BTreeMap<String, Decimal> {
         .collect()
 }
 
-async fn positions(store: &Store) -> anyhow::Result<BTreeMap<String, Decimal>> {
+/// Our non-flat positions in `market` (KRX codes or US tickers).
+async fn positions(store: &Store, market: MarketRegion) -> anyhow::Result<BTreeMap<String, Decimal>> {
+    let region = |symbol: &str| Symbol::new(symbol).map_or(MarketRegion::Kr, |s| s.region());
     Ok(store
         .control()
         .positions()
         .await?
         .into_iter()
-        .filter(|p| !p.qty.is_zero())
+        .filter(|p| !p.qty.is_zero() && region(&p.symbol) == market)
         .map(|p| (p.symbol, p.qty))
         .collect())
 }
@@ -478,15 +581,16 @@ fn differences(ours: &BTreeMap<String, Decimal>, theirs: &BTreeMap<String, Decim
         .collect()
 }
 
-/// Checks one day (everything but the alerts, which are matched at the end).
+/// Checks one market's day (everything but the alerts, which are matched at the end).
 async fn check_day(
     store: &Store,
     sim: &SimHandle,
+    market: MarketRegion,
     date: NaiveDate,
     reruns: &[String],
 ) -> anyhow::Result<DayVerdict> {
     let state = sim.state();
-    let stages = stage_statuses(store, date).await?;
+    let stages = stage_statuses(store, market, date).await?;
     let mut stages_ok = 0;
     let mut stages_failed = Vec::new();
     for s in StageName::ALL {
@@ -506,8 +610,8 @@ async fn check_day(
         .and_then(|(_, _, o)| o.as_ref())
         .and_then(|o| decode_output::<JournalOutput>(o).ok())
         .and_then(|j| j.realized_pnl);
-    let comparison = compare_with_sim(store, date, &state).await?;
-    let day = crate::ports::TradingLog::load_day(store, date).await?;
+    let comparison = compare_market_with_sim(store, date, &state, market).await?;
+    let day = crate::ports::TradingLog::load_day(store, date).await?.of_region(market);
     let mut ours: BTreeMap<u64, Decimal> = BTreeMap::new();
     for o in &day.orders {
         let qty: Decimal = day.fills.get(&o.id).into_iter().flatten().map(|f| f.qty).sum();
@@ -518,13 +622,14 @@ async fn check_day(
             o.order.broker_order_no().map_or(0, |n| n.number.trim_start_matches('0').parse().unwrap_or(0));
         *ours.entry(no).or_insert(Decimal::ZERO) += qty;
     }
-    let theirs = sim_fills(&state, date);
+    let theirs = sim_fills(&state, market, date);
     let fill_differences = differences(
         &ours.iter().map(|(k, v)| (format!("{date}/{k:010}"), *v)).collect(),
         &theirs.iter().map(|(k, v)| (format!("{date}/{k:010}"), *v)).collect(),
     );
-    let position_differences = differences(&positions(store).await?, &holdings(&state));
+    let position_differences = differences(&positions(store, market).await?, &holdings(&state, market));
     Ok(DayVerdict {
+        market,
         date,
         stages_ok,
         reruns: reruns.to_vec(),
@@ -553,6 +658,59 @@ fn progress_bar(show: bool) -> Option<indicatif::ProgressBar> {
     Some(bar)
 }
 
+/// One row of the verdict table to come: a market's trade date, checked once its journal stage
+/// succeeded and the clock passed `ready`, at the latest at `deadline`.
+#[derive(Debug, Clone)]
+struct Due {
+    market: MarketRegion,
+    date: NaiveDate,
+    ready: DateTime<chrono::FixedOffset>,
+    deadline: DateTime<chrono::FixedOffset>,
+}
+
+/// The rows of a rehearsal in the order they come due: every KRX day (ready at 17:00 KST, due by
+/// 07:30 KST the next morning) and every US day (ready at 17:30 New York, due by 07:30 New York
+/// the next day).
+fn dues(days: &[NaiveDate], us_days: &[NaiveDate]) -> Vec<Due> {
+    let kst = |d: NaiveDate, h: u32, m: u32| {
+        crate::sim::clock::at(d, NaiveTime::from_hms_opt(h, m, 0).unwrap_or_default())
+    };
+    let ny =
+        |d: NaiveDate, h: u32, m: u32| plan::ny_at(d, NaiveTime::from_hms_opt(h, m, 0).unwrap_or_default());
+    let next = |d: NaiveDate| d.succ_opt().unwrap_or(d);
+    let mut out: Vec<Due> = days
+        .iter()
+        .map(|d| Due {
+            market: MarketRegion::Kr,
+            date: *d,
+            ready: kst(*d, 17, 0),
+            deadline: kst(next(*d), 7, 30),
+        })
+        .chain(us_days.iter().map(|d| Due {
+            market: MarketRegion::Us,
+            date: *d,
+            ready: ny(*d, 17, 30),
+            deadline: ny(next(*d), 7, 30),
+        }))
+        .collect();
+    out.sort_by_key(|d| (d.ready, d.market));
+    out
+}
+
+/// The row an alert counts in: the row of its trade date; when a KRX and a US row share the date,
+/// the US one from 19:00 KST of the date on (`sim_at`: the simulated moment of the alert).
+fn row_of(rows: &[Due], date: Option<NaiveDate>, sim_at: DateTime<chrono::FixedOffset>) -> Option<usize> {
+    let date = date?;
+    let find = |m: MarketRegion| rows.iter().position(|r| r.market == m && r.date == date);
+    match (find(MarketRegion::Kr), find(MarketRegion::Us)) {
+        (Some(kr), Some(us)) => {
+            let evening = crate::sim::clock::at(date, NaiveTime::from_hms_opt(19, 0, 0).unwrap_or_default());
+            Some(if sim_at >= evening { us } else { kr })
+        }
+        (kr, us) => kr.or(us),
+    }
+}
+
 /// Runs the rehearsal.
 ///
 /// # Errors
@@ -561,6 +719,7 @@ fn progress_bar(show: bool) -> Option<indicatif::ProgressBar> {
 pub async fn run_rehearsal(opts: RehearseOptions) -> anyhow::Result<Rehearsal> {
     let started = Instant::now();
     let calendar = KrxCalendar::builtin().context("calendar")?;
+    let us_calendar = UsCalendar::builtin().context("US calendar")?;
     let dir = std::env::temp_dir()
         .join(format!("aegis-rehearse-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]));
     std::fs::create_dir_all(&dir).with_context(|| format!("create {}", dir.display()))?;
@@ -579,26 +738,80 @@ pub async fn run_rehearsal(opts: RehearseOptions) -> anyhow::Result<Rehearsal> {
         rate_limit: Some(1000),
         ..SimConfig::default()
     };
+    if opts.us {
+        // The US names trade on the paper host's real-time feed, as the demo's US session does.
+        sim_cfg.us.symbols = US_SYMBOLS.iter().map(|s| (*s).to_owned()).collect();
+        sim_cfg.us.paper_realtime = true;
+    }
     // Tokens are judged by whoever reads them (the operator's commands by the wall clock): the
     // simulated days lie after today, never before.
     let tomorrow = (Utc::now().with_timezone(&KST) + TimeDelta::days(1)).date_naive();
     let sim_cal = crate::sim::market::Calendar::new(sim_cfg.holidays.clone());
-    let days = plan::pick_days(&calendar, &sim_cal, tomorrow, opts.days.max(1));
+    let us_market =
+        opts.us.then_some(plan::UsMarket { calendar: &us_calendar, sim_holidays: &sim_cfg.us.holidays });
+    let days = plan::pick_days(&calendar, &sim_cal, tomorrow, opts.days.max(1), us_market);
     let first = *days.first().context("no trading day")?;
     let last = *days.last().context("no trading day")?;
-    let steps = plan::load_plan(&opts.faults, days.len()).map_err(|e| anyhow::anyhow!(e))?;
-    let kills = plan::kill_times(opts.seed, days.len(), opts.kills);
+    let us_days = us_market.map(|us| us.days(first, last)).unwrap_or_default();
+    let steps = plan::load_plan(&opts.faults, days.len(), us_days.len()).map_err(|e| anyhow::anyhow!(e))?;
     let at = |day: usize, t: NaiveTime| crate::sim::clock::at(days[day], t);
+    let rows = dues(&days, &us_days);
+    let row = |market: MarketRegion, date: NaiveDate| {
+        rows.iter().position(|r| r.market == market && r.date == date).unwrap_or_default()
+    };
+    // The kills: (row, simulated moment).
+    let kills: Vec<(usize, DateTime<chrono::FixedOffset>)> = if opts.us {
+        plan::us_kill_times(opts.seed, &days, &us_days, opts.kills)
+            .into_iter()
+            .map(|(market, day, t)| {
+                let date = if market == MarketRegion::Us { us_days[day] } else { days[day] };
+                (row(market, date), t)
+            })
+            .collect()
+    } else {
+        plan::kill_times(opts.seed, days.len(), opts.kills)
+            .into_iter()
+            .map(|(day, t)| (row(MarketRegion::Kr, days[day]), at(day, t)))
+            .collect()
+    };
     let start = at(0, NaiveTime::from_hms_opt(7, 30, 0).unwrap_or_default());
     sim_cfg.start = Some(start);
     let sim = Sim::start(sim_cfg).await.context("start the simulator")?;
+    // The simulated moment of a wall-clock time (the speed is constant for the whole run).
+    let anchor = (Utc::now(), sim.clock().now());
+    let sim_at = |wall: DateTime<Utc>| {
+        let real = (wall - anchor.0).to_std().unwrap_or_default().as_secs_f64();
+        anchor.1 + TimeDelta::from_std(Duration::from_secs_f64(real * opts.speed)).unwrap_or_default()
+    };
     let slack = slack::SlackStandIn::start().await.context("start the Slack stand-in")?;
     let store = Store::open(&db_url).await.context("open the database")?;
-    for d in &days {
-        activate_params(&store, *d).await.context("trading parameters")?;
+    if opts.us {
+        // A date's parameters are the strategy's for both pipelines: the US demo's, whose
+        // entries on one-cent deviations trade the US names (on KRX's tick table every one-tick
+        // move clears them as it clears the KRX demo's).
+        let mut dates: Vec<NaiveDate> = days.iter().chain(&us_days).copied().collect();
+        dates.sort();
+        dates.dedup();
+        for d in dates {
+            activate_market_params(&store, d, MarketRegion::Us).await.context("trading parameters")?;
+        }
+    } else {
+        for d in &days {
+            activate_params(&store, *d).await.context("trading parameters")?;
+        }
     }
+    let us_line = if us_days.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "; US ({}) {} New York days ({})",
+            US_SYMBOLS.join(" "),
+            us_days.len(),
+            us_days.iter().map(|d| d.format("%a %m-%d").to_string()).collect::<Vec<_>>().join(" ")
+        )
+    };
     println!(
-        "aegis rehearse: {} trading days {} … {} ({}), speed {}x, {} kills, faults {}",
+        "aegis rehearse: {} trading days {} … {} ({}){us_line}, speed {}x, {} kills, faults {}",
         days.len(),
         first,
         last,
@@ -617,7 +830,8 @@ pub async fn run_rehearsal(opts: RehearseOptions) -> anyhow::Result<Rehearsal> {
         println!("  daemon metrics: http://{at}/metrics  (health: http://{at}/healthz, http://{at}/readyz)");
     }
 
-    let mut env = daemon_env(&sim, &key, &secret, &db_url, &slack.base);
+    let us_env = if opts.us { Some(us_symbols_env(&sim, &US_SYMBOLS)?) } else { None };
+    let mut env = daemon_env(&sim, &key, &secret, &db_url, &slack.base, us_env);
     let listen = opts.metrics_listen.map_or_else(|| "off".to_owned(), |a| a.to_string());
     env.insert("METRICS_LISTEN".into(), listen);
     let mut runner =
@@ -634,24 +848,27 @@ pub async fn run_rehearsal(opts: RehearseOptions) -> anyhow::Result<Rehearsal> {
         Undo(usize),
         Kill(usize),
     }
+    // A step's row and its moments (a US step's times are New York times of its US day).
+    let step_row = |s: &plan::Step| {
+        if s.us { row(MarketRegion::Us, us_days[s.day - 1]) } else { row(MarketRegion::Kr, days[s.day - 1]) }
+    };
+    let step_at = |s: &plan::Step, t: NaiveTime| {
+        if s.us { plan::ny_at(us_days[s.day - 1], t) } else { at(s.day - 1, t) }
+    };
     let mut timeline: Vec<(DateTime<chrono::FixedOffset>, Ev)> = Vec::new();
     for (i, s) in steps.iter().enumerate() {
-        timeline.push((at(s.day - 1, s.at), Ev::Step(i)));
+        timeline.push((step_at(s, s.at), Ev::Step(i)));
         if let Some(u) = s.until {
-            timeline.push((at(s.day - 1, u), Ev::Undo(i)));
+            timeline.push((step_at(s, u), Ev::Undo(i)));
         }
     }
-    for (i, (day, t)) in kills.iter().enumerate() {
-        timeline.push((at(*day, *t), Ev::Kill(i)));
+    for (i, (_, t)) in kills.iter().enumerate() {
+        timeline.push((*t, Ev::Kill(i)));
     }
     timeline.sort_by_key(|(t, _)| *t);
     let mut timeline = std::collections::VecDeque::from(timeline);
 
-    let deadline = |i: usize| {
-        let next = days[i].succ_opt().unwrap_or(days[i]);
-        crate::sim::clock::at(next, NaiveTime::from_hms_opt(7, 30, 0).unwrap_or_default())
-    };
-    let end = deadline(days.len() - 1);
+    let end = rows.iter().map(|r| r.deadline).max().unwrap_or(start);
     let span = (end - start).num_seconds().max(1);
     let bar = progress_bar(opts.progress);
     let grace = Duration::from_secs_f64(3600.0 / opts.speed + 5.0);
@@ -660,19 +877,19 @@ pub async fn run_rehearsal(opts: RehearseOptions) -> anyhow::Result<Rehearsal> {
 
     let mut windows: Vec<Window> = Vec::new();
     let mut open_windows: BTreeMap<usize, DateTime<Utc>> = BTreeMap::new();
-    let mut faults_per_day = vec![0usize; days.len()];
-    let mut kills_per_day = vec![0usize; days.len()];
+    let mut faults_per_row = vec![0usize; rows.len()];
+    let mut kills_per_row = vec![0usize; rows.len()];
     let mut kills_done = 0;
     let mut kill_log: Vec<String> = Vec::new();
     let mut fail_stage = FailStage::Idle;
     let mut reruns: BTreeMap<NaiveDate, Vec<String>> = BTreeMap::new();
-    let mut verdicts: Vec<DayVerdict> = Vec::new();
+    let mut verdicts: Vec<Option<DayVerdict>> = vec![None; rows.len()];
     let mut active_ws: Option<FaultCommand> = None;
     let mut tick = tokio::time::interval(Duration::from_millis(50));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut last_poll = Instant::now();
 
-    while verdicts.len() < days.len() {
+    while verdicts.iter().any(Option::is_none) {
         tick.tick().await;
         let now = sim.clock().now();
         let wall = Utc::now();
@@ -682,8 +899,8 @@ pub async fn run_rehearsal(opts: RehearseOptions) -> anyhow::Result<Rehearsal> {
             match ev {
                 Ev::Step(i) => {
                     let s = &steps[i];
-                    faults_per_day[s.day - 1] += 1;
-                    tracing::info!(kind = %s.kind(), day = s.day, "fault injected");
+                    faults_per_row[step_row(s)] += 1;
+                    tracing::info!(kind = %s.kind(), day = s.day, us = s.us, "fault injected");
                     match &s.action {
                         Action::Fault { command } => {
                             if matches!(command, FaultCommand::WsClose { every_secs: Some(_), .. }) {
@@ -726,7 +943,7 @@ pub async fn run_rehearsal(opts: RehearseOptions) -> anyhow::Result<Rehearsal> {
                     }
                 }
                 Ev::Kill(i) => {
-                    kills_per_day[kills[i].0] += 1;
+                    kills_per_row[kills[i].0] += 1;
                     kills_done += 1;
                     tracing::info!(at = %now, "SIGKILL the daemon");
                     runner.kill().await;
@@ -736,6 +953,7 @@ pub async fn run_rehearsal(opts: RehearseOptions) -> anyhow::Result<Rehearsal> {
                 }
             }
         }
+        let done = verdicts.iter().filter(|v| v.is_some()).count();
         if last_poll.elapsed() < Duration::from_millis(500) {
             if let Some(b) = &bar {
                 let done = (now - start).num_seconds().clamp(0, span);
@@ -745,7 +963,7 @@ pub async fn run_rehearsal(opts: RehearseOptions) -> anyhow::Result<Rehearsal> {
         }
         last_poll = Instant::now();
         if let FailStage::Broken(date, since, step) = fail_stage {
-            let statuses = stage_statuses(&store, date).await.unwrap_or_default();
+            let statuses = stage_statuses(&store, MarketRegion::Kr, date).await.unwrap_or_default();
             let failed = statuses.get(&StageName::AccessToken).is_some_and(|(s, _, _)| s == "FAILED");
             if failed || since.elapsed() > Duration::from_secs(300) {
                 if !failed {
@@ -771,24 +989,32 @@ pub async fn run_rehearsal(opts: RehearseOptions) -> anyhow::Result<Rehearsal> {
                 fail_stage = FailStage::Idle;
             }
         }
-        let i = verdicts.len();
-        let date = days[i];
-        let journal_done = stage_statuses(&store, date)
-            .await
-            .ok()
-            .and_then(|m| m.get(&StageName::Journal).map(|(s, _, _)| s == "SUCCEEDED"))
-            .unwrap_or(false);
-        if (journal_done && now >= at(i, NaiveTime::from_hms_opt(17, 0, 0).unwrap_or_default()))
-            || now >= deadline(i)
-        {
-            let mut v =
-                check_day(&store, &sim, date, reruns.get(&date).map_or(&[][..], Vec::as_slice)).await?;
-            v.kills = kills_per_day[i];
-            v.faults = faults_per_day[i];
+        for (i, due) in rows.iter().enumerate() {
+            if verdicts[i].is_some() || now < due.ready {
+                continue;
+            }
+            let journal_done = now >= due.deadline
+                || stage_statuses(&store, due.market, due.date)
+                    .await
+                    .ok()
+                    .and_then(|m| m.get(&StageName::Journal).map(|(s, _, _)| s == "SUCCEEDED"))
+                    .unwrap_or(false);
+            if !journal_done {
+                continue;
+            }
+            // The operator re-runs KRX stages only.
+            let rerun = match due.market {
+                MarketRegion::Kr => reruns.get(&due.date).map_or(&[][..], Vec::as_slice),
+                MarketRegion::Us => &[][..],
+            };
+            let mut v = check_day(&store, &sim, due.market, due.date, rerun).await?;
+            v.kills = kills_per_row[i];
+            v.faults = faults_per_row[i];
             v.daemon_rss = rss_kb(runner.daemon.as_ref().and_then(Child::id));
             if let Some(b) = &bar {
                 b.println(format!(
-                    "{date}: stages {}/{}, orders {}, fills {}, checks {}",
+                    "{}: stages {}/{}, orders {}, fills {}, checks {}",
+                    v.label(),
                     v.stages_ok,
                     StageName::ALL.len(),
                     v.comparison.db_orders,
@@ -796,16 +1022,24 @@ pub async fn run_rehearsal(opts: RehearseOptions) -> anyhow::Result<Rehearsal> {
                     if v.failed_checks().is_empty() { "held" } else { "FAILED" }
                 ));
             }
-            verdicts.push(v);
+            verdicts[i] = Some(v);
         }
         if let Some(b) = &bar {
-            let done = (now - start).num_seconds().clamp(0, span);
-            b.set_position(u64::try_from(done * 1000 / span).unwrap_or(0));
+            let done_secs = (now - start).num_seconds().clamp(0, span);
+            b.set_position(u64::try_from(done_secs * 1000 / span).unwrap_or(0));
+            let clock = if opts.us {
+                format!(
+                    "{} KST ({} New York)",
+                    now.with_timezone(&KST).format("%a %m-%d %H:%M"),
+                    now.with_timezone(&crate::domain::us_calendar::NEW_YORK).format("%H:%M")
+                )
+            } else {
+                format!("{} KST", now.with_timezone(&KST).format("%a %m-%d %H:%M"))
+            };
             b.set_message(format!(
-                "{} KST | day {}/{} | kills {kills_done} | slack {}",
-                now.with_timezone(&KST).format("%a %m-%d %H:%M"),
-                (verdicts.len() + 1).min(days.len()),
-                days.len(),
+                "{clock} | day {}/{} | kills {kills_done} | slack {}",
+                (done + 1).min(rows.len()),
+                rows.len(),
                 slack.posts().len()
             ));
         }
@@ -813,6 +1047,7 @@ pub async fn run_rehearsal(opts: RehearseOptions) -> anyhow::Result<Rehearsal> {
     if let Some(b) = bar {
         b.finish_and_clear();
     }
+    let mut verdicts: Vec<DayVerdict> = verdicts.into_iter().flatten().collect();
     let rss_daemon_end = rss_kb(runner.daemon.as_ref().and_then(Child::id));
     let rss_self_end = rss_kb(None);
     runner.kill().await;
@@ -826,10 +1061,13 @@ pub async fn run_rehearsal(opts: RehearseOptions) -> anyhow::Result<Rehearsal> {
         e.payload.get("alert").and_then(Value::as_str).unwrap_or_default().to_owned()
     };
 
-    // Alerts: every `alert` event, by its trade date.
+    // Alerts: every `alert` event, in the row of its trade date.
     let alerts = store.control().events(1_000_000, Some("alert")).await?;
-    for v in &mut verdicts {
-        let mine: Vec<_> = alerts.iter().filter(|e| e.trade_date == Some(v.date)).collect();
+    let alert_rows: Vec<Option<usize>> =
+        alerts.iter().map(|e| row_of(&rows, e.trade_date, sim_at(e.at))).collect();
+    for (i, v) in verdicts.iter_mut().enumerate() {
+        let mine: Vec<_> =
+            alerts.iter().zip(&alert_rows).filter(|(_, r)| **r == Some(i)).map(|(e, _)| e).collect();
         v.alerts = mine.len();
         v.unmatched = mine
             .iter()
@@ -838,10 +1076,7 @@ pub async fn run_rehearsal(opts: RehearseOptions) -> anyhow::Result<Rehearsal> {
             .collect();
     }
     let mut run_failures = std::mem::take(&mut runner.failures);
-    for e in alerts
-        .iter()
-        .filter(|e| e.trade_date.is_none_or(|d| !days.contains(&d)) && !matched(e.at, &kind_of(e)))
-    {
+    for (e, _) in alerts.iter().zip(&alert_rows).filter(|(e, r)| r.is_none() && !matched(e.at, &kind_of(e))) {
         run_failures.push(format!("alert of no rehearsed day matching no fault or kill: {}", e.message));
     }
     let undelivered = store.control().events(1_000_000, Some("notify.delivery_failed")).await?;
@@ -853,6 +1088,14 @@ pub async fn run_rehearsal(opts: RehearseOptions) -> anyhow::Result<Rehearsal> {
         ));
     }
     let posts = slack.posts();
+    // What Slack received, for whoever reads the run's files.
+    let record: String = posts
+        .iter()
+        .map(|p| format!("{} {}{}\n", p.at.format("%H:%M:%S%.3f"), if p.reply { "  ↳ " } else { "" }, p.text))
+        .collect();
+    if let Err(e) = std::fs::write(dir.join("slack.log"), record) {
+        tracing::warn!(error = %e, "cannot write slack.log");
+    }
     let alert_posts: Vec<_> = posts.iter().filter(|p| p.is_alert()).collect();
     let post_kind = |p: &slack::Post| {
         p.text.strip_prefix("aegis alert (").and_then(|t| t.split(')').next()).unwrap_or_default().to_owned()

@@ -1,5 +1,5 @@
-//! `aegis rehearse`: N simulated KRX trading days of the real daemon under faults and kills (see
-//! [`crate::app::rehearse`]).
+//! `aegis rehearse`: N simulated KRX trading days of the real daemon under faults and kills, with
+//! `--us` its US pipeline beside every New York trading day (see [`crate::app::rehearse`]).
 
 use crate::app::rehearse::{RehearseOptions, run_rehearsal};
 use crate::config::{LogFormat, LogSettings};
@@ -34,6 +34,12 @@ pub struct RehearseArgs {
     /// runs at a time). Off by default.
     #[arg(long, value_name = "ADDR", value_parser = super::parse_metrics_listen)]
     pub metrics_listen: Option<std::net::SocketAddr>,
+    /// Trade US stocks beside (US_SYMBOLS: KO, NVDA, AAPL): the daemon also runs the US pipeline
+    /// every New York trading day of the span (its sessions overnight KST), each checked as a row
+    /// of its own ("2026-12-14 US"); kills alternate between US and KRX trading hours and the
+    /// default plan adds faults in the US sessions.
+    #[arg(long)]
+    pub us: bool,
 }
 
 /// Runs the rehearsal; 0 when every check of every day held.
@@ -65,6 +71,7 @@ pub async fn run(args: RehearseArgs) -> i32 {
         progress: !args.no_progress,
         exe,
         metrics_listen: args.metrics_listen,
+        us: args.us,
     };
     match run_rehearsal(opts).await {
         Ok(report) => {
