@@ -461,9 +461,25 @@ impl Daemon {
     }
 
     async fn alert(&self, kind: AlertKind, text: String) {
-        let date = self.clock.now().with_timezone(&crate::domain::calendar::KST).date_naive();
+        let date = self.alert_date().await;
         crate::notify::raise_alert(&self.events, self.config.notifier.as_deref(), date, Alert { kind, text })
             .await;
+    }
+
+    /// The trade date the daemon's own alerts belong to (the day whose Slack thread they go in):
+    /// the latest of the markets' current trade dates that has a run — a lease lost at 04:00 KST
+    /// belongs to the US session of the New York day before, not to a KST day nothing ran on
+    /// yet — else today's KST date.
+    async fn alert_date(&self) -> NaiveDate {
+        let now = self.clock.now();
+        let mut date = None;
+        for (market, lane) in &self.lanes {
+            let today = lane.calendar().trade_date_at(now);
+            if matches!(self.store.find_run(*market, today).await, Ok(Some(_))) {
+                date = date.max(Some(today));
+            }
+        }
+        date.unwrap_or_else(|| now.with_timezone(&crate::domain::calendar::KST).date_naive())
     }
 
     /// Returns the pipeline work due by the schedules that no trigger has asked for yet (a firing
@@ -693,6 +709,35 @@ mod tests {
         assert!(expected_transitions(&schedule, &cal, holiday, grace).is_empty());
         let saturday = NaiveDate::from_ymd_opt(2026, 11, 21).unwrap();
         assert!(expected_transitions(&schedule, &cal, saturday, grace).is_empty());
+    }
+
+    /// A lease lost at 04:00 KST, in the US session, is the US day's: its alert goes to that
+    /// date's Slack thread, not to a KST day nothing ran on yet.
+    #[tokio::test]
+    async fn the_daemons_alerts_belong_to_the_day_that_runs() {
+        let db = crate::store::testing::TestDb::new(crate::store::testing::Backend::Sqlite)
+            .await
+            .unwrap()
+            .unwrap();
+        let krx = Arc::new(KrxCalendar::builtin().unwrap());
+        let us = Arc::new(crate::domain::us_calendar::UsCalendar::builtin().unwrap());
+        let kr_runner = Arc::new(Runner::new(db.store.clone(), krx.clone()));
+        let us_runner = Arc::new(Runner::new(db.store.clone(), krx).with_sessions(us));
+        let at =
+            |d: u32, h: u32| KST.with_ymd_and_hms(2026, 11, d, h, 0, 0).unwrap().with_timezone(&chrono::Utc);
+        let clock = Arc::new(crate::ports::FakeClock::new(at(20, 4)));
+        let daemon = Daemon::new(kr_runner, None, DaemonConfig::default())
+            .with_market(us_runner, None)
+            .with_clock(clock.clone());
+        let day = |d: u32| NaiveDate::from_ymd_opt(2026, 11, d).unwrap();
+        assert_eq!(daemon.alert_date().await, day(20), "nothing runs: the KST date");
+        let store = db.store.pipeline();
+        store.get_or_create_run(MarketRegion::Kr, day(19), "SUCCEEDED", None, at(19, 8)).await.unwrap();
+        store.get_or_create_run(MarketRegion::Us, day(19), "RUNNING", None, at(19, 22)).await.unwrap();
+        assert_eq!(daemon.alert_date().await, day(19), "04:00 KST on the 20th is the US day of the 19th");
+        clock.set(at(20, 8));
+        store.get_or_create_run(MarketRegion::Kr, day(20), "RUNNING", None, at(20, 8)).await.unwrap();
+        assert_eq!(daemon.alert_date().await, day(20), "the KRX day of the 20th has begun");
     }
 
     #[tokio::test]
