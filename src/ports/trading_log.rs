@@ -184,12 +184,14 @@ pub trait TradingLog: Send + Sync + fmt::Debug {
     /// [`StoreError::Db`] or [`StoreError::Corrupt`].
     fn order_by_key<'a>(&'a self, key: &'a IdempotencyKey) -> LogFuture<'a, Option<StoredOrder>>;
 
-    /// Reads our order the broker knows under `number` on `trade_date`.
+    /// Reads our order of `market` the broker knows under `number` on `trade_date` (each market
+    /// numbers its orders on its own: a KRX and a US order of one date may share a number).
     ///
     /// # Errors
-    /// [`StoreError::IdentityConflict`] when two orders of the date hold the number.
+    /// [`StoreError::IdentityConflict`] when two orders of the market and date hold the number.
     fn order_by_broker_no<'a>(
         &'a self,
+        market: MarketRegion,
         trade_date: NaiveDate,
         number: &'a str,
     ) -> LogFuture<'a, Option<StoredOrder>>;

@@ -18,7 +18,7 @@ use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder
 use super::StoreError;
 use crate::domain::fill::{Execution, Fill, FillId, FillKey, FillLedger};
 use crate::domain::order::BrokerOrderNo;
-use crate::domain::{Side, Symbol};
+use crate::domain::{MarketRegion, Side, Symbol};
 
 const TABLE: &str = "fills";
 
@@ -28,15 +28,23 @@ const PRICE_DP: u32 = 8;
 /// Format of the trading date that starts every key.
 const DATE_FMT: &str = "%Y-%m-%d";
 
+/// The segment after the date that marks a US order's fill key.
+const US_MARK: &str = "US";
+
 fn corrupt(id: impl ToString, reason: impl Into<String>) -> StoreError {
     StoreError::Corrupt { table: TABLE, id: id.to_string(), reason: reason.into() }
 }
 
-/// Returns the stored key of a fill of an order of `trade_date`:
+/// Returns the stored key of a fill of an order of `market` and `trade_date`:
 /// `<YYYY-MM-DD>:<order no>:N:<time>:<qty>:<price>` for a notice,
-/// `<YYYY-MM-DD>:<order no>:S:<cumulative qty>` for a snapshot-synthesized fill.
-pub fn fill_key(trade_date: NaiveDate, id: &FillId) -> String {
-    let day = trade_date.format(DATE_FMT);
+/// `<YYYY-MM-DD>:<order no>:S:<cumulative qty>` for a snapshot-synthesized fill — a US order's
+/// with `US:` before its number (`2026-12-07:US:0000000002:S:1`): each market numbers its orders
+/// on its own, so a KRX and a US order of one date may hold the same number.
+pub fn fill_key(trade_date: NaiveDate, market: MarketRegion, id: &FillId) -> String {
+    let day = match market {
+        MarketRegion::Kr => trade_date.format(DATE_FMT).to_string(),
+        MarketRegion::Us => format!("{}:{US_MARK}", trade_date.format(DATE_FMT)),
+    };
     let no = &id.broker_order_no.number;
     match &id.key {
         FillKey::Notice { exec_time, qty, price } => {
@@ -56,6 +64,8 @@ pub fn fill_key(trade_date: NaiveDate, id: &FillId) -> String {
 pub struct ParsedFillKey {
     /// Trading date of the order.
     pub trade_date: NaiveDate,
+    /// The order's market (`US:` in the key, else KRX).
+    pub market: MarketRegion,
     /// Order number as stored (10 digits).
     pub number: String,
     /// The fill within the order.
@@ -68,7 +78,13 @@ pub struct ParsedFillKey {
 /// Returns [`StoreError::Corrupt`] when the key is malformed, including a key of the format before
 /// trading dates were part of it (the migration `m20261204_000005_rekey_fills` rewrites those).
 pub fn parse_fill_key(row: i64, text: &str) -> Result<ParsedFillKey, StoreError> {
-    let parts: Vec<&str> = text.split(':').collect();
+    let mut parts: Vec<&str> = text.split(':').collect();
+    let market = if parts.get(1) == Some(&US_MARK) {
+        parts.remove(1);
+        MarketRegion::Us
+    } else {
+        MarketRegion::Kr
+    };
     let dec = |s: &str| Decimal::from_str(s).map_err(|_| corrupt(row, format!("bad number in key {text:?}")));
     let date = |s: &str| {
         NaiveDate::parse_from_str(s, DATE_FMT).map_err(|_| corrupt(row, format!("bad date in key {text:?}")))
@@ -85,7 +101,7 @@ pub fn parse_fill_key(row: i64, text: &str) -> Result<ParsedFillKey, StoreError>
     if no.is_empty() {
         return Err(corrupt(row, format!("no order number in key {text:?}")));
     }
-    Ok(ParsedFillKey { trade_date: date(day)?, number: (*no).to_owned(), key })
+    Ok(ParsedFillKey { trade_date: date(day)?, market, number: (*no).to_owned(), key })
 }
 
 /// Where a fill row came from.
@@ -149,7 +165,7 @@ fn amount_of(m: &Model) -> Decimal {
 pub async fn insert<C: ConnectionTrait>(conn: &C, fill: &Fill, meta: &FillMeta) -> Result<bool, StoreError> {
     let price = fill.price().map_or(Decimal::ZERO, |p| p.round_dp(PRICE_DP));
     let source = if fill.is_synthetic() { FillSource::Snapshot } else { FillSource::Notice };
-    let key = fill_key(meta.trade_date, &fill.id);
+    let key = fill_key(meta.trade_date, meta.symbol.region(), &fill.id);
     let row = ActiveModel {
         order_id: Set(meta.order_id),
         fill_key: Set(key.clone()),
@@ -195,6 +211,12 @@ fn to_fill(m: &Model, trade_date: NaiveDate) -> Result<Fill, StoreError> {
     let parsed = parse_fill_key(m.id, &m.fill_key)?;
     if parsed.number != m.broker_order_no {
         return Err(corrupt(m.id, "fill key names another order"));
+    }
+    if Symbol::new(&m.symbol).is_ok_and(|s| s.region() != parsed.market) {
+        return Err(corrupt(
+            m.id,
+            format!("fill key names the {} market, its symbol {} another", parsed.market, m.symbol),
+        ));
     }
     if parsed.trade_date != trade_date {
         return Err(corrupt(
@@ -251,10 +273,10 @@ pub async fn sync_ledger_from<C: ConnectionTrait>(
     meta: &FillMeta,
 ) -> Result<SyncReport, StoreError> {
     let mut existing: BTreeMap<String, &Fill> =
-        before.iter().map(|f| (fill_key(meta.trade_date, &f.id), f)).collect();
+        before.iter().map(|f| (fill_key(meta.trade_date, meta.symbol.region(), &f.id), f)).collect();
     let mut report = SyncReport::default();
     for fill in ledger.fills() {
-        let key = fill_key(meta.trade_date, &fill.id);
+        let key = fill_key(meta.trade_date, meta.symbol.region(), &fill.id);
         match existing.remove(&key) {
             None => {
                 if insert(conn, fill, meta).await? {
@@ -398,8 +420,9 @@ mod tests {
         ];
         for (date, no, key, text) in cases {
             let fill = id(no, key.clone());
-            assert_eq!(fill_key(date, &fill), text);
+            assert_eq!(fill_key(date, MarketRegion::Kr, &fill), text);
             let back = parse_fill_key(1, text).unwrap();
+            assert_eq!(back.market, MarketRegion::Kr, "{text}");
             assert_eq!(back.trade_date, date, "{text}");
             assert_eq!(back.number, fill.broker_order_no.number, "{text}");
             assert_eq!(back.key.clone(), key, "{text}");
@@ -409,7 +432,27 @@ mod tests {
     #[test]
     fn the_same_fill_of_the_same_number_on_two_dates_has_two_keys() {
         let fill = id("1", notice_key());
-        assert_ne!(fill_key(day(23), &fill), fill_key(day(24), &fill));
+        assert_ne!(fill_key(day(23), MarketRegion::Kr, &fill), fill_key(day(24), MarketRegion::Kr, &fill));
+    }
+
+    /// KRX and US orders are numbered apart: the same number and fill on one date are two keys,
+    /// and a US key reads back as the US market's.
+    #[test]
+    fn a_us_fill_key_is_apart_from_the_krx_one_of_the_same_number() {
+        let fill = id("2", FillKey::Snapshot { cum_qty: dec!(1) });
+        let (kr, us) =
+            (fill_key(day(23), MarketRegion::Kr, &fill), fill_key(day(23), MarketRegion::Us, &fill));
+        assert_eq!((kr.as_str(), us.as_str()), ("2026-11-23:0000000002:S:1", "2026-11-23:US:0000000002:S:1"));
+        let back = parse_fill_key(1, &us).unwrap();
+        assert_eq!(
+            (back.market, back.trade_date, back.number.as_str()),
+            (MarketRegion::Us, day(23), "0000000002")
+        );
+        let notice = id("2", notice_key());
+        let text = fill_key(day(23), MarketRegion::Us, &notice);
+        assert_eq!(text, "2026-11-23:US:0000000002:N:090102.250:3:70000");
+        assert_eq!(parse_fill_key(1, &text).unwrap().key, notice_key());
+        assert!(parse_fill_key(1, "2026-11-23:US::S:1").is_err());
     }
 
     #[test]

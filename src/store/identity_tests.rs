@@ -16,7 +16,7 @@ use super::orders::{self, OrderMeta};
 use super::testing::TestDb;
 use crate::domain::fill::{Fill, FillId, FillKey};
 use crate::domain::order::{BrokerOrderNo, IdempotencyKey, NewOrder};
-use crate::domain::{Exchange, OrderType, Side, Symbol};
+use crate::domain::{Exchange, MarketRegion, OrderType, Side, Symbol};
 
 fn day(d: u32) -> NaiveDate {
     NaiveDate::from_ymd_opt(2026, 11, d).unwrap()
@@ -147,7 +147,7 @@ async fn broker_identities_body(db: TestDb) {
         (day(25), "0000000003", Err(vec![x, y])),
     ];
     for (date, number, want) in lookups {
-        let got = orders::find_by_broker_no(conn, date, number).await;
+        let got = orders::find_by_broker_no(conn, MarketRegion::Kr, date, number).await;
         match (got, want) {
             (Ok(found), Ok(id)) => assert_eq!(found.map(|s| s.id), id, "{date} {number}"),
             (Err(StoreError::IdentityConflict { key, orders }), Err(ids)) => {
@@ -177,3 +177,48 @@ async fn broker_identities_body(db: TestDb) {
     assert!(fills::for_order(conn, third, day(24)).await.unwrap().is_empty());
 }
 crate::storage_test!(broker_identities, broker_identities_body);
+
+/// KRX and US orders are numbered apart: a KRX and a US order of one date holding the same number
+/// are two identities — each lookup finds its market's order, and the same fill details make one
+/// row per order, never a conflict.
+async fn markets_number_apart_body(db: TestDb) {
+    let conn = db.store.conn();
+    let kr = order(conn, day(23), "kr", "0000000002").await;
+    let req = NewOrder {
+        key: IdempotencyKey::derive("identity-test", day(23), "us"),
+        symbol: Symbol::new("AAPL").unwrap(),
+        side: Side::Buy,
+        order_type: OrderType::Limit,
+        qty: dec!(1),
+        price: Some(dec!(231.25)),
+        exchange: Exchange::Nasd,
+    };
+    let meta_us = OrderMeta { trade_date: day(23), strategy_id: None };
+    let us = orders::insert_or_get(conn, &req, &meta_us, Utc::now(), None).await.unwrap().stored().id;
+    entity::order::Entity::update_many()
+        .col_expr(entity::order::Column::BrokerOrderNo, Expr::value("0000000002"))
+        .filter(entity::order::Column::Id.eq(us))
+        .exec(conn)
+        .await
+        .unwrap();
+    let find = |m| orders::find_by_broker_no(conn, m, day(23), "0000000002");
+    assert_eq!(find(MarketRegion::Kr).await.unwrap().map(|o| o.id), Some(kr));
+    assert_eq!(find(MarketRegion::Us).await.unwrap().map(|o| o.id), Some(us));
+
+    let snapshot = |n: &str| Fill {
+        id: FillId {
+            broker_order_no: BrokerOrderNo::new("", n).unwrap(),
+            key: FillKey::Snapshot { cum_qty: dec!(1) },
+        },
+        qty: dec!(1),
+        amount: dec!(231.25),
+    };
+    let us_meta = FillMeta { symbol: Symbol::new("AAPL").unwrap(), ..meta(us, day(23)) };
+    assert!(fills::insert(conn, &snapshot("2"), &meta(kr, day(23))).await.unwrap());
+    assert!(fills::insert(conn, &snapshot("2"), &us_meta).await.unwrap(), "the US fill is its own row");
+    assert!(!fills::insert(conn, &snapshot("2"), &us_meta).await.unwrap(), "and a duplicate of itself");
+    assert_eq!(keys(conn).await, ["2026-11-23:0000000002:S:1", "2026-11-23:US:0000000002:S:1"]);
+    assert_eq!(fills::for_order(conn, us, day(23)).await.unwrap().len(), 1);
+    assert_eq!(fills::for_order(conn, kr, day(23)).await.unwrap().len(), 1);
+}
+crate::storage_test!(markets_number_apart, markets_number_apart_body);

@@ -22,7 +22,7 @@ use uuid::Uuid;
 
 use super::StoreError;
 use crate::domain::order::{BrokerOrderNo, IdempotencyKey, NewOrder, Order, OrderRecord, OrderStatus};
-use crate::domain::{Exchange, OrderType, Side, Symbol};
+use crate::domain::{Exchange, MarketRegion, OrderType, Side, Symbol};
 use crate::ports::FenceToken;
 
 const TABLE: &str = "orders";
@@ -281,12 +281,15 @@ pub fn broker_identity(trade_date: NaiveDate, number: &str) -> String {
 /// (none is picked), [`StoreError::Db`] or [`StoreError::Corrupt`].
 pub async fn find_by_broker_no<C: ConnectionTrait>(
     conn: &C,
+    market: MarketRegion,
     trade_date: NaiveDate,
     number: &str,
 ) -> Result<Option<StoredOrder>, StoreError> {
+    let venues = Exchange::ALL.iter().filter(|e| e.region() == market).map(|e| e.as_str());
     let mut rows = Entity::find()
         .filter(Column::TradeDate.eq(trade_date))
         .filter(Column::BrokerOrderNo.eq(number))
+        .filter(Column::Exchange.is_in(venues))
         .order_by_asc(Column::Id)
         .all(conn)
         .await?;

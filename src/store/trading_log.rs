@@ -71,10 +71,11 @@ impl TradingLog for Store {
 
     fn order_by_broker_no<'a>(
         &'a self,
+        market: MarketRegion,
         trade_date: NaiveDate,
         number: &'a str,
     ) -> LogFuture<'a, Option<StoredOrder>> {
-        Box::pin(orders::find_by_broker_no(self.conn(), trade_date, number))
+        Box::pin(orders::find_by_broker_no(self.conn(), market, trade_date, number))
     }
 
     fn insert_order<'a>(

@@ -493,11 +493,10 @@ impl TradingCore {
                 return Err(self.store_failure(err, None).await);
             }
         }
-        match self.log.order_by_broker_no(trade_date, &no.number).await {
+        // Each market numbers its orders on its own: the other market's order of the date that
+        // holds the same number is not this one (and never enters this core's book).
+        match self.log.order_by_broker_no(self.config.region, trade_date, &no.number).await {
             Ok(found) => {
-                // Each market numbers its orders on its own: the other market's order of the date
-                // that holds the same number is not this one (and never enters this core's book).
-                let found = found.filter(|o| o.order.request().exchange.region() == self.config.region);
                 if let Some(o) = &found {
                     self.book().put(o.clone());
                 }

@@ -79,10 +79,19 @@ async fn idempotent_insert_and_guarded_updates(t: TestDb) {
         .await
         .unwrap()
     );
-    let back = orders::find_by_broker_no(conn, day(), "0000000077").await.unwrap().unwrap();
+    let kr = aegis::domain::MarketRegion::Kr;
+    let back = orders::find_by_broker_no(conn, kr, day(), "0000000077").await.unwrap().unwrap();
     assert_eq!(back.order, moved, "every domain field round-trips exactly");
     let next_day = day().succ_opt().unwrap();
-    assert!(orders::find_by_broker_no(conn, next_day, "0000000077").await.unwrap().is_none(), "another date");
+    assert!(
+        orders::find_by_broker_no(conn, kr, next_day, "0000000077").await.unwrap().is_none(),
+        "another date"
+    );
+    let us = aegis::domain::MarketRegion::Us;
+    assert!(
+        orders::find_by_broker_no(conn, us, day(), "0000000077").await.unwrap().is_none(),
+        "another market"
+    );
 
     entity::order::Entity::update_many()
         .col_expr(entity::order::Column::Status, Expr::value("BOGUS"))
