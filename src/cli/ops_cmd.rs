@@ -449,6 +449,40 @@ async fn when_served(
     format!("it waits for {prefix}{current} ({day}, running since {since} KST) to end{until}")
 }
 
+/// Builds what runs a stage in the CLI: with broker settings everything the daemon has (the KIS
+/// adapter, Slack and email) and the runner of `market`'s pipeline; without them a runner of the
+/// stages that need no broker. An error says why nothing can run (an application built for it
+/// is shut down first).
+async fn stage_runner(
+    loaded: &Loaded,
+    store: &Store,
+    calendar: Arc<KrxCalendar>,
+    market: MarketArg,
+    cancel: tokio_util::sync::CancellationToken,
+) -> Result<(Option<crate::app::App>, Arc<Runner>), String> {
+    if crate::app::kis_config(&loaded.settings).is_ok() {
+        let cfg = super::run_cmd::stages_config(loaded, &super::run_cmd::default_args())?;
+        let clock = Arc::new(crate::ports::SystemClock);
+        let app = super::run_cmd::build_app(loaded, store.clone(), cfg, calendar, clock, cancel)?;
+        let Some(runner) = app.runner_of(market.region()) else {
+            app.shutdown().await;
+            return Err(
+                "aegis does not trade US stocks here: set US_SYMBOLS (see `aegis config check`)".into()
+            );
+        };
+        return Ok((Some(app), runner));
+    }
+    let mut runner = Runner::new(store.clone(), calendar)
+        .with_sink(Arc::new(ConsoleSink))
+        .with_cancel(cancel, Duration::from_secs(10))
+        .with_stage(Arc::new(stages::ConfigCheck::new(loaded)));
+    if market == MarketArg::Us {
+        let us = load_us_calendar(&loaded.settings.schedules_dir).map_err(|e| e.to_string())?;
+        runner = runner.with_sessions(Arc::new(us));
+    }
+    Ok((None, Arc::new(runner)))
+}
+
 async fn stage(loaded: &Loaded, store: &Store, cmd: StageCommand) -> i32 {
     let (kind, stage, date, market) = match cmd {
         StageCommand::Run { stage, date, market } => {
@@ -514,66 +548,16 @@ async fn stage(loaded: &Loaded, store: &Store, cmd: StageCommand) -> i32 {
             cancel.cancel();
         })
     };
-    // With broker settings the stage runs here with everything the daemon has (the KIS adapter,
-    // Slack and email); without them only the stages that need no broker can run.
-    let app = if crate::app::kis_config(&loaded.settings).is_ok() {
-        let built = super::run_cmd::stages_config(loaded, &super::run_cmd::default_args()).and_then(|cfg| {
-            super::run_cmd::build_app(
-                loaded,
-                store.clone(),
-                cfg,
-                calendar.clone(),
-                Arc::new(crate::ports::SystemClock),
-                cancel.clone(),
-            )
-        });
-        match built {
-            Ok(app) => Some(app),
-            Err(e) => {
-                signals.abort();
-                on_loss.abort();
-                heartbeat.stop().await;
-                let _ = keeper.release().await;
-                eprintln!("error: {e}");
-                return super::EXIT_CONFIG;
-            }
+    let (app, runner) = match stage_runner(loaded, &store, calendar, market, cancel).await {
+        Ok(built) => built,
+        Err(e) => {
+            signals.abort();
+            on_loss.abort();
+            heartbeat.stop().await;
+            let _ = keeper.release().await;
+            eprintln!("error: {e}");
+            return super::EXIT_CONFIG;
         }
-    } else {
-        None
-    };
-    let runner = match &app {
-        Some(app) => app.runner_of(market.region()),
-        None => {
-            let mut runner = Runner::new(store.clone(), calendar)
-                .with_sink(Arc::new(ConsoleSink))
-                .with_cancel(cancel, Duration::from_secs(10))
-                .with_stage(Arc::new(stages::ConfigCheck::new(loaded)));
-            if market == MarketArg::Us {
-                match load_us_calendar(&loaded.settings.schedules_dir) {
-                    Ok(us) => runner = runner.with_sessions(Arc::new(us)),
-                    Err(e) => {
-                        signals.abort();
-                        on_loss.abort();
-                        heartbeat.stop().await;
-                        let _ = keeper.release().await;
-                        eprintln!("error: {e}");
-                        return super::EXIT_CONFIG;
-                    }
-                }
-            }
-            Some(Arc::new(runner))
-        }
-    };
-    let Some(runner) = runner else {
-        if let Some(app) = app {
-            app.shutdown().await;
-        }
-        signals.abort();
-        on_loss.abort();
-        heartbeat.stop().await;
-        let _ = keeper.release().await;
-        eprintln!("error: aegis does not trade US stocks here: set US_SYMBOLS (see `aegis config check`)");
-        return super::EXIT_CONFIG;
     };
     let result = match kind {
         RequestKind::Run => runner.run_until(date, stage).await,

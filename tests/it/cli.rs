@@ -194,6 +194,35 @@ fn config_check_shows_the_us_pipeline_and_its_limits() {
     assert!(stderr.contains("US_SYMBOLS"), "{all}");
 }
 
+/// A US stage asked for where aegis does not trade US stocks is refused with the reason, and a
+/// stage that needs no broker runs on the US pipeline's own run of the New York date.
+#[test]
+fn a_us_stage_needs_us_symbols() {
+    let dir = TempDir::new("aegis-cli").unwrap();
+    let url = format!("sqlite://{}?mode=rwc", dir.0.join("aegis.db").display());
+    let mut env = valid_env(&[]);
+    env.push(("DB_URL", url.clone()));
+    let args = ["stage", "run", "config_check", "--date", "2026-12-07", "--market", "us"];
+    let out = bin::run_in(&dir.0, &args, env.clone());
+    let all = bin::text(&out);
+    assert_eq!(out.status.code(), Some(2), "{all}");
+    assert!(all.contains("aegis does not trade US stocks here: set US_SYMBOLS"), "{all}");
+    env.push(("US_SYMBOLS", "AAPL:NASD".to_owned()));
+    let out = bin::run_in(&dir.0, &args, env.clone());
+    let all = bin::text(&out);
+    assert_eq!(out.status.code(), Some(0), "{all}");
+    assert!(all.contains("2026-12-07: completed through config_check"), "{all}");
+    let status = bin::run_in(&dir.0, &["status", "--date", "2026-12-07", "--market", "us"], env.clone());
+    let text = bin::text(&status);
+    assert!(text.contains("US pipeline run 2026-12-07: RUNNING"), "{text}");
+    let krx = bin::run_in(&dir.0, &["status", "--date", "2026-12-07"], env);
+    assert!(
+        bin::text(&krx).contains("no pipeline run for 2026-12-07"),
+        "the KRX run is another: {}",
+        bin::text(&krx)
+    );
+}
+
 #[test]
 fn config_check_reports_a_malformed_risk_limit() {
     let (code, stderr, all) = config_check(&[("RISK_DAILY_LOSS_KRW", "abc")]);
