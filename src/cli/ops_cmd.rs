@@ -128,10 +128,7 @@ impl MarketArg {
 
     /// Returns today's trade date of the market (the KST date, or the New York date).
     fn today(self) -> NaiveDate {
-        match self {
-            Self::Kr => today_kst(),
-            Self::Us => Utc::now().with_timezone(&crate::domain::us_calendar::NEW_YORK).date_naive(),
-        }
+        crate::domain::sessions::trade_date_in(self.region(), Utc::now())
     }
 }
 
@@ -145,7 +142,7 @@ pub enum OnOff {
 }
 
 fn today_kst() -> NaiveDate {
-    Utc::now().with_timezone(&KST).date_naive()
+    MarketArg::Kr.today()
 }
 
 fn kst_time(t: DateTime<Utc>) -> String {

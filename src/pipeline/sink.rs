@@ -79,7 +79,7 @@ pub fn rerun_command(stage: StageName, date: NaiveDate, market: MarketRegion) ->
 pub fn market_prefix(market: MarketRegion) -> &'static str {
     match market {
         MarketRegion::Kr => "",
-        MarketRegion::Us => "US ",
+        MarketRegion::Us => crate::notify::day::US_PREFIX,
     }
 }
 

@@ -491,19 +491,28 @@ fn kst(y: i32, m: u32, d: u32, h: u32, min: u32) -> chrono::DateTime<chrono_tz::
     KST.with_ymd_and_hms(y, m, d, h, min, 0).unwrap()
 }
 
-fn pipeline_fires(
+/// The pipeline firings of `schedule` on `cal` in `[from, to)`, as local times with their names.
+fn fires_of(
+    schedule: &Schedule,
+    cal: &dyn aegis::domain::sessions::SessionCalendar,
     from: chrono::DateTime<chrono_tz::Tz>,
     to: chrono::DateTime<chrono_tz::Tz>,
-    cal: &KrxCalendar,
 ) -> Vec<(String, String)> {
-    let schedule = Schedule::builtin().unwrap();
-    fire_times(&schedule, cal, from, to)
+    fire_times(schedule, cal, from, to)
         .into_iter()
         .filter_map(|(at, t)| match t {
             Trigger::Pipeline { name, .. } => Some((at.format("%a %m-%d %H:%M").to_string(), name)),
             Trigger::MasterRefresh => None,
         })
         .collect()
+}
+
+fn pipeline_fires(
+    from: chrono::DateTime<chrono_tz::Tz>,
+    to: chrono::DateTime<chrono_tz::Tz>,
+    cal: &KrxCalendar,
+) -> Vec<(String, String)> {
+    fires_of(&Schedule::builtin().unwrap(), cal, from, to)
 }
 
 #[test]
@@ -570,14 +579,7 @@ fn us_fires(
 ) -> Vec<(String, String)> {
     let schedule = Schedule::builtin().unwrap();
     let us = schedule.us.expect("the built-in schedule has a US pipeline");
-    let cal = aegis::domain::us_calendar::UsCalendar::builtin().unwrap();
-    fire_times(&us, &cal, from, to)
-        .into_iter()
-        .filter_map(|(at, t)| match t {
-            Trigger::Pipeline { name, .. } => Some((at.format("%a %m-%d %H:%M").to_string(), name)),
-            Trigger::MasterRefresh => None,
-        })
-        .collect()
+    fires_of(&us, &aegis::domain::us_calendar::UsCalendar::builtin().unwrap(), from, to)
 }
 
 fn pairs(items: &[(&str, &str)]) -> Vec<(String, String)> {
